@@ -1,0 +1,85 @@
+# Warden: the two commands a newcomer needs are `make demo` and `make test`.
+# Every install step lives here so that a fresh clone (and CI) needs nothing by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+OPA_VERSION   := v1.22.3
+TOOLS_CACHE   ?= $(HOME)/.cache/mcp-warden
+TOOLS_BIN     := $(CURDIR)/.tools/bin
+OPA           := $(TOOLS_BIN)/opa
+# node-gyp (better-sqlite3 builds from source when no prebuilt binary can be fetched) must use this
+# machine's Node headers rather than download them: point it at the distro's headers when present.
+NODEDIR       := $(shell [ -f /usr/include/node/node_version.h ] && echo /usr)
+NPM_ENV       := $(if $(NODEDIR),npm_config_nodedir=$(NODEDIR))
+COVERAGE_MIN  ?= 90
+
+export PATH := $(TOOLS_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export WARDEN_OPA := $(OPA)
+
+.PHONY: help tools deps build test test-policy test-node lint-policy fmt demo bench clean
+
+help:
+	@echo "make demo   install, build and run a scripted session through Warden on the bundled examples"
+	@echo "make test   run every test: Rego (fmt, check, opa test with coverage) and TypeScript (vitest)"
+	@echo "make tools  install the pinned opa $(OPA_VERSION) into .tools/bin (cached in $(TOOLS_CACHE))"
+	@echo "make bench  run the benchmarks and print a table"
+
+# --- tools -------------------------------------------------------------------------------------
+# Prefer an opa already on PATH; otherwise build the pinned version once into a per-version cache
+# outside the clone and link it, so a fresh CI clone does not recompile it every run.
+tools: $(OPA)
+
+$(OPA):
+	@mkdir -p $(TOOLS_BIN)
+	@if existing=$$(PATH=$$(echo "$$PATH" | tr ':' '\n' | grep -v '^$(TOOLS_BIN)$$' | paste -sd:) command -v opa); then \
+	  echo "tools: using opa on PATH: $$existing"; ln -sf "$$existing" $(OPA); \
+	else \
+	  cache=$(TOOLS_CACHE)/opa-$(OPA_VERSION); \
+	  if [ ! -x $$cache/opa ]; then \
+	    command -v go >/dev/null || { echo "tools: need Go (https://go.dev/dl) to build opa $(OPA_VERSION), or put opa on PATH" >&2; exit 1; }; \
+	    echo "tools: building opa $(OPA_VERSION) into $$cache (once; about 2 minutes)"; \
+	    mkdir -p $$cache.tmp && CGO_ENABLED=0 GOBIN=$$cache.tmp go install github.com/open-policy-agent/opa@$(OPA_VERSION) \
+	      && rm -rf $$cache && mv $$cache.tmp $$cache; \
+	  fi; \
+	  ln -sf $$cache/opa $(OPA); \
+	fi
+	@$(OPA) version | head -1
+
+# --- node --------------------------------------------------------------------------------------
+deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	$(NPM_ENV) npm ci --no-audit --no-fund
+	@touch $@
+
+build: deps
+	npm run --silent build
+
+# --- tests -------------------------------------------------------------------------------------
+test: tools build test-policy test-node
+
+lint-policy: tools
+	$(OPA) fmt --list --fail policy policy-tests
+	$(OPA) check --strict policy policy-tests
+	node scripts/lint-rego.mjs policy policy-tests
+
+test-policy: lint-policy
+	node scripts/opa-test.mjs --coverage-min $(COVERAGE_MIN) policy policy-tests
+
+test-node: build
+	npx vitest run
+
+fmt: tools
+	$(OPA) fmt --write policy policy-tests
+
+# --- demo and bench ----------------------------------------------------------------------------
+demo: tools build
+	node scripts/demo.mjs
+
+bench: tools build
+	npm run --silent bench
+
+clean:
+	rm -rf dist .tools node_modules/.installed coverage test/.tmp
