@@ -1,0 +1,86 @@
+# The entrypoint Warden evaluates for every call: data.mcp.decision (opa build -e mcp/decision).
+#
+# It composes the workflow engine (data.mcp.workflow, driven by policy/workflows/*.yaml) with
+# any hand-written rule package under policy/mcp/rules/<name>/ (package mcp.rules.<name>),
+# which contributes by defining `deny contains reason` and/or `monitor contains reason` with
+# reason = {"rule": "<name>.<rule>", "message": "..."}. Tools that no rule mentions are allowed,
+# so rules can be added gradually without breaking existing tools.
+#
+# The decision is always defined and always has the same shape (Warden fails closed on anything
+# else): allow, reasons, monitored (arrays) and obligations (object).
+package mcp
+
+import data.lib
+import data.mcp.workflow
+
+# A decision that cannot be computed denies. In practice every part below is a set or an object
+# comprehension, which is never undefined, so this only guards against future edits.
+default decision := {
+	"allow": false,
+	"reasons": [{"rule": "mcp.decision", "message": "the policy could not compute a decision"}],
+	"monitored": [],
+	"obligations": {},
+}
+
+decision := {
+	"allow": count(denials) == 0,
+	"reasons": sort([reason | some reason in denials]),
+	"monitored": sort([reason | some reason in would_deny]),
+	"obligations": obligations,
+}
+
+# denials: enforced reasons, as a set so identical reasons from two rules appear once.
+denials contains public(v) if {
+	some v in workflow.violations
+	v.mode == "enforce"
+}
+
+denials contains reason if {
+	some reason in data.mcp.rules[_].deny
+}
+
+denials contains {"rule": "mcp.input_version", "message": message} if {
+	not input.version == 1
+	message := concat("", [
+		"input document version ", lib.show(object.get(input, "version", null)),
+		" is not supported by this policy (it expects version 1)",
+	])
+}
+
+would_deny contains public(v) if {
+	some v in workflow.violations
+	v.mode == "monitor"
+}
+
+would_deny contains {"rule": a.rule, "message": a.reason, "workflow": a.workflow, "step": a.step} if {
+	some a in workflow.approval
+	a.mode == "monitor"
+}
+
+would_deny contains reason if {
+	some reason in data.mcp.rules[_].monitor
+}
+
+# public strips the engine's routing field from a reason.
+public(v) := object.remove(v, ["mode"])
+
+# --- obligations ------------------------------------------------------------------------------
+
+obligations := object.union(approval_obligation, audit_obligation)
+
+enforced_approvals := [a | some a in workflow.approval; a.mode == "enforce"]
+
+# approval: only on a call that is otherwise allowed, so nobody is asked to approve a call that
+# would be denied anyway. Several steps needing approval for one call merge into one request.
+approval_obligation := {"approval": {
+	"required": true,
+	"reason": concat("; ", sort({a.reason | some a in enforced_approvals})),
+	"approvers": sort({approver | some a in enforced_approvals; some approver in a.approvers}),
+}} if {
+	count(denials) == 0
+	count(enforced_approvals) > 0
+} else := {}
+
+audit_obligation := {"audit": {"required": true}} if workflow.audit_required
+
+else := {}
