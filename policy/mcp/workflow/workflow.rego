@@ -156,7 +156,7 @@ rejection(condition, result) := why if {
 	compare(condition.op, value, condition.value)
 	default_why := concat("", [
 		"returned ", condition.field, " ", lib.show(value),
-		", blocked when ", op_text[condition.op], " ", lib.show(condition.value),
+		" (blocked when ", condition.field, " ", op_text[condition.op], " ", lib.show(condition.value), ")",
 	])
 	why := object.get(condition, "message", default_why)
 }
