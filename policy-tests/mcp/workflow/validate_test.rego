@@ -54,8 +54,8 @@ test_bad_enum_values if {
 }
 
 test_bad_types if {
-	errors_of({"w": {"correlate": "id"}}) == {"workflow: correlate must be a array, got string"}
-	errors_of({"w": {"steps": [{"tool": "a", "requires": "b"}]}}) == {"steps[0]: requires must be a array, got string"}
+	errors_of({"w": {"correlate": "id"}}) == {"workflow: correlate must be an array, got string"}
+	errors_of({"w": {"steps": [{"tool": "a", "requires": "b"}]}}) == {"steps[0]: requires must be an array, got string"}
 	errors_of({"w": {"rate_limits": [{"tool": "a", "max": "10", "window_ms": 1}]}}) == {"rate_limits[0]: max must be a number, got string"}
 	errors_of({"w": {"steps": [{"tool": "a", "approval": {"required": "yes", "approvers": ["r"]}}]}}) == {"steps[0].approval: required must be a boolean, got string"}
 }

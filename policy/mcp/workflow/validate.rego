@@ -115,7 +115,7 @@ errors contains error(e, concat("", [key, " must be one of ", concat(", ", sort(
 	not value in allowed
 }
 
-errors contains error(e, concat("", [key, " must be a ", expected, ", got ", type_name(value)])) if {
+errors contains error(e, concat("", [key, " must be ", article[expected], expected, ", got ", type_name(value)])) if {
 	some e in entries
 	some key, expected in types[e.kind]
 	value := e.entry[key]
@@ -142,6 +142,8 @@ errors contains error(e, "required approval needs a non-empty approvers list") i
 	e.entry.required == true
 	count(array_at(e.entry, "approvers")) == 0
 }
+
+article := {"array": "an ", "object": "an ", "string": "a ", "number": "a ", "boolean": "a "}
 
 error(e, message) := {"workflow": e.workflow, "message": concat("", [e.where, ": ", message])}
 
