@@ -1,0 +1,261 @@
+import type { KeyObject } from 'node:crypto';
+import { AuditError, describeError } from '../common/index.js';
+import { hashRecord, normalizeTime, toCanonicalJson } from './hash.js';
+import { loadPrivateKey, signCheckpoint } from './signing.js';
+import type {
+  AuditEventInput,
+  AuditQuery,
+  AuditRecord,
+  AuditStoreOptions,
+  ChainPoint,
+  ChainState,
+  ChainStore,
+  Checkpoint,
+  StoredRow,
+} from './types.js';
+
+/** A record ready to be written: `data` is its canonical JSON text. */
+export interface RowToWrite {
+  seq: number;
+  at: string;
+  type: string;
+  session_id: string;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface Batch {
+  rows: RowToWrite[];
+  checkpoints: Checkpoint[];
+  head: ChainPoint;
+}
+
+/**
+ * What a storage engine provides. Chaining, hashing, batching and checkpoint policy live in
+ * {@link ChainedStore}; a backend only has to make `commit` atomic and serialised across every
+ * writer of the same chain (other processes and replicas included).
+ */
+export interface Backend {
+  readonly kind: 'sqlite' | 'postgres' | 'memory';
+  readonly description: string;
+  /**
+   * In one transaction that excludes every other writer: read the head, call `build(head)`, write
+   * its rows, checkpoints and new head. Resolves once the transaction is durable.
+   */
+  commit(build: (head: ChainPoint) => Batch): Promise<void>;
+  read(query: AuditQuery): Promise<StoredRow[]>;
+  scan(afterSeq: number, limit: number): Promise<StoredRow[]>;
+  state(): Promise<ChainState>;
+  checkpoints(): Promise<Checkpoint[]>;
+  /** Atomically reads the head and stores `build(head)` unless it is null or already present. */
+  addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null>;
+  dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number>;
+  close(): Promise<void>;
+}
+
+interface Prepared {
+  type: string;
+  session_id: string;
+  at: string;
+  data: Record<string, unknown>;
+  dataText: string;
+}
+
+interface Pending {
+  event: Prepared;
+  resolve: (record: AuditRecord) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Parses a stored row into a record; throws `audit_record_corrupt` when it cannot be read. */
+export function rowToRecord(row: StoredRow): AuditRecord {
+  let data: unknown;
+  try {
+    data = typeof row.data === 'string' ? JSON.parse(row.data) : row.data;
+  } catch (err) {
+    throw new AuditError('audit_record_corrupt', `audit record ${String(row.seq)} has unreadable data; run "warden audit verify" to find what changed`, {
+      cause: err,
+    });
+  }
+  return {
+    seq: Number(row.seq),
+    at: String(row.at),
+    type: String(row.type) as AuditRecord['type'],
+    session_id: String(row.session_id),
+    data: data as Record<string, unknown>,
+    prev_hash: String(row.prev_hash),
+    hash: String(row.hash),
+  };
+}
+
+/** The one {@link ChainStore} implementation, over any {@link Backend}. */
+export class ChainedStore implements ChainStore {
+  readonly kind: Backend['kind'];
+  readonly description: string;
+  private readonly backend: Backend;
+  private readonly checkpointEvery: number;
+  private readonly maxBatch: number;
+  private readonly signingKey: KeyObject | undefined;
+  private readonly redact: ((data: Record<string, unknown>) => unknown) | undefined;
+  private queue: Pending[] = [];
+  private draining: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(backend: Backend, options: AuditStoreOptions = {}) {
+    this.backend = backend;
+    this.kind = backend.kind;
+    this.description = backend.description;
+    const every = options.checkpointEvery ?? 1000;
+    if (!Number.isInteger(every) || every < 1) {
+      throw new AuditError('audit_store_options_invalid', `checkpointEvery must be a positive integer, got ${String(every)}`);
+    }
+    this.checkpointEvery = every;
+    this.maxBatch = Math.max(1, options.maxBatch ?? 256);
+    this.signingKey = options.signingKey === undefined ? undefined : loadPrivateKey(options.signingKey);
+    this.redact = options.redact;
+  }
+
+  append(event: AuditEventInput): Promise<AuditRecord> {
+    if (this.closing) {
+      return Promise.reject(
+        new AuditError('audit_store_unavailable', `the audit store ${this.description} is closed; nothing can be recorded after close()`),
+      );
+    }
+    let prepared: Prepared;
+    try {
+      prepared = this.prepare(event);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<AuditRecord>((resolve, reject) => {
+      this.queue.push({ event: prepared, resolve, reject });
+      // Appends made in the same tick share one transaction (and one fsync): group commit.
+      this.draining ??= Promise.resolve().then(() => this.drain());
+    });
+  }
+
+  private prepare(event: AuditEventInput): Prepared {
+    if (!event || typeof event !== 'object') throw new AuditError('audit_event_invalid', 'an audit event must be an object {type, session_id, data}');
+    if (typeof event.type !== 'string' || (event.type as string) === '') throw new AuditError('audit_event_invalid', 'audit event "type" must be a non-empty string');
+    if (typeof event.session_id !== 'string') {
+      throw new AuditError('audit_event_invalid', `audit event "${event.type}": session_id must be a string`);
+    }
+    if (!event.data || typeof event.data !== 'object' || Array.isArray(event.data)) {
+      throw new AuditError('audit_event_invalid', `audit event "${event.type}": data must be an object`);
+    }
+    const source = this.redact ? this.redact(event.data) : event.data;
+    const { value, text } = toCanonicalJson(source);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      throw new AuditError('audit_event_invalid', `audit event "${event.type}": the redactor must return an object`);
+    }
+    const at = event.at === undefined ? new Date().toISOString() : normalizeTime(event.at);
+    return { type: event.type, session_id: event.session_id, at, data: value as Record<string, unknown>, dataText: text };
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        let records: AuditRecord[] = [];
+        try {
+          await this.backend.commit((head) => {
+            records = [];
+            const rows: RowToWrite[] = [];
+            const checkpoints: Checkpoint[] = [];
+            let prev = head;
+            for (const { event } of batch) {
+              const seq = prev.seq + 1;
+              const fields = { seq, at: event.at, type: event.type, session_id: event.session_id, data: event.data, prev_hash: prev.hash };
+              const hash = hashRecord(fields, event.dataText);
+              rows.push({ ...fields, data: event.dataText, hash });
+              records.push({ ...fields, type: event.type as AuditRecord['type'], hash });
+              if (seq % this.checkpointEvery === 0) checkpoints.push(this.makeCheckpoint({ seq, hash }));
+              prev = { seq, hash };
+            }
+            return { rows, checkpoints, head: prev };
+          });
+        } catch (err) {
+          const wrapped =
+            err instanceof AuditError
+              ? err
+              : new AuditError(
+                  'audit_store_unavailable',
+                  `could not write to the audit store ${this.description}: ${describeError(err)}; check that it is reachable, writable and not full`,
+                  { cause: err },
+                );
+          for (const pending of batch) pending.reject(wrapped);
+          continue;
+        }
+        batch.forEach((pending, i) => pending.resolve(records[i] as AuditRecord));
+      }
+    } finally {
+      this.draining = null;
+    }
+  }
+
+  private makeCheckpoint(point: ChainPoint): Checkpoint {
+    const at = new Date().toISOString();
+    return this.signingKey ? signCheckpoint({ ...point, at }, this.signingKey) : { seq: point.seq, hash: point.hash, at, key_id: null, signature: null };
+  }
+
+  async read(query: AuditQuery = {}): Promise<AuditRecord[]> {
+    const q = { ...query };
+    if (q.since !== undefined) q.since = normalizeTime(q.since, 'since');
+    if (q.until !== undefined) q.until = normalizeTime(q.until, 'until');
+    const rows = await this.guard('read', () => this.backend.read(q));
+    return rows.map(rowToRecord);
+  }
+
+  async head(): Promise<ChainPoint | null> {
+    const { head } = await this.state();
+    return head.seq === 0 ? null : head;
+  }
+
+  state(): Promise<ChainState> {
+    return this.guard('read the state of', () => this.backend.state());
+  }
+
+  checkpoints(): Promise<Checkpoint[]> {
+    return this.guard('read checkpoints from', () => this.backend.checkpoints());
+  }
+
+  scan(afterSeq: number, limit: number): Promise<StoredRow[]> {
+    return this.guard('read', () => this.backend.scan(afterSeq, limit));
+  }
+
+  async checkpoint(): Promise<Checkpoint | null> {
+    await this.settle();
+    return this.guard('write a checkpoint to', () => this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head))));
+  }
+
+  dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
+    return this.guard('archive records from', () => this.backend.dropPrefix(through, expectedBase));
+  }
+
+  /** Waits until every append accepted so far has settled. */
+  private async settle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.settle();
+        await this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head)));
+      } finally {
+        await this.backend.close();
+      }
+    })();
+    return this.closing;
+  }
+
+  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AuditError) throw err;
+      throw new AuditError('audit_store_unavailable', `could not ${what} the audit store ${this.description}: ${describeError(err)}`, { cause: err });
+    }
+  }
+}

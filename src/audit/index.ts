@@ -1,0 +1,28 @@
+export type {
+  AuditEventType,
+  AuditEventInput,
+  AuditRecord,
+  AuditQuery,
+  AuditStore,
+  AuditStoreOptions,
+  ChainPoint,
+  ChainState,
+  ChainStore,
+  Checkpoint,
+  StoredRow,
+} from './types.js';
+export { openAuditStore } from './open-store.js';
+export { verifyChain } from './verify.js';
+export type { TamperKind, VerifyOptions, VerifyResult } from './verify.js';
+export { createRedactor, applyMasks, parsePointer } from './redact.js';
+export type { RedactorOptions, Mask } from './redact.js';
+export { GENESIS_HASH, hashRecord } from './hash.js';
+export { checkpointMessage, keyId } from './signing.js';
+export { archiveBefore, applyRetention, listArchives } from './retention.js';
+export type { RetentionOptions, ArchiveResult } from './retention.js';
+export { readArchive } from './archive-file.js';
+export type { ArchiveHeader } from './archive-file.js';
+export { buildSessionReport, formatSessionReport, toCsvLine, csvHeader, parseTimeArg } from './report.js';
+export type { SessionReport, CallTrace } from './report.js';
+export { createDecisionLog, newDecisionId } from './decision-log.js';
+export type { DecisionLogEvent, DecisionLogSink } from './decision-log.js';

@@ -1,0 +1,76 @@
+import { AuditError } from '../common/index.js';
+import type { Backend, Batch } from './chain-store.js';
+import { GENESIS_HASH } from './hash.js';
+import type { AuditQuery, ChainPoint, ChainState, Checkpoint, StoredRow } from './types.js';
+
+/** `memory:` — for tests and demos; nothing survives the process. */
+export class MemoryBackend implements Backend {
+  readonly kind = 'memory' as const;
+  readonly description = 'memory:';
+  /** Exposed so tests can tamper with it as an attacker would with a database. */
+  rows: StoredRow[] = [];
+  checkpointRows: Checkpoint[] = [];
+  chain: ChainState = { base: { seq: 0, hash: GENESIS_HASH }, head: { seq: 0, hash: GENESIS_HASH } };
+
+  async commit(build: (head: ChainPoint) => Batch): Promise<void> {
+    const batch = build({ ...this.chain.head });
+    this.rows.push(...batch.rows.map((row) => ({ ...row })));
+    for (const cp of batch.checkpoints) this.putCheckpoint(cp);
+    this.chain.head = { ...batch.head };
+  }
+
+  private putCheckpoint(cp: Checkpoint): boolean {
+    if (this.checkpointRows.some((c) => c.seq === cp.seq)) return false;
+    this.checkpointRows.push({ ...cp });
+    this.checkpointRows.sort((a, b) => a.seq - b.seq);
+    return true;
+  }
+
+  private sorted(): StoredRow[] {
+    return [...this.rows].sort((a, b) => Number(a.seq) - Number(b.seq));
+  }
+
+  async read(query: AuditQuery): Promise<StoredRow[]> {
+    const out = this.sorted().filter(
+      (row) =>
+        (query.sinceSeq === undefined || Number(row.seq) > query.sinceSeq) &&
+        (query.session === undefined || row.session_id === query.session) &&
+        (query.since === undefined || String(row.at) >= query.since) &&
+        (query.until === undefined || String(row.at) < query.until),
+    );
+    return (query.limit === undefined ? out : out.slice(0, query.limit)).map((row) => ({ ...row }));
+  }
+
+  async scan(afterSeq: number, limit: number): Promise<StoredRow[]> {
+    return this.sorted()
+      .filter((row) => Number(row.seq) > afterSeq)
+      .slice(0, limit)
+      .map((row) => ({ ...row }));
+  }
+
+  async state(): Promise<ChainState> {
+    return { base: { ...this.chain.base }, head: { ...this.chain.head } };
+  }
+
+  async checkpoints(): Promise<Checkpoint[]> {
+    return this.checkpointRows.map((cp) => ({ ...cp }));
+  }
+
+  async addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null> {
+    const cp = build({ ...this.chain.head });
+    return cp && this.putCheckpoint(cp) ? cp : null;
+  }
+
+  async dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
+    if (this.chain.base.seq !== expectedBase.seq || this.chain.base.hash !== expectedBase.hash) {
+      throw new AuditError('audit_archive_conflict', 'the chain base moved while archiving (another archiver ran); archive again');
+    }
+    const before = this.rows.length;
+    this.rows = this.rows.filter((row) => Number(row.seq) > through.seq);
+    this.checkpointRows = this.checkpointRows.filter((cp) => cp.seq > through.seq);
+    this.chain.base = { ...through };
+    return before - this.rows.length;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,59 @@
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { AuditError } from '../common/index.js';
+import { canonicalText } from './hash.js';
+import type { Checkpoint } from './types.js';
+
+/** The exact bytes a checkpoint signature covers (UTF-8 of this canonical JSON). */
+export function checkpointMessage(cp: Pick<Checkpoint, 'seq' | 'hash' | 'at'>): string {
+  return canonicalText({ type: 'warden.audit.checkpoint', seq: cp.seq, hash: cp.hash, at: cp.at });
+}
+
+/** First 16 hex digits of SHA-256 over the public key's SPKI DER bytes. */
+export function keyId(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+export function loadPrivateKey(key: string | KeyObject): KeyObject {
+  try {
+    const obj = typeof key === 'string' ? createPrivateKey(key) : key;
+    if (obj.type !== 'private' || obj.asymmetricKeyType !== 'ed25519') throw new Error(`got a ${obj.asymmetricKeyType ?? obj.type} key`);
+    return obj;
+  } catch (err) {
+    throw new AuditError(
+      'audit_signing_key_invalid',
+      `the checkpoint signing key must be an Ed25519 private key in PEM (${err instanceof Error ? err.message : String(err)}); ` +
+        'make one with: openssl genpkey -algorithm ed25519 -out audit-key.pem',
+      { cause: err },
+    );
+  }
+}
+
+export function loadPublicKey(key: string | KeyObject): KeyObject {
+  try {
+    const obj = typeof key === 'string' ? createPublicKey(key) : key.type === 'private' ? createPublicKey(key) : key;
+    if (obj.asymmetricKeyType !== 'ed25519') throw new Error(`got a ${obj.asymmetricKeyType ?? obj.type} key`);
+    return obj;
+  } catch (err) {
+    throw new AuditError(
+      'audit_signing_key_invalid',
+      `the checkpoint verification key must be an Ed25519 public key in PEM (${err instanceof Error ? err.message : String(err)}); ` +
+        'derive it with: openssl pkey -in audit-key.pem -pubout -out audit-key.pub',
+      { cause: err },
+    );
+  }
+}
+
+export function signCheckpoint(cp: Pick<Checkpoint, 'seq' | 'hash' | 'at'>, key: KeyObject): Checkpoint {
+  const signature = sign(null, Buffer.from(checkpointMessage(cp), 'utf8'), key).toString('base64');
+  return { seq: cp.seq, hash: cp.hash, at: cp.at, key_id: keyId(key), signature };
+}
+
+export function checkpointSignatureValid(cp: Checkpoint, key: KeyObject): boolean {
+  if (!cp.signature) return false;
+  try {
+    return verify(null, Buffer.from(checkpointMessage(cp), 'utf8'), key, Buffer.from(cp.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}

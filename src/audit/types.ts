@@ -1,0 +1,132 @@
+import type { KeyObject } from 'node:crypto';
+
+/** Every kind of event the audit trail records (DESIGN.md section 7). */
+export type AuditEventType =
+  | 'session.opened'
+  | 'session.closed'
+  | 'call.received'
+  | 'call.decided'
+  | 'call.forwarded'
+  | 'call.completed'
+  | 'approval.requested'
+  | 'approval.granted'
+  | 'approval.denied'
+  | 'approval.timed_out';
+
+/** What a caller hands to {@link AuditStore.append}. */
+export interface AuditEventInput {
+  type: AuditEventType;
+  session_id: string;
+  data: Record<string, unknown>;
+  /** ISO 8601 time; defaults to now. Stored normalised to UTC (`toISOString()`). */
+  at?: string;
+}
+
+/** One stored, hash-chained record. See docs/audit.md for how `hash` is computed. */
+export interface AuditRecord extends AuditEventInput {
+  seq: number;
+  at: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** Filter for {@link AuditStore.read}. Results are always in ascending `seq` order. */
+export interface AuditQuery {
+  /** Only records with `seq > sinceSeq` (exclusive, so a follower passes the last seq it saw). */
+  sinceSeq?: number;
+  session?: string;
+  /** Only records with `at >= since` (ISO time, inclusive). */
+  since?: string;
+  /** Only records with `at < until` (ISO time, exclusive). */
+  until?: string;
+  limit?: number;
+}
+
+/** A point on the chain: a record's seq and hash. */
+export interface ChainPoint {
+  seq: number;
+  hash: string;
+}
+
+/** The contract the proxy relies on. */
+export interface AuditStore {
+  /** Appends one event. Resolves only once the record is durable (fsync'd / committed). */
+  append(event: AuditEventInput): Promise<AuditRecord>;
+  read(query: AuditQuery): Promise<AuditRecord[]>;
+  /** The newest record's seq and hash, or null while the chain is empty. */
+  head(): Promise<ChainPoint | null>;
+  /** Writes a final checkpoint and releases the store. Appends after close reject. */
+  close(): Promise<void>;
+}
+
+/**
+ * A periodic statement "the record at `seq` has hash `hash`", kept apart from the records so that
+ * cutting records off the end of the chain is detected. Signed with Ed25519 when a key is configured.
+ */
+export interface Checkpoint {
+  seq: number;
+  hash: string;
+  at: string;
+  /** First 16 hex digits of SHA-256 over the public key's SPKI DER encoding. */
+  key_id?: string | null;
+  /** Base64 Ed25519 signature over the canonical JSON of {type, seq, hash, at} (docs/audit.md). */
+  signature?: string | null;
+}
+
+/**
+ * Where the live chain starts and ends. `base` is the last record moved to an archive (seq 0 and
+ * 64 zeros when nothing was archived); `head` is the newest record (same as base when empty).
+ */
+export interface ChainState {
+  base: ChainPoint;
+  head: ChainPoint;
+}
+
+/**
+ * A record as it sits in storage, before any parsing: `data` is the stored JSON text. The verifier
+ * works on these so that a row whose JSON was damaged is reported, not thrown.
+ */
+export interface StoredRow {
+  seq: unknown;
+  at: unknown;
+  type: unknown;
+  session_id: unknown;
+  data: unknown;
+  prev_hash: unknown;
+  hash: unknown;
+}
+
+/** An {@link AuditStore} that also exposes what verification and retention need. */
+export interface ChainStore extends AuditStore {
+  readonly kind: 'sqlite' | 'postgres' | 'memory';
+  /** The store URL with any password removed, for messages. */
+  readonly description: string;
+  state(): Promise<ChainState>;
+  checkpoints(): Promise<Checkpoint[]>;
+  /** Raw rows with `seq > afterSeq`, ascending, at most `limit`. */
+  scan(afterSeq: number, limit: number): Promise<StoredRow[]>;
+  /** Writes a checkpoint for the current head now (no-op on an empty chain). */
+  checkpoint(): Promise<Checkpoint | null>;
+  /**
+   * Deletes records `base.seq+1 .. through.seq` (already archived) and their checkpoints, and moves
+   * `base` to `through`. Fails if `base` is not `expectedBase` (another archiver ran meanwhile).
+   */
+  dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number>;
+}
+
+/** Options for {@link openAuditStore}. */
+export interface AuditStoreOptions {
+  /** Write a checkpoint every N records (default 1000) and on close. */
+  checkpointEvery?: number;
+  /** Ed25519 private key (PEM text or KeyObject) to sign checkpoints with. */
+  signingKey?: string | KeyObject;
+  /**
+   * Applied to each event's `data` before it is hashed or written: pass a {@link createRedactor}
+   * result so that secrets never reach the disk.
+   */
+  redact?: (data: Record<string, unknown>) => unknown;
+  /** Most records committed in one transaction when appends pile up (default 256). */
+  maxBatch?: number;
+  /** PostgreSQL pool size for reads (default 4; writes use one dedicated connection). */
+  poolSize?: number;
+}
