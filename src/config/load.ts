@@ -1,0 +1,199 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import YAML from 'yaml';
+import { ConfigError, describeError } from '../common/index.js';
+import { expandEnv, formatPath } from './env.js';
+import type { ServerConfig, WardenConfig } from './types.js';
+
+const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
+
+/** The JSON Schema every config is validated against (shipped as `schema/warden.schema.json`). */
+export const CONFIG_SCHEMA: Record<string, unknown> = JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
+
+// strictRequired is off only because oneOf branches name keys declared by the parent schema.
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, strictTuples: false, allowUnionTypes: true });
+const validate = ajv.compile(CONFIG_SCHEMA);
+
+/**
+ * Reads, expands, validates and freezes a Warden config file (YAML or JSON).
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig('examples/warden.yaml');
+ * config.servers.map((s) => s.name); // ['crm', 'payments', 'ci', 'ops']
+ * ```
+ * @throws ConfigError naming the key path and the fix.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): WardenConfig {
+  const path = resolve(file);
+  if (!existsSync(path)) {
+    throw new ConfigError('config_not_found', `config file not found: ${path}. Fix: pass --config with the path of your warden.yaml (see examples/warden.yaml).`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config_unreadable', `cannot read config file ${path}: ${describeError(err)}`, { cause: err });
+  }
+  return parseConfig(text, path, env);
+}
+
+/** Like {@link loadConfig} for a document already in memory; `source` names it and anchors relative paths. */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): WardenConfig {
+  let raw: unknown;
+  try {
+    raw = extname(source) === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError('config_syntax', `config file ${source} is not valid ${extname(source) === '.json' ? 'JSON' : 'YAML'}: ${describeError(err)}`, { cause: err });
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError('config_invalid', `config file ${source} must hold an object with at least mcpServers and policy. See examples/warden.yaml.`);
+  }
+  precheckServers(raw as Record<string, unknown>, source);
+  if (!validate(raw)) throw new ConfigError('config_invalid', describeSchemaErrors(validate.errors ?? [], source));
+  const expanded = expandEnv(raw, env) as RawConfig;
+  return derive(expanded, source);
+}
+
+interface RawServer {
+  command?: string; args?: string[]; env?: Record<string, string>; cwd?: string;
+  url?: string; headers?: Record<string, string>; prefix?: string; timeoutMs?: number; disabled?: boolean;
+}
+interface RawConfig {
+  mcpServers: Record<string, RawServer>;
+  policy: { bundle: string; entrypoint?: string; mode?: 'enforce' | 'monitor'; watch?: boolean };
+  identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
+  session?: { historyWindow?: number; resultMaxChars?: number };
+  audit?: {
+    store?: string; onFailure?: 'deny' | 'allow'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
+    checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
+  };
+  decisionLogs?: { file?: string; stderr?: boolean };
+  log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
+}
+
+// The schema's oneOf gives ajv's least helpful message for the commonest mistake; say it plainly first.
+function precheckServers(raw: Record<string, unknown>, source: string): void {
+  const servers = raw['mcpServers'];
+  if (!servers || typeof servers !== 'object') return;
+  for (const [name, server] of Object.entries(servers)) {
+    if (!server || typeof server !== 'object') continue;
+    const hasCommand = 'command' in server;
+    const hasUrl = 'url' in server;
+    if (hasCommand === hasUrl) {
+      throw new ConfigError(
+        'config_invalid',
+        `config error in ${source} at mcpServers.${name}: ${hasCommand ? 'has both command and url' : 'has neither command nor url'}. ` +
+          'Fix: give command (+ args, env, cwd) for a server Warden starts over stdio, or url (+ headers) for a Streamable HTTP server.',
+      );
+    }
+  }
+}
+
+function describeSchemaErrors(errors: ErrorObject[], source: string): string {
+  const lines = errors
+    .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'not' && e.keyword !== 'if')
+    .map((e) => describeOne(e));
+  const unique = [...new Set(lines)];
+  return `config error in ${source}:\n  - ${unique.slice(0, 8).join('\n  - ')}` + (unique.length > 8 ? `\n  (${unique.length - 8} more)` : '');
+}
+
+function describeOne(e: ErrorObject): string {
+  const path = formatPath(e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const where = e.instancePath ? `${path}.${String(params['additionalProperty'])}` : String(params['additionalProperty']);
+      return `${where}: unknown key. Fix: remove it or use one of: ${allowed.join(', ')}`;
+    }
+    case 'required':
+      return `${e.instancePath ? path + '.' : ''}${String(params['missingProperty'])}: required key is missing`;
+    case 'enum':
+      return `${path}: must be one of ${(params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'type':
+      return `${path}: must be ${String(params['type'])}`;
+    case 'pattern':
+      return `${path}: ${e.message ?? 'does not match'}${describePattern(e.instancePath)}`;
+    default:
+      return `${path}: ${e.message ?? e.keyword}`;
+  }
+}
+
+function describePattern(instancePath: string): string {
+  if (instancePath.endsWith('/store')) return ' (use sqlite:PATH, postgres://... or memory:)';
+  if (instancePath.endsWith('/url')) return ' (an http:// or https:// URL of the server\'s MCP endpoint)';
+  if (instancePath.endsWith('/entrypoint')) return ' (a path such as mcp/decision)';
+  return '';
+}
+
+function derive(raw: RawConfig, source: string): WardenConfig {
+  const base = source === '<inline>' ? process.cwd() : dirname(source);
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+
+  const servers: ServerConfig[] = [];
+  for (const [name, s] of Object.entries(raw.mcpServers)) {
+    if (s.disabled) continue;
+    const common = { name, prefix: s.prefix ?? '', timeoutMs: s.timeoutMs ?? 60_000 };
+    if (s.command !== undefined) {
+      const cwd = abs(s.cwd ?? '.');
+      if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
+        throw new ConfigError('config_invalid', `config error in ${source} at mcpServers.${name}.cwd: directory ${cwd} does not exist. Fix: create it or correct the path (relative paths resolve against the config file's directory).`);
+      }
+      servers.push(Object.freeze({ kind: 'stdio', ...common, command: s.command, args: Object.freeze([...(s.args ?? [])]), env: Object.freeze({ ...(s.env ?? {}) }), cwd }));
+    } else {
+      servers.push(Object.freeze({ kind: 'http', ...common, url: s.url as string, headers: Object.freeze({ ...(s.headers ?? {}) }) }));
+    }
+  }
+  if (servers.length === 0) {
+    throw new ConfigError('config_invalid', `config error in ${source} at mcpServers: every server is disabled. Fix: enable at least one.`);
+  }
+
+  const bundle = abs(raw.policy.bundle);
+  if (!existsSync(bundle)) {
+    throw new ConfigError('config_invalid', `config error in ${source} at policy.bundle: ${bundle} does not exist. Fix: point it at a directory of .rego files or a bundle .tar.gz built with 'warden policy build'.`);
+  }
+
+  const store = raw.audit?.store ?? 'sqlite:./data/audit.db';
+  const audit = raw.audit ?? {};
+  const user = safeUser();
+  const config: WardenConfig = {
+    source,
+    servers: Object.freeze(servers),
+    policy: Object.freeze({
+      bundle,
+      entrypoint: raw.policy.entrypoint ?? 'mcp/decision',
+      mode: raw.policy.mode ?? 'enforce',
+      watch: raw.policy.watch ?? false,
+    }),
+    identity: Object.freeze({
+      sub: raw.identity?.sub ?? user,
+      roles: Object.freeze([...(raw.identity?.roles ?? [])]),
+      claims: Object.freeze({ ...(raw.identity?.claims ?? {}) }),
+    }),
+    session: Object.freeze({ historyWindow: raw.session?.historyWindow ?? 200, resultMaxChars: raw.session?.resultMaxChars ?? 2048 }),
+    audit: Object.freeze({
+      store: store.startsWith('sqlite:') ? `sqlite:${abs(store.slice('sqlite:'.length))}` : store,
+      onFailure: audit.onFailure ?? 'deny',
+      redact: Object.freeze([...(audit.redact ?? [])]),
+      redactKey: audit.redactKey,
+      resultMaxChars: audit.resultMaxChars ?? 4096,
+      checkpointEvery: audit.checkpointEvery ?? 100,
+      signingKey: audit.signingKey === undefined ? undefined : abs(audit.signingKey),
+      retention: audit.retention === undefined ? undefined : Object.freeze({ ...audit.retention, ...(audit.retention.archiveDir ? { archiveDir: abs(audit.retention.archiveDir) } : {}) }),
+    }),
+    decisionLogs: Object.freeze({ file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file), stderr: raw.decisionLogs?.stderr ?? false }),
+    log: Object.freeze({ level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' }),
+  };
+  return Object.freeze(config);
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username || 'local';
+  } catch {
+    return 'local';
+  }
+}

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import type { DecisionLogEvent } from '../audit/index.js';
+import { describeError, type Logger } from '../common/index.js';
+import type { Reason } from '../policy/index.js';
+import type { Outcome, PendingCall, Session } from '../session/index.js';
+import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
+import { settleVerdict, type Verdict } from './verdict.js';
+
+export interface PipelineOptions {
+  policy: PolicyPort;
+  mode: 'enforce' | 'monitor';
+  audit: AuditPort;
+  auditOnFailure: 'deny' | 'allow';
+  decisionLog: DecisionLogPort;
+  observer?: PipelineObserver;
+  labels: { id: string; version: string };
+  bundleName: () => string;
+  logger: Logger;
+  /** Results kept in the audit trail are cut to this many characters. */
+  auditResultMaxChars: number;
+  /** Told to the model when an approval obligation cannot be met. */
+  approvalHint: string;
+  newId: () => string;
+  now?: () => number;
+}
+
+export type PipelineOutcome =
+  | { kind: 'denied'; decisionId: string; reasons: Reason[] }
+  | { kind: 'completed'; decisionId: string; outcome: 'success' | 'error'; result: Record<string, unknown> }
+  /** The forward threw (downstream error, timeout, crash); recorded as outcome `error`. */
+  | { kind: 'failed'; decisionId: string; error: unknown }
+  /** The call ran but its outcome could not be recorded durably, and onFailure is deny: the result is withheld. */
+  | { kind: 'unrecorded'; decisionId: string; error: string };
+
+/**
+ * The call pipeline: input document -> policy -> verdict -> records -> forward -> outcome -> records.
+ * No I/O of its own: policy, audit, decision log and the forward are ports.
+ * Acknowledgement rule: a denial is stored before it is returned, a completion before its result.
+ */
+export class CallPipeline {
+  private readonly now: () => number;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async run(session: Session, call: PendingCall, forward: () => Promise<Record<string, unknown>>): Promise<PipelineOutcome> {
+    const o = this.options;
+    const started = this.now();
+    const startedNs = process.hrtime.bigint();
+    const decisionId = o.newId();
+    const callId = decisionId;
+    const ref = { kind: call.kind, server: call.server, name: call.name };
+
+    const input = session.buildInput(call, started);
+    const evaluation = o.policy.evaluate(input, started);
+    const verdict = settleVerdict(evaluation, o.mode, o.approvalHint);
+    const handlerNs = Number(process.hrtime.bigint() - startedNs);
+
+    this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
+    o.observer?.onDecision?.({
+      decision_id: decisionId, session_id: session.id, call: ref, allow: verdict.allow, policy_allow: evaluation.decision.allow,
+      mode: o.mode, reasons: verdict.reasons, monitored: verdict.wouldDeny, revision: evaluation.revision,
+      ...(evaluation.error ? { error: evaluation.error.message } : {}), eval_ns: evaluation.evalNs,
+    });
+    if (evaluation.error) o.logger.error('policy failure: call denied (fail closed)', { decision_id: decisionId, code: evaluation.error.code, error: evaluation.error.message });
+    if (verdict.wouldDeny.length > 0) o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
+
+    const received = o.audit.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments } });
+    const decided = o.audit.append({
+      type: 'call.decided', session_id: session.id,
+      data: {
+        call_id: callId, decision_id: decisionId, allow: verdict.allow, policy_allow: evaluation.decision.allow, reasons: verdict.reasons, monitored: verdict.wouldDeny,
+        obligations: evaluation.decision.obligations, revision: evaluation.revision, mode: o.mode, ...(evaluation.error ? { error: evaluation.error } : {}),
+      },
+    });
+    const recordedDecision = await settled(Promise.all([received, decided]));
+
+    if (!verdict.allow) {
+      session.record(call, 'deny', 'denied', null, started, this.now() - started);
+      if (!recordedDecision.ok) {
+        // The denial stands either way; say loudly that it is missing from the trail.
+        o.logger.error('audit trail could not record a denial', { decision_id: decisionId, error: recordedDecision.error });
+      }
+      this.completed(decisionId, session.id, ref, 'denied', started);
+      return { kind: 'denied', decisionId, reasons: verdict.reasons };
+    }
+
+    if (!recordedDecision.ok && (o.auditOnFailure === 'deny' || verdict.auditRequired)) {
+      const why = verdict.auditRequired ? 'the policy requires an audit record for this call' : 'audit.onFailure is deny';
+      const reasons: Reason[] = [{ rule: 'warden.audit_unavailable', message: `the audit trail could not record this call, and ${why}: ${recordedDecision.error}` }];
+      o.logger.error('audit trail unavailable: call denied', { decision_id: decisionId, error: recordedDecision.error, audit_required: verdict.auditRequired });
+      session.record(call, 'deny', 'denied', null, started, this.now() - started);
+      this.completed(decisionId, session.id, ref, 'denied', started);
+      return { kind: 'denied', decisionId, reasons };
+    }
+    if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
+
+    const forwarded = o.audit.append({ type: 'call.forwarded', session_id: session.id, data: { call_id: callId, server: call.server } });
+    let result: Record<string, unknown> | undefined;
+    let failure: unknown;
+    try {
+      result = await forward();
+    } catch (err) {
+      failure = err;
+    }
+    const finished = this.now();
+    const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
+    const recordedResult = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
+    session.record(call, 'allow', outcome, recordedResult, started, finished - started);
+    const completed = o.audit.append({
+      type: 'call.completed', session_id: session.id,
+      data: {
+        call_id: callId, outcome, duration_ms: finished - started, result_digest: digest(recordedResult),
+        result: cutResult(recordedResult, o.auditResultMaxChars), ...(failure !== undefined ? { error: describeError(failure) } : {}),
+      },
+    });
+    const recordedOutcome = await settled(Promise.all([forwarded, completed]));
+    this.completed(decisionId, session.id, ref, outcome, started);
+    if (!recordedOutcome.ok) {
+      o.logger.error('audit trail could not record a completed call', { decision_id: decisionId, error: recordedOutcome.error });
+      if (o.auditOnFailure === 'deny' || verdict.auditRequired) return { kind: 'unrecorded', decisionId, error: recordedOutcome.error };
+    }
+    if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
+    return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+  }
+
+  private completed(decisionId: string, sessionId: string, call: { kind: string; server: string; name: string }, outcome: Outcome, started: number): void {
+    this.options.observer?.onCompleted?.({ decision_id: decisionId, session_id: sessionId, call, outcome, duration_ms: this.now() - started });
+  }
+
+  private logDecision(decisionId: string, input: unknown, evaluation: ReturnType<PolicyPort['evaluate']>, verdict: Verdict, sessionId: string, handlerNs: number): void {
+    const o = this.options;
+    const event: DecisionLogEvent = {
+      decision_id: decisionId,
+      path: o.policy.entrypoint,
+      input,
+      ...(evaluation.result !== undefined ? { result: evaluation.result } : {}),
+      bundles: evaluation.revision ? { [evaluation.bundle || o.bundleName()]: { revision: evaluation.revision } } : {},
+      timestamp: new Date(this.now()).toISOString(),
+      metrics: { timer_rego_query_eval_ns: evaluation.evalNs, timer_server_handler_ns: handlerNs },
+      labels: { id: o.labels.id, version: o.labels.version },
+      ...(evaluation.error ? { error: evaluation.error } : {}),
+      custom: {
+        session_id: sessionId,
+        mode: o.mode,
+        allow: verdict.allow,
+        ...(verdict.reasons.length ? { reasons: verdict.reasons } : {}),
+        ...(verdict.wouldDeny.length ? { would_deny: verdict.wouldDeny } : {}),
+      },
+    };
+    try {
+      o.decisionLog.write(event);
+    } catch (err) {
+      o.logger.error('decision log write failed', { decision_id: decisionId, error: describeError(err) });
+    }
+  }
+}
+
+async function settled(p: Promise<unknown>): Promise<{ ok: true } | { ok: false; error: string }> {
+  try {
+    await p;
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
+  }
+}
+
+function digest(value: unknown): string {
+  return `sha256:${createHash('sha256').update(JSON.stringify(value) ?? '').digest('hex')}`;
+}
+
+function cutResult(result: Record<string, unknown>, maxChars: number): unknown {
+  const text = JSON.stringify(result) ?? '';
+  if (text.length <= maxChars) return result;
+  return { truncated: true, chars: text.length, preview: text.slice(0, maxChars) };
+}

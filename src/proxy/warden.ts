@@ -1,0 +1,191 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
+import { describeError, type Logger } from '../common/index.js';
+import type { Principal, WardenConfig } from '../config/index.js';
+import { DownstreamPool } from '../downstream/index.js';
+import { PolicyRuntime } from '../policy/index.js';
+import { Session } from '../session/index.js';
+import { CallPipeline } from './pipeline.js';
+import type { AuditPort, PipelineObserver } from './ports.js';
+import { createProxyServer } from './server.js';
+
+export const WARDEN_NAME = 'mcp-warden';
+export const WARDEN_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** How a client is told to get an approval while Warden has no interactive approval channel. */
+const APPROVAL_HINT =
+  'This Warden has no approval channel for this session, so the call is denied; an approver must grant it before the call is retried.';
+
+/** One client connection: its session state, its downstream connections and its MCP server. */
+export interface ProxySession {
+  readonly session: Session;
+  readonly pool: DownstreamPool;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * The running product: policy, audit trail, decision log and the call pipeline, shared by every
+ * client session. Fronts (stdio, HTTP) attach sessions to it.
+ */
+export class Warden {
+  readonly instanceId = randomUUID();
+  private readonly sessions = new Set<ProxySession>();
+
+  private constructor(
+    readonly config: WardenConfig,
+    readonly logger: Logger,
+    readonly policy: PolicyRuntime,
+    readonly audit: AuditStore,
+    private readonly decisionLog: DecisionLogSink,
+    readonly pipeline: CallPipeline,
+  ) {}
+
+  /** Loads the policy and opens the records. Throws (at start-up) with a message naming what to fix. */
+  static async create(config: WardenConfig, logger: Logger, options: { observer?: PipelineObserver } = {}): Promise<Warden> {
+    const policy = new PolicyRuntime(config.policy.bundle, config.policy.entrypoint, {
+      onActivated: (revision, source) => logger.info('policy activated', { revision, source }),
+      onRejected: (error, source) => logger.error('policy bundle refused; the active policy stays', { source, error }),
+    });
+    await policy.start();
+    if (config.policy.watch) policy.watch();
+
+    const redactKey = config.audit.redactKey ?? loadOrCreateRedactKey(config.audit.store, logger);
+    const redactData = config.audit.redact.length ? createRedactor({ keys: config.audit.redact.filter((r) => !r.startsWith('/')), pointers: [], secret: redactKey }) : null;
+    const redactArgs = config.audit.redact.some((r) => r.startsWith('/'))
+      ? createRedactor({ keys: [], pointers: config.audit.redact.filter((r) => r.startsWith('/')), secret: redactKey })
+      : null;
+    const redactEvent = (data: Record<string, unknown>): Record<string, unknown> => redactRecord(data, redactData, redactArgs);
+
+    const audit = await openAuditStore(config.audit.store, {
+      checkpointEvery: config.audit.checkpointEvery,
+      ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
+      redact: (data) => redactEvent(data),
+    });
+    const decisionLog = createDecisionLog({
+      ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
+      stderr: config.decisionLogs.stderr,
+      mask: (event) => maskDecision(event, redactEvent),
+    });
+    const auditPort: AuditPort = { append: (e) => audit.append(e as Parameters<AuditStore['append']>[0]) };
+    const labels = { id: randomUUID(), version: WARDEN_VERSION };
+    const pipeline = new CallPipeline({
+      policy,
+      mode: config.policy.mode,
+      audit: auditPort,
+      auditOnFailure: config.audit.onFailure,
+      decisionLog,
+      ...(options.observer ? { observer: options.observer } : {}),
+      labels,
+      bundleName: () => policy.bundleName,
+      logger,
+      auditResultMaxChars: config.audit.resultMaxChars,
+      approvalHint: APPROVAL_HINT,
+      newId: newDecisionId,
+    });
+    return new Warden(config, logger, policy, audit, decisionLog, pipeline);
+  }
+
+  /**
+   * Opens a client session: starts its downstream connections (failing with the server's error),
+   * builds its MCP server, and connects it to the given transport.
+   */
+  async openSession(transport: Transport, principal: Principal = this.config.identity): Promise<ProxySession> {
+    const session = new Session(randomUUID(), principal, new Date().toISOString(), this.config.session);
+    let server: Server | null = null;
+    const pool = new DownstreamPool(this.config.servers, {
+      clientInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
+      capabilities: {},
+      logger: this.logger,
+      hooks: {
+        onToolsChanged: () => void server?.sendToolListChanged().catch(() => undefined),
+        onServerExit: (name, detail) => {
+          void server?.sendLoggingMessage({ level: 'warning', logger: 'mcp-warden', data: detail }).catch(() => undefined);
+        },
+      },
+    });
+    await pool.start();
+    server = createProxyServer({
+      pool,
+      pipeline: this.pipeline,
+      session,
+      logger: this.logger,
+      serverInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
+      onInitialized: () => {
+        this.audit
+          .append({ type: 'session.opened', session_id: session.id, data: { client: session.client, principal: session.principal } })
+          .catch((err: unknown) => this.logger.error('audit trail could not record session.opened', { session_id: session.id, error: describeError(err) }));
+        this.logger.info('session opened', { session_id: session.id, client: session.client, principal: session.principal.sub });
+      },
+    });
+    let closed = false;
+    const proxySession: ProxySession = {
+      session,
+      pool,
+      server,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.sessions.delete(proxySession);
+        try {
+          await this.audit.append({ type: 'session.closed', session_id: session.id, data: { calls: session.callCount } }).catch((err: unknown) =>
+            this.logger.error('audit trail could not record session.closed', { session_id: session.id, error: describeError(err) }),
+          );
+        } finally {
+          await pool.close();
+          await server?.close().catch(() => undefined);
+        }
+      },
+    };
+    server.onclose = () => void proxySession.close();
+    this.sessions.add(proxySession);
+    await server.connect(transport);
+    return proxySession;
+  }
+
+  /** Closes every session, then the records. */
+  async close(): Promise<void> {
+    this.policy.stop();
+    try {
+      await Promise.all([...this.sessions].map((s) => s.close()));
+    } finally {
+      await this.decisionLog.close().catch(() => undefined);
+      await this.audit.close().catch((err: unknown) => this.logger.error('audit store did not close cleanly', { error: describeError(err) }));
+    }
+  }
+}
+
+type Redactor = (value: unknown) => unknown;
+
+// Argument pointers (`/card/number`) are relative to a call's arguments; names match at any depth.
+function redactRecord(data: Record<string, unknown>, byName: Redactor | null, byPointer: Redactor | null): Record<string, unknown> {
+  let out = data;
+  if (byPointer && out['arguments'] && typeof out['arguments'] === 'object') out = { ...out, arguments: byPointer(out['arguments']) };
+  if (byName) out = byName(out) as Record<string, unknown>;
+  return out;
+}
+
+function maskDecision(event: DecisionLogEvent, redact: (d: Record<string, unknown>) => Record<string, unknown>): DecisionLogEvent {
+  const input = event.input as { call?: Record<string, unknown>; history?: Record<string, unknown>[] } | undefined;
+  if (!input || typeof input !== 'object') return event;
+  const masked = redact({ ...input, call: input.call ? redact(input.call) : input.call, history: input.history?.map((h) => redact(h)) });
+  return { ...event, input: masked };
+}
+
+// A stable key makes equal secrets hash equally across restarts (correlation without disclosure).
+function loadOrCreateRedactKey(store: string, logger: Logger): string {
+  if (!store.startsWith('sqlite:')) {
+    logger.warn('audit.redactKey is not set: redacted values get a per-process key and cannot be correlated across restarts');
+    return randomBytes(32).toString('hex');
+  }
+  const file = `${store.slice('sqlite:'.length)}.redact-key`;
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32).toString('hex');
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return key;
+}

@@ -1,0 +1,3 @@
+export { Session, summarizeResult } from './session.js';
+export type { SessionOptions } from './session.js';
+export type { Approval, CallKind, ClientInfo, HistoryEntry, InputDocument, Outcome, PendingCall, ToolSummary } from './types.js';

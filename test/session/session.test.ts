@@ -1,0 +1,53 @@
+import { describe, expect, test } from 'vitest';
+import { Session, summarizeResult } from '../../src/session/index.js';
+
+const call = (name: string, args: Record<string, unknown> = {}) => ({ kind: 'tool' as const, server: 's', tool: name, name, arguments: args, annotations: {} });
+const principal = { sub: 'alice', roles: ['dev'], claims: {} };
+
+describe('Session', () => {
+  test('builds input document v1 with history, per-tool summary and approvals', () => {
+    const s = new Session('sid', principal, '2026-01-01T00:00:00.000Z', { historyWindow: 10, resultMaxChars: 100 }, { name: 'c', version: '1' });
+    s.record(call('run_tests'), 'allow', 'error', { isError: true, content: [{ type: 'text', text: 'failed' }] }, 1000, 5);
+    s.record(call('run_tests'), 'allow', 'success', { structuredContent: { passed: 3 } }, 2000, 7.4);
+    s.record(call('deploy'), 'deny', 'denied', null, 3000, 0);
+    s.approve({ tool: 'deploy', by: 'bob', at: '2026-01-01T00:00:04.000Z' });
+    const input = s.buildInput(call('deploy', { service: 'api' }), 5000);
+    expect(input).toMatchObject({
+      version: 1,
+      call: { name: 'deploy', arguments: { service: 'api' } },
+      session: { id: 'sid', client: { name: 'c', version: '1' }, started_at: '2026-01-01T00:00:00.000Z' },
+      principal,
+      approvals: [{ tool: 'deploy', by: 'bob' }],
+      now: '1970-01-01T00:00:05.000Z',
+      now_ms: 5000,
+    });
+    expect(input.history.map((h) => [h.seq, h.name, h.decision, h.outcome, h.result])).toEqual([
+      [1, 'run_tests', 'allow', 'error', 'failed'],
+      [2, 'run_tests', 'allow', 'success', { passed: 3 }],
+      [3, 'deploy', 'deny', 'denied', null],
+    ]);
+    expect(input.history[1]).toMatchObject({ at: '1970-01-01T00:00:02.000Z', at_ms: 2000, duration_ms: 7 });
+    expect(input.summary).toEqual({
+      run_tests: { calls: 2, successes: 1, failures: 1, denied: 0, last_outcome: 'success', first_seq: 1, last_seq: 2, last_success_seq: 2, last_failure_seq: 1 },
+      deploy: { calls: 1, successes: 0, failures: 0, denied: 1, last_outcome: 'denied', first_seq: 3, last_seq: 3, last_denied_seq: 3 },
+    });
+  });
+
+  test('history is windowed; summary stays complete', () => {
+    const s = new Session('sid', principal, 'x', { historyWindow: 3, resultMaxChars: 10 });
+    for (let i = 0; i < 5000; i++) s.record(call(i % 2 ? 'a' : 'b'), 'allow', 'success', null, i, 0);
+    const input = s.buildInput(call('a'), 10_000);
+    expect(input.history.map((h) => h.seq)).toEqual([4998, 4999, 5000]);
+    expect(input.summary['a']!.calls + input.summary['b']!.calls).toBe(5000);
+    const none = new Session('sid', principal, 'x', { historyWindow: 0, resultMaxChars: 10 });
+    none.record(call('a'), 'allow', 'success', null, 0, 0);
+    expect(none.buildInput(call('a'), 1).history).toEqual([]);
+  });
+
+  test('results: structuredContent wins, text is joined and cut with a marker', () => {
+    expect(summarizeResult({ structuredContent: { a: 1 }, content: [{ type: 'text', text: 'x' }] }, 5)).toEqual({ a: 1 });
+    expect(summarizeResult({ content: [{ type: 'text', text: 'hello' }, { type: 'image', data: '' }, { type: 'text', text: 'world' }] }, 100)).toBe('hello\nworld');
+    expect(summarizeResult({ content: [{ type: 'text', text: 'abcdefghij' }] }, 4)).toBe('abcd…[cut 6 chars]');
+    expect(summarizeResult(undefined, 4)).toBeNull();
+  });
+});
