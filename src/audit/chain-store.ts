@@ -98,6 +98,7 @@ export class ChainedStore implements ChainStore {
   private readonly maxBatch: number;
   private readonly signingKey: KeyObject | undefined;
   private readonly redact: ((data: Record<string, unknown>) => unknown) | undefined;
+  private readonly readOnly: boolean;
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -114,9 +115,13 @@ export class ChainedStore implements ChainStore {
     this.maxBatch = Math.max(1, options.maxBatch ?? 256);
     this.signingKey = options.signingKey === undefined ? undefined : loadPrivateKey(options.signingKey);
     this.redact = options.redact;
+    this.readOnly = options.readOnly ?? false;
   }
 
   append(event: AuditEventInput): Promise<AuditRecord> {
+    if (this.readOnly) {
+      return Promise.reject(new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`));
+    }
     if (this.closing) {
       return Promise.reject(
         new AuditError('audit_store_unavailable', `the audit store ${this.description} is closed; nothing can be recorded after close()`),
@@ -225,11 +230,13 @@ export class ChainedStore implements ChainStore {
   }
 
   async checkpoint(): Promise<Checkpoint | null> {
+    if (this.readOnly) throw new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`);
     await this.settle();
     return this.guard('write a checkpoint to', () => this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head))));
   }
 
   dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
+    if (this.readOnly) return Promise.reject(new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`));
     return this.guard('archive records from', () => this.backend.dropPrefix(through, expectedBase));
   }
 
@@ -242,7 +249,7 @@ export class ChainedStore implements ChainStore {
     this.closing ??= (async () => {
       try {
         await this.settle();
-        await this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head)));
+        if (!this.readOnly) await this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head)));
       } finally {
         await this.backend.close();
       }

@@ -22,7 +22,7 @@ export { archiveBefore, applyRetention, listArchives } from './retention.js';
 export type { RetentionOptions, ArchiveResult } from './retention.js';
 export { readArchive } from './archive-file.js';
 export type { ArchiveHeader } from './archive-file.js';
-export { buildSessionReport, formatSessionReport, toCsvLine, csvHeader, parseTimeArg } from './report.js';
+export { buildSessionReport, formatSessionReport, formatRecordLine, toCsvLine, csvHeader, parseTimeArg } from './report.js';
 export type { SessionReport, CallTrace } from './report.js';
 export { createDecisionLog, newDecisionId } from './decision-log.js';
 export type { DecisionLogEvent, DecisionLogSink } from './decision-log.js';

@@ -23,10 +23,10 @@ export async function openAuditStore(url: string, options: AuditStoreOptions = {
   }
   if (url.startsWith('sqlite:')) {
     const { SqliteBackend } = await import('./sqlite-backend.js');
-    backend = await SqliteBackend.open(url);
+    backend = await SqliteBackend.open(url, options.readOnly ?? false);
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { PostgresBackend } = await import('./postgres-backend.js');
-    backend = await PostgresBackend.open(url, options.poolSize);
+    backend = await PostgresBackend.open(url, options.poolSize, options.readOnly ?? false);
   } else if (url === 'memory:' || url.startsWith('memory:')) {
     backend = new MemoryBackend();
   } else {

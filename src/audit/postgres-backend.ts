@@ -75,7 +75,7 @@ export class PostgresBackend implements Backend {
     this.description = description;
   }
 
-  static async open(url: string, poolSize = 4): Promise<PostgresBackend> {
+  static async open(url: string, poolSize = 4, readOnly = false): Promise<PostgresBackend> {
     const description = redactUrl(url);
     let PgPool: typeof Pool;
     try {
@@ -90,8 +90,13 @@ export class PostgresBackend implements Backend {
     const backend = new PostgresBackend(pool, description);
     try {
       await backend.transaction(async (client) => {
-        await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-        await client.query(SCHEMA);
+        if (readOnly) {
+          const { rows } = await client.query(`SELECT to_regclass('audit_state') IS NOT NULL AS present`);
+          if (!rows[0]?.present) throw new Error('it has no audit tables (audit_events, audit_state): is this the database Warden writes to?');
+        } else {
+          await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+          await client.query(SCHEMA);
+        }
         const { rows } = await client.query('SELECT format FROM audit_state WHERE id = 1');
         const format = rows[0]?.format;
         if (format !== 1) throw new Error(`unknown audit store format ${String(format)} (this Warden reads format 1)`);

@@ -227,3 +227,34 @@ export function parseTimeArg(value: string, now: Date = new Date()): string {
   }
   return new Date(ms).toISOString();
 }
+
+/** One line per record for `warden audit tail`: seq, time, type, session, and what matters for the type. */
+export function formatRecordLine(r: AuditRecord): string {
+  const d = r.data ?? {};
+  let what = '';
+  switch (r.type) {
+    case 'session.opened':
+      what = `client ${short(d.client, 60)} principal ${short(d.principal, 60)}`;
+      break;
+    case 'call.received':
+      what = `${str(d.server) ?? '?'}/${str(d.tool) ?? str(d.name) ?? '?'} ${short(d.arguments, 100)}`;
+      break;
+    case 'call.decided': {
+      const reasons = reasonsOf(d.reasons)
+        .map((x) => (x.rule ? `${x.rule}: ${x.message ?? ''}` : (x.message ?? '')))
+        .join('; ');
+      what = `${d.allow === true ? 'ALLOW' : 'DENY'}${d.mode ? ` (${str(d.mode)})` : ''}${reasons ? ` ${reasons}` : ''}`;
+      break;
+    }
+    case 'call.forwarded':
+      what = `to ${str(d.server) ?? '?'}`;
+      break;
+    case 'call.completed':
+      what = `${str(d.outcome) ?? '?'}${typeof d.duration_ms === 'number' ? ` ${d.duration_ms} ms` : ''}`;
+      break;
+    default:
+      what = r.type.startsWith('approval.') ? `${str(d.by) ?? ''}${d.comment ? `: ${str(d.comment)}` : ''}` : short(d, 100);
+  }
+  const call = str(d.call_id);
+  return `${String(r.seq).padStart(6)}  ${clock(r.at)}  ${r.type.padEnd(18)}  ${r.session_id}${call ? `  ${call}` : ''}  ${what}`.trimEnd() + '\n';
+}

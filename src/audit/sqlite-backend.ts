@@ -93,7 +93,7 @@ export class SqliteBackend implements Backend {
     this.commitTx = (build) => tx.immediate(build);
   }
 
-  static async open(url: string): Promise<SqliteBackend> {
+  static async open(url: string, readOnly = false): Promise<SqliteBackend> {
     const path = sqlitePath(url);
     let Database: typeof BetterSqlite3;
     try {
@@ -107,15 +107,20 @@ export class SqliteBackend implements Backend {
     }
     let db: BetterSqlite3.Database | undefined;
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path);
-      db.pragma('busy_timeout = 10000');
-      db.pragma('journal_mode = WAL');
-      // FULL: fsync the WAL at every commit (NORMAL would only fsync at checkpoints and could lose
-      // acknowledged appends on power loss). fullfsync matters on macOS, is ignored elsewhere.
-      db.pragma('synchronous = FULL');
-      db.pragma('fullfsync = ON');
-      db.transaction(() => db!.exec(SCHEMA)).immediate();
+      if (readOnly) {
+        db = new Database(path, { readonly: true, fileMustExist: true });
+        db.pragma('busy_timeout = 10000');
+      } else {
+        mkdirSync(dirname(path), { recursive: true });
+        db = new Database(path);
+        db.pragma('busy_timeout = 10000');
+        db.pragma('journal_mode = WAL');
+        // FULL: fsync the WAL at every commit (NORMAL would only fsync at checkpoints and could lose
+        // acknowledged appends on power loss). fullfsync matters on macOS, is ignored elsewhere.
+        db.pragma('synchronous = FULL');
+        db.pragma('fullfsync = ON');
+        db.transaction(() => db!.exec(SCHEMA)).immediate();
+      }
       const format = (db.prepare('SELECT format FROM audit_state WHERE id = 1').get() as { format: number } | undefined)?.format;
       if (format !== 1) throw new Error(`unknown audit store format ${String(format)} (this Warden reads format 1)`);
       return new SqliteBackend(db, path);
@@ -123,7 +128,9 @@ export class SqliteBackend implements Backend {
       db?.close();
       throw new AuditError(
         'audit_store_unavailable',
-        `cannot open the SQLite audit store at ${path}: ${describeError(err)}; check that the directory exists and is writable`,
+        readOnly
+          ? `cannot read the SQLite audit store at ${path}: ${describeError(err)}; check the path (sqlite:PATH) and that Warden has written there`
+          : `cannot open the SQLite audit store at ${path}: ${describeError(err)}; check that the directory exists and is writable`,
         { cause: err },
       );
     }

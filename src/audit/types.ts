@@ -127,6 +127,11 @@ export interface AuditStoreOptions {
   redact?: (data: Record<string, unknown>) => unknown;
   /** Most records committed in one transaction when appends pile up (default 256). */
   maxBatch?: number;
-  /** PostgreSQL pool size for reads (default 4; writes use one dedicated connection). */
+  /** PostgreSQL pool size (default 4). */
   poolSize?: number;
+  /**
+   * Open an existing store for reading only (the `warden audit` commands): nothing is created, a
+   * missing SQLite file or missing tables is an error, appends reject and close writes no checkpoint.
+   */
+  readOnly?: boolean;
 }

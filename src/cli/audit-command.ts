@@ -1,0 +1,266 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Option, type Command } from 'commander';
+import {
+  archiveBefore,
+  buildSessionReport,
+  csvHeader,
+  formatRecordLine,
+  formatSessionReport,
+  listArchives,
+  openAuditStore,
+  parseTimeArg,
+  toCsvLine,
+  verifyChain,
+  type AuditQuery,
+  type AuditRecord,
+  type ChainStore,
+} from '../audit/index.js';
+import { AuditError } from '../common/index.js';
+
+export interface AuditCommandIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** Options of every `warden audit` subcommand that pick the store. */
+export interface StoreSelection {
+  store?: string;
+  config?: string;
+}
+
+/**
+ * Maps `--config FILE` (or nothing) to a store URL when `--store` is absent; the serve command's
+ * config loader provides it.
+ */
+export type ResolveStore = (opts: StoreSelection) => string | undefined | Promise<string | undefined>;
+
+export interface AuditCommandOptions {
+  resolveStore?: ResolveStore;
+  io?: AuditCommandIo;
+  /** Raises the process exit code (1: the chain is broken). Defaults to `process.exitCode`. */
+  setExit?: (code: number) => void;
+  /** Stops `tail` (tests); SIGINT and SIGTERM stop it too. */
+  signal?: AbortSignal;
+}
+
+const PAGE = 1000;
+
+const defaultIo: AuditCommandIo = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+};
+
+/**
+ * `warden audit verify|export|tail|report|archive`. Exit codes: 0 ok, 1 the chain is broken
+ * (verify), 2 the store could not be read or a usage error (thrown `AuditError`s; `main` maps them).
+ *
+ * Configure the program (exitOverride, configureOutput) before calling this: subcommands inherit
+ * those settings when they are created.
+ *
+ * @example
+ * ```ts
+ * registerAuditCommands(program, { io, setExit, resolveStore: ({ config }) => loadConfig(config).audit.store });
+ * // also accepted, like registerPolicyCommands: registerAuditCommands(program, io, setExit)
+ * ```
+ */
+export function registerAuditCommands(
+  program: Command,
+  ioOrOptions?: AuditCommandIo | AuditCommandOptions,
+  setExitArg?: (code: number) => void,
+  more: AuditCommandOptions = {},
+): Command {
+  const positional = !!ioOrOptions && typeof (ioOrOptions as AuditCommandIo).out === 'function';
+  const options: AuditCommandOptions = positional ? { ...more, io: ioOrOptions as AuditCommandIo } : { ...(ioOrOptions as AuditCommandOptions | undefined), ...more };
+  const io = options.io ?? defaultIo;
+  const setExit =
+    setExitArg ??
+    options.setExit ??
+    ((code: number): void => {
+      process.exitCode = Math.max(Number(process.exitCode ?? 0), code);
+    });
+
+  const audit = program.command('audit').description('check, export, follow and report the tamper-evident audit trail');
+
+  const withStore = (cmd: Command): Command =>
+    cmd
+      .option('-s, --store <url>', 'audit store: sqlite:PATH or postgres://… (default: from --config)')
+      .option('-c, --config <file>', 'read audit.store from this Warden config');
+
+  async function open(opts: StoreSelection, writable = false): Promise<ChainStore> {
+    const url = opts.store ?? (options.resolveStore ? await options.resolveStore(opts) : undefined);
+    if (!url) {
+      throw new AuditError(
+        'audit_store_missing',
+        opts.config && !options.resolveStore
+          ? '--config is not supported by this build of the audit commands; pass --store sqlite:PATH or postgres://…'
+          : 'no audit store given; pass --store sqlite:PATH or postgres://… (or --config FILE)',
+      );
+    }
+    return openAuditStore(url, { readOnly: !writable });
+  }
+
+  async function* pages(store: ChainStore, query: AuditQuery): AsyncGenerator<AuditRecord[]> {
+    let after = query.sinceSeq ?? 0;
+    for (;;) {
+      const page = await store.read({ ...query, sinceSeq: after, limit: PAGE });
+      if (page.length === 0) return;
+      yield page;
+      after = page[page.length - 1]!.seq;
+      if (page.length < PAGE) return;
+    }
+  }
+
+  withStore(
+    audit
+      .command('verify')
+      .description('check the hash chain; exit 1 naming the first bad record and what is wrong with it')
+      .option('-a, --archive <file...>', 'archive files written by retention, checked before the store')
+      .option('--archive-dir <dir>', 'check every audit-<from>-<to>.jsonl archive in this directory')
+      .option('--public-key <file>', 'Ed25519 public key (PEM): every checkpoint must carry a valid signature')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (opts: StoreSelection & { archive?: string[]; archiveDir?: string; publicKey?: string; json?: boolean }) => {
+    const archives = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
+    const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
+    const storeGiven = !!(opts.store || opts.config || options.resolveStore);
+    const store = storeGiven || archives.length === 0 ? await open(opts) : null;
+    try {
+      const result = await verifyChain(store, { archives, ...(publicKey ? { publicKey } : {}) });
+      if (opts.json) io.out(JSON.stringify(result) + '\n');
+      if (result.ok) {
+        if (!opts.json) {
+          const range = result.count > 0 ? ` (seq ${result.first_seq}..${result.last_seq})` : '';
+          const cps = `${result.checkpoints} checkpoint${result.checkpoints === 1 ? '' : 's'}${publicKey ? `, ${result.signed_checkpoints} signed` : ''}`;
+          io.out(`ok: ${result.count} records verified${range}, ${cps}${archives.length ? `, ${archives.length} archive file(s)` : ''}\n`);
+        }
+      } else {
+        io.err(`FAILED: record ${result.seq} ${result.problem}: ${result.detail} [${result.source}]\n`);
+        setExit(1);
+      }
+    } finally {
+      await store?.close();
+    }
+  });
+
+  withStore(
+    audit
+      .command('export')
+      .description('write records to stdout as JSON lines or CSV')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
+      .option('--session <id>', 'only this session')
+      .option('--since <time>', 'records at or after this time (ISO 8601, or an age such as 24h, 7d)')
+      .option('--until <time>', 'records before this time'),
+  ).action(async (opts: StoreSelection & { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string }) => {
+    const query: AuditQuery = {
+      ...(opts.session ? { session: opts.session } : {}),
+      ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
+      ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
+    };
+    const store = await open(opts);
+    try {
+      if (opts.format === 'csv') io.out(csvHeader());
+      for await (const page of pages(store, query)) {
+        io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : JSON.stringify(r) + '\n')).join(''));
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  withStore(
+    audit
+      .command('tail')
+      .description('follow new records as they are written (Ctrl-C to stop)')
+      .option('--from-start', 'print every existing record first')
+      .option('-n, --lines <n>', 'print the last N existing records first (not with --session)', '10')
+      .option('--session <id>', 'only this session')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'jsonl']).default('text'))
+      .option('--interval <ms>', 'poll interval in milliseconds', '500'),
+  ).action(async (opts: StoreSelection & { fromStart?: boolean; lines: string; session?: string; format: 'text' | 'jsonl'; interval: string }) => {
+    const interval = Math.max(20, Number(opts.interval) || 500);
+    const stop = new AbortController();
+    const onSignal = (): void => stop.abort();
+    options.signal?.addEventListener('abort', onSignal, { once: true });
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const store = await open(opts);
+    const show = (r: AuditRecord): void => io.out(opts.format === 'jsonl' ? JSON.stringify(r) + '\n' : formatRecordLine(r));
+    const base: AuditQuery = opts.session ? { session: opts.session } : {};
+    try {
+      let after = 0;
+      if (!opts.fromStart) {
+        const head = (await store.head())?.seq ?? 0;
+        // Like tail(1): some recent context first. With --session, only what comes next.
+        const back = opts.session ? 0 : Math.max(0, Math.floor(Number(opts.lines) || 0));
+        after = Math.max(0, head - back);
+        for await (const page of pages(store, { ...base, sinceSeq: after })) {
+          for (const r of page) if (r.seq <= head) show(r);
+        }
+        after = head;
+      }
+      while (!stop.signal.aborted && !options.signal?.aborted) {
+        for await (const page of pages(store, { ...base, sinceSeq: after })) {
+          page.forEach(show);
+          after = page[page.length - 1]!.seq;
+        }
+        try {
+          await sleep(interval, undefined, { signal: stop.signal });
+        } catch {
+          break; // aborted
+        }
+      }
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+      options.signal?.removeEventListener('abort', onSignal);
+      await store.close();
+    }
+  });
+
+  withStore(
+    audit
+      .command('report')
+      .description("one session's calls: received, decided (allow/deny, reasons), approvals, completed (outcome, duration)")
+      .requiredOption('--session <id>', 'the session to report')
+      .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text')),
+  ).action(async (opts: StoreSelection & { session: string; format: 'text' | 'json' }) => {
+    const store = await open(opts);
+    try {
+      const records: AuditRecord[] = [];
+      for await (const page of pages(store, { session: opts.session })) records.push(...page);
+      const report = buildSessionReport(opts.session, records);
+      if (opts.format === 'json') {
+        if (records.length === 0) throw new AuditError('audit_session_unknown', `no audit records for session "${opts.session}"`);
+        io.out(JSON.stringify(report, null, 2) + '\n');
+      } else {
+        io.out(formatSessionReport(report));
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  withStore(
+    audit
+      .command('archive')
+      .description('move old records to a JSONL archive file with their chain proof (retention)')
+      .requiredOption('-d, --dir <dir>', 'archive directory (files are named audit-<from>-<to>.jsonl)')
+      .option('--older-than <age>', 'archive records older than this age (e.g. 90d)')
+      .option('--before-seq <seq>', 'archive records with a smaller seq'),
+  ).action(async (opts: StoreSelection & { dir: string; olderThan?: string; beforeSeq?: string }) => {
+    if (!opts.olderThan === !opts.beforeSeq) {
+      throw new AuditError('audit_archive_invalid', 'give exactly one of --older-than AGE (e.g. 90d) or --before-seq N');
+    }
+    const store = await open(opts, true);
+    try {
+      const cutoff = opts.beforeSeq ? Number(opts.beforeSeq) : parseTimeArg(opts.olderThan!);
+      const result = await archiveBefore(store, cutoff, ({ from_seq, to_seq }) => join(opts.dir, `audit-${from_seq}-${to_seq}.jsonl`));
+      io.out(result ? `archived records ${result.from_seq}..${result.to_seq} (${result.count}) to ${result.file}\n` : 'nothing to archive\n');
+    } finally {
+      await store.close();
+    }
+  });
+
+  return audit;
+}
