@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { ConfigError, describeError } from '../common/index.js';
 import { expandEnv, formatPath } from './env.js';
-import type { ServerConfig, WardenConfig } from './types.js';
+import type { AuthConfig, HttpConfig, ServerConfig, WardenConfig } from './types.js';
 
 const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
 
@@ -72,6 +72,15 @@ interface RawConfig {
   };
   decisionLogs?: { file?: string; stderr?: boolean };
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
+  http?: RawHttp;
+  auth?: RawAuth;
+}
+interface RawHttp { bodyLimit?: number | string; idleTimeoutMs?: number; allowedHosts?: string[]; allowedOrigins?: string[]; publicUrl?: string }
+interface RawAuth {
+  type: 'none' | 'bearer' | 'jwt';
+  tokens?: { token: string; sub: string; roles?: string[]; claims?: Record<string, unknown> }[];
+  jwks?: string; issuer?: string; audience?: string | string[]; algorithms?: string[]; rolesClaim?: string; clockToleranceSec?: number;
+  authorizationServers?: string[];
 }
 
 // The schema's oneOf gives ajv's least helpful message for the commonest mistake; say it plainly first.
@@ -186,6 +195,8 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     }),
     decisionLogs: Object.freeze({ file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file), stderr: raw.decisionLogs?.stderr ?? false }),
     log: Object.freeze({ level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' }),
+    http: deriveHttp(raw.http ?? {}),
+    auth: deriveAuth(raw.auth ?? { type: 'none' }, source, abs),
   };
   return Object.freeze(config);
 }
@@ -196,4 +207,80 @@ function safeUser(): string {
   } catch {
     return 'local';
   }
+}
+
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+function deriveHttp(raw: RawHttp): HttpConfig {
+  const limit = raw.bodyLimit ?? '4mb';
+  let bodyLimit: number;
+  if (typeof limit === 'number') bodyLimit = limit;
+  else {
+    // The schema's pattern already admitted it: digits, optional fraction, unit.
+    const m = /^([0-9.]+)\s*([a-z]+)$/.exec(limit.toLowerCase()) as RegExpExecArray;
+    bodyLimit = Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
+  }
+  return Object.freeze({
+    bodyLimit,
+    idleTimeoutMs: raw.idleTimeoutMs ?? 30 * 60_000,
+    allowedHosts: raw.allowedHosts ? Object.freeze(raw.allowedHosts.map((h) => h.toLowerCase())) : undefined,
+    allowedOrigins: raw.allowedOrigins ? Object.freeze(raw.allowedOrigins.map((o) => o.toLowerCase())) : undefined,
+    publicUrl: raw.publicUrl?.replace(/\/+$/, ''),
+  });
+}
+
+// Which keys belong to which auth type: a key of another type is almost always a typo in `type`.
+const AUTH_KEYS: Record<RawAuth['type'], readonly string[]> = {
+  none: ['type', 'authorizationServers'],
+  bearer: ['type', 'tokens', 'authorizationServers'],
+  jwt: ['type', 'jwks', 'issuer', 'audience', 'algorithms', 'rolesClaim', 'clockToleranceSec', 'authorizationServers'],
+};
+
+function deriveAuth(raw: RawAuth, source: string, abs: (p: string) => string): AuthConfig {
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError('config_invalid', `config error in ${source} at auth${key ? '.' + key : ''}: ${message}`);
+  };
+  for (const key of Object.keys(raw)) {
+    if (!AUTH_KEYS[raw.type].includes(key)) {
+      const owner = (Object.keys(AUTH_KEYS) as RawAuth['type'][]).filter((t) => AUTH_KEYS[t].includes(key));
+      fail(key, `does not apply to type ${raw.type}. Fix: remove it, or set type to ${owner.join(' or ')}.`);
+    }
+  }
+  const authorizationServers = Object.freeze([...(raw.authorizationServers ?? [])]);
+  if (raw.type === 'none') return Object.freeze({ type: 'none', authorizationServers });
+  if (raw.type === 'bearer') {
+    if (!raw.tokens?.length) fail('tokens', 'type bearer needs at least one token. Fix: add tokens: [{ token: "${TOKEN_ALICE}", sub: alice, roles: [...] }].');
+    const seen = new Set<string>();
+    const tokens = (raw.tokens ?? []).map((t, i) => {
+      // Checked after ${ENV} expansion: a short token is guessable whatever the schema saw.
+      if (t.token.length < 16) fail(`tokens[${i}].token`, `is ${t.token.length} characters; at least 16 are required. Fix: generate one with \`openssl rand -hex 32\`.`);
+      if (seen.has(t.token)) fail(`tokens[${i}].token`, 'is the same as an earlier token, so the principal would be ambiguous. Fix: give each principal its own token.');
+      seen.add(t.token);
+      return Object.freeze({ token: t.token, principal: Object.freeze({ sub: t.sub, roles: Object.freeze([...(t.roles ?? [])]), claims: Object.freeze({ ...(t.claims ?? {}) }) }) });
+    });
+    return Object.freeze({ type: 'bearer', tokens: Object.freeze(tokens), authorizationServers });
+  }
+  for (const key of ['jwks', 'issuer', 'audience'] as const) {
+    if (raw[key] === undefined || (Array.isArray(raw[key]) && raw[key].length === 0)) {
+      fail(key, `type jwt requires jwks, issuer and audience; ${key} is missing. Fix: set it to ${key === 'jwks' ? "your issuer's JWKS URL (or a JWKS file path)" : key === 'issuer' ? "the token's expected iss" : "the aud your tokens carry for Warden"}.`);
+    }
+  }
+  const jwks = raw.jwks as string;
+  let jwksSource: { kind: 'url'; url: string } | { kind: 'file'; path: string };
+  if (/^https?:\/\//.test(jwks)) jwksSource = { kind: 'url', url: jwks };
+  else {
+    const path = abs(jwks);
+    if (!existsSync(path)) fail('jwks', `${path} does not exist. Fix: give an https:// URL of the issuer's JWKS or the path of a JWKS JSON file.`);
+    jwksSource = { kind: 'file', path };
+  }
+  return Object.freeze({
+    type: 'jwt',
+    jwks: Object.freeze(jwksSource),
+    issuer: raw.issuer as string,
+    audience: Object.freeze(typeof raw.audience === 'string' ? [raw.audience] : [...(raw.audience ?? [])]),
+    algorithms: raw.algorithms ? Object.freeze([...raw.algorithms]) : undefined,
+    rolesClaim: raw.rolesClaim ?? 'roles',
+    clockToleranceSec: raw.clockToleranceSec ?? 0,
+    authorizationServers,
+  });
 }

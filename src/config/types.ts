@@ -29,6 +29,42 @@ export interface Principal {
   readonly claims: Readonly<Record<string, unknown>>;
 }
 
+/** The Streamable HTTP front end (`warden serve --http`). */
+export interface HttpConfig {
+  /** Largest accepted request body, in bytes. */
+  readonly bodyLimit: number;
+  /** A session with no request in flight for this long is closed; 0 never reaps. */
+  readonly idleTimeoutMs: number;
+  /** Host header values accepted (`host` any port, or `host:port`); undefined = the bound host and loopback names with the port. */
+  readonly allowedHosts: readonly string[] | undefined;
+  /** Origin values accepted; undefined = `http://` + each allowed host. */
+  readonly allowedOrigins: readonly string[] | undefined;
+  /** Where clients reach Warden (no trailing slash, no /mcp); undefined = derived from the request's validated Host. */
+  readonly publicUrl: string | undefined;
+}
+
+/** One static bearer token and the principal it stands for. */
+export interface BearerToken {
+  readonly token: string;
+  readonly principal: Principal;
+}
+
+/** How HTTP clients authenticate. */
+export type AuthConfig =
+  | { readonly type: 'none'; readonly authorizationServers: readonly string[] }
+  | { readonly type: 'bearer'; readonly tokens: readonly BearerToken[]; readonly authorizationServers: readonly string[] }
+  | {
+      readonly type: 'jwt';
+      /** An http(s) URL, or an absolute file path. */
+      readonly jwks: { readonly kind: 'url'; readonly url: string } | { readonly kind: 'file'; readonly path: string };
+      readonly issuer: string;
+      readonly audience: readonly string[];
+      readonly algorithms: readonly string[] | undefined;
+      readonly rolesClaim: string;
+      readonly clockToleranceSec: number;
+      readonly authorizationServers: readonly string[];
+    };
+
 /** The parsed, validated, frozen configuration. Every path in it is absolute. */
 export interface WardenConfig {
   /** Absolute path of the file this came from (or '<inline>'). */
@@ -54,4 +90,7 @@ export interface WardenConfig {
   };
   readonly decisionLogs: { readonly file: string | undefined; readonly stderr: boolean };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly format: 'json' | 'text' };
+  readonly http: HttpConfig;
+  /** HTTP clients only; stdio sessions use `identity`. */
+  readonly auth: AuthConfig;
 }
