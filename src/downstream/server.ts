@@ -6,6 +6,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ResultSchema, type ClientCapabilities, type Notification, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { DownstreamError, describeError, type Logger } from '../common/index.js';
 import type { ServerConfig } from '../config/index.js';
+import { ProcessGroupStdioTransport } from './stdio-transport.js';
 
 /** A tool as the downstream server described it: relayed untouched (title, icons, annotations, outputSchema, _meta). */
 export type RawTool = { name: string; [field: string]: unknown };
@@ -101,7 +102,10 @@ export class DownstreamServer {
     if (c.kind === 'http') {
       return new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } }, fetch: fetchWithoutListenerLimit });
     }
-    const transport = new StdioClientTransport({ command: c.command, args: [...c.args], env: { ...c.env }, cwd: c.cwd, stderr: 'pipe' });
+    // POSIX: own process group, ended as a whole on close (wrappers such as npx leave grandchildren).
+    // Windows has no process groups to signal: the SDK's transport.
+    const params = { command: c.command, args: [...c.args], env: { ...c.env }, cwd: c.cwd };
+    const transport = process.platform === 'win32' ? new StdioClientTransport({ ...params, stderr: 'pipe' }) : new ProcessGroupStdioTransport(params);
     transport.stderr?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line.trim()) continue;
