@@ -23,7 +23,7 @@ export async function openAuditStore(url: string, options: AuditStoreOptions = {
   }
   if (url.startsWith('sqlite:')) {
     const { SqliteBackend } = await import('./sqlite-backend.js');
-    backend = await SqliteBackend.open(url, options.readOnly ?? false);
+    backend = await SqliteBackend.open(url, options.readOnly ?? false, options.synchronous ?? 'full');
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { PostgresBackend } = await import('./postgres-backend.js');
     backend = await PostgresBackend.open(url, options.poolSize, options.readOnly ?? false);

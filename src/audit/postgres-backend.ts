@@ -40,6 +40,17 @@ INSERT INTO audit_state (id, format, head_seq, head_hash, base_seq, base_hash)
 `;
 
 const COLUMNS = 'seq, at, type, session_id, data, prev_hash, hash';
+const LOCK_STATE = 'SELECT head_seq, head_hash, base_seq, base_hash FROM audit_state WHERE id = 1 FOR UPDATE';
+
+function checkpointTuples(checkpoints: Checkpoint[], values: unknown[]): string {
+  return checkpoints
+    .map((cp) => {
+      const b = values.length;
+      values.push(cp.seq, cp.hash, cp.at, cp.key_id ?? null, cp.signature ?? null);
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5})`;
+    })
+    .join(', ');
+}
 
 /** The URL without its password, for messages and logs. */
 export function redactUrl(url: string): string {
@@ -112,13 +123,26 @@ export class PostgresBackend implements Backend {
     return backend;
   }
 
-  private async transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction. With `lock`, the first round trip also locks the audit_state row
+   * and hands its content to `fn`: every writer of the chain queues there.
+   */
+  private async transaction<T>(fn: (client: PoolClient, state: ChainState | null) => Promise<T>, lock = false): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     try {
       // Durability must not depend on the server's default: force a synchronous commit.
-      await client.query('BEGIN; SET LOCAL synchronous_commit TO on');
-      const result = await fn(client);
+      const begin = 'BEGIN; SET LOCAL synchronous_commit TO on';
+      let state: ChainState | null = null;
+      if (lock) {
+        const results = (await client.query(`${begin}; ${LOCK_STATE}`)) as unknown as { rows: Record<string, unknown>[] }[];
+        const row = results[results.length - 1]?.rows[0];
+        if (!row) throw new AuditError('audit_store_corrupt', `${this.description}: the audit_state row is missing`);
+        state = toState(row);
+      } else {
+        await client.query(begin);
+      }
+      const result = await fn(client, state);
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -133,43 +157,38 @@ export class PostgresBackend implements Backend {
     }
   }
 
-  private async lockState(client: PoolClient): Promise<ChainState> {
-    const { rows } = await client.query('SELECT head_seq, head_hash, base_seq, base_hash FROM audit_state WHERE id = 1 FOR UPDATE');
-    if (!rows[0]) throw new AuditError('audit_store_corrupt', `${this.description}: the audit_state row is missing`);
-    return toState(rows[0] as Record<string, unknown>);
-  }
-
   private async insertCheckpoints(client: PoolClient, checkpoints: Checkpoint[]): Promise<number> {
     if (checkpoints.length === 0) return 0;
     const values: unknown[] = [];
-    const tuples = checkpoints.map((cp, i) => {
-      values.push(cp.seq, cp.hash, cp.at, cp.key_id ?? null, cp.signature ?? null);
-      const b = i * 5;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5})`;
-    });
     const res = await client.query(
-      `INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ${tuples.join(', ')} ON CONFLICT (seq) DO NOTHING`,
+      `INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ${checkpointTuples(checkpoints, values)} ON CONFLICT (seq) DO NOTHING`,
       values,
     );
     return res.rowCount ?? 0;
   }
 
   async commit(build: (head: ChainPoint) => Batch): Promise<void> {
-    await this.transaction(async (client) => {
-      const state = await this.lockState(client);
-      const batch = build(state.head);
+    await this.transaction(async (client, state) => {
+      const batch = build(state!.head);
+      // One statement, one round trip: the rows, their checkpoints and the new head.
+      const values: unknown[] = [];
+      const parts: string[] = [];
       if (batch.rows.length > 0) {
-        const values: unknown[] = [];
-        const tuples = batch.rows.map((r, i) => {
+        const tuples = batch.rows.map((r) => {
+          const b = values.length;
           values.push(r.seq, r.at, r.type, r.session_id, r.data, r.prev_hash, r.hash);
-          const b = i * 7;
           return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7})`;
         });
-        await client.query(`INSERT INTO audit_events (${COLUMNS}) VALUES ${tuples.join(', ')}`, values);
+        parts.push(`ev AS (INSERT INTO audit_events (${COLUMNS}) VALUES ${tuples.join(', ')})`);
       }
-      await this.insertCheckpoints(client, batch.checkpoints);
-      await client.query('UPDATE audit_state SET head_seq = $1, head_hash = $2 WHERE id = 1', [batch.head.seq, batch.head.hash]);
-    });
+      if (batch.checkpoints.length > 0) {
+        const tuples = checkpointTuples(batch.checkpoints, values);
+        parts.push(`cp AS (INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ${tuples} ON CONFLICT (seq) DO NOTHING)`);
+      }
+      values.push(batch.head.seq, batch.head.hash);
+      const update = `UPDATE audit_state SET head_seq = $${values.length - 1}, head_hash = $${values.length} WHERE id = 1`;
+      await client.query(parts.length ? `WITH ${parts.join(', ')} ${update}` : update, values);
+    }, true);
   }
 
   async read(query: AuditQuery): Promise<StoredRow[]> {
@@ -215,17 +234,16 @@ export class PostgresBackend implements Backend {
   }
 
   async addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null> {
-    return this.transaction(async (client) => {
-      const { head } = await this.lockState(client);
-      const cp = build(head);
+    return this.transaction(async (client, state) => {
+      const cp = build(state!.head);
       if (!cp) return null;
       return (await this.insertCheckpoints(client, [cp])) > 0 ? cp : null;
-    });
+    }, true);
   }
 
   async dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
-    return this.transaction(async (client) => {
-      const { base } = await this.lockState(client);
+    return this.transaction(async (client, state) => {
+      const { base } = state!;
       if (base.seq !== expectedBase.seq || base.hash !== expectedBase.hash) {
         throw new AuditError('audit_archive_conflict', 'the chain base moved while archiving (another archiver ran); archive again');
       }
@@ -233,7 +251,7 @@ export class PostgresBackend implements Backend {
       await client.query('DELETE FROM audit_checkpoints WHERE seq <= $1', [through.seq]);
       await client.query('UPDATE audit_state SET base_seq = $1, base_hash = $2 WHERE id = 1', [through.seq, through.hash]);
       return res.rowCount ?? 0;
-    });
+    }, true);
   }
 
   async close(): Promise<void> {

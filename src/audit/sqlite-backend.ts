@@ -93,7 +93,10 @@ export class SqliteBackend implements Backend {
     this.commitTx = (build) => tx.immediate(build);
   }
 
-  static async open(url: string, readOnly = false): Promise<SqliteBackend> {
+  static async open(url: string, readOnly = false, synchronous: 'full' | 'normal' = 'full'): Promise<SqliteBackend> {
+    if (synchronous !== 'full' && synchronous !== 'normal') {
+      throw new AuditError('audit_store_options_invalid', `audit synchronous must be "full" or "normal", got ${JSON.stringify(synchronous)}`);
+    }
     const path = sqlitePath(url);
     let Database: typeof BetterSqlite3;
     try {
@@ -115,9 +118,10 @@ export class SqliteBackend implements Backend {
         db = new Database(path);
         db.pragma('busy_timeout = 10000');
         db.pragma('journal_mode = WAL');
-        // FULL: fsync the WAL at every commit (NORMAL would only fsync at checkpoints and could lose
-        // acknowledged appends on power loss). fullfsync matters on macOS, is ignored elsewhere.
-        db.pragma('synchronous = FULL');
+        // FULL: fsync the WAL at every commit. NORMAL only fsyncs at WAL checkpoints: still safe
+        // against a killed process, not against power loss (opt-in, see AuditStoreOptions).
+        // fullfsync matters on macOS (plain fsync does not reach the platter there), ignored elsewhere.
+        db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
         db.pragma('fullfsync = ON');
         db.transaction(() => db!.exec(SCHEMA)).immediate();
       }

@@ -127,6 +127,13 @@ export interface AuditStoreOptions {
   redact?: (data: Record<string, unknown>) => unknown;
   /** Most records committed in one transaction when appends pile up (default 256). */
   maxBatch?: number;
+  /**
+   * SQLite only. `full` (default): every commit fsyncs the WAL, so an acknowledged append survives
+   * kill -9 and power loss. `normal`: no fsync per commit: an acknowledged append survives kill -9
+   * (the OS has it) but the last commits may roll back after a power loss or kernel crash; about
+   * ten times faster. PostgreSQL always commits with synchronous_commit=on.
+   */
+  synchronous?: 'full' | 'normal';
   /** PostgreSQL pool size (default 4). */
   poolSize?: number;
   /**

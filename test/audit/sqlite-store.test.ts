@@ -40,6 +40,9 @@ describe('sqlite store', () => {
     const db = (store as unknown as { backend: { db: Database.Database } }).backend.db;
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     await store.close();
+    const relaxed = await openAuditStore(`sqlite:${dbFile()}`, { synchronous: 'normal' });
+    expect((relaxed as unknown as { backend: { db: Database.Database } }).backend.db.pragma('synchronous', { simple: true })).toBe(1);
+    await relaxed.close();
   });
 
   test('an unwritable path fails with a fix', async () => {
