@@ -10,9 +10,11 @@ let server: TestPostgres;
 let dbs = 0;
 const freshDb = (): Promise<string> => server.createDatabase(`audit_${process.pid}_${++dbs}`);
 
+// Generous: on a clean machine the first start apt-get installs PostgreSQL (make test does that
+// beforehand with `scripts/pg-test-server.sh install`).
 beforeAll(async () => {
   server = await startPostgres({ fast: true });
-});
+}, 600_000);
 afterAll(async () => {
   await server?.stop();
 });

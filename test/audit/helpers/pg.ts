@@ -19,7 +19,7 @@ export interface TestPostgres {
  * stops it too if the run is cut short.
  */
 export async function startPostgres(options: { fast?: boolean } = {}): Promise<TestPostgres> {
-  const { stdout } = await run('bash', [SCRIPT, 'start', ...(options.fast ? ['--fast'] : [])], { timeout: 300_000 });
+  const { stdout } = await run('bash', [SCRIPT, 'start', ...(options.fast ? ['--fast'] : [])], { timeout: 590_000 });
   const vars = Object.fromEntries(
     stdout
       .split('\n')
