@@ -34,13 +34,20 @@ export async function serveStdio(options: ServeOptions): Promise<number> {
     process.stdin.once('end', () => stop('stdin closed'));
     transport.onclose = () => stop('transport closed');
   });
+  let failed = false;
   try {
     const session = await warden.openSession(transport);
-    logger.info('warden serving on stdio', { servers: config.servers.map((s) => s.name), tools: session.pool.listTools().length, revision: warden.policy.revision, mode: config.policy.mode });
+    logger.info('warden listening on stdio', { servers: config.servers.map((s) => s.name), revision: warden.policy.revision, mode: config.policy.mode });
+    // A downstream server that cannot start fails the client's initialize (with the reason) and
+    // ends this process: a client that spawned us has nothing else to talk to.
+    session.ready.catch(() => {
+      failed = true;
+      transport.onclose?.();
+    });
   } catch (err) {
     await warden.close();
     throw err;
   }
   await done;
-  return 0;
+  return failed ? 1 : 0;
 }

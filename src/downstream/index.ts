@@ -1,4 +1,5 @@
 export { DownstreamServer } from './server.js';
 export type { RawTool, ServerStatus, RequestOptions, DownstreamServerHooks } from './server.js';
+export { OrderedTransport } from './ordered-transport.js';
 export { DownstreamPool } from './pool.js';
-export type { ToolRoute, PoolHooks } from './pool.js';
+export type { ToolRoute, PoolHooks, ListKind } from './pool.js';

@@ -3,8 +3,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ResultSchema, type ClientCapabilities, type Notification, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, ResultSchema, type ClientCapabilities, type Notification, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { DownstreamError, describeError, type Logger } from '../common/index.js';
+import { OrderedTransport } from './ordered-transport.js';
 import type { ServerConfig } from '../config/index.js';
 import { ProcessGroupStdioTransport } from './stdio-transport.js';
 
@@ -25,6 +26,8 @@ export interface DownstreamServerHooks {
   onToolsChanged?(server: DownstreamServer): void;
   /** Any other notification the server sent (logging, progress of unrelated requests, list_changed…). */
   onNotification?(server: DownstreamServer, notification: Notification): void;
+  /** A request from the server to the client (sampling, elicitation, roots): relayed upstream. */
+  onRequest?(server: DownstreamServer, request: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>>;
 }
 
 const STDERR_TAIL_LINES = 20;
@@ -56,6 +59,11 @@ export class DownstreamServer {
     return this.stderrTail.join('\n');
   }
 
+  /** The server's `instructions` from initialize, if any. */
+  get instructions(): string | undefined {
+    return this.client?.getInstructions();
+  }
+
   /** What the server said about itself in `initialize`. */
   get serverCapabilities(): ReturnType<Client['getServerCapabilities']> {
     return this.client?.getServerCapabilities();
@@ -78,7 +86,12 @@ export class DownstreamServer {
       }
       this.options.hooks.onNotification?.(this, notification);
     };
-    const transport = this.createTransport();
+    client.fallbackRequestHandler = async (request, extra) => {
+      const onRequest = this.options.hooks.onRequest;
+      if (!onRequest) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+      return (await onRequest(this, { method: request.method, ...(request.params ? { params: request.params as Record<string, unknown> } : {}) }, extra.signal)) as never;
+    };
+    const transport = new OrderedTransport(this.createTransport());
     client.onclose = () => this.handleClose(client);
     try {
       await client.connect(transport, { timeout: this.config.timeoutMs });

@@ -1,19 +1,29 @@
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   ErrorCode,
   McpError,
+  ResultSchema,
+  RootsListChangedNotificationSchema,
+  SetLevelRequestSchema,
   type JSONRPCRequest,
+  type Notification,
   type Progress,
   type ServerCapabilities,
+  type ServerNotification,
+  type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { DownstreamError, describeError, type Logger } from '../common/index.js';
-import type { DownstreamPool } from '../downstream/index.js';
-import type { Session } from '../session/index.js';
+import type { DownstreamPool, DownstreamServer, ListKind } from '../downstream/index.js';
+import type { PendingCall, Session } from '../session/index.js';
 import type { CallPipeline, PipelineOutcome } from './pipeline.js';
 import { denialText } from './verdict.js';
 
-/** Key of Warden's own entry in a denied result's `_meta`. */
+/** Key of Warden's own entry in a denied result's `_meta` (and a denial error's `data`). */
 export const DECISION_META_KEY = 'mcp-warden.dev/decision';
+
+/** JSON-RPC error code of a resource read or prompt get that policy denied (no isError there). */
+export const DENIED_ERROR_CODE = -32003;
 
 export interface ProxyServerOptions {
   pool: DownstreamPool;
@@ -21,24 +31,31 @@ export interface ProxyServerOptions {
   session: Session;
   logger: Logger;
   serverInfo: { name: string; version: string };
+  capabilities: ServerCapabilities;
   instructions?: string;
   onInitialized?(server: Server): void;
 }
 
-type Extra = {
-  signal: AbortSignal;
-  sendNotification: (n: { method: string; params?: Record<string, unknown> }) => Promise<void>;
-};
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type Params = Record<string, unknown>;
+
+/** The relay's hooks for messages a downstream server starts (wired into the session's pool). */
+export interface UpstreamRelay {
+  notify(serverName: string, notification: Notification): void;
+  request(serverName: string, request: { method: string; params?: Params }, signal: AbortSignal): Promise<Record<string, unknown>>;
+}
 
 /**
- * The MCP server clients talk to. Requests Warden relays go through `fallbackRequestHandler` so
- * params and results pass as raw JSON: the SDK's typed schemas would drop fields they do not know,
- * and its tools/call wrapper would re-validate results that are the downstream server's to shape.
+ * The MCP server clients talk to. Relayed requests go through `fallbackRequestHandler` so params
+ * and results pass as raw JSON: the SDK's typed schemas would drop fields they do not know, and
+ * its tools/call wrapper would re-validate results that are the downstream server's to shape.
  */
-export function createProxyServer(options: ProxyServerOptions): Server {
+export function createProxyServer(options: ProxyServerOptions): { server: Server; relay: UpstreamRelay } {
   const { pool, pipeline, session, logger } = options;
-  const capabilities: ServerCapabilities = { tools: { listChanged: true }, logging: {} };
-  const server = new Server(options.serverInfo, { capabilities, ...(options.instructions ? { instructions: options.instructions } : {}) });
+  const server = new Server(options.serverInfo, { capabilities: options.capabilities, ...(options.instructions ? { instructions: options.instructions } : {}) });
+  // Calls in flight per downstream server: what that server sends meanwhile (elicitation,
+  // sampling, logs) rides the call's own request, so over HTTP it reaches the call's SSE stream.
+  const inflight = new Map<string, Extra[]>();
 
   server.oninitialized = () => {
     const client = server.getClientVersion();
@@ -46,48 +63,151 @@ export function createProxyServer(options: ProxyServerOptions): Server {
     options.onInitialized?.(server);
   };
 
-  const handlers: Record<string, (params: Record<string, unknown>, extra: Extra) => Promise<Record<string, unknown>>> = {
+  const handlers: Record<string, (params: Params, extra: Extra) => Promise<Record<string, unknown>>> = {
     'tools/list': async () => ({ tools: pool.listTools() }),
     'tools/call': (params, extra) => callTool(params, extra),
+    'resources/list': (params, extra) => listPage('resources', params, extra),
+    'resources/templates/list': (params, extra) => listPage('resourceTemplates', params, extra),
+    'prompts/list': (params, extra) => listPage('prompts', params, extra),
+    'resources/read': (params, extra) => readResource(params, extra),
+    'resources/subscribe': (params, extra) => forward(resourceServer(params), 'resources/subscribe', params, extra),
+    'resources/unsubscribe': (params, extra) => forward(resourceServer(params), 'resources/unsubscribe', params, extra),
+    'prompts/get': (params, extra) => getPrompt(params, extra),
+    'completion/complete': (params, extra) => complete(params, extra),
   };
 
   server.fallbackRequestHandler = async (request, extra) => {
     const handler = handlers[request.method];
     if (!handler) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
-    return handler(((request as JSONRPCRequest).params ?? {}) as Record<string, unknown>, extra as unknown as Extra) as never;
+    return handler(((request as JSONRPCRequest).params ?? {}) as Params, extra) as never;
   };
 
-  async function callTool(params: Record<string, unknown>, extra: Extra): Promise<Record<string, unknown>> {
+  // Server answers logging/setLevel itself; Warden also passes the level to every server that logs.
+  server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
+    await Promise.all(pool.offering('logging').map((s) => s.request('logging/setLevel', request.params, { signal: extra.signal }).catch((err: unknown) => logger.warn('logging/setLevel not accepted downstream', { server: s.name, error: describeError(err) }))));
+    return {};
+  });
+  server.setNotificationHandler(RootsListChangedNotificationSchema, async (notification) => {
+    await Promise.all(pool.servers.map((s) => s.notify(notification).catch(() => undefined)));
+  });
+
+  async function callTool(params: Params, extra: Extra): Promise<Record<string, unknown>> {
     const name = params['name'];
     if (typeof name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'tools/call needs params.name (a string)');
     const args = params['arguments'] ?? {};
     if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new McpError(ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
     const route = pool.resolveTool(name);
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
-
     const annotations = (route.descriptor['annotations'] ?? {}) as Record<string, unknown>;
-    const call = { kind: 'tool' as const, server: route.server.name, tool: route.tool, name, arguments: args as Record<string, unknown>, annotations };
-    const meta = params['_meta'] as Record<string, unknown> | undefined;
-    const progressToken = meta?.['progressToken'];
-    const onprogress =
-      progressToken === undefined
-        ? undefined
-        : (p: Progress) => {
-            // The SDK gives the downstream request a token of its own; re-send with the caller's.
-            void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } }).catch(() => undefined);
-          };
-    const forwardParams: Record<string, unknown> = { ...params, name: route.tool };
-    if (meta) {
-      const { progressToken: _drop, ...rest } = meta;
-      if (Object.keys(rest).length) forwardParams['_meta'] = rest;
-      else delete forwardParams['_meta'];
-    }
-
-    const outcome = await pipeline.run(session, call, () => route.server.request('tools/call', forwardParams, { signal: extra.signal, ...(onprogress ? { onprogress } : {}) }));
+    const call: PendingCall = { kind: 'tool', server: route.server.name, tool: route.tool, name, arguments: args as Params, annotations };
+    const outcome = await pipeline.run(session, call, () => forward(route.server, 'tools/call', { ...params, name: route.tool }, extra));
     return toToolResult(name, route.server.name, outcome, logger);
   }
 
-  return server;
+  async function readResource(params: Params, extra: Extra): Promise<Record<string, unknown>> {
+    const uri = params['uri'];
+    if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'resources/read needs params.uri (a string)');
+    const target = resourceServer(params);
+    const call: PendingCall = { kind: 'resource', server: target.name, tool: uri, name: uri, uri, arguments: {}, annotations: {} };
+    return unwrap(uri, await pipeline.run(session, call, () => forward(target, 'resources/read', params, extra)));
+  }
+
+  async function getPrompt(params: Params, extra: Extra): Promise<Record<string, unknown>> {
+    const name = params['name'];
+    if (typeof name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'prompts/get needs params.name (a string)');
+    const route = pool.resolvePrompt(name);
+    if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+    const args = (params['arguments'] ?? {}) as Params;
+    const call: PendingCall = { kind: 'prompt', server: route.server.name, tool: route.name, name, arguments: args, annotations: {} };
+    return unwrap(name, await pipeline.run(session, call, () => forward(route.server, 'prompts/get', { ...params, name: route.name }, extra)));
+  }
+
+  async function complete(params: Params, extra: Extra): Promise<Record<string, unknown>> {
+    const ref = params['ref'] as { type?: string; name?: string; uri?: string } | undefined;
+    if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
+      const route = pool.resolvePrompt(ref.name);
+      if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
+      return forward(route.server, 'completion/complete', { ...params, ref: { ...ref, name: route.name } }, extra);
+    }
+    if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+      const target = pool.resolveResource(ref.uri);
+      if (!target) throw new McpError(ErrorCode.InvalidParams, `No server offers resource template ${ref.uri}`);
+      return forward(target, 'completion/complete', params, extra);
+    }
+    throw new McpError(ErrorCode.InvalidParams, 'completion/complete needs params.ref of type ref/prompt or ref/resource');
+  }
+
+  async function listPage(kind: ListKind, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+    const cursor = typeof params['cursor'] === 'string' ? params['cursor'] : undefined;
+    return pool.listPage(kind, cursor, { signal: extra.signal });
+  }
+
+  function resourceServer(params: Params): DownstreamServer {
+    const uri = params['uri'];
+    if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.uri must be a string');
+    const target = pool.resolveResource(uri);
+    // -32002 is the spec's "resource not found".
+    if (!target) throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
+    return target;
+  }
+
+  /**
+   * Sends a request downstream on behalf of the caller: cancellation follows the caller's signal,
+   * and progress comes back under the caller's own token (the SDK issues its own downstream).
+   */
+  async function forward(target: DownstreamServer, method: string, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+    const meta = params['_meta'] as Params | undefined;
+    const progressToken = meta?.['progressToken'];
+    const forwardParams: Params = { ...params };
+    if (meta) {
+      const { progressToken: _own, ...rest } = meta;
+      if (Object.keys(rest).length) forwardParams['_meta'] = rest;
+      else delete forwardParams['_meta'];
+    }
+    const onprogress =
+      progressToken === undefined
+        ? undefined
+        : (p: Progress) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } } as ServerNotification).catch(() => undefined);
+    const list = inflight.get(target.name) ?? [];
+    list.push(extra);
+    inflight.set(target.name, list);
+    try {
+      return await target.request(method, forwardParams, { signal: extra.signal, ...(onprogress ? { onprogress } : {}) });
+    } finally {
+      list.splice(list.indexOf(extra), 1);
+    }
+  }
+
+  const relay: UpstreamRelay = {
+    notify(serverName, notification) {
+      if (notification.method === 'notifications/tools/list_changed') return; // re-aggregated and sent by the pool hook
+      const related = inflight.get(serverName)?.at(-1);
+      const send = related ? related.sendNotification(notification as ServerNotification) : server.notification(notification as ServerNotification);
+      send.catch((err: unknown) => logger.debug('cannot relay notification upstream', { server: serverName, method: notification.method, error: describeError(err) }));
+    },
+    async request(serverName, request, signal) {
+      const related = inflight.get(serverName)?.at(-1);
+      const message = { method: request.method, ...(request.params ? { params: request.params } : {}) } as ServerRequest;
+      // No timeout of our own: the client (a person answering an elicitation) sets the pace.
+      const opts = { signal, timeout: 24 * 60 * 60 * 1000 };
+      return related ? related.sendRequest(message, ResultSchema, opts) : server.request(message, ResultSchema, opts);
+    },
+  };
+
+  return { server, relay };
+}
+
+function unwrap(name: string, outcome: PipelineOutcome): Record<string, unknown> {
+  switch (outcome.kind) {
+    case 'completed':
+      return outcome.result;
+    case 'denied':
+      throw new McpError(DENIED_ERROR_CODE, denialText(name, outcome.reasons), { [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: false, reasons: outcome.reasons } });
+    case 'unrecorded':
+      throw new McpError(ErrorCode.InternalError, `Warden could not record the outcome of ${name} in the audit trail, so the result is withheld: ${outcome.error}`);
+    case 'failed':
+      throw relayable(outcome.error);
+  }
 }
 
 function toToolResult(name: string, serverName: string, outcome: PipelineOutcome, logger: Logger): Record<string, unknown> {
@@ -108,11 +228,8 @@ function toToolResult(name: string, serverName: string, outcome: PipelineOutcome
       };
     case 'failed': {
       const err = outcome.error;
-      // A JSON-RPC error the server chose to send (bad params, its own failure) is relayed as it is,
-      // without the SDK's "MCP error -32602:" prefix doubling up.
-      if (err instanceof McpError && err.code !== ErrorCode.RequestTimeout && err.code !== ErrorCode.ConnectionClosed) {
-        throw new RelayedError(err.code, stripPrefix(err.message, err.code), err.data);
-      }
+      // A JSON-RPC error the server chose to send (bad params, its own failure) is relayed as it is.
+      if (err instanceof McpError && err.code !== ErrorCode.RequestTimeout && err.code !== ErrorCode.ConnectionClosed) throw relayable(err);
       const why =
         err instanceof McpError && err.code === ErrorCode.RequestTimeout
           ? `the downstream server "${serverName}" did not answer in time (${stripPrefix(err.message, err.code)})`
@@ -134,6 +251,12 @@ class RelayedError extends McpError {
     // McpError prefixes "MCP error <code>: "; the wire message must be the server's own.
     this.message = message;
   }
+}
+
+function relayable(err: unknown): Error {
+  if (err instanceof McpError) return new RelayedError(err.code, stripPrefix(err.message, err.code), err.data);
+  if (err instanceof DownstreamError) return new McpError(ErrorCode.InternalError, err.message);
+  return new McpError(ErrorCode.InternalError, describeError(err));
 }
 
 function stripPrefix(message: string, code: number): string {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
@@ -11,7 +12,8 @@ import { PolicyRuntime } from '../policy/index.js';
 import { Session } from '../session/index.js';
 import { CallPipeline } from './pipeline.js';
 import type { AuditPort, PipelineObserver } from './ports.js';
-import { createProxyServer } from './server.js';
+import { SessionGate } from './gate.js';
+import { createProxyServer, type UpstreamRelay } from './server.js';
 
 export const WARDEN_NAME = 'mcp-warden';
 export const WARDEN_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -23,11 +25,14 @@ const APPROVAL_HINT =
 /** One client connection: its session state, its downstream connections and its MCP server. */
 export interface ProxySession {
   readonly session: Session;
-  readonly pool: DownstreamPool;
-  readonly server: Server;
+  /** Resolves once the client's initialize has been answered and downstream servers are up. */
+  readonly ready: Promise<void>;
+  /** The session's downstream connections (null until the client's initialize arrives). */
+  readonly pool: DownstreamPool | null;
+  /** The MCP server this session's client talks to (null until initialize). */
+  readonly server: Server | null;
   close(): Promise<void>;
 }
-
 /**
  * The running product: policy, audit trail, decision log and the call pipeline, shared by every
  * client session. Fronts (stdio, HTTP) attach sessions to it.
@@ -91,59 +96,104 @@ export class Warden {
   }
 
   /**
-   * Opens a client session: starts its downstream connections (failing with the server's error),
-   * builds its MCP server, and connects it to the given transport.
+   * Attaches a client session to a transport. The session's downstream connections start when the
+   * client's `initialize` arrives, declaring the client's own capabilities (sampling, elicitation,
+   * roots) so servers offer what they would offer that client directly; the server Warden presents
+   * offers the union of what they offer. Returns at once; `ready` settles after initialize.
    */
   async openSession(transport: Transport, principal: Principal = this.config.identity): Promise<ProxySession> {
     const session = new Session(randomUUID(), principal, new Date().toISOString(), this.config.session);
+    let pool: DownstreamPool | null = null;
     let server: Server | null = null;
-    const pool = new DownstreamPool(this.config.servers, {
-      clientInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
-      capabilities: {},
-      logger: this.logger,
-      hooks: {
-        onToolsChanged: () => void server?.sendToolListChanged().catch(() => undefined),
-        onServerExit: (name, detail) => {
-          void server?.sendLoggingMessage({ level: 'warning', logger: 'mcp-warden', data: detail }).catch(() => undefined);
-        },
-      },
-    });
-    await pool.start();
-    server = createProxyServer({
-      pool,
-      pipeline: this.pipeline,
-      session,
-      logger: this.logger,
-      serverInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
-      onInitialized: () => {
-        this.audit
-          .append({ type: 'session.opened', session_id: session.id, data: { client: session.client, principal: session.principal } })
-          .catch((err: unknown) => this.logger.error('audit trail could not record session.opened', { session_id: session.id, error: describeError(err) }));
-        this.logger.info('session opened', { session_id: session.id, client: session.client, principal: session.principal.sub });
-      },
-    });
     let closed = false;
+    let markReady!: () => void;
+    let markFailed!: (err: unknown) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      markFailed = reject;
+    });
+    ready.catch(() => undefined);
+
     const proxySession: ProxySession = {
       session,
-      pool,
-      server,
+      ready,
+      get pool() {
+        return pool;
+      },
+      get server() {
+        return server;
+      },
       close: async () => {
         if (closed) return;
         closed = true;
         this.sessions.delete(proxySession);
         try {
-          await this.audit.append({ type: 'session.closed', session_id: session.id, data: { calls: session.callCount } }).catch((err: unknown) =>
-            this.logger.error('audit trail could not record session.closed', { session_id: session.id, error: describeError(err) }),
-          );
+          if (server) {
+            await this.audit.append({ type: 'session.closed', session_id: session.id, data: { calls: session.callCount } }).catch((err: unknown) =>
+              this.logger.error('audit trail could not record session.closed', { session_id: session.id, error: describeError(err) }),
+            );
+          }
         } finally {
-          await pool.close();
-          await server?.close().catch(() => undefined);
+          await pool?.close();
+          await (server ? server.close() : transport.close()).catch(() => undefined);
         }
       },
     };
-    server.onclose = () => void proxySession.close();
+
+    const gate = new SessionGate(transport, async (initialize) => {
+      try {
+        const params = (initialize.params ?? {}) as { capabilities?: ClientCapabilities };
+        let relay: UpstreamRelay | null = null;
+        pool = new DownstreamPool(this.config.servers, {
+          clientInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
+          capabilities: mirrorCapabilities(params.capabilities ?? {}),
+          logger: this.logger,
+          hooks: {
+            onToolsChanged: () => void server?.sendToolListChanged().catch(() => undefined),
+            onServerExit: (_name, detail) => void server?.sendLoggingMessage({ level: 'warning', logger: WARDEN_NAME, data: detail }).catch(() => undefined),
+            onNotification: (name, notification) => relay?.notify(name, notification),
+            onRequest: (name, request, signal) => {
+              if (!relay) return Promise.reject(new Error('session is not initialized'));
+              return relay.request(name, request, signal);
+            },
+          },
+        });
+        await pool.start();
+        const instructions = pool.servers
+          .map((s) => s.instructions && `[${s.name}] ${s.instructions}`)
+          .filter(Boolean)
+          .join('\n\n');
+        const created = createProxyServer({
+          pool,
+          pipeline: this.pipeline,
+          session,
+          logger: this.logger,
+          serverInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
+          capabilities: pool.capabilities(),
+          ...(instructions ? { instructions } : {}),
+          onInitialized: () => {
+            this.audit
+              .append({ type: 'session.opened', session_id: session.id, data: { client: session.client, principal: session.principal } })
+              .catch((err: unknown) => this.logger.error('audit trail could not record session.opened', { session_id: session.id, error: describeError(err) }));
+            this.logger.info('session opened', { session_id: session.id, client: session.client, principal: session.principal.sub, tools: pool?.listTools().length });
+          },
+        });
+        server = created.server;
+        relay = created.relay;
+        server.onclose = () => void proxySession.close();
+        await server.connect(gate);
+        markReady();
+      } catch (err) {
+        this.logger.error(describeError(err), { session_id: session.id });
+        markFailed(err);
+        await pool?.close();
+        pool = null;
+        throw err;
+      }
+    });
+    gate.onclose = () => void proxySession.close();
     this.sessions.add(proxySession);
-    await server.connect(transport);
+    await gate.open();
     return proxySession;
   }
 
@@ -188,4 +238,13 @@ function loadOrCreateRedactKey(store: string, logger: Logger): string {
   const key = randomBytes(32).toString('hex');
   writeFileSync(file, key + '\n', { mode: 0o600 });
   return key;
+}
+
+/** The capabilities a downstream server sees: the client's own, for what Warden relays. */
+function mirrorCapabilities(client: ClientCapabilities): ClientCapabilities {
+  const mirrored: ClientCapabilities = {};
+  if (client.sampling) mirrored.sampling = client.sampling;
+  if (client.elicitation) mirrored.elicitation = client.elicitation;
+  if (client.roots) mirrored.roots = client.roots;
+  return mirrored;
 }

@@ -71,21 +71,34 @@ describe('start-up errors name the problem and the fix', () => {
     expect(r.stderr).toMatch(/config file not found: \/nonexistent\/warden\.yaml\. Fix: pass --config/);
   });
 
-  test('a server that cannot start: names the server and its stderr tail', () => {
+  // Downstream servers start when the client initializes (with the client's capabilities): the
+  // client's initialize fails with the reason, which Warden also logs before exiting.
+  async function initializeError(config: Record<string, unknown>): Promise<string> {
+    const err = await startWarden(config).then(
+      async (w) => {
+        await w.close();
+        return new Error('warden started');
+      },
+      (e: unknown) => e as Error,
+    );
+    return err.message;
+  }
+
+  test('a server that cannot start: names the server and its stderr tail', async () => {
     const dir = tempDir('crashy');
     const script = join(dir, 'crashy.js');
     writeFileSync(script, "process.stderr.write('crashy: cannot open database /var/db/x\\n'); process.exit(4);\n");
-    const r = serve({ ...minimal(), mcpServers: { crashy: { command: process.execPath, args: [script] } } });
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/downstream server "crashy" .* could not be started/);
-    expect(r.stderr).toContain('crashy: cannot open database /var/db/x');
+    const message = await initializeError({ ...minimal(), mcpServers: { crashy: { command: process.execPath, args: [script] } } });
+    expect(message).toMatch(/downstream server "crashy" .* could not be started/);
+    expect(message).toContain('crashy: cannot open database /var/db/x');
+    // Once in the initialize error the client sees, once in Warden's own log on stderr.
+    expect(message.split('crashy: cannot open database').length - 1).toBeGreaterThanOrEqual(2);
   });
 
-  test('two servers offering one tool name: names both and suggests a prefix', () => {
-    const r = serve({ ...minimal(), mcpServers: { faulty: { command: process.execPath, args: [join(SERVERS, 'faulty.js')] }, other: { command: process.execPath, args: [join(SERVERS, 'clash.js')] } } });
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/tool name clash: "echo" is offered by downstream servers "faulty" and "other"/);
-    expect(r.stderr).toMatch(/prefix/);
+  test('two servers offering one tool name: names both and suggests a prefix', async () => {
+    const message = await initializeError({ ...minimal(), mcpServers: { faulty: { command: process.execPath, args: [join(SERVERS, 'faulty.js')] }, other: { command: process.execPath, args: [join(SERVERS, 'clash.js')] } } });
+    expect(message).toMatch(/tool name clash: "echo" is offered by downstream servers "faulty" and "other"/);
+    expect(message).toMatch(/set a prefix on one of them/);
   });
 
   test('a builtin the host does not supply is reported when the bundle loads', () => {
