@@ -36,7 +36,8 @@ install_server() {
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends postgresql >&2
+  # confold: keep the createcluster.conf written above instead of asking (no terminal in CI).
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql >&2
   find_bindir >/dev/null || { log "postgresql installed but initdb not found"; exit 1; }
 }
 
