@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { describeError, WardenError } from '../common/index.js';
 import { WARDEN_VERSION } from '../proxy/index.js';
 import { registerPolicyCommands } from './policy-command.js';
 import { serveStdio } from './serve.js';
+import { serveHttp } from './serve-http.js';
 
 /** Runs the `warden` CLI; returns the exit code. Output goes through `io` so tests can capture it. */
 export async function main(argv: string[], io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) }): Promise<number> {
@@ -22,11 +23,19 @@ export async function main(argv: string[], io = { out: (t: string) => void proce
 
   program
     .command('serve')
-    .description('run the proxy: MCP on stdio (default)')
+    .description('run the proxy: MCP on stdio (default), or Streamable HTTP at /mcp with --http')
     .requiredOption('-c, --config <file>', 'warden.yaml or .json')
+    .option('--http <port>', 'serve Streamable HTTP on this port (0 picks a free one) instead of stdio', parsePort)
+    .option('--host <host>', 'address to bind with --http (default 127.0.0.1; anything else needs auth in the config)')
     .option('--log-level <level>', 'error | warn | info | debug')
-    .action(async (opts: { config: string; logLevel?: 'error' | 'warn' | 'info' | 'debug' }) => {
-      setExit(await serveStdio({ config: opts.config, ...(opts.logLevel ? { logLevel: opts.logLevel } : {}) }));
+    .action(async (opts: { config: string; http?: number; host?: string; logLevel?: 'error' | 'warn' | 'info' | 'debug' }) => {
+      const logLevel = opts.logLevel ? { logLevel: opts.logLevel } : {};
+      if (opts.host !== undefined && opts.http === undefined) {
+        io.err('warden: --host applies to --http only. Fix: add --http PORT, or drop --host to serve on stdio.\n');
+        return setExit(2);
+      }
+      if (opts.http !== undefined) setExit(await serveHttp({ config: opts.config, port: opts.http, ...(opts.host ? { host: opts.host } : {}), ...logLevel }));
+      else setExit(await serveStdio({ config: opts.config, ...logLevel }));
     });
 
   registerPolicyCommands(program, io, setExit);
@@ -62,4 +71,10 @@ function isEntryPoint(): boolean {
   } catch {
     return false;
   }
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('must be a port number, 0-65535 (0 picks a free port)');
+  return port;
 }
