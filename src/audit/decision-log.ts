@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
+import { DecisionLogUploader, type DecisionLogUploadOptions, type DecisionLogUploadStats } from './decision-log-upload.js';
 
 /**
  * One decision in OPA's decision-log shape (https://www.openpolicyagent.org/docs/management-decision-logs),
@@ -26,15 +27,25 @@ export interface DecisionLogEvent {
 export interface DecisionLogSink {
   write(event: DecisionLogEvent): void;
   close(): Promise<void>;
+  /** Upload counters when `decisionLogs.service` is configured (buffered, uploaded, dropped…). */
+  uploadStats?(): DecisionLogUploadStats;
 }
 
 const EVENT = Symbol('decision');
 
 /**
- * Writes one JSON line per decision through winston (file and/or stderr). A `mask` function (the
- * audit redactor) runs before anything is written.
+ * Writes one JSON line per decision through winston (file and/or stderr), and ships it to an
+ * OPA-compatible collector when `service` is set. A `mask` function (the audit redactor) runs once,
+ * before anything is written or shipped.
  */
-export function createDecisionLog(options: { file?: string; stderr?: boolean; mask?: (event: DecisionLogEvent) => DecisionLogEvent }): DecisionLogSink {
+export function createDecisionLog(options: {
+  file?: string;
+  stderr?: boolean;
+  mask?: (event: DecisionLogEvent) => DecisionLogEvent;
+  service?: Omit<DecisionLogUploadOptions, 'logger'>;
+  logger?: DecisionLogUploadOptions['logger'];
+}): DecisionLogSink {
+  const uploader = options.service ? new DecisionLogUploader({ ...options.service, ...(options.logger ? { logger: options.logger } : {}) }) : null;
   const transports: winston.transport[] = [];
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
@@ -43,25 +54,32 @@ export function createDecisionLog(options: { file?: string; stderr?: boolean; ma
   if (options.stderr) {
     transports.push(new winston.transports.Console({ stderrLevels: ['info'] }));
   }
+  const mask = options.mask ?? ((e: DecisionLogEvent) => e);
   if (transports.length === 0) {
-    return { write: () => undefined, close: async () => undefined };
+    if (!uploader) return { write: () => undefined, close: async () => undefined };
+    return { write: (event) => uploader.push(mask(event)), close: () => uploader.close(), uploadStats: () => uploader.stats() };
   }
   const logger = winston.createLogger({
     level: 'info',
     format: winston.format.printf((info) => JSON.stringify((info as unknown as Record<symbol, unknown>)[EVENT])),
     transports,
   });
-  const mask = options.mask ?? ((e: DecisionLogEvent) => e);
   return {
     write(event) {
-      logger.info({ message: 'decision', [EVENT]: mask(event) } as never);
+      const masked = mask(event);
+      logger.info({ message: 'decision', [EVENT]: masked } as never);
+      uploader?.push(masked);
     },
-    close() {
-      return new Promise((resolve) => {
-        logger.on('finish', () => resolve());
-        logger.end();
-      });
+    async close() {
+      await Promise.all([
+        uploader?.close(),
+        new Promise<void>((resolve) => {
+          logger.on('finish', () => resolve());
+          logger.end();
+        }),
+      ]);
     },
+    ...(uploader ? { uploadStats: () => uploader.stats() } : {}),
   };
 }
 

@@ -26,3 +26,5 @@ export { buildSessionReport, formatSessionReport, formatRecordLine, toCsvLine, c
 export type { SessionReport, CallTrace } from './report.js';
 export { createDecisionLog, newDecisionId } from './decision-log.js';
 export type { DecisionLogEvent, DecisionLogSink } from './decision-log.js';
+export { DecisionLogUploader } from './decision-log-upload.js';
+export type { DecisionLogUploadOptions, DecisionLogUploadStats } from './decision-log-upload.js';
