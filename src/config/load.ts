@@ -5,7 +5,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { ConfigError, describeError } from '../common/index.js';
 import { expandEnv, formatPath } from './env.js';
-import type { AuthConfig, HttpConfig, ServerConfig, WardenConfig } from './types.js';
+import type { AuthConfig, DecisionLogServiceConfig, HttpConfig, PolicyBundleConfig, PolicyVerificationConfig, ServerConfig, WardenConfig } from './types.js';
 
 const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
 
@@ -63,18 +63,31 @@ interface RawServer {
 }
 interface RawConfig {
   mcpServers: Record<string, RawServer>;
-  policy: { bundle: string; entrypoint?: string; mode?: 'enforce' | 'monitor'; watch?: boolean };
+  policy: {
+    bundle?: string; entrypoint?: string; mode?: 'enforce' | 'monitor'; watch?: boolean; statusFile?: string;
+    bundles?: Record<string, RawPolicyBundle>; services?: Record<string, RawBundleService>; verification?: RawVerification;
+  };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
   session?: { historyWindow?: number; resultMaxChars?: number };
   audit?: {
     store?: string; onFailure?: 'deny' | 'allow'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
     checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
   };
-  decisionLogs?: { file?: string; stderr?: boolean };
+  decisionLogs?: {
+    file?: string; stderr?: boolean;
+    service?: { url: string; headers?: Record<string, string>; minDelayMs?: number; maxDelayMs?: number; maxBufferRecords?: number; timeoutMs?: number };
+  };
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
   http?: RawHttp;
   auth?: RawAuth;
 }
+interface RawPolicyBundle {
+  path?: string; service?: string; resource?: string; watch?: boolean;
+  polling?: { min_delay_seconds?: number; max_delay_seconds?: number; long_polling_timeout_seconds?: number };
+  signing?: { keyid?: string; scope?: string; exclude_files?: string[] };
+}
+interface RawBundleService { url: string; headers?: Record<string, string>; credentials?: { bearer?: { token: string; scheme?: string } } }
+interface RawVerification { keys: Record<string, { algorithm?: string; key?: string; key_file?: string; scope?: string }>; keyid?: string; scope?: string; exclude_files?: string[] }
 interface RawHttp { bodyLimit?: number | string; idleTimeoutMs?: number; allowedHosts?: string[]; allowedOrigins?: string[]; publicUrl?: string }
 interface RawAuth {
   type: 'none' | 'bearer' | 'jwt';
@@ -160,10 +173,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     throw new ConfigError('config_invalid', `config error in ${source} at mcpServers: every server is disabled. Fix: enable at least one.`);
   }
 
-  const bundle = abs(raw.policy.bundle);
-  if (!existsSync(bundle)) {
-    throw new ConfigError('config_invalid', `config error in ${source} at policy.bundle: ${bundle} does not exist. Fix: point it at a directory of .rego files or a bundle .tar.gz built with 'warden policy build'.`);
-  }
+  const policySources = derivePolicySources(raw.policy, source, abs);
 
   const store = raw.audit?.store ?? 'sqlite:./data/audit.db';
   const audit = raw.audit ?? {};
@@ -172,7 +182,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     source,
     servers: Object.freeze(servers),
     policy: Object.freeze({
-      bundle,
+      ...policySources,
       entrypoint: raw.policy.entrypoint ?? 'mcp/decision',
       mode: raw.policy.mode ?? 'enforce',
       watch: raw.policy.watch ?? false,
@@ -193,12 +203,128 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       signingKey: audit.signingKey === undefined ? undefined : abs(audit.signingKey),
       retention: audit.retention === undefined ? undefined : Object.freeze({ ...audit.retention, ...(audit.retention.archiveDir ? { archiveDir: abs(audit.retention.archiveDir) } : {}) }),
     }),
-    decisionLogs: Object.freeze({ file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file), stderr: raw.decisionLogs?.stderr ?? false }),
+    decisionLogs: Object.freeze({
+      file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file),
+      stderr: raw.decisionLogs?.stderr ?? false,
+      ...(raw.decisionLogs?.service ? { service: deriveDecisionLogService(raw.decisionLogs.service, source) } : {}),
+    }),
     log: Object.freeze({ level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' }),
     http: deriveHttp(raw.http ?? {}),
     auth: deriveAuth(raw.auth ?? { type: 'none' }, source, abs),
   };
   return Object.freeze(config);
+}
+
+// policy.bundle (one local path or URL) or policy.bundles (OPA-style named bundles, services, keys).
+function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (p: string) => string): Pick<WardenConfig['policy'], 'bundle' | 'bundles' | 'verification' | 'statusFile'> {
+  const at = (key: string): string => `config error in ${source} at policy.${key}`;
+  if (policy.bundle !== undefined && policy.bundles !== undefined) {
+    throw new ConfigError('config_invalid', `${at('bundle')}: set either policy.bundle (one source) or policy.bundles (named bundles), not both.`);
+  }
+  if (policy.bundle === undefined && policy.bundles === undefined) {
+    throw new ConfigError('config_invalid', `${at('bundle')}: required key is missing. Fix: set policy.bundle to a policy directory, a bundle .tar.gz or a bundle URL, or configure policy.bundles.`);
+  }
+  const statusFile = policy.statusFile === undefined ? {} : { statusFile: abs(policy.statusFile) };
+  const verification = policy.verification ? { verification: deriveVerification(policy.verification, source, abs) } : {};
+  if (policy.bundle !== undefined) {
+    if (/^https?:\/\//.test(policy.bundle)) return { bundle: policy.bundle, ...verification, ...statusFile };
+    const bundle = abs(policy.bundle);
+    if (!existsSync(bundle)) {
+      throw new ConfigError('config_invalid', `${at('bundle')}: ${bundle} does not exist. Fix: point it at a directory of .rego files or a bundle .tar.gz built with 'warden policy build'.`);
+    }
+    return { bundle, ...verification, ...statusFile };
+  }
+  const services = policy.services ?? {};
+  const bundles: PolicyBundleConfig[] = [];
+  for (const [name, b] of Object.entries(policy.bundles!)) {
+    const key = `bundles.${name}`;
+    if ((b.path === undefined) === (b.resource === undefined && b.service === undefined)) {
+      throw new ConfigError(
+        'config_invalid',
+        `${at(key)}: ${b.path === undefined ? 'has neither path nor resource' : 'has both path and resource/service'}. Fix: give path (a local directory or .tar.gz) or resource (with service, or a full http(s) URL).`,
+      );
+    }
+    if (b.signing && !policy.verification) {
+      throw new ConfigError('config_invalid', `${at(`${key}.signing`)}: there are no keys to verify with. Fix: add policy.verification.keys.`);
+    }
+    const signing = b.signing
+      ? {
+          signing: Object.freeze({
+            ...(b.signing.keyid ? { keyid: b.signing.keyid } : {}),
+            ...(b.signing.scope !== undefined ? { scope: b.signing.scope } : {}),
+            ...(b.signing.exclude_files ? { excludeFiles: Object.freeze([...b.signing.exclude_files]) } : {}),
+          }),
+        }
+      : {};
+    const minDelaySeconds = b.polling?.min_delay_seconds ?? 60;
+    const polling = b.polling
+      ? {
+          polling: Object.freeze({
+            minDelaySeconds,
+            maxDelaySeconds: b.polling.max_delay_seconds ?? Math.max(120, minDelaySeconds),
+            ...(b.polling.long_polling_timeout_seconds !== undefined ? { longPollingTimeoutSeconds: b.polling.long_polling_timeout_seconds } : {}),
+          }),
+        }
+      : {};
+    if (polling.polling && polling.polling.minDelaySeconds > polling.polling.maxDelaySeconds) {
+      throw new ConfigError('config_invalid', `${at(`${key}.polling`)}: min_delay_seconds (${polling.polling.minDelaySeconds}) is greater than max_delay_seconds (${polling.polling.maxDelaySeconds}).`);
+    }
+    const watch = b.watch === undefined ? {} : { watch: b.watch };
+    if (b.path !== undefined) {
+      const path = abs(b.path);
+      if (!existsSync(path)) throw new ConfigError('config_invalid', `${at(`${key}.path`)}: ${path} does not exist. Fix: point it at a policy or data directory, or a bundle .tar.gz.`);
+      bundles.push(Object.freeze({ name, path, headers: Object.freeze({}), ...polling, ...signing, ...watch }));
+      continue;
+    }
+    let url: string;
+    let headers: Record<string, string> = {};
+    const resource = b.resource ?? `bundles/${name}`;
+    if (b.service !== undefined) {
+      const svc = services[b.service];
+      if (!svc) throw new ConfigError('config_invalid', `${at(`${key}.service`)}: no service "${b.service}" in policy.services (configured: ${Object.keys(services).join(', ') || 'none'}).`);
+      url = /^https?:\/\//.test(resource) ? resource : `${svc.url.replace(/\/+$/, '')}/${resource.replace(/^\/+/, '')}`;
+      headers = { ...(svc.headers ?? {}) };
+      if (svc.credentials?.bearer) headers['Authorization'] = `${svc.credentials.bearer.scheme ?? 'Bearer'} ${svc.credentials.bearer.token}`;
+    } else if (/^https?:\/\//.test(resource)) {
+      url = resource;
+    } else {
+      throw new ConfigError('config_invalid', `${at(`${key}.resource`)}: "${resource}" is not a URL and no service is named. Fix: set ${key}.service, or give a full http(s) URL.`);
+    }
+    bundles.push(Object.freeze({ name, url, headers: Object.freeze(headers), ...polling, ...signing, ...watch }));
+  }
+  const first = bundles[0]!;
+  return { bundle: first.path ?? first.url!, bundles: Object.freeze(bundles), ...verification, ...statusFile };
+}
+
+function deriveVerification(v: RawVerification, source: string, abs: (p: string) => string): PolicyVerificationConfig {
+  const keys: Record<string, { algorithm: string; key: string; scope?: string }> = {};
+  for (const [id, k] of Object.entries(v.keys)) {
+    const at = `config error in ${source} at policy.verification.keys.${id}`;
+    if ((k.key === undefined) === (k.key_file === undefined)) throw new ConfigError('config_invalid', `${at}: give exactly one of key (PEM text or HMAC secret) and key_file.`);
+    let material = k.key;
+    if (k.key_file !== undefined) {
+      try {
+        material = readFileSync(abs(k.key_file), 'utf8');
+      } catch (err) {
+        throw new ConfigError('config_invalid', `${at}.key_file: cannot read ${abs(k.key_file)}: ${describeError(err)}`, { cause: err });
+      }
+    }
+    keys[id] = Object.freeze({ algorithm: k.algorithm ?? 'RS256', key: material!, ...(k.scope !== undefined ? { scope: k.scope } : {}) });
+  }
+  if (v.keyid !== undefined && !keys[v.keyid]) throw new ConfigError('config_invalid', `config error in ${source} at policy.verification.keyid: no key "${v.keyid}" in policy.verification.keys.`);
+  return Object.freeze({
+    keys: Object.freeze(keys),
+    ...(v.keyid ? { keyid: v.keyid } : {}),
+    ...(v.scope !== undefined ? { scope: v.scope } : {}),
+    excludeFiles: Object.freeze([...(v.exclude_files ?? [])]),
+  });
+}
+
+function deriveDecisionLogService(s: NonNullable<NonNullable<RawConfig['decisionLogs']>['service']>, source: string): DecisionLogServiceConfig {
+  const minDelayMs = s.minDelayMs ?? 1000;
+  const maxDelayMs = s.maxDelayMs ?? Math.max(10_000, minDelayMs);
+  if (minDelayMs > maxDelayMs) throw new ConfigError('config_invalid', `config error in ${source} at decisionLogs.service: minDelayMs (${minDelayMs}) is greater than maxDelayMs (${maxDelayMs}).`);
+  return Object.freeze({ url: s.url, headers: Object.freeze({ ...(s.headers ?? {}) }), minDelayMs, maxDelayMs, maxBufferRecords: s.maxBufferRecords ?? 10_000, timeoutMs: s.timeoutMs ?? 10_000 });
 }
 
 function safeUser(): string {

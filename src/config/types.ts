@@ -65,16 +65,54 @@ export type AuthConfig =
       readonly authorizationServers: readonly string[];
     };
 
+/** One named policy bundle (OPA's `bundles.<name>`), with its service resolved into a URL. */
+export interface PolicyBundleConfig {
+  readonly name: string;
+  /** Absolute path of a local directory or bundle .tar.gz. */
+  readonly path?: string;
+  /** Full URL of the bundle on a bundle service. */
+  readonly url?: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly polling?: { readonly minDelaySeconds: number; readonly maxDelaySeconds: number; readonly longPollingTimeoutSeconds?: number };
+  readonly signing?: { readonly keyid?: string; readonly scope?: string; readonly excludeFiles?: readonly string[] };
+  readonly watch?: boolean;
+}
+
+/** `policy.verification`: keys (material read from key_file) and default signing options. */
+export interface PolicyVerificationConfig {
+  readonly keys: Readonly<Record<string, { readonly algorithm: string; readonly key: string; readonly scope?: string }>>;
+  readonly keyid?: string;
+  readonly scope?: string;
+  readonly excludeFiles: readonly string[];
+}
+
+/** `decisionLogs.service`: OPA's decision log upload API. */
+export interface DecisionLogServiceConfig {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly maxBufferRecords: number;
+  readonly timeoutMs: number;
+}
+
 /** The parsed, validated, frozen configuration. Every path in it is absolute. */
 export interface WardenConfig {
   /** Absolute path of the file this came from (or '<inline>'). */
   readonly source: string;
   readonly servers: readonly ServerConfig[];
   readonly policy: {
+    /** The single bundle's path or URL (with `bundles`, the first one's). */
     readonly bundle: string;
     readonly entrypoint: string;
     readonly mode: 'enforce' | 'monitor';
     readonly watch: boolean;
+    /** Named bundles (`policy.bundles`), resolved; undefined when the config uses `policy.bundle`. */
+    readonly bundles?: readonly PolicyBundleConfig[];
+    /** Signature verification (`policy.verification`), keys read; undefined when not configured. */
+    readonly verification?: PolicyVerificationConfig;
+    /** Explicit `policy.statusFile`; undefined means the default in the data directory. */
+    readonly statusFile?: string;
   };
   readonly identity: Principal;
   readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };
@@ -88,7 +126,7 @@ export interface WardenConfig {
     readonly signingKey: string | undefined;
     readonly retention: { readonly maxAgeDays?: number; readonly archiveDir?: string } | undefined;
   };
-  readonly decisionLogs: { readonly file: string | undefined; readonly stderr: boolean };
+  readonly decisionLogs: { readonly file: string | undefined; readonly stderr: boolean; readonly service?: DecisionLogServiceConfig };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly format: 'json' | 'text' };
   readonly http: HttpConfig;
   /** HTTP clients only; stdio sessions use `identity`. */

@@ -1,44 +1,88 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { Parser } from 'tar';
+import YAML from 'yaml';
 import { PolicyError } from '../common/index.js';
 import type { CompiledBundle } from './engine.js';
+import { SIGNATURES_FILE, verifyBundleSignatures, type VerificationConfig, type VerifiedSignature } from './signing.js';
 import { runOpa } from './toolchain.js';
+
+/** Largest total size of a bundle's unpacked files. */
+const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 
 /** Source files that make up a policy directory, as `opa build` reads them. */
 const POLICY_FILE = /\.(rego|json|ya?ml)$/;
 
 /**
+ * A bundle as read from one source and verified, before it is merged with the other configured
+ * bundles and loaded: its manifest roots, its data (already placed at its paths), and its Wasm
+ * module when it carries the policy.
+ */
+export interface LoadedBundle {
+  /** The configured bundle name (decision logs' `bundles` map key). */
+  readonly name: string;
+  /** A directory, a file, or a URL. */
+  readonly source: string;
+  readonly revision: string;
+  readonly manifest: Record<string, unknown>;
+  /** Manifest roots without leading or trailing slashes; `['']` (everything) when none are declared. */
+  readonly roots: readonly string[];
+  readonly data: Record<string, unknown>;
+  /** Present when this bundle carries the policy (`/policy.wasm` or the manifest's `wasm[].module`). */
+  readonly wasm?: Uint8Array;
+  /** Digest of the bundle's content: the same digest means nothing changed. */
+  readonly digest: string;
+  readonly signature?: VerifiedSignature;
+  /** HTTP ETag the bundle service sent with it. */
+  readonly etag?: string;
+}
+
+/** A located Rego error: the file (absolute when it came from a directory) and line. */
+export interface RegoLocation {
+  file: string;
+  line: number;
+}
+
+/**
  * Compiles a directory of Rego (+ data files) to a Wasm bundle with `opa build -t wasm`.
  * Returns the bundle's bytes; the revision defaults to a hash of the sources.
  */
-export async function buildBundleFile(options: { dir: string; entrypoints: string[]; out: string; revision?: string }): Promise<{ revision: string; out: string }> {
+export async function buildBundleFile(options: { dir: string; entrypoints: string[]; out: string; revision?: string; bundleMode?: boolean }): Promise<{ revision: string; out: string }> {
   const revision = options.revision ?? contentRevision(options.dir);
-  const args = ['build', '-t', 'wasm', '--revision', revision, '-o', options.out];
+  const args = ['build', '-t', 'wasm', ...(options.bundleMode ? ['-b'] : []), '--revision', revision, '-o', options.out];
   for (const e of options.entrypoints) args.push('-e', e);
   args.push('.');
   const { code, stderr, stdout } = await runOpa(args, { cwd: options.dir });
   if (code !== 0) {
-    throw new PolicyError(
-      'policy_compile_failed',
-      `cannot compile the policy in ${options.dir} to Wasm:\n${indent((stderr || stdout).trim())}\nFix: correct the Rego above (paths are relative to ${options.dir}); 'warden policy test' runs the same checks.`,
-    );
+    throw compileError(options.dir, (stderr || stdout).trim());
   }
   return { revision, out: options.out };
 }
 
+function compileError(dir: string, output: string, displayDir = dir): PolicyError {
+  // opa names files relative to the directory it compiled; point them at the user's files instead.
+  const text = output.replace(/(^|\s)([^\s:]+\.rego):(\d+):/gm, (_all, pre: string, file: string, line: string) => `${pre}${join(displayDir, file)}:${line}:`);
+  const err = new PolicyError(
+    'policy_compile_failed',
+    `cannot compile the policy in ${displayDir} to Wasm:\n${indent(text)}\nFix: correct the Rego above; 'warden policy test' runs the same checks.`,
+  );
+  const location = regoLocation(text);
+  if (location) (err as PolicyError & { location?: RegoLocation }).location = location;
+  return err;
+}
+
+/** The first `file.rego:line:` an opa error names. */
+export function regoLocation(text: string): RegoLocation | undefined {
+  const m = /(?:^|\s)([^\s:]+\.rego):(\d+):/m.exec(text);
+  return m ? { file: m[1]!, line: Number(m[2]) } : undefined;
+}
+
 /** Compiles a policy directory and loads the result, ready for {@link PolicyEngine.load}. */
 export async function compileDirectory(dir: string, entrypoint: string): Promise<CompiledBundle> {
-  const work = mkdtempSync(join(tmpdir(), 'warden-build-'));
-  try {
-    const out = join(work, 'bundle.tar.gz');
-    await buildBundleFile({ dir, entrypoints: [entrypoint], out });
-    return { ...(await readBundleFile(out)), source: dir };
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  const loaded = await loadDirectoryBundle({ name: 'policy', dir, entrypoint });
+  return toCompiled(loaded, dir);
 }
 
 /** Loads a policy source: a directory is compiled, a `.tar.gz` is read as built. */
@@ -54,38 +98,254 @@ export async function readBundleFile(file: string): Promise<CompiledBundle> {
 
 /** Assembles a bundle from its files (paths without the leading slash). */
 export function bundleFromFiles(files: Map<string, Buffer>, source: string): CompiledBundle {
+  const loaded = loadedBundleFromFiles(files, { source });
+  return toCompiled(loaded, source);
+}
+
+function toCompiled(loaded: LoadedBundle, source: string): CompiledBundle {
+  if (!loaded.wasm) {
+    throw new PolicyError('policy_bundle_invalid', `bundle ${source} has no policy.wasm: it was not built for Wasm. Fix: build it with 'warden policy build' (or 'opa build -t wasm -e mcp/decision').`);
+  }
+  const metaName = (loaded.manifest['metadata'] as Record<string, unknown> | undefined)?.['name'];
+  return { name: typeof metaName === 'string' ? metaName : 'policy', source, revision: loaded.revision, wasm: loaded.wasm, data: loaded.data, manifest: loaded.manifest };
+}
+
+/**
+ * Reads a bundle's files (from a tarball or a bundle service): verifies the signature when
+ * `verification` is given, then parses manifest, roots, data and Wasm, checking (as OPA does)
+ * that the roots do not overlap and that all data lies under them.
+ */
+export function loadedBundleFromFiles(
+  files: ReadonlyMap<string, Buffer>,
+  options: { name?: string; source: string; etag?: string; signature?: VerifiedSignature; revision?: string },
+): LoadedBundle {
+  const { source } = options;
   const manifestBytes = files.get('.manifest');
   const manifest = manifestBytes ? (parseJson(manifestBytes, '.manifest', source) as Record<string, unknown>) : {};
-  const wasmEntries = Array.isArray(manifest['wasm']) ? (manifest['wasm'] as { module?: string }[]) : [];
+  if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: .manifest must be a JSON object`);
+  const roots = manifestRoots(manifest, source);
+  const wasmEntries = Array.isArray(manifest['wasm']) ? (manifest['wasm'] as { module?: string; entrypoint?: string }[]) : [];
+  for (const w of wasmEntries) {
+    const module = (w.module ?? '').replace(/^\//, '');
+    if (module && !files.has(module)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest references wasm module '${w.module}' but the module file does not exist`);
+    if (typeof w.entrypoint === 'string' && !rootsContain(roots, w.entrypoint)) {
+      throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest roots [${roots.join(', ')}] do not permit '${w.entrypoint}' entrypoint for wasm module '${w.module}'`);
+    }
+  }
   const wasmPath = (wasmEntries[0]?.module ?? '/policy.wasm').replace(/^\//, '');
   const wasm = files.get(wasmPath);
-  if (!wasm) {
-    throw new PolicyError('policy_bundle_invalid', `bundle ${source} has no ${wasmPath}: it was not built for Wasm. Fix: build it with 'warden policy build' (or 'opa build -t wasm -e mcp/decision').`);
-  }
   const data = mergeData(files, source);
-  const revision = typeof manifest['revision'] === 'string' && manifest['revision'] !== '' ? manifest['revision'] : `sha256:${createHash('sha256').update(wasm).digest('hex').slice(0, 12)}`;
-  const name = typeof (manifest['metadata'] as Record<string, unknown> | undefined)?.['name'] === 'string'
-    ? String((manifest['metadata'] as Record<string, unknown>)['name'])
-    : 'policy';
-  return { name, source, revision, wasm, data, manifest };
+  checkDataWithinRoots(data, roots, source);
+  const digest = filesDigest(files);
+  const revision =
+    options.revision ??
+    (typeof manifest['revision'] === 'string' && manifest['revision'] !== '' ? manifest['revision'] : `sha256:${digest.slice(0, 12)}`);
+  return {
+    name: options.name ?? 'policy',
+    source,
+    revision,
+    manifest,
+    roots,
+    data,
+    ...(wasm ? { wasm } : {}),
+    digest,
+    ...(options.signature ? { signature: options.signature } : {}),
+    ...(options.etag ? { etag: options.etag } : {}),
+  };
+}
+
+/** Reads (and, when configured, verifies) a bundle tarball's bytes. */
+export async function loadTarball(bytes: Buffer, options: { name: string; source: string; verification?: VerificationConfig; etag?: string }): Promise<LoadedBundle> {
+  const files = await untar(bytes, options.source);
+  const signature = options.verification ? await verifyBundleSignatures(files, options.verification, options.source) : undefined;
+  return loadedBundleFromFiles(files, { name: options.name, source: options.source, ...(options.etag ? { etag: options.etag } : {}), ...(signature ? { signature } : {}) });
+}
+
+/**
+ * Loads a directory bundle from one consistent snapshot of its files: verifies the snapshot when
+ * configured, then compiles it with `opa build -t wasm` when it holds Rego, or reads it as a data
+ * bundle when it holds only data. The revision is a hash of the snapshot, so an unchanged
+ * directory yields the same revision and digest.
+ */
+export async function loadDirectoryBundle(options: {
+  name: string;
+  dir: string;
+  entrypoint: string;
+  verification?: VerificationConfig;
+  /** A snapshot already taken (the watcher takes one to see whether anything changed). */
+  snapshot?: Map<string, Buffer>;
+}): Promise<LoadedBundle> {
+  const { dir } = options;
+  const snapshot = options.snapshot ?? snapshotDirectory(dir);
+  const signature = options.verification ? await verifyBundleSignatures(snapshot, options.verification, dir) : undefined;
+  const revision = snapshotRevision(snapshot);
+  const hasRego = [...snapshot.keys()].some((p) => p.endsWith('.rego'));
+  if (!hasRego) {
+    return loadedBundleFromFiles(snapshot, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
+  }
+  const work = mkdtempSync(join(tmpdir(), 'warden-build-'));
+  try {
+    const src = join(work, 'src');
+    for (const [path, bytes] of snapshot) {
+      if (path === SIGNATURES_FILE) continue;
+      mkdirSync(dirname(join(src, path)), { recursive: true });
+      writeFileSync(join(src, path), bytes);
+    }
+    mkdirSync(src, { recursive: true });
+    const out = join(work, 'bundle.tar.gz');
+    const bundleMode = snapshot.has('.manifest');
+    const args = ['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', revision, '-o', out, '-e', options.entrypoint, '.'];
+    const { code, stderr, stdout } = await runOpa(args, { cwd: src });
+    if (code !== 0) throw compileError(src, (stderr || stdout).trim(), dir);
+    const files = await untar(readFileSync(out), dir);
+    const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
+    return { ...loaded, digest: filesDigest(snapshot) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Editors leave swap, backup and lock files next to the ones they save; none of them is policy.
+ * (Emacs lock files `.#x.rego` are dangling symlinks whose names end in `.rego`.)
+ */
+export function isIgnoredPolicyPath(name: string): boolean {
+  const base = basename(name);
+  if (base === '.manifest' || base === SIGNATURES_FILE) return false;
+  if (base.startsWith('.') || base.startsWith('#') || base.endsWith('~') || base === '4913') return true;
+  if (/\.(swp|swx|swo|tmp|bak|orig|rej)$/i.test(base) || /___jb_(tmp|old)___$/.test(base) || /\.crswap$/.test(base)) return true;
+  return false;
+}
+
+/** Reads the files `opa build` would read (plus .manifest and .signatures.json), skipping editor litter and hidden directories. */
+export function snapshotDirectory(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const path = join(d, name);
+      let st;
+      try {
+        st = statSync(path);
+      } catch {
+        continue; // dangling symlink, or removed while we read
+      }
+      if (st.isDirectory()) {
+        if (!name.startsWith('.') && name !== 'node_modules') walk(path);
+        continue;
+      }
+      if (!st.isFile() || isIgnoredPolicyPath(name)) continue;
+      if (!POLICY_FILE.test(name) && name !== '.manifest') continue;
+      try {
+        files.set(relative(dir, path).split('\\').join('/'), readFileSync(path));
+      } catch {
+        // removed between readdir and read: the watcher will fire again
+      }
+    }
+  };
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new PolicyError('policy_source_missing', `policy directory ${dir} does not exist (or is not a directory). Fix: create it or correct the path.`);
+  walk(dir);
+  return files;
+}
+
+/** The revision of a directory snapshot: `sha256:` and 12 hex digits of its {@link filesDigest}. */
+export function snapshotRevision(files: ReadonlyMap<string, Buffer>): string {
+  return `sha256:${filesDigest(files).slice(0, 12)}`;
+}
+
+/** Digest of a set of files (path and bytes), independent of their order. */
+export function filesDigest(files: ReadonlyMap<string, Buffer>): string {
+  const hash = createHash('sha256');
+  for (const path of [...files.keys()].sort()) hash.update(path).update('\0').update(files.get(path)!).update('\0');
+  return hash.digest('hex');
+}
+
+function manifestRoots(manifest: Record<string, unknown>, source: string): string[] {
+  const raw = manifest['roots'];
+  if (raw === undefined || raw === null) return [''];
+  if (!Array.isArray(raw) || raw.some((r) => typeof r !== 'string')) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: .manifest roots must be an array of strings`);
+  const roots = (raw as string[]).map((r) => r.replace(/^\/+|\/+$/g, ''));
+  for (let i = 0; i < roots.length; i++) {
+    for (let j = i + 1; j < roots.length; j++) {
+      if (rootsOverlap(roots[i]!, roots[j]!)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest has overlapped roots: '${roots[i]}' and '${roots[j]}'`);
+    }
+  }
+  return roots;
+}
+
+/** OPA's `RootPathsOverlap`: one root is a path prefix (by segments) of the other; `''` overlaps everything. */
+export function rootsOverlap(a: string, b: string): boolean {
+  const sa = a.split('/');
+  const sb = b.split('/');
+  return rootContains(sa, sb) || rootContains(sb, sa);
+}
+
+/** OPA's `RootPathsContain`. */
+export function rootsContain(roots: readonly string[], path: string): boolean {
+  const segments = path.replace(/^\/+|\/+$/g, '').split('/');
+  return roots.some((r) => rootContains(r.split('/'), segments));
+}
+
+function rootContains(root: string[], other: string[]): boolean {
+  if (root.length === 1 && root[0] === '') return true;
+  if (root.length > other.length) return false;
+  return root.every((seg, i) => seg === other[i]);
+}
+
+// OPA's validateAndInjectDefaults: walking down, a path inside a root is fine; an object on the
+// way to a root is walked into; anything else lies outside every root.
+function checkDataWithinRoots(data: Record<string, unknown>, roots: readonly string[], source: string): void {
+  const visit = (path: string[], node: unknown): void => {
+    const p = path.join('/');
+    if (rootsContain(roots, p)) return;
+    if (node && typeof node === 'object' && !Array.isArray(node) && roots.some((r) => rootContains(path.length ? path : [''], r.split('/')))) {
+      for (const [k, v] of Object.entries(node)) visit([...path, k], v);
+      return;
+    }
+    throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest roots [${roots.join(', ')}] do not permit data at path '/${p}' (hint: check the bundle's directory structure)`);
+  };
+  visit([], data);
 }
 
 // Data files in a bundle sit at the path of their directory (OPA's bundle format: /a/b/data.json -> data.a.b).
-function mergeData(files: Map<string, Buffer>, source: string): Record<string, unknown> {
+function mergeData(files: ReadonlyMap<string, Buffer>, source: string): Record<string, unknown> {
   const root: Record<string, unknown> = {};
-  for (const [path, bytes] of files) {
-    if (basename(path) !== 'data.json') continue;
-    const value = parseJson(bytes, path, source);
+  for (const [path, bytes] of [...files].sort(([a], [b]) => a.split('/').length - b.split('/').length)) {
+    const base = basename(path);
+    let value: unknown;
+    if (base === 'data.json') value = parseJson(bytes, path, source);
+    else if (base === 'data.yaml' || base === 'data.yml') value = parseYaml(bytes, path, source);
+    else continue;
     const segments = path.split('/').slice(0, -1).filter(Boolean);
     if (segments.length === 0) {
-      Object.assign(root, value);
+      if (!value || typeof value !== 'object' || Array.isArray(value)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: ${path} must hold an object (root value must be object)`);
+      deepMerge(root, value as Record<string, unknown>);
       continue;
     }
     let node = root;
-    for (const seg of segments.slice(0, -1)) node = (node[seg] ??= {}) as Record<string, unknown>;
-    node[segments.at(-1)!] = value;
+    for (const seg of segments.slice(0, -1)) {
+      const next = node[seg];
+      node = (next && typeof next === 'object' && !Array.isArray(next) ? next : (node[seg] = {})) as Record<string, unknown>;
+    }
+    const leaf = segments.at(-1)!;
+    const existing = node[leaf];
+    if (existing && typeof existing === 'object' && !Array.isArray(existing) && value && typeof value === 'object' && !Array.isArray(value)) deepMerge(existing as Record<string, unknown>, value as Record<string, unknown>);
+    else node[leaf] = value;
   }
   return root;
+}
+
+function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(source)) {
+    const t = target[k];
+    if (t && typeof t === 'object' && !Array.isArray(t) && v && typeof v === 'object' && !Array.isArray(v)) deepMerge(t as Record<string, unknown>, v as Record<string, unknown>);
+    else target[k] = v;
+  }
 }
 
 function parseJson(bytes: Buffer, path: string, source: string): unknown {
@@ -96,14 +356,33 @@ function parseJson(bytes: Buffer, path: string, source: string): unknown {
   }
 }
 
+function parseYaml(bytes: Buffer, path: string, source: string): unknown {
+  try {
+    return YAML.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new PolicyError('policy_bundle_invalid', `bundle ${source}: ${path} is not valid YAML`, { cause: err });
+  }
+}
+
 /** Reads every regular file of a gzipped tar into memory (bundles are small). */
 export function untar(bytes: Buffer, source: string): Promise<Map<string, Buffer>> {
   return new Promise((resolvePromise, reject) => {
     const files = new Map<string, Buffer>();
+    let total = 0;
+    let tooBig = false;
     const parser = new Parser({
       onReadEntry: (entry) => {
         const chunks: Buffer[] = [];
-        entry.on('data', (c: Buffer) => chunks.push(c));
+        entry.on('data', (c: Buffer) => {
+          total += c.length;
+          // Same guard as OPA's size limit: a gzip bomb must not exhaust memory.
+          if (total > MAX_BUNDLE_BYTES) {
+            if (!tooBig) reject(new PolicyError('policy_bundle_invalid', `bundle ${source} unpacks to more than ${MAX_BUNDLE_BYTES} bytes; refused`));
+            tooBig = true;
+            return;
+          }
+          chunks.push(c);
+        });
         entry.on('end', () => {
           if (entry.type === 'File' || entry.type === 'OldFile') files.set(entry.path.replace(/^\.?\//, ''), Buffer.concat(chunks));
         });
@@ -117,17 +396,7 @@ export function untar(bytes: Buffer, source: string): Promise<Map<string, Buffer
 
 /** A stable revision for a policy directory: hash of every source file's relative path and bytes. */
 export function contentRevision(dir: string): string {
-  const hash = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d).sort()) {
-      const path = join(d, name);
-      const st = statSync(path);
-      if (st.isDirectory()) walk(path);
-      else if (POLICY_FILE.test(name)) hash.update(relative(dir, path)).update('\0').update(readFileSync(path)).update('\0');
-    }
-  };
-  walk(dir);
-  return `sha256:${hash.digest('hex').slice(0, 12)}`;
+  return snapshotRevision(snapshotDirectory(dir));
 }
 
 function indent(text: string): string {

@@ -1,9 +1,34 @@
 export { PolicyEngine, failClosed } from './engine.js';
 export type { CompiledBundle, Evaluation, PolicyFailureCode } from './engine.js';
-export { PolicyRuntime } from './runtime.js';
-export type { PolicyStatus, PolicyEvents } from './runtime.js';
+export { PolicyRuntime, POLICY_STATUS_FILE, POLICY_CONTROL_FILE, SMOKE_INPUT } from './runtime.js';
+export type { PolicyStatus, PolicyEvents, RuntimeOptions, PolicyHistoryEvent, PolicyErrorInfo, ActivationReason, ControlRequest } from './runtime.js';
+export { policyStatusFile, runtimeOptionsFromConfig } from './config.js';
 export { readDecision, DECISION_SCHEMA } from './decision.js';
 export type { Decision, Reason, ApprovalObligation } from './decision.js';
-export { buildBundleFile, compileDirectory, loadBundleSource, readBundleFile, bundleFromFiles, contentRevision, untar } from './bundle.js';
+export {
+  buildBundleFile,
+  compileDirectory,
+  loadBundleSource,
+  readBundleFile,
+  bundleFromFiles,
+  contentRevision,
+  untar,
+  loadTarball,
+  loadDirectoryBundle,
+  loadedBundleFromFiles,
+  snapshotDirectory,
+  isIgnoredPolicyPath,
+  rootsOverlap,
+  rootsContain,
+  regoLocation,
+} from './bundle.js';
+export type { LoadedBundle, RegoLocation } from './bundle.js';
+export { composeBundles, compositeRevision } from './compose.js';
+export type { ComposedBundle } from './compose.js';
+export { createSource, DirectorySource, FileSource, HttpSource, LONG_POLL_CONTENT_TYPE, backoff } from './sources.js';
+export type { BundleSource, BundleSpec, PollingConfig, SourceListener, SourceState, SourceOptions } from './sources.js';
+export { verifyBundleSignatures, globToRegExp, SIGNATURES_FILE } from './signing.js';
+export type { VerificationConfig, VerificationKey, VerifiedSignature } from './signing.js';
+export { fileDigest, isStructuredDoc, encodeString, parseJsonPreservingNumbers, JsonNumber, SIGNATURE_HASHES } from './canonical-json.js';
 export { findOpa, runOpa, PACKAGE_ROOT } from './toolchain.js';
 export { SDK_BUILTINS, HOST_BUILTINS, createHostBuiltins } from './builtins.js';

@@ -8,7 +8,7 @@ import { createDecisionLog, createRedactor, newDecisionId, openAuditStore, type 
 import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
-import { PolicyRuntime } from '../policy/index.js';
+import { PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
 import { Session } from '../session/index.js';
 import { CallPipeline } from './pipeline.js';
 import type { AuditPort, PipelineObserver } from './ports.js';
@@ -52,12 +52,13 @@ export class Warden {
 
   /** Loads the policy and opens the records. Throws (at start-up) with a message naming what to fix. */
   static async create(config: WardenConfig, logger: Logger, options: { observer?: PipelineObserver } = {}): Promise<Warden> {
-    const policy = new PolicyRuntime(config.policy.bundle, config.policy.entrypoint, {
-      onActivated: (revision, source) => logger.info('policy activated', { revision, source }),
-      onRejected: (error, source) => logger.error('policy bundle refused; the active policy stays', { source, error }),
+    const policy = new PolicyRuntime(runtimeOptionsFromConfig(config), {
+      onActivated: (revision, source, info) => logger.info('policy activated', { revision, source, previous_revision: info.previous, reason: info.reason, bundles: info.bundles }),
+      onRejected: (error, source, info) => logger.error('policy bundle refused; the active policy stays', { source, error, code: info.code, ...(info.location ? { location: info.location } : {}) }),
+      onSourceError: (error, bundle) => logger.warn('policy bundle download failed; the active policy stays', { bundle, error }),
+      onWarning: (message) => logger.warn(message),
     });
     await policy.start();
-    if (config.policy.watch) policy.watch();
 
     const redactKey = config.audit.redactKey ?? loadOrCreateRedactKey(config.audit.store, logger);
     const redactData = config.audit.redact.length ? createRedactor({ keys: config.audit.redact.filter((r) => !r.startsWith('/')), pointers: [], secret: redactKey }) : null;
@@ -74,6 +75,7 @@ export class Warden {
     const decisionLog = createDecisionLog({
       ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
       stderr: config.decisionLogs.stderr,
+      ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
       mask: (event) => maskDecision(event, redactEvent),
     });
     const auditPort: AuditPort = { append: (e) => audit.append(e as Parameters<AuditStore['append']>[0]) };
@@ -83,7 +85,8 @@ export class Warden {
       mode: config.policy.mode,
       audit: auditPort,
       auditOnFailure: config.audit.onFailure,
-      decisionLog,
+      // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
+      decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
       ...(options.observer ? { observer: options.observer } : {}),
       labels,
       bundleName: () => policy.bundleName,

@@ -1,0 +1,543 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { PolicyError, describeError } from '../common/index.js';
+import { isIgnoredPolicyPath, loadDirectoryBundle, loadTarball, snapshotDirectory, filesDigest, type LoadedBundle } from './bundle.js';
+import type { VerificationConfig } from './signing.js';
+
+/** OPA's bundle polling settings (`bundles.<name>.polling`); fractions of a second are allowed. */
+export interface PollingConfig {
+  readonly minDelaySeconds: number;
+  readonly maxDelaySeconds: number;
+  /** Ask the bundle service to hold the request up to this long (`Prefer: wait=N`). */
+  readonly longPollingTimeoutSeconds?: number;
+}
+
+/** One configured bundle. Exactly one of `path` and `url`. */
+export interface BundleSpec {
+  readonly name: string;
+  /** A policy directory (compiled on load) or a built bundle `.tar.gz`. */
+  readonly path?: string;
+  /** The bundle's URL on an OPA bundle service. */
+  readonly url?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly polling?: PollingConfig;
+  /** When set, the bundle must carry a valid `.signatures.json`. */
+  readonly verification?: VerificationConfig;
+  /** Watch a local source for changes. */
+  readonly watch?: boolean;
+}
+
+/** What a source reports while it runs. */
+export interface SourceListener {
+  /** A new version of the bundle, read and verified (not yet activated). */
+  onBundle(bundle: LoadedBundle): void;
+  /** A version that could not be read, verified or compiled; or a failed download. */
+  onError(error: unknown, kind: 'download' | 'load'): void;
+}
+
+export interface SourceState {
+  kind: 'directory' | 'file' | 'http';
+  location: string;
+  etag?: string;
+  long_polling?: boolean;
+  last_check_at?: string;
+  last_change_at?: string;
+  last_error?: string | null;
+  consecutive_errors?: number;
+}
+
+/** Where one bundle comes from. `load()` once at start (throws), then `start()` to follow changes. */
+export interface BundleSource {
+  readonly spec: BundleSpec;
+  load(): Promise<LoadedBundle>;
+  start(listener: SourceListener): void;
+  stop(): void;
+  state(): SourceState;
+}
+
+export interface SourceOptions {
+  entrypoint: string;
+  /** Quiet time after the last file event before a directory is recompiled (default 100 ms). */
+  debounceMs?: number;
+  /** A burst of events longer than this still reloads (default 1000 ms). */
+  maxWaitMs?: number;
+  /** Safety-net poll of local sources, in case the platform drops file events (default 2000 ms; 0 = off). */
+  pollMs?: number;
+}
+
+/** Picks the source kind for a spec: URL, directory or file. */
+export function createSource(spec: BundleSpec, options: SourceOptions): BundleSource {
+  if (spec.url) return new HttpSource(spec);
+  if (!spec.path) throw new PolicyError('policy_source_missing', `bundle ${spec.name} has neither a path nor a resource URL`);
+  let isDir: boolean;
+  try {
+    isDir = statSync(spec.path).isDirectory();
+  } catch {
+    throw new PolicyError('policy_source_missing', `bundle ${spec.name}: ${spec.path} does not exist. Fix: point it at a policy directory or a bundle .tar.gz built with 'warden policy build'.`);
+  }
+  return isDir ? new DirectorySource(spec, options) : new FileSource(spec, options);
+}
+
+/**
+ * Debounced trigger: fires `debounceMs` after the last poke, or `maxWaitMs` after the first poke of
+ * a burst that never pauses. Runs never overlap; pokes during a run cause exactly one more run.
+ */
+class Coalescer {
+  private timer: NodeJS.Timeout | null = null;
+  private firstPokeAt = 0;
+  private running = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly run: () => Promise<void>,
+    private readonly debounceMs: number,
+    private readonly maxWaitMs: number,
+  ) {}
+
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const now = Date.now();
+    if (!this.timer) this.firstPokeAt = now;
+    else clearTimeout(this.timer);
+    const wait = Math.max(0, Math.min(this.debounceMs, this.firstPokeAt + this.maxWaitMs - now));
+    this.timer = setTimeout(() => void this.fire(), wait);
+  }
+
+  private async fire(): Promise<void> {
+    this.timer = null;
+    this.running = true;
+    try {
+      await this.run();
+    } finally {
+      this.running = false;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.poke();
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/**
+ * A policy directory: recompiled from a consistent snapshot when its files change. Editor swap,
+ * backup and lock files are ignored; bursts of events (a `git checkout`, an editor's
+ * write-rename-chmod) coalesce into one rebuild; content identical to the last attempt is not
+ * rebuilt, so touching a file or saving it unchanged does nothing.
+ */
+export class DirectorySource implements BundleSource {
+  private watcher: FSWatcher | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private coalescer: Coalescer | null = null;
+  private lastDigest = '';
+  private statSignature = '';
+  private readonly st: SourceState;
+
+  constructor(
+    readonly spec: BundleSpec,
+    private readonly options: SourceOptions,
+  ) {
+    this.st = { kind: 'directory', location: spec.path!, last_error: null };
+  }
+
+  async load(): Promise<LoadedBundle> {
+    const snapshot = snapshotDirectory(this.spec.path!);
+    this.lastDigest = filesDigest(snapshot);
+    this.statSignature = statSignature(this.spec.path!);
+    this.st.last_check_at = new Date().toISOString();
+    return loadDirectoryBundle({ name: this.spec.name, dir: this.spec.path!, entrypoint: this.options.entrypoint, snapshot, ...this.verification() });
+  }
+
+  start(listener: SourceListener): void {
+    if (this.coalescer) return;
+    const dir = this.spec.path!;
+    this.coalescer = new Coalescer(() => this.check(listener), this.options.debounceMs ?? 100, this.options.maxWaitMs ?? 1000);
+    try {
+      this.watcher = watch(dir, { recursive: true }, (_event, filename) => {
+        if (filename && relevantPath(String(filename))) this.coalescer?.poke();
+        else if (!filename) this.coalescer?.poke();
+      });
+      this.watcher.on('error', (err) => {
+        // The directory went away or the platform gave up: the poll below keeps watching.
+        listener.onError(new PolicyError('policy_watch_failed', `watching ${dir} failed: ${describeError(err)}; falling back to polling`), 'download');
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch (err) {
+      listener.onError(new PolicyError('policy_watch_failed', `cannot watch ${dir}: ${describeError(err)}; polling instead`), 'download');
+    }
+    const pollMs = this.options.pollMs ?? 2000;
+    if (pollMs > 0) {
+      this.poller = setInterval(() => {
+        const sig = statSignature(dir);
+        if (sig !== this.statSignature) this.coalescer?.poke();
+      }, pollMs);
+      this.poller.unref();
+    }
+  }
+
+  private async check(listener: SourceListener): Promise<void> {
+    const dir = this.spec.path!;
+    this.st.last_check_at = new Date().toISOString();
+    this.statSignature = statSignature(dir);
+    let snapshot: Map<string, Buffer>;
+    try {
+      snapshot = snapshotDirectory(dir);
+    } catch (err) {
+      this.st.last_error = describeError(err);
+      listener.onError(err, 'load');
+      return;
+    }
+    const digest = filesDigest(snapshot);
+    if (digest === this.lastDigest) return;
+    this.lastDigest = digest;
+    this.st.last_change_at = this.st.last_check_at;
+    try {
+      const bundle = await loadDirectoryBundle({ name: this.spec.name, dir, entrypoint: this.options.entrypoint, snapshot, ...this.verification() });
+      this.st.last_error = null;
+      listener.onBundle(bundle);
+    } catch (err) {
+      this.st.last_error = describeError(err);
+      listener.onError(err, 'load');
+    }
+  }
+
+  private verification(): { verification?: VerificationConfig } {
+    return this.spec.verification ? { verification: this.spec.verification } : {};
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    this.coalescer?.stop();
+    this.coalescer = null;
+  }
+
+  state(): SourceState {
+    return { ...this.st };
+  }
+}
+
+function relevantPath(path: string): boolean {
+  const parts = path.split(/[\\/]/);
+  if (parts.slice(0, -1).some((p) => p.startsWith('.') || p === 'node_modules')) return false;
+  const base = parts.at(-1) ?? '';
+  if (isIgnoredPolicyPath(base)) return false;
+  // A directory event (no extension) may hide new files inside it.
+  return /\.(rego|json|ya?ml)$/.test(base) || base === '.manifest' || base === '.signatures.json' || !base.includes('.');
+}
+
+// Cheap change detector for the poll: names, sizes and mtimes of the relevant files.
+function statSignature(dir: string): string {
+  const hash = createHash('sha1');
+  const walk = (d: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(d).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const path = join(d, name);
+      try {
+        const st = statSync(path);
+        if (st.isDirectory()) {
+          if (!name.startsWith('.') && name !== 'node_modules') walk(path);
+        } else if (!isIgnoredPolicyPath(name)) hash.update(`${path}\0${st.size}\0${st.mtimeMs}\0`);
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  walk(dir);
+  return hash.digest('hex');
+}
+
+/**
+ * A built bundle `.tar.gz`: re-read when it changes. The parent directory is watched so that a
+ * bundle replaced by rename (the safe way to publish one) is seen; identical bytes are ignored.
+ */
+export class FileSource implements BundleSource {
+  private watcher: FSWatcher | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private coalescer: Coalescer | null = null;
+  private lastDigest = '';
+  private statSig = '';
+  private readonly st: SourceState;
+
+  constructor(
+    readonly spec: BundleSpec,
+    private readonly options: SourceOptions,
+  ) {
+    this.st = { kind: 'file', location: spec.path!, last_error: null };
+  }
+
+  async load(): Promise<LoadedBundle> {
+    const bytes = readFileSync(this.spec.path!);
+    this.lastDigest = sha256(bytes);
+    this.statSig = fileSig(this.spec.path!);
+    this.st.last_check_at = new Date().toISOString();
+    return loadTarball(bytes, { name: this.spec.name, source: this.spec.path!, ...(this.spec.verification ? { verification: this.spec.verification } : {}) });
+  }
+
+  start(listener: SourceListener): void {
+    if (this.coalescer) return;
+    const file = this.spec.path!;
+    const name = basename(file);
+    this.coalescer = new Coalescer(() => this.check(listener), this.options.debounceMs ?? 100, this.options.maxWaitMs ?? 1000);
+    try {
+      this.watcher = watch(dirname(file), (_event, filename) => {
+        if (!filename || String(filename) === name) this.coalescer?.poke();
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch (err) {
+      listener.onError(new PolicyError('policy_watch_failed', `cannot watch ${file}: ${describeError(err)}; polling instead`), 'download');
+    }
+    const pollMs = this.options.pollMs ?? 2000;
+    if (pollMs > 0) {
+      this.poller = setInterval(() => {
+        if (fileSig(file) !== this.statSig) this.coalescer?.poke();
+      }, pollMs);
+      this.poller.unref();
+    }
+  }
+
+  private async check(listener: SourceListener): Promise<void> {
+    const file = this.spec.path!;
+    this.st.last_check_at = new Date().toISOString();
+    this.statSig = fileSig(file);
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(file);
+    } catch {
+      return; // mid-replacement: the rename will fire again
+    }
+    const digest = sha256(bytes);
+    if (digest === this.lastDigest) return;
+    this.lastDigest = digest;
+    this.st.last_change_at = this.st.last_check_at;
+    try {
+      const bundle = await loadTarball(bytes, { name: this.spec.name, source: file, ...(this.spec.verification ? { verification: this.spec.verification } : {}) });
+      this.st.last_error = null;
+      listener.onBundle(bundle);
+    } catch (err) {
+      this.st.last_error = describeError(err);
+      listener.onError(err, 'load');
+    }
+  }
+
+  stop(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = null;
+    this.coalescer?.stop();
+    this.coalescer = null;
+  }
+
+  state(): SourceState {
+    return { ...this.st };
+  }
+}
+
+function fileSig(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The media type with which a bundle service says it supports long polling (OPA's `isLongPollSupported`). */
+export const LONG_POLL_CONTENT_TYPE = 'application/vnd.openpolicyagent.bundles';
+
+const DEFAULT_POLLING: PollingConfig = { minDelaySeconds: 60, maxDelaySeconds: 120 };
+const MIN_RETRY_DELAY_MS = 100;
+const RESPONSE_TIMEOUT_MS = 30_000;
+
+/**
+ * An OPA bundle service (the downloader of `opa/v1/download`): `GET` with `If-None-Match` carrying
+ * the last ETag; `304` means unchanged; between requests a random delay between the min and max
+ * polling delay. With `long_polling_timeout_seconds` the request says `Prefer: modes=snapshot;wait=N`
+ * and, as long as the service answers with `Content-Type: application/vnd.openpolicyagent.bundles`,
+ * the next request goes out at once (the service holds it until there is something new). On
+ * failure the ETag is dropped and retries back off exponentially (100 ms × 1.6ⁿ, ±20 %, up to the
+ * max delay). Identical bundle bytes under a new ETag are not re-activated.
+ */
+export class HttpSource implements BundleSource {
+  private etag = '';
+  private longPoll: boolean;
+  private lastDigest = '';
+  private retry = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private abort: AbortController | null = null;
+  private running = false;
+  private downloadError = false;
+  private readonly st: SourceState;
+  private readonly polling: PollingConfig;
+
+  constructor(readonly spec: BundleSpec) {
+    this.polling = spec.polling ?? DEFAULT_POLLING;
+    this.longPoll = this.polling.longPollingTimeoutSeconds !== undefined;
+    this.st = { kind: 'http', location: spec.url!, last_error: null, consecutive_errors: 0 };
+  }
+
+  async load(): Promise<LoadedBundle> {
+    const outcome = await this.download(true);
+    if (outcome.kind !== 'bundle') {
+      throw new PolicyError('policy_download_failed', `bundle ${this.spec.name}: ${this.spec.url} answered without a bundle (${outcome.kind === 'unchanged' ? '304 Not Modified' : 'empty body'})`);
+    }
+    return outcome.bundle;
+  }
+
+  start(listener: SourceListener): void {
+    if (this.running) return;
+    this.running = true;
+    this.schedule(listener, this.nextDelay(false));
+  }
+
+  private schedule(listener: SourceListener, delayMs: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => void this.tick(listener), delayMs);
+  }
+
+  private async tick(listener: SourceListener): Promise<void> {
+    this.timer = null;
+    let failed = false;
+    try {
+      const outcome = await this.download();
+      this.retry = 0;
+      if (outcome.kind === 'bundle') listener.onBundle(outcome.bundle);
+    } catch (err) {
+      if (!this.running) return;
+      failed = true;
+      const kind = err instanceof PolicyError && err.code === 'policy_download_failed' ? 'download' : 'load';
+      listener.onError(err, kind);
+      if (kind === 'download') this.retry++;
+    }
+    this.schedule(listener, this.nextDelay(failed));
+  }
+
+  private nextDelay(failed: boolean): number {
+    const maxMs = this.polling.maxDelaySeconds * 1000;
+    if (failed) return backoff(MIN_RETRY_DELAY_MS, maxMs, this.retry);
+    if (this.longPoll && this.polling.longPollingTimeoutSeconds !== undefined) return 0;
+    const minMs = this.polling.minDelaySeconds * 1000;
+    return minMs + Math.random() * Math.max(0, maxMs - minMs);
+  }
+
+  /** One request. Resolves with a verified bundle, `unchanged` (304, or the same bytes), or `empty`. */
+  private async download(fresh = false): Promise<{ kind: 'bundle'; bundle: LoadedBundle } | { kind: 'unchanged' } | { kind: 'empty' }> {
+    const url = this.spec.url!;
+    const wait = this.longPoll ? this.polling.longPollingTimeoutSeconds : undefined;
+    const headers: Record<string, string> = { ...(this.spec.headers ?? {}), Prefer: `modes=snapshot${wait !== undefined ? `;wait=${wait}` : ''}` };
+    if (this.etag && !fresh) headers['If-None-Match'] = this.etag;
+    this.abort = new AbortController();
+    const timeout = AbortSignal.timeout(wait !== undefined ? wait * 1000 + RESPONSE_TIMEOUT_MS : RESPONSE_TIMEOUT_MS);
+    const signal = AbortSignal.any([this.abort.signal, timeout]);
+    this.st.last_check_at = new Date().toISOString();
+    let res: Response;
+    let body: Buffer;
+    try {
+      res = await fetch(url, { headers, signal });
+      body = res.status === 200 ? Buffer.from(await res.arrayBuffer()) : Buffer.alloc(0);
+      if (res.status !== 200) await res.body?.cancel().catch(() => undefined);
+    } catch (err) {
+      this.etag = '';
+      const why = timeout.aborted ? 'timed out' : describeError((err as { cause?: unknown }).cause ?? err);
+      const failure = new PolicyError('policy_download_failed', `bundle ${this.spec.name}: request to ${url} failed: ${why}`, { cause: err });
+      this.downloadFailed(failure);
+      throw failure;
+    } finally {
+      this.abort = null;
+    }
+    if (res.status === 304) {
+      this.etag = res.headers.get('etag') || this.etag;
+      this.downloadOk();
+      return { kind: 'unchanged' };
+    }
+    if (res.status !== 200) {
+      this.etag = '';
+      const failure = new PolicyError('policy_download_failed', `bundle ${this.spec.name}: ${url} replied ${res.status} ${res.statusText}`);
+      this.downloadFailed(failure);
+      throw failure;
+    }
+    this.longPoll = this.polling.longPollingTimeoutSeconds !== undefined && res.headers.get('content-type') === LONG_POLL_CONTENT_TYPE;
+    this.st.long_polling = this.longPoll;
+    const etag = res.headers.get('etag') ?? '';
+    this.etag = etag;
+    this.downloadOk();
+    if (etag) this.st.etag = etag;
+    if (body.length === 0) return { kind: 'empty' };
+    const digest = sha256(body);
+    if (digest === this.lastDigest && !fresh) return { kind: 'unchanged' };
+    this.lastDigest = digest;
+    this.st.last_change_at = this.st.last_check_at;
+    try {
+      const bundle = await loadTarball(body, { name: this.spec.name, source: url, ...(etag ? { etag } : {}), ...(this.spec.verification ? { verification: this.spec.verification } : {}) });
+      this.st.last_error = null;
+      return { kind: 'bundle', bundle };
+    } catch (err) {
+      this.st.last_error = describeError(err);
+      throw err;
+    }
+  }
+
+  private downloadOk(): void {
+    this.st.consecutive_errors = 0;
+    if (this.downloadError) this.st.last_error = null;
+    this.downloadError = false;
+  }
+
+  private downloadFailed(err: PolicyError): void {
+    this.st.consecutive_errors = (this.st.consecutive_errors ?? 0) + 1;
+    this.st.last_error = err.message;
+    this.downloadError = true;
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.abort?.abort();
+  }
+
+  state(): SourceState {
+    return { ...this.st };
+  }
+}
+
+/** OPA's `util.DefaultBackoff`: base × 1.6^retries, capped at max, ±20 % jitter. */
+export function backoff(baseMs: number, maxMs: number, retries: number): number {
+  if (retries === 0) return baseMs;
+  let delay = baseMs;
+  let n = retries;
+  while (delay < maxMs && n > 0) {
+    delay *= 1.6;
+    n--;
+  }
+  delay = Math.min(delay, maxMs);
+  delay *= 1 + 0.2 * (Math.random() * 2 - 1);
+  return Math.max(baseMs, delay);
+}
