@@ -17,6 +17,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -76,7 +77,18 @@ const transport = new StdioClientTransport({
 });
 let wardenStderr = '';
 transport.stderr?.on('data', (chunk) => (wardenStderr += chunk.toString('utf8')));
-const client = new Client({ name: 'warden-demo', version: '1.0.0' });
+// The scripted client can answer approval requests (MCP elicitation), like a person in Claude
+// Desktop would: Warden asks through it when a call needs approval. Answers come from this queue.
+const client = new Client({ name: 'warden-demo', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+const approvalAnswers = [];
+let approvalsGranted = 0;
+client.setRequestHandler(ElicitRequestSchema, async (request) => {
+  const answer = approvalAnswers.shift() ?? { action: 'cancel' };
+  if (answer.action === 'accept') approvalsGranted++;
+  out(`        ${cyan('? Warden asks the person at the client:')} ${request.params.message}`);
+  out(`        ${cyan(`  the person answers: ${answer.action}${answer.content?.comment ? ` ("${answer.content.comment}")` : ''}`)}`);
+  return answer;
+});
 
 /** Lines the example servers wrote for calls they actually executed. */
 function executedCount() {
@@ -174,11 +186,15 @@ async function session() {
   phase('Out of order: blocked');
   await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'workflow.step_order');
   await step('security_scan', { service: 'billing-api' }, 'workflow.step_order');
-  phase('In order: allowed, up to the approval');
+  phase('In order: allowed, then held for a release manager\'s approval');
   await step('run_tests', { service: 'billing-api' }, 'allow');
   await step('security_scan', { service: 'billing-api' }, 'allow');
+  approvalAnswers.push({ action: 'decline' });
   await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'warden.approval_required',
-    'the policy allows this deploy; approval by a release manager is how it proceeds. The interactive approval gate arrives in a later release, so for now Warden denies it.');
+    'the policy allows this deploy once a release manager approves it; Warden held the call and asked. Declined: denied.');
+  approvalAnswers.push({ action: 'accept', content: { comment: 'change ticket CHG-1042' } });
+  await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'allow',
+    'approved: Warden recorded the approval (input.approvals, audit trail), asked the policy again, and forwarded the call.');
   phase('A later failing test run closes the gate again');
   await step('run_tests', { service: 'billing-api', simulate_failure: true }, 'fail');
   await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'workflow.step_order');
@@ -239,7 +255,9 @@ try {
   out();
   out(bold('Records'));
   out(`  ${decisions.length} decisions logged for this session (${deniedCount} denied); ${audited.length} of ${financial.length} financial decisions carry obligations.audit.required`);
-  if (decisions.length !== calls) problems.push(`expected ${calls} decision-log lines for this session, found ${decisions.length}`);
+  // One decision per call, plus one re-evaluation for each approval granted.
+  const expectedDecisions = calls + approvalsGranted;
+  if (decisions.length !== expectedDecisions) problems.push(`expected ${expectedDecisions} decision-log lines for this session (${calls} calls, ${approvalsGranted} re-evaluated after approval), found ${decisions.length}`);
   if (financial.length === 0 || audited.length !== financial.length) problems.push('every financial decision should carry obligations.audit.required');
   out(`  decision log  ${DECISIONS}   (one JSON line per decision, OPA decision-log format)`);
   out(`  audit trail   ${AUDIT_DB}   (SQLite, hash-chained)`);

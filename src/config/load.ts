@@ -70,9 +70,10 @@ interface RawConfig {
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
   session?: { historyWindow?: number; resultMaxChars?: number };
   audit?: {
-    store?: string; onFailure?: 'deny' | 'allow'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
+    store?: string; onFailure?: 'deny' | 'allow'; synchronous?: 'full' | 'normal'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
     checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
   };
+  approval?: { timeoutMs?: number; progressIntervalMs?: number };
   decisionLogs?: {
     file?: string; stderr?: boolean;
     service?: { url: string; headers?: Record<string, string>; minDelayMs?: number; maxDelayMs?: number; maxBufferRecords?: number; timeoutMs?: number };
@@ -192,10 +193,11 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       roles: Object.freeze([...(raw.identity?.roles ?? [])]),
       claims: Object.freeze({ ...(raw.identity?.claims ?? {}) }),
     }),
-    session: Object.freeze({ historyWindow: raw.session?.historyWindow ?? 200, resultMaxChars: raw.session?.resultMaxChars ?? 2048 }),
+    session: Object.freeze({ historyWindow: raw.session?.historyWindow ?? 100, resultMaxChars: raw.session?.resultMaxChars ?? 512 }),
     audit: Object.freeze({
       store: store.startsWith('sqlite:') ? `sqlite:${abs(store.slice('sqlite:'.length))}` : store,
       onFailure: audit.onFailure ?? 'deny',
+      synchronous: audit.synchronous ?? 'full',
       redact: Object.freeze([...(audit.redact ?? [])]),
       redactKey: audit.redactKey,
       resultMaxChars: audit.resultMaxChars ?? 4096,
@@ -203,6 +205,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       signingKey: audit.signingKey === undefined ? undefined : abs(audit.signingKey),
       retention: audit.retention === undefined ? undefined : Object.freeze({ ...audit.retention, ...(audit.retention.archiveDir ? { archiveDir: abs(audit.retention.archiveDir) } : {}) }),
     }),
+    approval: Object.freeze({ timeoutMs: raw.approval?.timeoutMs ?? 300_000, progressIntervalMs: raw.approval?.progressIntervalMs ?? 10_000 }),
     decisionLogs: Object.freeze({
       file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file),
       stderr: raw.decisionLogs?.stderr ?? false,

@@ -119,6 +119,7 @@ export interface WardenConfig {
   readonly audit: {
     readonly store: string;
     readonly onFailure: 'deny' | 'allow';
+    readonly synchronous: 'full' | 'normal';
     readonly redact: readonly string[];
     readonly redactKey: string | undefined;
     readonly resultMaxChars: number;
@@ -126,6 +127,7 @@ export interface WardenConfig {
     readonly signingKey: string | undefined;
     readonly retention: { readonly maxAgeDays?: number; readonly archiveDir?: string } | undefined;
   };
+  readonly approval: { readonly timeoutMs: number; readonly progressIntervalMs: number };
   readonly decisionLogs: { readonly file: string | undefined; readonly stderr: boolean; readonly service?: DecisionLogServiceConfig };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly format: 'json' | 'text' };
   readonly http: HttpConfig;

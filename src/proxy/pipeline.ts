@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { DecisionLogEvent } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
-import type { Reason } from '../policy/index.js';
+import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
+import type { Evaluation, Reason } from '../policy/index.js';
 import type { Outcome, PendingCall, Session } from '../session/index.js';
 import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
@@ -18,8 +19,10 @@ export interface PipelineOptions {
   logger: Logger;
   /** Results kept in the audit trail are cut to this many characters. */
   auditResultMaxChars: number;
-  /** Told to the model when an approval obligation cannot be met. */
+  /** Told to the model when an approval obligation cannot be met (no approval gate configured). */
   approvalHint: string;
+  /** The approval gate: holds calls whose decision carries an approval obligation. */
+  approvals?: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
   now?: () => number;
 }
@@ -44,36 +47,38 @@ export class CallPipeline {
     this.now = options.now ?? Date.now;
   }
 
-  async run(session: Session, call: PendingCall, forward: () => Promise<Record<string, unknown>>): Promise<PipelineOutcome> {
+  async run(session: Session, call: PendingCall, forward: () => Promise<Record<string, unknown>>, channel: ApprovalChannel = {}): Promise<PipelineOutcome> {
     const o = this.options;
     const started = this.now();
-    const startedNs = process.hrtime.bigint();
-    const decisionId = o.newId();
-    const callId = decisionId;
+    const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
 
-    const input = session.buildInput(call, started);
-    const evaluation = o.policy.evaluate(input, started);
-    const verdict = settleVerdict(evaluation, o.mode, o.approvalHint);
-    const handlerNs = Number(process.hrtime.bigint() - startedNs);
-
-    this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
-    o.observer?.onDecision?.({
-      decision_id: decisionId, session_id: session.id, call: ref, allow: verdict.allow, policy_allow: evaluation.decision.allow,
-      mode: o.mode, reasons: verdict.reasons, monitored: verdict.wouldDeny, revision: evaluation.revision,
-      ...(evaluation.error ? { error: evaluation.error.message } : {}), eval_ns: evaluation.evalNs,
-    });
-    if (evaluation.error) o.logger.error('policy failure: call denied (fail closed)', { decision_id: decisionId, code: evaluation.error.code, error: evaluation.error.message });
-    if (verdict.wouldDeny.length > 0) o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
-
     const received = o.audit.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments } });
-    const decided = o.audit.append({
-      type: 'call.decided', session_id: session.id,
-      data: {
-        call_id: callId, decision_id: decisionId, allow: verdict.allow, policy_allow: evaluation.decision.allow, reasons: verdict.reasons, monitored: verdict.wouldDeny,
-        obligations: evaluation.decision.obligations, revision: evaluation.revision, mode: o.mode, ...(evaluation.error ? { error: evaluation.error } : {}),
-      },
-    });
+    let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId);
+
+    // Held for approval: a person answers (or not), then the policy decides again with the
+    // approval in input.approvals. One round: a policy that still asks after approval denies.
+    if (verdict.approvalRequired && evaluation.decision.allow && o.approvals && o.mode === 'enforce') {
+      const obligation = evaluation.decision.obligations.approval!;
+      const request = {
+        id: callId, session_id: session.id, principal: { sub: session.principal.sub, roles: session.principal.roles },
+        call: { server: call.server, name: call.name, arguments: call.arguments }, ...(obligation.reason ? { reason: obligation.reason } : {}),
+        approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
+      };
+      const asked = o.audit.append({ type: 'approval.requested', session_id: session.id, data: { call_id: callId, name: call.name, approvers: request.approvers, reason: obligation.reason ?? null } });
+      await settled(Promise.all([received, decided, asked]));
+      const answer = await o.approvals.request(request, channel);
+      const type = answer.granted ? 'approval.granted' : answer.outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
+      const answered = o.audit.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
+      if (answer.granted) {
+        session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
+        ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId()));
+        if (verdict.approvalRequired) verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message: `${call.name} was approved by ${answer.by}, but the policy still requires approval` }] };
+      } else {
+        verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }] };
+      }
+      decided = Promise.all([decided, answered]);
+    }
     const recordedDecision = await settled(Promise.all([received, decided]));
 
     if (!verdict.allow) {
@@ -123,6 +128,34 @@ export class CallPipeline {
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
     return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+  }
+
+  /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
+  private decide(session: Session, call: PendingCall, callId: string, decisionId: string): { decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> } {
+    const o = this.options;
+    const startedNs = process.hrtime.bigint();
+    const nowMs = this.now();
+    const input = session.buildInput(call, nowMs);
+    const evaluation = o.policy.evaluate(input, nowMs);
+    const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : o.approvalHint);
+    const handlerNs = Number(process.hrtime.bigint() - startedNs);
+    this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
+    o.observer?.onDecision?.({
+      decision_id: decisionId, session_id: session.id, call: { kind: call.kind, server: call.server, name: call.name }, allow: verdict.allow, policy_allow: evaluation.decision.allow,
+      mode: o.mode, reasons: verdict.reasons, monitored: verdict.wouldDeny, revision: evaluation.revision,
+      ...(evaluation.error ? { error: evaluation.error.message } : {}), eval_ns: evaluation.evalNs,
+    });
+    if (evaluation.error) o.logger.error('policy failure: call denied (fail closed)', { decision_id: decisionId, code: evaluation.error.code, error: evaluation.error.message });
+    if (verdict.wouldDeny.length > 0) o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
+    const decided = o.audit.append({
+      type: 'call.decided', session_id: session.id,
+      data: {
+        call_id: callId, decision_id: decisionId, allow: verdict.allow, policy_allow: evaluation.decision.allow, reasons: verdict.reasons, monitored: verdict.wouldDeny,
+        obligations: evaluation.decision.obligations, revision: evaluation.revision, mode: o.mode, ...(evaluation.error ? { error: evaluation.error } : {}),
+        ...(verdict.approvalRequired && evaluation.decision.allow && o.approvals && o.mode === 'enforce' ? { held: true } : {}),
+      },
+    });
+    return { decisionId, evaluation, verdict, decided };
   }
 
   private completed(decisionId: string, sessionId: string, call: { kind: string; server: string; name: string }, outcome: Outcome, started: number): void {

@@ -13,6 +13,7 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { ApprovalChannel } from '../approval/index.js';
 import { DownstreamError, describeError, type Logger } from '../common/index.js';
 import type { DownstreamPool, DownstreamServer, ListKind } from '../downstream/index.js';
 import type { PendingCall, Session } from '../session/index.js';
@@ -100,8 +101,29 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const annotations = (route.descriptor['annotations'] ?? {}) as Record<string, unknown>;
     const call: PendingCall = { kind: 'tool', server: route.server.name, tool: route.tool, name, arguments: args as Params, annotations };
-    const outcome = await pipeline.run(session, call, () => forward(route.server, 'tools/call', { ...params, name: route.tool }, extra));
+    const outcome = await pipeline.run(session, call, () => forward(route.server, 'tools/call', { ...params, name: route.tool }, extra), approvalChannel(params, extra));
     return toToolResult(name, route.server.name, outcome, logger);
+  }
+
+  /** How a held call's own client is asked: elicitation on the call's request, progress to keep it alive. */
+  function approvalChannel(params: Params, extra: Extra): ApprovalChannel {
+    const progressToken = (params['_meta'] as Params | undefined)?.['progressToken'];
+    const canElicit = !!server.getClientCapabilities()?.elicitation;
+    return {
+      signal: extra.signal,
+      ...(canElicit
+        ? {
+            elicit: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) =>
+              extra.sendRequest({ method: 'elicitation/create', params: { message, requestedSchema } } as ServerRequest, ResultSchema, { signal, timeout: 24 * 60 * 60 * 1000 }) as Promise<{ action: string; content?: Record<string, unknown> }>,
+          }
+        : {}),
+      ...(progressToken !== undefined
+        ? {
+            keepAlive: (heldMs: number) =>
+              void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: Math.round(heldMs / 1000), message: 'waiting for approval' } } as ServerNotification).catch(() => undefined),
+          }
+        : {}),
+    };
   }
 
   async function readResource(params: Params, extra: Extra): Promise<Record<string, unknown>> {

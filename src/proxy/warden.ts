@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
+import { ApprovalBroker } from '../approval/index.js';
 import { createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
@@ -48,7 +49,15 @@ export class Warden {
     readonly audit: AuditStore,
     private readonly decisionLog: DecisionLogSink,
     readonly pipeline: CallPipeline,
+    /** Calls held for approval; the admin API and dashboard answer them through `decide`. */
+    readonly approvals: ApprovalBroker,
+    private readonly adminState: { enabled: boolean },
   ) {}
+
+  /** Called by a front that serves the admin API: held calls then wait for approvers (until the timeout). */
+  enableAdminApprovals(): void {
+    this.adminState.enabled = true;
+  }
 
   /** Loads the policy and opens the records. Throws (at start-up) with a message naming what to fix. */
   static async create(config: WardenConfig, logger: Logger, options: { observer?: PipelineObserver } = {}): Promise<Warden> {
@@ -69,6 +78,7 @@ export class Warden {
 
     const audit = await openAuditStore(config.audit.store, {
       checkpointEvery: config.audit.checkpointEvery,
+      synchronous: config.audit.synchronous,
       ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
       redact: (data) => redactEvent(data),
     });
@@ -80,6 +90,9 @@ export class Warden {
     });
     const auditPort: AuditPort = { append: (e) => audit.append(e as Parameters<AuditStore['append']>[0]) };
     const labels = { id: randomUUID(), version: WARDEN_VERSION };
+    // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
+    const adminState = { enabled: false };
+    const approvals = new ApprovalBroker({ timeoutMs: config.approval.timeoutMs, keepAliveMs: config.approval.progressIntervalMs, adminChannel: () => adminState.enabled });
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
@@ -93,9 +106,10 @@ export class Warden {
       logger,
       auditResultMaxChars: config.audit.resultMaxChars,
       approvalHint: APPROVAL_HINT,
+      approvals,
       newId: newDecisionId,
     });
-    return new Warden(config, logger, policy, audit, decisionLog, pipeline);
+    return new Warden(config, logger, policy, audit, decisionLog, pipeline, approvals, adminState);
   }
 
   /**

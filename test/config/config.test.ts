@@ -20,7 +20,7 @@ describe('config', () => {
     expect(c.policy).toEqual({ bundle: join(POLICIES, 'allow-all'), entrypoint: 'mcp/decision', mode: 'enforce', watch: false });
     expect(c.audit.store).toBe(`sqlite:${join(FIXTURES, 'data/audit.db')}`);
     expect(c.audit.onFailure).toBe('deny');
-    expect(c.session).toEqual({ historyWindow: 200, resultMaxChars: 2048 });
+    expect(c.session).toEqual({ historyWindow: 100, resultMaxChars: 512 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.servers[0])).toBe(true);
   });
 

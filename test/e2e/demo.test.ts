@@ -33,14 +33,20 @@ describe('make demo (scripts/demo.mjs)', () => {
     ]) {
       expect(lines, `missing line: ${expected}`).toContain(expected);
     }
-    // The deploy ends at the approval gate, and the output says that approval is how it proceeds.
-    expect(stdout).toMatch(/✘ deploy_to_production {2}service=billing-api version=2\.4\.0\n\s+denied: approval required by one of: release-manager .*\[warden\.approval_required\]\n\s+→ .*approval by a release manager is how it proceeds.*later release/);
+    // The deploy is held: a declined approval denies it, an accepted one lets it through.
+    expect(stdout).toMatch(/\? Warden asks the person at the client: Approve deploy_to_production \(service="billing-api", version="2\.4\.0"\) on ci\? Policy: production deploy needs a release manager\./);
+    expect(stdout).toMatch(/the person answers: decline\n\s+✘ deploy_to_production {2}service=billing-api version=2\.4\.0\n\s+denied: approval required: .*declined the approval request .*\[warden\.approval_required\]/);
+    expect(stdout).toMatch(/the person answers: accept \("change ticket CHG-1042"\)\n\s+✔ deploy_to_production {2}service=billing-api version=2\.4\.0/);
     expect(stdout).toContain(`"args": [${JSON.stringify(CLI)}, "serve", "--config", ${JSON.stringify(join(ROOT, 'examples/warden.yaml'))}]`);
     expect(stdout).toMatch(/Demo OK: \d+ calls, every outcome as expected/);
 
     // The records it points at exist, and hold this session's decisions.
     expect(existsSync(join(data, 'audit.db'))).toBe(true);
     const decisions = readJsonl(join(data, 'decisions.jsonl'));
-    expect(decisions.length).toBe(Number(/Demo OK: (\d+) calls/.exec(stdout)![1]));
+    // One decision per call, plus the re-evaluation after the one approval granted.
+    expect(decisions.length).toBe(Number(/Demo OK: (\d+) calls/.exec(stdout)![1]) + 1);
+    const reEvaluated = decisions.find((d) => (d['input'] as { approvals: unknown[] }).approvals.length > 0)!;
+    expect(reEvaluated['input']).toMatchObject({ call: { name: 'deploy_to_production' }, approvals: [{ tool: 'deploy_to_production', comment: 'change ticket CHG-1042' }] });
+    expect(reEvaluated['result']).toMatchObject({ allow: true, obligations: {} });
   });
 });

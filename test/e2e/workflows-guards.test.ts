@@ -50,8 +50,8 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
     await expectDenied(w, 'deploy_to_production', api, 'security_scan must succeed for service=billing-api');
     await expectAllowed(w, 'security_scan', api);
 
-    const denied = await expectDenied(w, 'deploy_to_production', api, 'approval required by one of: release-manager', 'production deploy needs a release manager', 'no approval channel');
-    expect(denied.reasons).toEqual([{ rule: 'warden.approval_required', message: expect.stringMatching(/^approval required by one of: release-manager/) }]);
+    const denied = await expectDenied(w, 'deploy_to_production', api, 'needs approval (by one of: release-manager)', 'production deploy needs a release manager', 'no elicitation capability');
+    expect(denied.reasons).toEqual([{ rule: 'warden.approval_required', message: expect.stringMatching(/^approval required: deploy_to_production needs approval \(by one of: release-manager\)/) }]);
     expect(denied.text).not.toContain('workflow.step_order');
     // The policy allowed it and asked for approval; Warden's effective verdict is the denial.
     const logged = await decisionById(w, denied.decisionId);
@@ -75,7 +75,7 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
     expect(closed.text).not.toContain('approval required');
 
     await expectAllowed(w, 'run_tests', api);
-    const reopened = await expectDenied(w, 'deploy_to_production', api, 'approval required by one of: release-manager');
+    const reopened = await expectDenied(w, 'deploy_to_production', api, 'needs approval (by one of: release-manager)');
     expect(reopened.reasons.map((r) => r.rule)).toEqual(['warden.approval_required']);
     expect(runs(w, 'deploy_to_production', {})).toBe(0);
   });

@@ -1,0 +1,177 @@
+import { EventEmitter } from 'node:events';
+import { WardenError } from '../common/index.js';
+
+/** What a held call needs approved. */
+export interface ApprovalRequest {
+  /** The call's id (its first decision id). */
+  id: string;
+  session_id: string;
+  principal: { sub: string; roles: readonly string[] };
+  call: { server: string; name: string; arguments: Record<string, unknown> };
+  reason?: string;
+  /** Roles allowed to approve; empty means any approver (role `admin`). */
+  approvers: string[];
+  /** The policy lets the requester approve their own call. */
+  allow_self_approval: boolean;
+}
+
+export interface PendingApproval extends ApprovalRequest {
+  requested_at: string;
+  expires_at: string;
+}
+
+export type ApprovalOutcome = 'approved' | 'declined' | 'cancelled' | 'timed_out' | 'unavailable';
+
+export interface ApprovalResult {
+  outcome: ApprovalOutcome;
+  granted: boolean;
+  /** Who decided (absent for timeouts and cancellations). */
+  by?: string;
+  via?: 'elicitation' | 'admin';
+  comment?: string;
+  at: string;
+  /** For a person: why the call was not approved, and how approval is obtained. */
+  message: string;
+}
+
+/** How the held call's own client can be asked (elicitation riding the call's request). */
+export interface ApprovalChannel {
+  elicit?: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) => Promise<{ action: string; content?: Record<string, unknown> }>;
+  /** The call was cancelled by its client. */
+  signal?: AbortSignal;
+  /** Called every `keepAliveMs` while the call is held (progress notifications keep the client's request alive). */
+  keepAlive?: (heldMs: number) => void;
+}
+
+export class ApprovalError extends WardenError {}
+
+/**
+ * Holds calls that need a person's approval. The first answer wins: the client's elicitation
+ * (when the client can elicit and its principal may approve), an approver through the admin API
+ * or dashboard, the timeout, or the client cancelling. Emits `pending` and `resolved` for live views.
+ */
+export class ApprovalBroker extends EventEmitter {
+  private readonly pending = new Map<string, { request: PendingApproval; settle: (r: ApprovalResult) => void }>();
+
+  constructor(private readonly options: { timeoutMs: number; keepAliveMs?: number; adminChannel: () => boolean; now?: () => number }) {
+    super();
+  }
+
+  list(): PendingApproval[] {
+    return [...this.pending.values()].map((p) => p.request);
+  }
+
+  get(id: string): PendingApproval | undefined {
+    return this.pending.get(id)?.request;
+  }
+
+  /** Holds the call until someone answers, the timeout passes or the client cancels. */
+  request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> {
+    const now = this.now();
+    const canElicit = !!channel.elicit && mayApprove(request, request.principal) === null;
+    const admin = this.options.adminChannel();
+    if (!canElicit && !admin) {
+      return Promise.resolve(this.result('unavailable', false, {
+        message: `${request.call.name} needs approval${describeApprovers(request)}${request.reason ? ` (${request.reason})` : ''}, and nobody can be asked: ` +
+          (channel.elicit ? `the session's principal ${request.principal.sub} is not an approver` : 'this client cannot answer approval requests (no elicitation capability)') +
+          ' and no admin API is running. Fix: run Warden with --http and approve the call in the dashboard (or POST /admin/approvals/<id>), or use a client that supports elicitation as an approver.',
+      }));
+    }
+    const held: PendingApproval = { ...request, requested_at: new Date(now).toISOString(), expires_at: new Date(now + this.options.timeoutMs).toISOString() };
+    return new Promise<ApprovalResult>((resolve) => {
+      const elicitAbort = new AbortController();
+      let done = false;
+      const settle = (r: ApprovalResult): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (keepAlive) clearInterval(keepAlive);
+        channel.signal?.removeEventListener('abort', onAbort);
+        elicitAbort.abort();
+        this.pending.delete(request.id);
+        this.emit('resolved', held, r);
+        resolve(r);
+      };
+      const timer = setTimeout(
+        () => settle(this.result('timed_out', false, { message: `approval for ${request.call.name} was not given within ${Math.round(this.options.timeoutMs / 1000)} s, so the call is denied. Approvers${describeApprovers(request)} can approve it in the dashboard or through the admin API; retry the call once they are ready.` })),
+        this.options.timeoutMs,
+      );
+      timer.unref?.();
+      const keepAlive = channel.keepAlive ? setInterval(() => channel.keepAlive!(this.now() - now), this.options.keepAliveMs ?? 10_000) : null;
+      keepAlive?.unref?.();
+      const onAbort = (): void => settle(this.result('cancelled', false, { message: `the client cancelled ${request.call.name} while it waited for approval` }));
+      channel.signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(request.id, { request: held, settle });
+      this.emit('pending', held);
+
+      if (canElicit) {
+        channel.elicit!(elicitationMessage(request), ELICITATION_SCHEMA, elicitAbort.signal).then(
+          (answer) => {
+            const comment = typeof answer.content?.['comment'] === 'string' ? answer.content['comment'] : undefined;
+            if (answer.action === 'accept') settle(this.result('approved', true, { by: request.principal.sub, via: 'elicitation', ...(comment ? { comment } : {}), message: `approved by ${request.principal.sub} in the client` }));
+            else settle(this.result(answer.action === 'decline' ? 'declined' : 'cancelled', false, { by: request.principal.sub, via: 'elicitation', message: `${request.principal.sub} ${answer.action === 'decline' ? 'declined' : 'dismissed'} the approval request for ${request.call.name}, so the call is denied` }));
+          },
+          (err: unknown) => {
+            // The client could not show the request; an approver may still act before the timeout.
+            if (!admin) settle(this.result('unavailable', false, { message: `the client could not be asked to approve ${request.call.name}: ${String((err as Error)?.message ?? err)}` }));
+          },
+        );
+      }
+    });
+  }
+
+  /**
+   * An approver's answer through the admin API or dashboard.
+   * @throws ApprovalError `approval_not_found` or `approval_forbidden` (with the reason).
+   */
+  decide(id: string, approver: { sub: string; roles: readonly string[] }, approve: boolean, comment?: string): ApprovalResult {
+    const entry = this.pending.get(id);
+    if (!entry) throw new ApprovalError('approval_not_found', `no pending approval ${id} (it may have been answered, timed out or cancelled)`);
+    const refusal = mayApprove(entry.request, approver);
+    if (refusal) throw new ApprovalError('approval_forbidden', refusal);
+    const r = approve
+      ? this.result('approved', true, { by: approver.sub, via: 'admin', ...(comment ? { comment } : {}), message: `approved by ${approver.sub}` })
+      : this.result('declined', false, { by: approver.sub, via: 'admin', ...(comment ? { comment } : {}), message: `${approver.sub} denied the approval for ${entry.request.call.name}${comment ? `: ${comment}` : ''}` });
+    entry.settle(r);
+    return r;
+  }
+
+  private result(outcome: ApprovalOutcome, granted: boolean, fields: Partial<ApprovalResult> & { message: string }): ApprovalResult {
+    return { outcome, granted, at: new Date(this.now()).toISOString(), ...fields };
+  }
+
+  private now(): number {
+    return this.options.now?.() ?? Date.now();
+  }
+}
+
+/** Null when `who` may approve `request`, else why not. */
+export function mayApprove(request: ApprovalRequest, who: { sub: string; roles: readonly string[] }): string | null {
+  const allowed = request.approvers.length ? request.approvers : ['admin'];
+  if (!who.roles.some((r) => allowed.includes(r))) return `${who.sub} may not approve ${request.call.name}: it needs one of the roles ${allowed.join(', ')}`;
+  if (who.sub === request.principal.sub && !request.allow_self_approval && who !== request.principal) {
+    return `${who.sub} requested ${request.call.name} and may not approve it too (self-approval is refused unless the policy allows it)`;
+  }
+  return null;
+}
+
+const ELICITATION_SCHEMA = {
+  type: 'object',
+  properties: { comment: { type: 'string', title: 'Comment', description: 'Optional note recorded with your approval' } },
+};
+
+function elicitationMessage(r: ApprovalRequest): string {
+  const args = Object.entries(r.call.arguments)
+    .slice(0, 6)
+    .map(([k, v]) => `${k}=${truncate(JSON.stringify(v) ?? 'null', 60)}`)
+    .join(', ');
+  return `Approve ${r.call.name}${args ? ` (${args})` : ''} on ${r.call.server}? ${r.reason ? `Policy: ${r.reason}. ` : ''}Accept to approve, decline to deny.`;
+}
+
+function describeApprovers(r: ApprovalRequest): string {
+  return r.approvers.length ? ` (by one of: ${r.approvers.join(', ')})` : '';
+}
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}

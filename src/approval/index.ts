@@ -1,0 +1,2 @@
+export { ApprovalBroker, ApprovalError, mayApprove } from './broker.js';
+export type { ApprovalRequest, PendingApproval, ApprovalResult, ApprovalOutcome, ApprovalChannel } from './broker.js';
