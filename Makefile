@@ -18,7 +18,7 @@ COVERAGE_MIN  ?= 90
 export PATH := $(TOOLS_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WARDEN_OPA := $(OPA)
 
-.PHONY: help tools deps build test test-policy test-node lint-policy fmt demo bench clean
+.PHONY: help tools deps build test test-policy test-node test-deps lint-policy fmt demo bench clean
 
 help:
 	@echo "make demo   install, build and run a scripted session through Warden on the bundled examples"
@@ -68,8 +68,15 @@ lint-policy: tools
 test-policy: lint-policy
 	node scripts/opa-test.mjs --coverage-min $(COVERAGE_MIN) policy policy-tests
 
-test-node: build
+# Test services are provided by the tests themselves; these steps only install what they need
+# (PostgreSQL from Debian's packages, a Node 22 binary from npm for the conformance suite), so a
+# first-time install does not eat into a test's timeout.
+test-node: build test-deps
 	npx vitest run
+
+test-deps:
+	bash scripts/pg-test-server.sh install
+	bash scripts/node22.sh >/dev/null
 
 fmt: tools
 	$(OPA) fmt --write policy policy-tests

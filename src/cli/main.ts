@@ -2,8 +2,10 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { describeError, WardenError } from '../common/index.js';
+import { ConfigError, describeError, WardenError } from '../common/index.js';
 import { WARDEN_VERSION } from '../proxy/index.js';
+import { loadConfig } from '../config/index.js';
+import { registerAuditCommands } from './audit-command.js';
 import { registerPolicyCommands } from './policy-command.js';
 import { serveStdio } from './serve.js';
 import { serveHttp } from './serve-http.js';
@@ -39,6 +41,14 @@ export async function main(argv: string[], io = { out: (t: string) => void proce
     });
 
   registerPolicyCommands(program, io, setExit);
+  registerAuditCommands(program, {
+    io,
+    setExit,
+    resolveStore: (opts: { config?: string }) => {
+      if (!opts.config) throw new ConfigError('audit_store_missing', 'warden audit needs --store URL (sqlite:PATH or postgres://...) or --config FILE to use the configured store');
+      return loadConfig(opts.config).audit.store;
+    },
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });
