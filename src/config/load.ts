@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { ConfigError, describeError } from '../common/index.js';
@@ -203,7 +203,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       resultMaxChars: audit.resultMaxChars ?? 4096,
       checkpointEvery: audit.checkpointEvery ?? 100,
       signingKey: audit.signingKey === undefined ? undefined : abs(audit.signingKey),
-      retention: audit.retention === undefined ? undefined : Object.freeze({ ...audit.retention, ...(audit.retention.archiveDir ? { archiveDir: abs(audit.retention.archiveDir) } : {}) }),
+      retention: deriveRetention(audit.retention, store, source, abs),
     }),
     approval: Object.freeze({ timeoutMs: raw.approval?.timeoutMs ?? 300_000, progressIntervalMs: raw.approval?.progressIntervalMs ?? 10_000 }),
     decisionLogs: Object.freeze({
@@ -216,6 +216,26 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     auth: deriveAuth(raw.auth ?? { type: 'none' }, source, abs),
   };
   return Object.freeze(config);
+}
+
+// Records older than maxAgeDays move to archive files (with their chain proof) in archiveDir,
+// which defaults to archive/ beside a SQLite store.
+function deriveRetention(
+  retention: { maxAgeDays?: number; archiveDir?: string } | undefined,
+  store: string,
+  source: string,
+  abs: (p: string) => string,
+): { maxAgeDays: number; archiveDir: string } | undefined {
+  if (retention === undefined) return undefined;
+  if (retention.maxAgeDays === undefined) {
+    throw new ConfigError('config_invalid', `config error in ${source} at audit.retention.maxAgeDays: required key is missing. Fix: say how many days records stay in the live store, e.g. maxAgeDays: 90.`);
+  }
+  let archiveDir = retention.archiveDir === undefined ? undefined : abs(retention.archiveDir);
+  if (archiveDir === undefined && store.startsWith('sqlite:')) archiveDir = join(dirname(abs(store.slice('sqlite:'.length))), 'archive');
+  if (archiveDir === undefined) {
+    throw new ConfigError('config_invalid', `config error in ${source} at audit.retention.archiveDir: required with a ${store.split(':')[0]} store. Fix: name the directory where archived records (with their chain proof) are written.`);
+  }
+  return Object.freeze({ maxAgeDays: retention.maxAgeDays, archiveDir });
 }
 
 // policy.bundle (one local path or URL) or policy.bundles (OPA-style named bundles, services, keys).

@@ -125,7 +125,7 @@ export interface WardenConfig {
     readonly resultMaxChars: number;
     readonly checkpointEvery: number;
     readonly signingKey: string | undefined;
-    readonly retention: { readonly maxAgeDays?: number; readonly archiveDir?: string } | undefined;
+    readonly retention: { readonly maxAgeDays: number; readonly archiveDir: string } | undefined;
   };
   readonly approval: { readonly timeoutMs: number; readonly progressIntervalMs: number };
   readonly decisionLogs: { readonly file: string | undefined; readonly stderr: boolean; readonly service?: DecisionLogServiceConfig };

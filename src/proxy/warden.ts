@@ -5,7 +5,7 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { ApprovalBroker } from '../approval/index.js';
-import { createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
+import { applyRetention, createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
@@ -17,6 +17,9 @@ import { SessionGate } from './gate.js';
 import { createProxyServer, type UpstreamRelay } from './server.js';
 
 export const WARDEN_NAME = 'mcp-warden';
+
+/** How often audit.retention moves old records to archives (also once at start). */
+const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
 export const WARDEN_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** How a client is told to get an approval while Warden has no interactive approval channel. */
@@ -52,6 +55,7 @@ export class Warden {
     /** Calls held for approval; the admin API and dashboard answer them through `decide`. */
     readonly approvals: ApprovalBroker,
     private readonly adminState: { enabled: boolean },
+    private readonly retentionTimer: NodeJS.Timeout | null = null,
   ) {}
 
   /** Called by a front that serves the admin API: held calls then wait for approvers (until the timeout). */
@@ -82,6 +86,22 @@ export class Warden {
       ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
       redact: (data) => redactEvent(data),
     });
+    const retention = config.audit.retention;
+    let retentionTimer: NodeJS.Timeout | null = null;
+    if (retention) {
+      const archive = (): Promise<void> =>
+        applyRetention(audit, retention).then(
+          (r) => {
+            if (r) logger.info('audit records archived', { file: r.file, from_seq: r.from_seq, to_seq: r.to_seq });
+          },
+          (err: unknown) => {
+            logger.error('audit retention failed; records stay in the live store', { error: describeError(err) });
+          },
+        );
+      await archive();
+      retentionTimer = setInterval(() => void archive(), RETENTION_INTERVAL_MS);
+      retentionTimer.unref();
+    }
     const decisionLog = createDecisionLog({
       ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
       stderr: config.decisionLogs.stderr,
@@ -109,7 +129,7 @@ export class Warden {
       approvals,
       newId: newDecisionId,
     });
-    return new Warden(config, logger, policy, audit, decisionLog, pipeline, approvals, adminState);
+    return new Warden(config, logger, policy, audit, decisionLog, pipeline, approvals, adminState, retentionTimer);
   }
 
   /**
@@ -217,6 +237,7 @@ export class Warden {
   /** Closes every session, then the records. */
   async close(): Promise<void> {
     this.policy.stop();
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
     try {
       await Promise.all([...this.sessions].map((s) => s.close()));
     } finally {
