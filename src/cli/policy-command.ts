@@ -1,8 +1,10 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { PolicyError } from '../common/index.js';
-import { buildBundleFile, loadBundleSource, PolicyEngine, runOpa } from '../policy/index.js';
+import { loadConfig } from '../config/index.js';
+import { buildBundleFile, loadBundleSource, PolicyEngine, POLICY_CONTROL_FILE, POLICY_STATUS_FILE, policyStatusFile, runOpa, type ControlRequest, type PolicyStatus } from '../policy/index.js';
 import { settleVerdict } from '../proxy/index.js';
 
 interface Io {
@@ -12,7 +14,7 @@ interface Io {
 
 const DEFAULT_ENTRYPOINT = 'mcp/decision';
 
-/** `warden policy build|test|eval|fmt|lint`. Exit codes: 0 ok, 1 failures found, 2 usage or tool errors. */
+/** `warden policy build|test|eval|fmt|lint|status|rollback|reload`. Exit codes: 0 ok, 1 failures found, 2 usage or tool errors. */
 export function registerPolicyCommands(program: Command, io: Io, setExit: (code: number) => void): void {
   const policy = program.command('policy').description('build, test, evaluate and lint Rego policies');
 
@@ -23,10 +25,20 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
     .option('-o, --output <file>', 'bundle file to write', 'bundle.tar.gz')
     .option('-r, --revision <rev>', 'bundle revision (default: a hash of the sources)')
     .option('-e, --entrypoint <path...>', 'entrypoints to compile', [DEFAULT_ENTRYPOINT])
-    .action(async (dir: string, opts: { output: string; revision?: string; entrypoint: string[] }) => {
+    .option('--signing-key <keyOrSecret>', 'sign the bundle (.signatures.json): PEM private key file, or the HMAC secret')
+    .option('--signing-alg <alg>', 'RS256, ES256, EdDSA, HS256, … (with --signing-key)', 'RS256')
+    .option('--claims-file <file>', 'extra JWT claims (keyid, scope) for the signature')
+    .action(async (dir: string, opts: { output: string; revision?: string; entrypoint: string[]; signingKey?: string; signingAlg: string; claimsFile?: string }) => {
       const out = resolve(opts.output);
-      const { revision } = await buildBundleFile({ dir: resolve(dir), entrypoints: opts.entrypoint, out, ...(opts.revision ? { revision: opts.revision } : {}) });
-      io.out(`built ${out} (revision ${revision}, entrypoints ${opts.entrypoint.join(', ')})\n`);
+      const { revision } = await buildBundleFile({
+        dir: resolve(dir),
+        entrypoints: opts.entrypoint,
+        out,
+        ...(opts.revision ? { revision: opts.revision } : {}),
+        ...(opts.signingKey ? { signingKey: existsSync(opts.signingKey) ? resolve(opts.signingKey) : opts.signingKey, signingAlg: opts.signingAlg } : {}),
+        ...(opts.claimsFile ? { claimsFile: resolve(opts.claimsFile) } : {}),
+      });
+      io.out(`built ${out} (revision ${revision}, entrypoints ${opts.entrypoint.join(', ')}${opts.signingKey ? `, signed ${opts.signingAlg}` : ''})\n`);
     });
 
   policy
@@ -110,6 +122,8 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
       if (run.code !== 0) setExit(1);
     });
 
+  registerRuntimeCommands(policy, io, setExit);
+
   policy
     .command('lint')
     .description('opa check --strict, plus Warden\'s Rego conventions (package = directory, tests in _test packages, snake_case)')
@@ -124,6 +138,116 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
       }
       io.out(`opa check --strict: ok (${dirs.map((d) => (statSync(d).isDirectory() ? join(d, '') : d)).join(' ')})\n`);
     });
+}
+
+function registerRuntimeCommands(policy: Command, io: Io, setExit: (code: number) => void): void {
+  const where = (c: Command): Command =>
+    c
+      .option('-c, --config <file>', 'the running Warden\'s config (finds its data directory)')
+      .option('--status-file <file>', `the running Warden's ${POLICY_STATUS_FILE} (instead of --config)`);
+
+  where(policy.command('status'))
+    .description('show the running Warden\'s active policy revision, its bundles, the last error and the history')
+    .option('--json', 'print the status document as JSON')
+    .action((opts: { config?: string; statusFile?: string; json?: boolean }) => {
+      const file = statusFileOf(opts);
+      const status = readStatus(file);
+      if (opts.json) {
+        io.out(JSON.stringify({ ...status, running: isRunning(status) }, null, 2) + '\n');
+        return;
+      }
+      io.out(formatStatus(status, file));
+      if (!status.active) setExit(1);
+    });
+
+  for (const action of ['rollback', 'reload'] as const) {
+    where(policy.command(action))
+      .description(
+        action === 'rollback'
+          ? 'make the running Warden return to the revision active before the current one'
+          : 'make the running Warden load its bundles again now (activates them if they changed and pass)',
+      )
+      .option('--timeout <ms>', 'how long to wait for the answer', '10000')
+      .action(async (opts: { config?: string; statusFile?: string; timeout: string }) => {
+        const file = statusFileOf(opts);
+        const status = readStatus(file);
+        if (!isRunning(status)) {
+          throw new PolicyError('policy_not_running', `the Warden that wrote ${file} (pid ${status.instance.pid}) is not running, so there is nothing to ${action}. Fix: start it, or point --config/--status-file at a running one.`);
+        }
+        const request: ControlRequest = { id: randomUUID(), action, requested_at: new Date().toISOString() };
+        const control = join(dirname(file), POLICY_CONTROL_FILE);
+        mkdirSync(dirname(control), { recursive: true });
+        writeFileSync(`${control}.tmp`, JSON.stringify(request) + '\n');
+        renameSync(`${control}.tmp`, control);
+        const deadline = Date.now() + Number(opts.timeout);
+        for (;;) {
+          const now = readStatus(file);
+          if (now.control?.id === request.id) {
+            io.out(`${now.control.ok ? 'ok' : 'failed'}: ${now.control.message}\nactive revision: ${now.control.revision ?? 'none'}\n`);
+            if (!now.control.ok) setExit(1);
+            return;
+          }
+          if (Date.now() > deadline) {
+            io.err(`no answer from the Warden (pid ${status.instance.pid}) within ${opts.timeout} ms; it checks ${control} twice a second. Is it running with this data directory?\n`);
+            setExit(1);
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      });
+  }
+}
+
+function statusFileOf(opts: { config?: string; statusFile?: string }): string {
+  if (opts.statusFile) return resolve(opts.statusFile);
+  const config = opts.config ?? (existsSync('warden.yaml') ? 'warden.yaml' : undefined);
+  if (!config) throw new PolicyError('policy_status_unknown', `which Warden? Fix: pass --config with its warden.yaml, or --status-file with its ${POLICY_STATUS_FILE}.`);
+  return policyStatusFile(loadConfig(config));
+}
+
+function readStatus(file: string): PolicyStatus {
+  if (!existsSync(file)) {
+    throw new PolicyError('policy_status_missing', `${file} does not exist: no Warden with this data directory has started. Fix: start it (warden serve), or point --config/--status-file at the right one.`);
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as PolicyStatus;
+}
+
+function isRunning(status: PolicyStatus): boolean {
+  if (status.stopped_at) return false;
+  try {
+    process.kill(status.instance.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function formatStatus(s: PolicyStatus, file: string): string {
+  const lines: string[] = [];
+  const running = isRunning(s);
+  lines.push(`Warden pid ${s.instance.pid}: ${running ? 'running' : `not running${s.stopped_at ? ` (stopped ${s.stopped_at})` : ' (stale status)'}`}; status ${file}, updated ${s.updated_at}`);
+  if (s.active) {
+    lines.push(`active:   ${s.active.revision}`, `          loaded ${s.active.loaded_at} (${s.active.reason}, activation ${s.active.activation})`);
+    for (const [name, b] of Object.entries(s.active.bundles)) {
+      lines.push(`  ${name.padEnd(10)} ${b.revision}  ${b.source}${b.etag ? `  etag ${b.etag}` : ''}${b.signed_by ? `  signed (key ${b.signed_by})` : ''}`);
+    }
+  } else lines.push('active:   none (every call is denied: fail closed)');
+  for (const [name, b] of Object.entries(s.bundles)) {
+    if (b.last_error) lines.push(`  ${name}: ${b.kind} ${b.location}: ${b.last_error}`);
+  }
+  if (s.previous.length) lines.push(`rollback: ${s.previous.map((p) => p.revision).join(' <- ')}`);
+  if (s.last_error) {
+    const where = s.last_error.location ? ` at ${s.last_error.location.file}:${s.last_error.location.line}` : '';
+    lines.push(`last error: ${s.last_error.at} bundle ${s.last_error.bundle}: ${s.last_error.code}${where}`);
+    for (const l of s.last_error.message.split('\n')) lines.push(`  ${l}`);
+  } else lines.push('last error: none');
+  lines.push('history:');
+  for (const h of s.history.slice(-10)) {
+    const what = h.event === 'refused' ? `refused   ${h.bundle ?? ''} ${h.error?.code ?? ''}` : `${h.event.padEnd(9)} ${h.revision ?? ''} (${h.reason ?? ''})`;
+    lines.push(`  ${h.at}  ${what}`);
+  }
+  if (s.control) lines.push(`last request: ${s.control.action} ${s.control.ok ? 'ok' : 'failed'}: ${s.control.message}`);
+  return lines.join('\n') + '\n';
 }
 
 function countTests(verbose: string): { passed: number; failed: number } {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { Parser } from 'tar';
@@ -49,9 +49,23 @@ export interface RegoLocation {
  * Compiles a directory of Rego (+ data files) to a Wasm bundle with `opa build -t wasm`.
  * Returns the bundle's bytes; the revision defaults to a hash of the sources.
  */
-export async function buildBundleFile(options: { dir: string; entrypoints: string[]; out: string; revision?: string; bundleMode?: boolean }): Promise<{ revision: string; out: string }> {
+export async function buildBundleFile(options: {
+  dir: string;
+  entrypoints: string[];
+  out: string;
+  revision?: string;
+  bundleMode?: boolean;
+  /** Sign with `opa build --signing-key` (implies bundle mode): a PEM private key file, or the HMAC secret. */
+  signingKey?: string;
+  signingAlg?: string;
+  claimsFile?: string;
+}): Promise<{ revision: string; out: string }> {
   const revision = options.revision ?? contentRevision(options.dir);
-  const args = ['build', '-t', 'wasm', ...(options.bundleMode ? ['-b'] : []), '--revision', revision, '-o', options.out];
+  const signing = options.signingKey
+    ? ['--signing-key', options.signingKey, '--signing-alg', options.signingAlg ?? 'RS256', ...(options.claimsFile ? ['--claims-file', options.claimsFile] : [])]
+    : [];
+  const bundleMode = options.bundleMode || signing.length > 0 || existsSync(join(options.dir, '.manifest'));
+  const args = ['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), ...signing, '--revision', revision, '-o', options.out];
   for (const e of options.entrypoints) args.push('-e', e);
   args.push('.');
   const { code, stderr, stdout } = await runOpa(args, { cwd: options.dir });
