@@ -8,6 +8,7 @@ import {
   ResourceListChangedNotificationSchema,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { OrderedTransport } from '../../src/downstream/index.js';
 import { FIXTURES, POLICIES, ROOT, SERVERS, eventually, nodeServer, startWarden, textOf, type RunningWarden } from '../helpers/warden.js';
 
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
@@ -30,7 +31,13 @@ describe('faithful relay (stdio front)', () => {
         },
         policy: { bundle: join(POLICIES, 'core') },
       },
-      { capabilities: { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } } },
+      {
+        capabilities: { sampling: {}, elicitation: { form: {} }, roots: { listChanged: true } },
+        // The SDK client drops a progress notification read in the same chunk as the response
+        // (its notification handlers run a microtask later). Warden fixes that on its downstream
+        // side with OrderedTransport; this client needs the same fix to count every update.
+        wrapTransport: (t) => new OrderedTransport(t),
+      },
     );
     const c = w.client;
     c.setRequestHandler(CreateMessageRequestSchema, async (request) => ({

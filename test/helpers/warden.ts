@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import YAML from 'yaml';
 
@@ -39,7 +40,10 @@ export interface RunningWarden {
  * Spawns the built `warden serve` as a real child process over stdio and connects the real SDK
  * client to it. `config` is written as YAML; `mcpServers` entries get the call-recording env.
  */
-export async function startWarden(config: Record<string, unknown>, options: { capabilities?: ClientCapabilities; env?: Record<string, string> } = {}): Promise<RunningWarden> {
+export async function startWarden(
+  config: Record<string, unknown>,
+  options: { capabilities?: ClientCapabilities; env?: Record<string, string>; wrapTransport?: (t: Transport) => Transport } = {},
+): Promise<RunningWarden> {
   const dir = tempDir('warden');
   const callLog = join(dir, 'calls.jsonl');
   const decisionLog = join(dir, 'decisions.jsonl');
@@ -60,7 +64,7 @@ export async function startWarden(config: Record<string, unknown>, options: { ca
   transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const client = new Client({ name: 'warden-e2e', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
   try {
-    await client.connect(transport);
+    await client.connect(options.wrapTransport ? options.wrapTransport(transport) : transport);
   } catch (err) {
     await client.close().catch(() => undefined);
     throw new Error(`warden did not start: ${String(err)}\n--- stderr ---\n${stderr}`);
