@@ -7,6 +7,7 @@ import { WARDEN_VERSION } from '../proxy/index.js';
 import { loadConfig } from '../config/index.js';
 import { registerAuditCommands } from './audit-command.js';
 import { registerPolicyCommands } from './policy-command.js';
+import { registerReplayCommand } from './replay-command.js';
 import { serveStdio } from './serve.js';
 import { serveHttp } from './serve-http.js';
 
@@ -41,6 +42,7 @@ export async function main(argv: string[], io = { out: (t: string) => void proce
     });
 
   registerPolicyCommands(program, io, setExit);
+  registerReplayCommand(program, io, setExit);
   registerAuditCommands(program, {
     io,
     setExit,

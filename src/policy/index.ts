@@ -30,5 +30,7 @@ export type { BundleSource, BundleSpec, PollingConfig, SourceListener, SourceSta
 export { verifyBundleSignatures, globToRegExp, SIGNATURES_FILE } from './signing.js';
 export type { VerificationConfig, VerificationKey, VerifiedSignature } from './signing.js';
 export { fileDigest, isStructuredDoc, encodeString, parseJsonPreservingNumbers, JsonNumber, SIGNATURE_HASHES } from './canonical-json.js';
+export { replayRecords, recordedVerdict, newVerdict } from './replay.js';
+export type { RecordedEvent, ReplayChange, ReplayReport, ReplayOptions, ReplayVerdict } from './replay.js';
 export { findOpa, runOpa, PACKAGE_ROOT } from './toolchain.js';
 export { SDK_BUILTINS, HOST_BUILTINS, createHostBuiltins } from './builtins.js';
