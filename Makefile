@@ -18,7 +18,7 @@ COVERAGE_MIN  ?= 90
 export PATH := $(TOOLS_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WARDEN_OPA := $(OPA)
 
-.PHONY: help tools deps build test test-policy test-node test-deps lint-policy fmt demo bench clean
+.PHONY: help tools deps build test test-policy test-node test-deps lint-ts lint-policy fmt demo bench clean
 
 help:
 	@echo "make demo   install, build and run a scripted session through Warden on the bundled examples"
@@ -58,7 +58,11 @@ build: deps
 	npm run --silent build
 
 # --- tests -------------------------------------------------------------------------------------
-test: tools build test-policy test-node
+test: tools build lint-ts test-policy test-node
+
+# Layering of src/ (scripts/layers.json) and no console output outside the CLI.
+lint-ts: deps
+	npx eslint src
 
 lint-policy: tools
 	$(OPA) fmt --list --fail policy policy-tests
