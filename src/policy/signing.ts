@@ -82,7 +82,9 @@ export async function verifyBundleSignatures(files: ReadonlyMap<string, Buffer>,
   } catch (err) {
     return fail('the JWS header or payload cannot be decoded', err);
   }
-  const keyid = config.keyid || (typeof header['kid'] === 'string' ? header['kid'] : '') || (typeof claims.keyid === 'string' ? claims.keyid : '');
+  const only = Object.keys(config.keys).length === 1 ? Object.keys(config.keys)[0]! : '';
+  // Nothing names a key: with a single key configured use it, as `opa run --verification-key` does.
+  const keyid = config.keyid || (typeof header['kid'] === 'string' ? header['kid'] : '') || (typeof claims.keyid === 'string' ? claims.keyid : '') || only;
   if (!keyid) fail('verification key ID is empty (set policy.verification.keyid, or sign with a kid)');
   const keyConfig = config.keys[keyid];
   if (!keyConfig) fail(`no key "${keyid}" in policy.verification.keys (configured: ${Object.keys(config.keys).join(', ') || 'none'})`);

@@ -2,7 +2,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileDigest, globToRegExp, loadTarball, verifyBundleSignatures, type VerificationConfig } from '../../src/policy/index.js';
+import { execFileSync } from 'node:child_process';
+import { fileDigest, findOpa, globToRegExp, loadDirectoryBundle, loadTarball, verifyBundleSignatures, type VerificationConfig } from '../../src/policy/index.js';
 import { tempDir } from '../helpers/warden.js';
 import { decisionRego, keyPair, opaBuild, readTar, writeTar, writeTree } from './bundle-helpers.js';
 
@@ -119,6 +120,18 @@ describe('bundle signatures, as OPA verifies them', () => {
     await expect(verifyBundleSignatures(files, { keys: { prod: { ...key, scope: 'write' } } }, 'b')).resolves.toMatchObject({ scope: 'write' });
     await expect(verifyBundleSignatures(files, { keys: { prod: key } }, 'b')).rejects.toThrow(/scope mismatch/);
     await expect(verifyBundleSignatures(files, { keys: { prod: key }, scope: 'read' }, 'b')).rejects.toThrow(/scope mismatch/);
+  });
+
+  test('a directory signed with opa sign --bundle . is verified before it is compiled; an edit after signing is refused', async () => {
+    const signedDir = writeTree(join(dir, 'signed-dir'), { 'mcp/decision.rego': decisionRego(), 'data.json': TRICKY_DATA });
+    // opa sign (no claims): no kid; with a single key configured, that key is used (as opa run --verification-key).
+    execFileSync(findOpa(), ['sign', '--signing-key', keys['RS256']!.privateKey, '--bundle', '.'], { cwd: signedDir });
+    const single = { keys: { ci: { algorithm: 'RS256', key: keys['RS256']!.publicPem } } };
+    const loaded = await loadDirectoryBundle({ name: 'p', dir: signedDir, entrypoint: 'mcp/decision', verification: single });
+    expect(loaded.signature).toMatchObject({ keyid: 'ci', files: ['data.json', 'mcp/decision.rego'] });
+    expect(loaded.wasm).toBeDefined();
+    writeFileSync(join(signedDir, 'mcp/decision.rego'), decisionRego({ deny: 'echo' }));
+    await expect(loadDirectoryBundle({ name: 'p', dir: signedDir, entrypoint: 'mcp/decision', verification: single })).rejects.toThrow(/mcp\/decision\.rego: digest mismatch/);
   });
 
   test('exclude_files leaves matching files out, with Go filepath.Match globs', async () => {
