@@ -208,8 +208,12 @@ export async function loadDirectoryBundle(options: {
     mkdirSync(src, { recursive: true });
     const out = join(work, 'bundle.tar.gz');
     const bundleMode = snapshot.has('.manifest');
-    const args = ['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', revision, '-o', out, '-e', options.entrypoint, '.'];
-    const { code, stderr, stdout } = await runOpa(args, { cwd: src });
+    const build = (entrypoints: string[]): ReturnType<typeof runOpa> =>
+      runOpa(['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', revision, '-o', out, ...entrypoints.flatMap((e) => ['-e', e]), '.'], { cwd: src });
+    const optional = definedOptionalEntrypoints(snapshot).filter((e) => e !== options.entrypoint);
+    let { code, stderr, stdout } = await build([options.entrypoint, ...optional]);
+    // The look for optional entrypoints is textual; if opa disagrees, the decision alone still builds.
+    if (code !== 0 && optional.some((e) => (stderr || stdout).includes(`entrypoint "${e}"`))) ({ code, stderr, stdout } = await build([options.entrypoint]));
     if (code !== 0) throw compileError(src, (stderr || stdout).trim(), dir);
     const files = await untar(readFileSync(out), dir);
     const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
@@ -217,6 +221,28 @@ export async function loadDirectoryBundle(options: {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Entrypoints compiled alongside the decision when the policy defines them: read-only views the
+ * HTTP front evaluates for the dashboard (`mcp/workflow/status`: each workflow's steps per
+ * session). A policy without them builds and runs as before.
+ */
+export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status'];
+
+/**
+ * The optional entrypoints whose rule a snapshot's Rego defines (`package a.b` with a rule `c` at
+ * the start of a line, for `a/b/c`). Textual, so cheap enough to run before every build.
+ */
+export function definedOptionalEntrypoints(files: ReadonlyMap<string, Buffer>): string[] {
+  const sources = [...files].filter(([path]) => path.endsWith('.rego')).map(([, bytes]) => bytes.toString('utf8'));
+  return OPTIONAL_ENTRYPOINTS.filter((entrypoint) => {
+    const parts = entrypoint.split('/');
+    const rule = parts.pop()!;
+    const pkg = new RegExp(`^package\\s+${parts.join('\\.')}\\s*$`, 'm');
+    const head = new RegExp(`^(default\\s+)?${rule}\\s*(:=|=|\\{|if\\b|contains\\b)`, 'm');
+    return sources.some((text) => pkg.test(text) && head.test(text));
+  });
 }
 
 /**

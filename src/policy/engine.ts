@@ -33,6 +33,11 @@ export interface Evaluation {
   readonly evalNs: number;
 }
 
+/** The outcome of evaluating an entrypoint other than the decision ({@link PolicyEngine.evaluateEntrypoint}). */
+export type EntrypointResult =
+  | { readonly ok: true; readonly result: unknown; readonly revision: string; readonly evalNs: number }
+  | { readonly ok: false; readonly code: 'policy_missing' | 'policy_entrypoint_missing' | 'policy_eval_error' | 'policy_undefined'; readonly message: string; readonly revision: string };
+
 /**
  * One loaded bundle, ready to answer. Evaluation is synchronous and not re-entrant per instance,
  * which JavaScript's single thread guarantees.
@@ -106,6 +111,42 @@ export class PolicyEngine {
     const read = readDecision(result);
     if (!read.ok) return this.failure('policy_bad_decision', `the policy's ${this.entrypoint}: ${read.problem}`, result, started);
     return { decision: read.decision, revision: this.bundle.revision, bundle: this.bundle.name, result, evalNs: elapsed(started) };
+  }
+
+  /** Whether the compiled module has `name` (e.g. `mcp/workflow/status`) as an entrypoint. */
+  hasEntrypoint(name: string): boolean {
+    return Object.hasOwn((this.policy.entrypoints ?? {}) as Record<string, number>, name);
+  }
+
+  /**
+   * Evaluates another entrypoint of the same module (one the bundle was compiled with besides the
+   * decision), for read-only views such as the dashboard's workflow status. Never throws; the
+   * result is not checked against the decision's shape.
+   *
+   * @example
+   * ```ts
+   * const r = engine.evaluateEntrypoint('mcp/workflow/status', inputDocument);
+   * if (r.ok) render(r.result);
+   * ```
+   */
+  evaluateEntrypoint(name: string, input: unknown, nowMs: number = Date.now()): EntrypointResult {
+    const started = process.hrtime.bigint();
+    if (!this.hasEntrypoint(name)) {
+      return { ok: false, code: 'policy_entrypoint_missing', message: `the active policy (revision ${this.bundle.revision}) has no entrypoint ${name}`, revision: this.bundle.revision };
+    }
+    this.ctx.nowMs = nowMs;
+    this.ctx.uuids.clear();
+    let resultSet: unknown;
+    try {
+      resultSet = this.policy.evaluate(input, name);
+    } catch (err) {
+      return { ok: false, code: 'policy_eval_error', message: `evaluating ${name} failed: ${describeError(err)}`, revision: this.bundle.revision };
+    }
+    const results = Array.isArray(resultSet) ? (resultSet as { result?: unknown }[]) : [];
+    if (results.length !== 1 || results[0]?.result === undefined) {
+      return { ok: false, code: 'policy_undefined', message: `the policy's ${name} is undefined for this input`, revision: this.bundle.revision };
+    }
+    return { ok: true, result: results[0].result, revision: this.bundle.revision, evalNs: elapsed(started) };
   }
 
   private failure(code: PolicyFailureCode, message: string, result: unknown, started: bigint): Evaluation {

@@ -1,5 +1,5 @@
 export { PolicyEngine, failClosed } from './engine.js';
-export type { CompiledBundle, Evaluation, PolicyFailureCode } from './engine.js';
+export type { CompiledBundle, EntrypointResult, Evaluation, PolicyFailureCode } from './engine.js';
 export { PolicyRuntime, POLICY_STATUS_FILE, POLICY_CONTROL_FILE, SMOKE_INPUT } from './runtime.js';
 export type { PolicyStatus, PolicyEvents, RuntimeOptions, PolicyHistoryEvent, PolicyErrorInfo, ActivationReason, ControlRequest } from './runtime.js';
 export { policyStatusFile, runtimeOptionsFromConfig } from './config.js';
@@ -21,6 +21,8 @@ export {
   rootsOverlap,
   rootsContain,
   regoLocation,
+  OPTIONAL_ENTRYPOINTS,
+  definedOptionalEntrypoints,
 } from './bundle.js';
 export type { LoadedBundle, RegoLocation } from './bundle.js';
 export { composeBundles, compositeRevision } from './compose.js';

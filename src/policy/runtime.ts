@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { PolicyError, WardenError, describeError } from '../common/index.js';
 import type { LoadedBundle, RegoLocation } from './bundle.js';
 import { composeBundles, type ComposedBundle } from './compose.js';
-import { failClosed, PolicyEngine, type Evaluation } from './engine.js';
+import { failClosed, PolicyEngine, type EntrypointResult, type Evaluation } from './engine.js';
 import { createSource, type BundleSource, type BundleSpec, type SourceState } from './sources.js';
 
 /** File names of the status document and the control request, side by side in the data directory. */
@@ -270,6 +270,22 @@ export class PolicyRuntime {
       return { ...failClosed('policy_missing', `no policy bundle is loaded (source ${this.source}${this.lastError ? `; last error: ${this.lastError.message}` : ''})`), revision: '', bundle: '', result: undefined, evalNs: 0 };
     }
     return engine.evaluate(input, nowMs);
+  }
+
+  /**
+   * Evaluates another entrypoint of the active policy (read once), e.g. `mcp/workflow/status` for
+   * the dashboard. Never throws; with no policy loaded, or an entrypoint the active revision was
+   * not compiled with, the result says so.
+   */
+  evaluateEntrypoint(name: string, input: unknown, nowMs?: number): EntrypointResult {
+    const engine = this.active?.engine;
+    if (!engine) return { ok: false, code: 'policy_missing', message: 'no policy bundle is loaded', revision: '' };
+    return engine.evaluateEntrypoint(name, input, nowMs);
+  }
+
+  /** Whether the active policy was compiled with entrypoint `name`. */
+  hasEntrypoint(name: string): boolean {
+    return this.active?.engine.hasEntrypoint(name) ?? false;
   }
 
   get revision(): string | null {
