@@ -10,7 +10,7 @@ import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
 import { PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
-import { Session } from '../session/index.js';
+import { Session, type ClientInfo, type InputDocument, type PendingCall } from '../session/index.js';
 import { CallPipeline } from './pipeline.js';
 import type { AuditPort, PipelineObserver } from './ports.js';
 import { SessionGate } from './gate.js';
@@ -37,6 +37,28 @@ export interface ProxySession {
   readonly server: Server | null;
   close(): Promise<void>;
 }
+/** A live client session, as read-only views (the admin API, the dashboard) see it. */
+export interface LiveSessionState {
+  readonly id: string;
+  readonly client: ClientInfo;
+  readonly principal: Principal;
+  readonly startedAt: string;
+  /** Calls decided so far. */
+  readonly calls: number;
+  /**
+   * The session's input document as the policy would see it now, for a neutral call (kind tool,
+   * empty names and arguments): what read-only entrypoints such as `mcp/workflow/status` take.
+   */
+  input(nowMs?: number): InputDocument;
+}
+
+/** A session opening (its client's initialize was answered) or closing, for live views. */
+export type SessionEvent =
+  | { type: 'session.opened'; session_id: string; client: ClientInfo; principal: Principal; at: string }
+  | { type: 'session.closed'; session_id: string; calls: number; at: string };
+
+const NEUTRAL_CALL: PendingCall = Object.freeze({ kind: 'tool', server: '', tool: '', name: '', arguments: {}, annotations: {} }) as PendingCall;
+
 /**
  * The running product: policy, audit trail, decision log and the call pipeline, shared by every
  * client session. Fronts (stdio, HTTP) attach sessions to it.
@@ -44,6 +66,7 @@ export interface ProxySession {
 export class Warden {
   readonly instanceId = randomUUID();
   private readonly sessions = new Set<ProxySession>();
+  private readonly sessionListeners = new Set<(event: SessionEvent) => void>();
 
   private constructor(
     readonly config: WardenConfig,
@@ -57,6 +80,43 @@ export class Warden {
     private readonly adminState: { enabled: boolean },
     private readonly retentionTimer: NodeJS.Timeout | null = null,
   ) {}
+
+  /**
+   * The sessions whose client has initialized, as read-only snapshots (newest last).
+   *
+   * @example
+   * ```ts
+   * for (const s of warden.liveSessions()) runtime.evaluateEntrypoint('mcp/workflow/status', s.input());
+   * ```
+   */
+  liveSessions(): LiveSessionState[] {
+    return [...this.sessions]
+      .filter((p) => p.server !== null)
+      .map(({ session }) => ({
+        id: session.id,
+        client: session.client,
+        principal: session.principal,
+        startedAt: session.startedAt,
+        calls: session.callCount,
+        input: (nowMs = Date.now()) => session.buildInput(NEUTRAL_CALL, nowMs),
+      }));
+  }
+
+  /** Calls `listener` when a session opens or closes. Returns an unsubscribe function. */
+  onSessionEvent(listener: (event: SessionEvent) => void): () => void {
+    this.sessionListeners.add(listener);
+    return () => this.sessionListeners.delete(listener);
+  }
+
+  private emitSession(event: SessionEvent): void {
+    for (const listener of this.sessionListeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.logger.warn('session listener failed', { error: describeError(err) });
+      }
+    }
+  }
 
   /** Called by a front that serves the admin API: held calls then wait for approvers (until the timeout). */
   enableAdminApprovals(): void {
@@ -166,6 +226,7 @@ export class Warden {
         this.sessions.delete(proxySession);
         try {
           if (server) {
+            this.emitSession({ type: 'session.closed', session_id: session.id, calls: session.callCount, at: new Date().toISOString() });
             await this.audit.append({ type: 'session.closed', session_id: session.id, data: { calls: session.callCount } }).catch((err: unknown) =>
               this.logger.error('audit trail could not record session.closed', { session_id: session.id, error: describeError(err) }),
             );
@@ -212,6 +273,7 @@ export class Warden {
             this.audit
               .append({ type: 'session.opened', session_id: session.id, data: { client: session.client, principal: session.principal } })
               .catch((err: unknown) => this.logger.error('audit trail could not record session.opened', { session_id: session.id, error: describeError(err) }));
+            this.emitSession({ type: 'session.opened', session_id: session.id, client: session.client, principal: session.principal, at: new Date().toISOString() });
             this.logger.info('session opened', { session_id: session.id, client: session.client, principal: session.principal.sub, tools: pool?.listTools().length });
           },
         });
