@@ -10,7 +10,10 @@ import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { Warden, type ProxySession } from '../proxy/index.js';
 import { assertAuthAllowsHost, createAuthenticator, type AuthFailure, type Authenticator } from './auth.js';
+import { createAdminRouter } from './admin.js';
+import { mountDashboard } from './dashboard.js';
 import { createOriginGuard, type OriginGuard } from './guard.js';
+import { composeObservers, LiveEvents } from './live-events.js';
 import { WardenMetrics } from './metrics.js';
 
 export interface HttpServerOptions {
@@ -73,12 +76,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     logger.warn('listening on every interface without http.allowedHosts or http.publicUrl: only localhost Host headers are accepted. Fix: set http.publicUrl to the URL clients use, or list their Host values in http.allowedHosts.', { host });
   }
   const metrics = new WardenMetrics();
-  const warden = await Warden.create(config, logger, { observer: metrics.observer });
+  const live = new LiveEvents();
+  const warden = await Warden.create(config, logger, { observer: composeObservers(metrics.observer, live.observer) });
   let front: HttpFront;
   try {
-    front = new HttpFront(warden, config, logger, authenticator, metrics);
+    live.attach(warden);
+    front = new HttpFront(warden, config, logger, authenticator, metrics, live);
     await front.listen(options.port, host);
   } catch (err) {
+    live.close();
     await warden.close();
     throw err;
   }
@@ -118,6 +124,7 @@ class HttpFront {
     private readonly logger: Logger,
     private readonly auth: Authenticator,
     private readonly metrics: WardenMetrics,
+    private readonly live: LiveEvents,
   ) {
     metrics.attach({
       sessionsOpen: () => this.sessions.size,
@@ -151,6 +158,7 @@ class HttpFront {
     if (this.closed) return;
     this.closed = true;
     if (this.reaper) clearInterval(this.reaper);
+    this.live.close();
     const all = [...this.sessions.values(), ...this.pending];
     await Promise.allSettled(all.map((s) => this.closeSession(s, 'shutdown')));
     await new Promise<void>((r) => {
@@ -233,6 +241,10 @@ class HttpFront {
       express.json({ limit: this.config.http.bodyLimit }),
       (req, res, next) => void this.handleMcp(req, res).catch(next),
     );
+
+    // The admin API and the dashboard (docs/admin-api.md): same authentication as /mcp.
+    app.use('/admin', createAdminRouter({ warden: this.warden, config: this.config, logger: this.logger, live: this.live, authenticate: (req, res, next) => void this.authenticate(req, res, next) }));
+    mountDashboard(app);
 
     app.use((_req, res) => void res.status(404).json({ error: 'not_found' }));
     app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {

@@ -1,0 +1,422 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { ApprovalError, mayApprove, type PendingApproval } from '../approval/index.js';
+import { buildSessionReport, csvHeader, formatSessionReport, parseTimeArg, toCsvLine, verifyChain, type AuditRecord, type ChainStore, type VerifyResult } from '../audit/index.js';
+import { AuditError, describeError, type Logger } from '../common/index.js';
+import type { Principal, WardenConfig } from '../config/index.js';
+import type { LiveSessionState, Warden } from '../proxy/index.js';
+import { AuditView, summarize, type CallRow, type SessionRow } from './audit-view.js';
+import { autoBucket, BUCKETS, computeCompliance, violationRules } from './compliance.js';
+import type { LiveEvent, LiveEvents } from './live-events.js';
+import { evaluateWorkflowStatus, inputFromRecords, WORKFLOW_STATUS_ENTRYPOINT, type WorkflowStatus } from './workflow-status.js';
+
+/** The role that may read everything the admin API serves. */
+export const ADMIN_ROLE = 'admin';
+
+/** Most records one report or export reads; beyond it, `warden audit export` is the tool. */
+const MAX_REPORT_RECORDS = 200_000;
+const REPORT_PAGE = 5000;
+
+export interface AdminOptions {
+  warden: Warden;
+  config: WardenConfig;
+  logger: Logger;
+  live: LiveEvents;
+  /** The front's authentication middleware: sets `res.locals.principal` or answers 401. */
+  authenticate: (req: Request, res: Response, next: NextFunction) => void;
+}
+
+/** Who is asking, as the admin API sees it. */
+interface Caller {
+  principal: Principal;
+  /** The approver identity handed to the broker: a fresh object, so self-approval is recognised by `sub`. */
+  approver: { sub: string; roles: readonly string[] };
+  admin: boolean;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The admin API (docs/admin-api.md): JSON under `/admin`, behind the same authentication as
+ * `/mcp`. Role `admin` reads everything; approving a held call needs a role the call's approval
+ * names (the broker checks), so approvers who are not admins may list and answer the approvals
+ * they can answer and follow their events. With `auth: none` (loopback only) the local user is
+ * an admin. Mounting it opens the admin approval channel (`warden.enableAdminApprovals()`).
+ *
+ * @example
+ * ```ts
+ * app.use('/admin', createAdminRouter({ warden, config, logger, live, authenticate }));
+ * ```
+ */
+export function createAdminRouter(options: AdminOptions): Router {
+  const { warden, config, logger, live } = options;
+  const view = new AuditView(warden.audit);
+  const statusCache = new Map<string, { key: string; status: WorkflowStatus }>();
+  let verified: { key: string; result: VerifyResult; checked_at: string } | null = null;
+  warden.enableAdminApprovals();
+
+  const router = express.Router();
+  router.use((req, res, next) => options.authenticate(req, res, next));
+  router.use(express.json({ limit: '64kb' }));
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    const principal = res.locals['principal'] as Principal;
+    const admin = config.auth.type === 'none' || principal.roles.includes(ADMIN_ROLE);
+    const roles = config.auth.type === 'none' && !principal.roles.includes(ADMIN_ROLE) ? [...principal.roles, ADMIN_ROLE] : [...principal.roles];
+    res.locals['caller'] = { principal, approver: { sub: principal.sub, roles }, admin } satisfies Caller;
+    next();
+  });
+  const caller = (res: Response): Caller => res.locals['caller'] as Caller;
+  const adminOnly = (_req: Request, res: Response, next: NextFunction): void => {
+    if (caller(res).admin) return next();
+    next(new HttpError(403, 'forbidden', `${caller(res).principal.sub} needs the role ${ADMIN_ROLE} for this (approvers without it may use /admin/approvals and /admin/events)`));
+  };
+  const route = (handler: (req: Request, res: Response) => Promise<unknown> | unknown) => (req: Request, res: Response, next: NextFunction) => {
+    Promise.resolve()
+      .then(() => handler(req, res))
+      .then((body) => {
+        if (body !== undefined && !res.headersSent) res.json(body);
+      })
+      .catch(next);
+  };
+
+  // --- workflow status ------------------------------------------------------------------------
+
+  const liveById = (): Map<string, LiveSessionState> => new Map(warden.liveSessions().map((s) => [s.id, s]));
+  const statusOf = (row: SessionRow | undefined, liveState: LiveSessionState | undefined): WorkflowStatus => {
+    const revision = warden.policy.revision ?? '';
+    const key = liveState ? `live:${revision}:${liveState.calls}` : `rec:${revision}:${row?.last_seq ?? 0}`;
+    const id = liveState?.id ?? row!.session_id;
+    const cached = statusCache.get(id);
+    if (cached && cached.key === key) return cached.status;
+    const input = liveState ? liveState.input() : inputFromRecords(row!, config.session);
+    const status = evaluateWorkflowStatus(warden.policy, input);
+    if (statusCache.size > 5000) statusCache.clear();
+    statusCache.set(id, { key, status });
+    return status;
+  };
+
+  // --- helpers ----------------------------------------------------------------------------------
+
+  const sessionItem = (row: SessionRow | undefined, liveState: LiveSessionState | undefined): Record<string, unknown> => {
+    const calls = row?.calls ?? [];
+    let allowed = 0;
+    let denied = 0;
+    let held = 0;
+    let violations = 0;
+    for (const c of calls) {
+      const s = summarize(c);
+      if (s.outcome === 'held') held++;
+      else if (s.allow) allowed++;
+      else denied++;
+      if (violationRules(s).length > 0) violations++;
+    }
+    const principal = liveState?.principal ?? row?.principal;
+    return {
+      session_id: liveState?.id ?? row!.session_id,
+      live: !!liveState,
+      opened_at: row?.opened_at ?? liveState?.startedAt ?? null,
+      closed_at: row?.closed_at ?? null,
+      client: liveState?.client ?? row?.client ?? null,
+      principal: principal ? { sub: principal.sub ?? null, roles: principal.roles ?? [] } : null,
+      calls: calls.length,
+      allowed,
+      denied,
+      held,
+      violations,
+      last_at: calls.length ? calls[calls.length - 1]!.last_at : (row?.opened_at ?? liveState?.startedAt ?? null),
+    };
+  };
+
+  const callItem = (c: CallRow): Record<string, unknown> => {
+    const s = summarize(c);
+    return {
+      call_id: c.call_id,
+      decision_id: s.decision_id,
+      decision_ids: c.decisions.map((d) => d.decision_id),
+      session_id: c.session_id,
+      seq: c.seq,
+      at: c.at,
+      kind: c.kind,
+      server: c.server,
+      name: c.name,
+      outcome: s.outcome,
+      allow: s.allow,
+      reasons: s.reasons,
+      monitored: s.monitored,
+      revision: s.revision,
+      mode: s.mode,
+      held: s.held,
+      duration_ms: s.duration_ms,
+      violation: violationRules(s).length > 0,
+      approval: c.approval,
+      error: c.decisions[c.decisions.length - 1]?.error ?? c.completed?.error ?? null,
+    };
+  };
+
+  const time = (value: unknown, name: string): string | undefined => {
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string') throw new HttpError(400, 'bad_request', `${name} must be a time`);
+    try {
+      return parseTimeArg(value);
+    } catch (err) {
+      throw new HttpError(400, 'bad_request', `${name}: ${describeError(err)}`);
+    }
+  };
+
+  const readAll = async (query: { session?: string; since?: string; until?: string }): Promise<AuditRecord[]> => {
+    const out: AuditRecord[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await warden.audit.read({ ...query, sinceSeq: after, limit: REPORT_PAGE });
+      out.push(...page);
+      if (out.length > MAX_REPORT_RECORDS) {
+        throw new HttpError(413, 'range_too_large', `more than ${MAX_REPORT_RECORDS} records match; narrow the range (from, to) or use 'warden audit export'`);
+      }
+      if (page.length < REPORT_PAGE) return out;
+      after = page[page.length - 1]!.seq;
+    }
+  };
+
+  const verification = async (): Promise<{ result: VerifyResult; checked_at: string; head: { seq: number; hash: string } | null }> => {
+    const head = await warden.audit.head();
+    const key = head ? `${head.seq}:${head.hash}` : 'empty';
+    if (!verified || verified.key !== key) {
+      const store = warden.audit as Partial<ChainStore>;
+      const result: VerifyResult =
+        typeof store.state === 'function' && typeof store.scan === 'function'
+          ? await verifyChain(warden.audit as ChainStore)
+          : { ok: false, seq: 0, problem: 'truncated', detail: 'this audit store cannot be verified from here', source: 'store' };
+      verified = { key, result, checked_at: new Date().toISOString() };
+    }
+    return { result: verified.result, checked_at: verified.checked_at, head };
+  };
+
+  // Approvers see the approvals their roles may answer, their own included (answering those is
+  // refused by the broker unless the policy allows self-approval).
+  const visibleApproval = (c: Caller, a: PendingApproval): boolean => {
+    if (c.admin) return true;
+    const allowed = a.approvers.length ? a.approvers : [ADMIN_ROLE];
+    return c.approver.roles.some((r) => allowed.includes(r));
+  };
+
+  // --- routes -----------------------------------------------------------------------------------
+
+  router.get('/whoami', route((_req, res) => {
+    const c = caller(res);
+    return { sub: c.principal.sub, roles: c.approver.roles, admin: c.admin, auth: config.auth.type };
+  }));
+
+  router.get('/sessions', adminOnly, route(async (req) => {
+    await view.sync();
+    const liveSessions = liveById();
+    const onlyLive = req.query['live'] === 'true' || req.query['live'] === '1';
+    const withWorkflows = onlyLive || req.query['workflows'] === 'true';
+    const items: Record<string, unknown>[] = [];
+    for (const s of liveSessions.values()) {
+      const row = view.session(s.id);
+      items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: statusOf(row, s) } : {}) });
+    }
+    if (!onlyLive) {
+      for (const row of view.allSessions()) {
+        if (liveSessions.has(row.session_id)) continue;
+        items.push({ ...sessionItem(row, undefined), ...(withWorkflows ? { workflows: statusOf(row, undefined) } : {}) });
+      }
+    }
+    const { limit, offset } = paging(req, 100, 1000);
+    return { sessions: items.slice(offset, offset + limit), total: items.length, workflow_status: warden.policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT) };
+  }));
+
+  router.get('/sessions/:id', adminOnly, route(async (req) => {
+    await view.sync();
+    const id = String(req.params['id']);
+    const liveState = liveById().get(id);
+    const row = view.session(id);
+    const records = await readAll({ session: id });
+    if (!liveState && !row && records.length === 0) throw new HttpError(404, 'session_not_found', `no session ${id} in the audit trail`);
+    return {
+      session: row || liveState ? sessionItem(row, liveState) : { session_id: id, live: false },
+      workflows: row || liveState ? statusOf(row, liveState) : null,
+      calls: (row?.calls ?? []).map(callItem),
+      report: buildSessionReport(id, records),
+    };
+  }));
+
+  router.get('/decisions', adminOnly, route(async (req) => {
+    await view.sync();
+    const q = req.query;
+    const want = (name: string): string | undefined => (typeof q[name] === 'string' && q[name] !== '' ? (q[name] as string) : undefined);
+    const since = time(q['since'] ?? q['from'], 'since');
+    const until = time(q['until'] ?? q['to'], 'until');
+    const before = want('before') ? Number(want('before')) : Infinity;
+    const allow = want('allow');
+    const filters = { session: want('session'), tool: want('tool'), rule: want('rule'), revision: want('revision'), outcome: want('outcome'), workflow: want('workflow') };
+    const { limit } = paging(req, 100, 500);
+    const out: Record<string, unknown>[] = [];
+    let next: number | null = null;
+    for (const c of view.recentCalls()) {
+      if (c.seq >= before) continue;
+      if (filters.session && c.session_id !== filters.session) continue;
+      if (filters.tool && c.name !== filters.tool) continue;
+      if (since && c.at < since) continue;
+      if (until && c.at >= until) continue;
+      const s = summarize(c);
+      if (allow === 'true' && !s.allow) continue;
+      if (allow === 'false' && s.allow) continue;
+      if (filters.outcome && s.outcome !== filters.outcome) continue;
+      if (filters.revision && s.revision !== filters.revision) continue;
+      if (filters.rule && !s.reasons.some((r) => r.rule === filters.rule) && !s.monitored.some((r) => r.rule === filters.rule)) continue;
+      if (filters.workflow && !s.reasons.some((r) => r.workflow === filters.workflow) && !s.monitored.some((r) => r.workflow === filters.workflow)) continue;
+      if (out.length === limit) {
+        next = out.length ? (out[out.length - 1]!['seq'] as number) : null;
+        break;
+      }
+      out.push(callItem(c));
+    }
+    return { decisions: out, next_before: next };
+  }));
+
+  router.get('/approvals', route(async (_req, res) => {
+    const c = caller(res);
+    const pending = warden.approvals.list().filter((a) => visibleApproval(c, a)).map((a) => ({ ...a, may_approve: mayApprove(a, c.approver) }));
+    if (!c.admin) return { pending };
+    await view.sync();
+    const recent = view
+      .recentCalls()
+      .filter((call) => call.approval?.outcome)
+      .slice(0, 50)
+      .map((call) => ({ id: call.call_id, session_id: call.session_id, name: call.name, ...call.approval }));
+    return { pending, recent };
+  }));
+
+  router.post('/approvals/:id', route((req, res) => {
+    const body = (req.body ?? {}) as { approve?: unknown; comment?: unknown };
+    if (typeof body.approve !== 'boolean') throw new HttpError(400, 'bad_request', 'the body must be JSON {"approve": true|false, "comment"?: "..."}');
+    if (body.comment !== undefined && (typeof body.comment !== 'string' || body.comment.length > 2000)) throw new HttpError(400, 'bad_request', 'comment must be a string of at most 2000 characters');
+    const c = caller(res);
+    const id = String(req.params['id']);
+    try {
+      const result = warden.approvals.decide(id, c.approver, body.approve, body.comment === '' ? undefined : (body.comment as string | undefined));
+      logger.info('approval answered through the admin API', { approval_id: id, by: c.principal.sub, approve: body.approve });
+      return { id, result };
+    } catch (err) {
+      if (err instanceof ApprovalError) throw new HttpError(err.code === 'approval_not_found' ? 404 : 403, err.code, err.message);
+      throw err;
+    }
+  }));
+
+  router.get('/policy', adminOnly, route(() => ({
+    ...warden.policy.status(),
+    mode: config.policy.mode,
+    workflow_status: warden.policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT),
+  })));
+
+  router.get('/compliance', adminOnly, route(async (req) => {
+    await view.sync();
+    const sessions = view.allSessions().reverse();
+    const now = Date.now();
+    const from = time(req.query['from'], 'from');
+    const to = time(req.query['to'], 'to');
+    const toMs = to ? Date.parse(to) : now + 1;
+    const earliest = sessions.reduce((min, s) => Math.min(min, Date.parse(s.first_at)), toMs - 3_600_000);
+    const fromMs = from ? Date.parse(from) : earliest;
+    if (!(fromMs < toMs)) throw new HttpError(400, 'bad_request', 'from must be before to');
+    const bucketName = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
+    if (bucketName && !(bucketName in BUCKETS)) throw new HttpError(400, 'bad_request', `bucket must be one of ${Object.keys(BUCKETS).join(', ')}`);
+    const bucketMs = bucketName ? BUCKETS[bucketName]! : autoBucket(fromMs, toMs);
+    if ((toMs - fromMs) / bucketMs > 2000) throw new HttpError(400, 'bad_request', 'too many buckets: pick a larger bucket or a shorter range');
+    const liveSessions = liveById();
+    return computeCompliance(sessions, {
+      fromMs,
+      toMs,
+      bucketMs,
+      live: new Set(liveSessions.keys()),
+      status: (row) => statusOf(row, liveSessions.get(row.session_id)),
+    });
+  }));
+
+  router.get('/audit/report', adminOnly, route(async (req, res) => {
+    const session = typeof req.query['session'] === 'string' && req.query['session'] !== '' ? req.query['session'] : undefined;
+    const since = time(req.query['from'] ?? req.query['since'], 'from');
+    const until = time(req.query['to'] ?? req.query['until'], 'to');
+    const format = typeof req.query['format'] === 'string' ? req.query['format'] : 'json';
+    if (!['json', 'csv', 'text'].includes(format)) throw new HttpError(400, 'bad_request', 'format must be json, csv or text');
+    const records = await readAll({ ...(session ? { session } : {}), ...(since ? { since } : {}), ...(until ? { until } : {}) });
+    const check = await verification();
+    const name = `warden-audit${session ? `-${session.slice(0, 8)}` : ''}`;
+    res.set('X-Warden-Chain', check.result.ok ? `ok; ${check.result.count} records` : `failed at seq ${check.result.seq}: ${check.result.problem}`);
+    if (format === 'csv') {
+      res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${name}.csv"`);
+      res.send(csvHeader() + records.map(toCsvLine).join(''));
+      return undefined;
+    }
+    if (format === 'text') {
+      if (!session) throw new HttpError(400, 'bad_request', 'format text needs a session');
+      try {
+        res.type('text/plain; charset=utf-8').send(formatSessionReport(buildSessionReport(session, records)));
+      } catch (err) {
+        if (err instanceof AuditError) throw new HttpError(404, 'session_not_found', err.message);
+        throw err;
+      }
+      return undefined;
+    }
+    if (req.query['download'] === '1') res.set('Content-Disposition', `attachment; filename="${name}.json"`);
+    const ids = session ? [session] : [...new Set(records.map((r) => r.session_id))];
+    const reports = ids.map((id) => buildSessionReport(id, records));
+    if (session && reports[0]!.calls.length === 0 && !reports[0]!.opened && records.length === 0) throw new HttpError(404, 'session_not_found', `no audit records for session ${session}${since || until ? ' in this range' : ''}`);
+    return {
+      version: 1,
+      generated_at: new Date().toISOString(),
+      range: { from: since ?? null, to: until ?? null },
+      session: session ?? null,
+      records: records.length,
+      first_seq: records[0]?.seq ?? null,
+      last_seq: records[records.length - 1]?.seq ?? null,
+      verification: { ...check.result, checked_at: check.checked_at },
+      totals: reports.reduce((t, r) => ({ calls: t.calls + r.totals.calls, allowed: t.allowed + r.totals.allowed, denied: t.denied + r.totals.denied, succeeded: t.succeeded + r.totals.succeeded, failed: t.failed + r.totals.failed }), { calls: 0, allowed: 0, denied: 0, succeeded: 0, failed: 0 }),
+      sessions: reports,
+    };
+  }));
+
+  router.get('/audit/verify', adminOnly, route(async () => {
+    const check = await verification();
+    return { ...check.result, checked_at: check.checked_at, head: check.head };
+  }));
+
+  router.get('/events', (req, res) => {
+    const c = caller(res);
+    const filter = (event: LiveEvent): boolean => {
+      if (c.admin) return true;
+      if (event.type !== 'approval.pending' && event.type !== 'approval.resolved') return false;
+      return visibleApproval(c, event.data['approval'] as PendingApproval);
+    };
+    live.stream(req, res, filter);
+  });
+
+  router.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such admin endpoint; see docs/admin-api.md')));
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    if (err instanceof HttpError) return void res.status(err.status).json({ error: err.code, error_description: err.message });
+    const e = err as { type?: string; status?: number };
+    if (e.type === 'entity.parse.failed') return void res.status(400).json({ error: 'bad_request', error_description: 'the body is not valid JSON' });
+    if (e.type === 'entity.too.large') return void res.status(413).json({ error: 'too_large', error_description: 'the body is larger than 64 kB' });
+    logger.error('admin request failed', { error: describeError(err) });
+    res.status(500).json({ error: 'internal_error', error_description: describeError(err) });
+  });
+  return router;
+}
+
+function paging(req: Request, fallback: number, max: number): { limit: number; offset: number } {
+  const limit = Number(req.query['limit'] ?? fallback);
+  const offset = Number(req.query['offset'] ?? 0);
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw new HttpError(400, 'bad_request', `limit must be an integer from 1 to ${max}`);
+  if (!Number.isInteger(offset) || offset < 0) throw new HttpError(400, 'bad_request', 'offset must be a non-negative integer');
+  return { limit, offset };
+}

@@ -1,0 +1,83 @@
+import type { Principal } from '../config/index.js';
+import type { PolicyRuntime } from '../policy/index.js';
+import { Session, type InputDocument, type PendingCall } from '../session/index.js';
+import { summarize, type SessionRow } from './audit-view.js';
+
+/** The read-only entrypoint that reports workflow progress (policy/mcp/workflow/status.rego). */
+export const WORKFLOW_STATUS_ENTRYPOINT = 'mcp/workflow/status';
+
+export interface StepState {
+  tool: string;
+  state: 'done' | 'pending' | 'blocked';
+  must?: string;
+  last_outcome?: string;
+  waiting_for?: string[];
+  rejected?: string[];
+  approval?: boolean;
+  mode?: string;
+}
+
+export interface WorkflowState {
+  valid: boolean;
+  errors: string[];
+  description?: string;
+  mode?: string;
+  correlate?: string[];
+  active: boolean;
+  complete: boolean;
+  subjects: { subject: Record<string, unknown>; label: string; complete: boolean; steps: StepState[] }[];
+  restrictions: { after: string[]; then: string[]; tripped: boolean; mode?: string }[];
+}
+
+/** The policy's answer for one session, or why there is none. */
+export type WorkflowStatus =
+  | { available: true; revision: string; workflows: Record<string, WorkflowState> }
+  | { available: false; revision: string; reason: string };
+
+/**
+ * Asks the active policy where a session stands in each workflow. Workflow logic lives in the
+ * policy only: this reads `data.mcp.workflow.status` and checks its shape. A policy compiled
+ * without that entrypoint gets `available: false` with a reason the dashboard shows.
+ */
+export function evaluateWorkflowStatus(policy: Pick<PolicyRuntime, 'evaluateEntrypoint'>, input: InputDocument, nowMs?: number): WorkflowStatus {
+  const r = policy.evaluateEntrypoint(WORKFLOW_STATUS_ENTRYPOINT, input, nowMs);
+  if (!r.ok) {
+    const reason =
+      r.code === 'policy_entrypoint_missing'
+        ? `the active policy${r.revision ? ` (revision ${r.revision})` : ''} does not define data.mcp.workflow.status, so workflow progress cannot be shown; the shipped policy/ does (policy/mcp/workflow/status.rego)`
+        : r.message;
+    return { available: false, revision: r.revision, reason };
+  }
+  const workflows = (r.result as { workflows?: unknown } | null)?.workflows;
+  if (!workflows || typeof workflows !== 'object' || Array.isArray(workflows)) {
+    return { available: false, revision: r.revision, reason: `data.mcp.workflow.status has no workflows object (revision ${r.revision})` };
+  }
+  return { available: true, revision: r.revision, workflows: workflows as Record<string, WorkflowState> };
+}
+
+const NEUTRAL_CALL: PendingCall = { kind: 'tool', server: '', tool: '', name: '', arguments: {}, annotations: {} };
+
+/**
+ * Rebuilds a recorded session's input document from the audit trail: its calls, in order, with
+ * their outcomes (and small results), and the approvals granted, through the core `Session`, so
+ * history and summary are shaped exactly as they were for the live session. Arguments longer
+ * than the index keeps are missing, which only matters if a workflow correlates on them.
+ */
+export function inputFromRecords(row: SessionRow, options: { historyWindow: number; resultMaxChars: number }, nowMs: number = Date.now()): InputDocument {
+  const principal = row.principal ?? {};
+  const session = new Session(
+    row.session_id,
+    { sub: principal.sub ?? 'unknown', roles: principal.roles ?? [], claims: (principal.claims as Principal['claims']) ?? {} } as Principal,
+    row.opened_at ?? row.first_at,
+    options,
+    (row.client as { name: string; version: string } | null) ?? undefined,
+  );
+  for (const call of row.calls) {
+    const s = summarize(call);
+    if (call.approval?.outcome === 'approved') session.approve({ tool: call.name, by: call.approval.by ?? 'unknown', at: call.approval.answered_at ?? call.at, ...(call.approval.comment ? { comment: call.approval.comment } : {}) });
+    if (s.outcome === 'held' || s.outcome === 'running') continue;
+    const pending: PendingCall = { kind: call.kind as PendingCall['kind'], server: call.server, tool: call.name, name: call.name, arguments: call.arguments, annotations: {} };
+    session.record(pending, s.outcome === 'denied' ? 'deny' : 'allow', s.outcome, s.outcome === 'denied' ? null : call.result, Date.parse(call.at), s.duration_ms ?? 0);
+  }
+  return session.buildInput(NEUTRAL_CALL, nowMs);
+}
