@@ -404,7 +404,14 @@ export class HttpSource implements BundleSource {
   }
 
   async load(): Promise<LoadedBundle> {
-    const outcome = await this.download(true);
+    let outcome: Awaited<ReturnType<HttpSource['download']>>;
+    try {
+      outcome = await this.download(true);
+    } catch (err) {
+      if (!(err instanceof PolicyError) || err.code !== 'policy_download_failed') throw err;
+      // At start there is no policy to fall back on: Warden does not serve without one.
+      throw new PolicyError(err.code, `${err.message}. Fix: start the bundle service (or correct the bundle's URL: policy.bundle, or policy.bundles.${this.spec.name}.resource/service); Warden does not start without its policy.`, { cause: err });
+    }
     if (outcome.kind !== 'bundle') {
       throw new PolicyError('policy_download_failed', `bundle ${this.spec.name}: ${this.spec.url} answered without a bundle (${outcome.kind === 'unchanged' ? '304 Not Modified' : 'empty body'})`);
     }
