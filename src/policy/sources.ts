@@ -394,6 +394,7 @@ export class HttpSource implements BundleSource {
   private abort: AbortController | null = null;
   private running = false;
   private downloadError = false;
+  private quickNotModified = false;
   private readonly st: SourceState;
   private readonly polling: PollingConfig;
 
@@ -449,7 +450,8 @@ export class HttpSource implements BundleSource {
   private nextDelay(failed: boolean): number {
     const maxMs = this.polling.maxDelaySeconds * 1000;
     if (failed) return backoff(MIN_RETRY_DELAY_MS, maxMs, this.retry);
-    if (this.longPoll && this.polling.longPollingTimeoutSeconds !== undefined) return 0;
+    // A service that says it long-polls but answers 304 at once would be hammered: poll it normally.
+    if (this.longPoll && this.polling.longPollingTimeoutSeconds !== undefined && !this.quickNotModified) return 0;
     const minMs = this.polling.minDelaySeconds * 1000;
     return minMs + Math.random() * Math.max(0, maxMs - minMs);
   }
@@ -464,6 +466,7 @@ export class HttpSource implements BundleSource {
     const timeout = AbortSignal.timeout(wait !== undefined ? wait * 1000 + RESPONSE_TIMEOUT_MS : RESPONSE_TIMEOUT_MS);
     const signal = AbortSignal.any([this.abort.signal, timeout]);
     this.st.last_check_at = new Date().toISOString();
+    const sentAt = Date.now();
     let res: Response;
     let body: Buffer;
     try {
@@ -479,6 +482,7 @@ export class HttpSource implements BundleSource {
     } finally {
       this.abort = null;
     }
+    this.quickNotModified = res.status === 304 && wait !== undefined && Date.now() - sentAt < 500;
     if (res.status === 304) {
       this.etag = res.headers.get('etag') || this.etag;
       this.downloadOk();
