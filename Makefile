@@ -81,6 +81,8 @@ test-node: build test-deps
 test-deps:
 	bash scripts/pg-test-server.sh install
 	bash scripts/node22.sh >/dev/null
+	@# The dashboard's browser test drives Debian's Chromium through playwright-core (no browser download).
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 fmt: tools
 	$(OPA) fmt --write policy policy-tests

@@ -44,14 +44,13 @@ export function renderDashboardPage(assets: { js: string; css: string }, info: {
   <section id="compliance" class="panel span-8 admin-only" aria-labelledby="compliance-title">
     <div class="panel-head">
       <h2 id="compliance-title">Compliance</h2>
-      <label class="inline">Range
+      <div><label class="inline" for="range">Range</label>
         <select id="range">
           <option value="all">everything</option>
           <option value="1h">last hour</option>
           <option value="24h">last 24 hours</option>
           <option value="7d">last 7 days</option>
-        </select>
-      </label>
+        </select></div>
     </div>
     <div class="score-row">
       <div class="score-box"><span id="compliance-score" class="score" aria-describedby="score-basis">&mdash;</span><span class="label">compliance score</span></div>
@@ -84,8 +83,8 @@ export function renderDashboardPage(assets: { js: string; css: string }, info: {
     <div class="panel-head">
       <h2 id="decisions-title">Decision stream</h2>
       <form id="filters" class="filters no-print" aria-label="Filter decisions">
-        <label class="inline">Tool <input id="filter-tool" type="search" size="14"></label>
-        <label class="inline">Decision
+        <label class="inline" for="filter-tool">Tool</label> <input id="filter-tool" type="search" size="14">
+        <label class="inline" for="filter-decision">Decision</label>
           <select id="filter-decision">
             <option value="">all</option>
             <option value="allowed">allowed</option>
@@ -93,8 +92,7 @@ export function renderDashboardPage(assets: { js: string; css: string }, info: {
             <option value="held">held for approval</option>
             <option value="violations">violations</option>
           </select>
-        </label>
-        <label class="inline">Rule <input id="filter-rule" type="search" size="18" placeholder="workflow.step_order"></label>
+        <label class="inline" for="filter-rule">Rule</label> <input id="filter-rule" type="search" size="18" placeholder="workflow.step_order">
         <button type="button" id="filter-session" class="chip" hidden></button>
         <button type="button" id="filter-clear" class="link">clear</button>
       </form>

@@ -46,7 +46,7 @@ h4 { font-size: 0.92em; margin: 8px 0 4px; }
 .count.attention { background: var(--warn-bg); color: var(--warn); }
 .empty { color: var(--muted); font-style: italic; }
 .note { color: var(--warn); background: var(--warn-bg); padding: 6px 8px; border-radius: 6px; }
-label.inline { display: inline-flex; gap: 6px; align-items: center; font-size: 0.9em; margin-right: 8px; }
+label.inline { display: inline-flex; gap: 6px; align-items: center; font-size: 0.9em; margin: 0 4px 0 8px; }
 input, select, button { font: inherit; }
 input, select { border: 1px solid var(--line); border-radius: 6px; padding: 4px 8px; background: #fff; }
 button { border: 1px solid var(--line); background: #fff; border-radius: 6px; padding: 5px 12px; cursor: pointer; }
