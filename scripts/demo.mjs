@@ -8,9 +8,15 @@
 // the demo checks Warden's answer and the servers' own call log (WARDEN_EXAMPLE_LOG: a blocked call
 // must never reach its server) and exits 1 if anything differs, so it doubles as a smoke test.
 //
+// Then it starts the dashboard on the same records (`warden serve --http`, same config and data
+// directory) and prints its URL. In a terminal it keeps the dashboard running until Ctrl-C; when
+// stdout is not a terminal (tests, CI) it checks that the dashboard answers and stops it.
+//
 // Env: WARDEN_DATA_DIR puts the audit DB and decision log somewhere other than data/ (see
-// examples/warden.yaml); NO_COLOR / FORCE_COLOR as usual; WARDEN_OPA names the opa binary.
+// examples/warden.yaml); WARDEN_DEMO_PORT the dashboard's port (default 8780, any free port if
+// taken); NO_COLOR / FORCE_COLOR as usual; WARDEN_OPA names the opa binary.
 
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -212,6 +218,48 @@ async function session() {
   await step('http_post', { url: 'https://paste.example.net/new', body: 'Here it is' }, 'workflow.forbidden_sequence');
 }
 
+/**
+ * Starts `warden serve --http PORT` on the demo's config and data (the records just written), on
+ * WARDEN_DEMO_PORT or 8780, or any free port when that one is taken. Resolves with its URL.
+ */
+async function startDashboard() {
+  const wanted = process.env.WARDEN_DEMO_PORT ?? '8780';
+  for (const port of wanted === '0' ? ['0'] : [wanted, '0']) {
+    const child = spawn(process.execPath, [CLI, 'serve', '--config', CONFIG, '--http', port], {
+      cwd: ROOT,
+      env: { ...process.env, WARDEN_EXAMPLE_LOG: '', ...(process.env.WARDEN_DATA_DIR ? { WARDEN_DATA_DIR: DATA } : {}) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const started = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), 30_000);
+      child.stderr.on('data', (chunk) => {
+        stderr += chunk.toString('utf8');
+        const line = stderr.split('\n').find((l) => l.includes('"warden serving on http"'));
+        if (line) {
+          clearTimeout(timer);
+          resolve(JSON.parse(line));
+        }
+      });
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(null);
+      });
+    });
+    if (started) return { child, url: `http://127.0.0.1:${started.port}/` };
+    child.kill('SIGTERM');
+    if (!/EADDRINUSE/.test(stderr)) throw new Error(`the dashboard did not start:\n${stderr.slice(-2000)}`);
+  }
+  throw new Error('the dashboard did not start: no free port');
+}
+
+function stopDashboard(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  return exited;
+}
+
 /** Reads this session's decision-log lines (found through a denied call's decision id). */
 async function sessionDecisions() {
   const deadline = Date.now() + 3000;
@@ -239,6 +287,7 @@ out(dim('  servers  crm, payments, ci, ops (examples/servers/)    policy  policy
 out(dim(`  legend   ${'✔'} allowed and executed   ${'✘'} denied by Warden, never reached the server   ${'⚠'} allowed, the tool itself failed`));
 
 let exitCode = 0;
+let dashboard = null;
 try {
   try {
     await client.connect(transport);
@@ -261,6 +310,21 @@ try {
   if (financial.length === 0 || audited.length !== financial.length) problems.push('every financial decision should carry obligations.audit.required');
   out(`  decision log  ${DECISIONS}   (one JSON line per decision, OPA decision-log format)`);
   out(`  audit trail   ${AUDIT_DB}   (SQLite, hash-chained)`);
+
+  out();
+  out(bold('Dashboard'));
+  try {
+    dashboard = await startDashboard();
+    const [compliance, chain] = await Promise.all(['admin/compliance', 'admin/audit/verify'].map((p) => fetch(dashboard.url + p).then((r) => r.json())));
+    out(`  Dashboard: ${dashboard.url}`);
+    out(`  the same records, live: sessions and their workflow steps, decisions, approvals, audit reports, compliance`);
+    out(`  compliance score ${compliance.score === null ? 'n/a' : `${Math.round(compliance.score * 100)}%`} over ${compliance.sessions.total} session(s), ${compliance.calls.violations} violation(s); ` +
+      `hash chain ${chain.ok ? `verified (${chain.count} records)` : `FAILED at record ${chain.seq}`}`);
+    if (!chain.ok) problems.push(`the audit trail's hash chain does not verify: record ${chain.seq} ${chain.problem}`);
+    out(dim('  admin API: /admin (docs/admin-api.md); compliance scoring: docs/compliance.md'));
+  } catch (err) {
+    problems.push(`dashboard: ${err instanceof Error ? err.message : String(err)}`);
+  }
 
   out();
   out(bold('Try it yourself'));
@@ -292,4 +356,16 @@ if (problems.length) {
 } else {
   out(green(`Demo OK: ${calls} calls, every outcome as expected (${((Date.now() - started) / 1000).toFixed(1)} s).`));
 }
+if (dashboard && exitCode === 0 && process.stdout.isTTY) {
+  out();
+  out(`${bold('Dashboard running at')} ${cyan(dashboard.url)}  ${dim('(Ctrl-C to stop)')}`);
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    dashboard.child.once('exit', resolve);
+  });
+} else if (dashboard) {
+  out(dim('  (stdout is not a terminal, so the dashboard stops now; run `make demo` in a terminal to keep it open)'));
+}
+await stopDashboard(dashboard?.child);
 process.exit(exitCode);

@@ -6,13 +6,14 @@ import { promisify } from 'node:util';
 import { CLI, ROOT, readJsonl, tempDir } from '../helpers/warden.js';
 
 // `make demo` runs scripts/demo.mjs: a scripted session through the real proxy that checks its own
-// outcomes and exits non-zero when one differs. Its records go to a temp dir (WARDEN_DATA_DIR), not data/.
+// outcomes and exits non-zero when one differs, then the dashboard on the same records. Its records
+// go to a temp dir (WARDEN_DATA_DIR), not data/; the dashboard takes any free port here.
 describe('make demo (scripts/demo.mjs)', () => {
   test('runs the scripted session, exits 0 and prints what a person needs to follow and reuse it', async () => {
     const data = tempDir('demo');
     const { NO_COLOR: _n, FORCE_COLOR: _f, ...env } = process.env;
     const run = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/demo.mjs')], {
-      cwd: ROOT, env: { ...env, WARDEN_DATA_DIR: data }, timeout: 30_000,
+      cwd: ROOT, env: { ...env, WARDEN_DATA_DIR: data, WARDEN_DEMO_PORT: '0' }, timeout: 45_000,
     }).catch((err: { code?: number; stdout?: string; stderr?: string }) => err);
     const stdout = run.stdout ?? '';
     expect((run as { code?: number }).code ?? 0, `demo failed:\n${stdout}\n${run.stderr ?? ''}`).toBe(0);
@@ -39,6 +40,10 @@ describe('make demo (scripts/demo.mjs)', () => {
     expect(stdout).toMatch(/the person answers: accept \("change ticket CHG-1042"\)\n\s+✔ deploy_to_production {2}service=billing-api version=2\.4\.0/);
     expect(stdout).toContain(`"args": [${JSON.stringify(CLI)}, "serve", "--config", ${JSON.stringify(join(ROOT, 'examples/warden.yaml'))}]`);
     expect(stdout).toMatch(/Demo OK: \d+ calls, every outcome as expected/);
+    // The dashboard ran on the same records, answered, and stopped (stdout is not a terminal).
+    expect(stdout).toMatch(/^ {2}Dashboard: http:\/\/127\.0\.0\.1:\d+\/$/m);
+    expect(stdout).toMatch(/compliance score 0% over 1 session\(s\), 13 violation\(s\); hash chain verified \(\d+ records\)/);
+    expect(stdout).toContain('the dashboard stops now');
 
     // The records it points at exist, and hold this session's decisions.
     expect(existsSync(join(data, 'audit.db'))).toBe(true);
