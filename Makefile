@@ -22,7 +22,7 @@ export WARDEN_OPA := $(OPA)
 
 help:
 	@echo "make demo   install, build and run a scripted session through Warden on the bundled examples"
-	@echo "make test   run every test: Rego (fmt, check, opa test with coverage) and TypeScript (vitest)"
+	@echo "make test   run every test: Rego (fmt, check, conventions, opa test with coverage) and TypeScript (vitest)"
 	@echo "make tools  install the pinned opa $(OPA_VERSION) into .tools/bin (cached in $(TOOLS_CACHE))"
 	@echo "make bench  run the benchmarks and print a table"
 
@@ -64,13 +64,14 @@ test: tools build lint-ts test-policy test-node
 lint-ts: deps
 	npx eslint src
 
-lint-policy: tools
+# Formatting, then the built CLI: opa check --strict plus our Rego conventions (src/policy/lint.ts),
+# and opa test with line coverage of the policy files alone (src/policy/testing.ts).
+lint-policy: tools build
 	$(OPA) fmt --list --fail policy policy-tests
-	$(OPA) check --strict policy policy-tests
-	node scripts/lint-rego.mjs policy policy-tests
+	node dist/cli/main.js policy lint policy policy-tests
 
-test-policy: lint-policy
-	node scripts/opa-test.mjs --coverage-min $(COVERAGE_MIN) policy policy-tests
+test-policy: tools build lint-policy
+	node dist/cli/main.js policy test --coverage-min $(COVERAGE_MIN) policy policy-tests
 
 # Test services are provided by the tests themselves; these steps only install what they need
 # (PostgreSQL from Debian's packages, a Node 22 binary from npm for the conformance suite), so a

@@ -1,10 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { PolicyError } from '../common/index.js';
 import { loadConfig } from '../config/index.js';
-import { buildBundleFile, loadBundleSource, PolicyEngine, POLICY_CONTROL_FILE, POLICY_STATUS_FILE, policyStatusFile, runOpa, type ControlRequest, type PolicyStatus } from '../policy/index.js';
+import {
+  buildBundleFile,
+  DEFAULT_COVERAGE_MIN,
+  DEFAULT_POLICY_DIRS,
+  formatCoverage,
+  formatLintProblem,
+  lintPolicies,
+  loadBundleSource,
+  PolicyEngine,
+  POLICY_CONTROL_FILE,
+  POLICY_STATUS_FILE,
+  policyStatusFile,
+  runOpa,
+  runPolicyTests,
+  type ControlRequest,
+  type PolicyStatus,
+} from '../policy/index.js';
 import { settleVerdict } from '../proxy/index.js';
 
 interface Io {
@@ -43,42 +59,18 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
 
   policy
     .command('test')
-    .description('run opa test over policies and their tests, with a line-coverage threshold')
-    .argument('[dirs...]', 'directories with policies and tests', ['policy', 'policy-tests'])
-    .option('--coverage-min <percent>', 'fail below this line coverage (0 disables)', '90')
+    .description('run opa test over policies and their tests, with a line-coverage threshold over the policy files (test files do not count)')
+    .argument('[dirs...]', 'directories with policies and tests', [...DEFAULT_POLICY_DIRS])
+    .option('--coverage-min <percent>', 'fail below this line coverage of the policy files (0 disables)', parsePercent, DEFAULT_COVERAGE_MIN)
     .option('-r, --run <regex>', 'only tests whose name matches')
-    .action(async (dirs: string[], opts: { coverageMin: string; run?: string }) => {
-      const args = ['test', '-v', ...(opts.run ? ['--run', opts.run] : []), ...dirs];
-      const run = await runOpa(args);
-      io.out(run.stdout);
-      if (run.stderr) io.err(run.stderr);
-      const counts = countTests(run.stdout);
-      io.out(`${counts.passed} passed, ${counts.failed} failed\n`);
-      if (run.code !== 0) {
-        setExit(1);
-        return;
-      }
-      const min = Number(opts.coverageMin);
-      if (!(min > 0)) return;
-      const cov = await runOpa(['test', '--coverage', '--format=json', ...dirs]);
-      if (cov.code !== 0) {
-        io.err(cov.stderr || cov.stdout);
-        setExit(1);
-        return;
-      }
-      const report = JSON.parse(cov.stdout) as { coverage?: number; files?: Record<string, { coverage?: number; not_covered?: { start: { row: number }; end: { row: number } }[] }> };
-      const policyFiles = Object.entries(report.files ?? {}).filter(([file]) => !/_test\.rego$/.test(file));
-      const coverage = report.coverage ?? 0;
-      io.out(`coverage: ${coverage.toFixed(1)}% (minimum ${min}%)\n`);
-      if (coverage < min) {
-        const worst = policyFiles.sort((a, b) => (a[1].coverage ?? 0) - (b[1].coverage ?? 0)).slice(0, 5);
-        for (const [file, f] of worst) {
-          const rows = (f.not_covered ?? []).map((r) => (r.start.row === r.end.row ? `${r.start.row}` : `${r.start.row}-${r.end.row}`));
-          io.err(`  ${file}: ${(f.coverage ?? 0).toFixed(1)}%${rows.length ? ` (not covered: lines ${rows.join(', ')})` : ''}\n`);
-        }
-        io.err(`coverage ${coverage.toFixed(1)}% is below the minimum ${min}%: add tests for the lines above.\n`);
-        setExit(1);
-      }
+    .action(async (dirs: string[], opts: { coverageMin: number; run?: string }) => {
+      const result = await runPolicyTests({ dirs, coverageMin: opts.coverageMin, ...(opts.run ? { run: opts.run } : {}) });
+      io.out(result.output);
+      if (result.stderr) io.err(result.stderr);
+      io.out(`${result.passed} passed, ${result.failed} failed\n`);
+      if (result.coverage) io.out(`${formatCoverage(result.coverage)}\n`);
+      for (const problem of result.problems) io.err(`${problem}\n`);
+      if (!result.ok) setExit(1);
     });
 
   policy
@@ -126,17 +118,21 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
 
   policy
     .command('lint')
-    .description('opa check --strict, plus Warden\'s Rego conventions (package = directory, tests in _test packages, snake_case)')
-    .argument('[dirs...]', 'directories', ['policy', 'policy-tests'])
-    .action(async (dirs: string[]) => {
-      const run = await runOpa(['check', '--strict', ...dirs]);
+    .description('opa check --strict, plus Warden\'s Rego conventions (package = directory, tests in _test packages, snake_case, one workflow per template file)')
+    .argument('[roots...]', 'policy roots: a package\'s path is its directory under its root', [...DEFAULT_POLICY_DIRS])
+    .action(async (roots: string[]) => {
+      const run = await runOpa(['check', '--strict', ...roots]);
       io.out(run.stdout);
       if (run.stderr) io.err(run.stderr);
       if (run.code !== 0) {
         setExit(1);
         return;
       }
-      io.out(`opa check --strict: ok (${dirs.map((d) => (statSync(d).isDirectory() ? join(d, '') : d)).join(' ')})\n`);
+      io.out(`opa check --strict: ok (${roots.map((d) => (statSync(d).isDirectory() ? join(d, '') : d)).join(' ')})\n`);
+      const { files, problems } = await lintPolicies(roots);
+      for (const problem of problems) io.err(`${formatLintProblem(problem)}\n`);
+      io.out(`conventions: ${files} files, ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+      if (problems.length > 0) setExit(1);
     });
 }
 
@@ -250,12 +246,8 @@ function formatStatus(s: PolicyStatus, file: string): string {
   return lines.join('\n') + '\n';
 }
 
-function countTests(verbose: string): { passed: number; failed: number } {
-  let passed = 0;
-  let failed = 0;
-  for (const line of verbose.split('\n')) {
-    if (/:\s+PASS\b/.test(line)) passed++;
-    else if (/:\s+(FAIL|ERROR)\b/.test(line)) failed++;
-  }
-  return { passed, failed };
+function parsePercent(value: string): number {
+  const percent = Number(value);
+  if (value.trim() === '' || !Number.isFinite(percent) || percent < 0 || percent > 100) throw new InvalidArgumentError('needs a number between 0 and 100');
+  return percent;
 }

@@ -35,4 +35,8 @@ export { fileDigest, isStructuredDoc, encodeString, parseJsonPreservingNumbers, 
 export { replayRecords, recordedVerdict, newVerdict } from './replay.js';
 export type { RecordedEvent, ReplayChange, ReplayReport, ReplayOptions, ReplayVerdict } from './replay.js';
 export { findOpa, runOpa, PACKAGE_ROOT } from './toolchain.js';
+export { runPolicyTests, formatCoverage, isTestFile, DEFAULT_POLICY_DIRS, DEFAULT_COVERAGE_MIN } from './testing.js';
+export type { PolicyTestOptions, PolicyTestResult, PolicyCoverage, FileCoverage } from './testing.js';
+export { lintPolicies, formatLintProblem } from './lint.js';
+export type { LintOptions, LintProblem, LintReport, LintRule } from './lint.js';
 export { SDK_BUILTINS, HOST_BUILTINS, createHostBuiltins } from './builtins.js';

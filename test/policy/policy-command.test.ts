@@ -1,0 +1,29 @@
+import { join, relative } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { FIXTURES } from '../helpers/warden.js';
+
+async function warden(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
+  return { code, out, err };
+}
+
+describe('warden policy test|lint', () => {
+  test('policy test prints opa\'s results, the counts, the coverage line, and fails below the minimum', async () => {
+    const dirs = ['policy', 'policy-tests'].map((d) => relative(process.cwd(), join(FIXTURES, 'rego-test/uncovered', d)));
+    const { code, out, err } = await warden('policy', 'test', '--coverage-min', '90', ...dirs);
+    expect(code).toBe(1);
+    expect(out).toMatch(/^PASS: 2\/2\n2 passed, 0 failed\ncoverage: 40\.0% of policy lines \(2\/5 lines in 1 files; 50\.0% including tests\), minimum 90%\n$/m);
+    expect(err).toBe(`coverage 40.0% is below the minimum 90%. Least covered files:\n   40.0%  ${dirs[0]}/mcp/limits/limits.rego  (uncovered lines: 9-11)\n`);
+  });
+
+  test('policy lint runs opa check --strict, then the conventions, and exits 1 on a problem', async () => {
+    const root = relative(process.cwd(), join(FIXTURES, 'rego-lint/test-outside-test-package/policy'));
+    const { code, out, err } = await warden('policy', 'lint', root);
+    expect(code).toBe(1);
+    expect(out).toBe(`opa check --strict: ok (${root})\nconventions: 1 files, 1 problem\n`);
+    expect(err).toBe(`${root}/mcp/deploy/deploy.rego:6:1: test-outside-test-package: test rule test_allow_is_false in package mcp.deploy: tests belong in mcp.deploy_test\n`);
+  });
+});
