@@ -470,8 +470,9 @@ export const DASHBOARD_JS = String.raw`
           sub.label ? h('div', { class: 'subject-label', text: sub.label }) : null,
           h('ol', { class: 'steps' }, sub.steps.map(function (st) {
             var why = [];
-            if (st.waiting_for && st.waiting_for.length) why.push('waiting for ' + st.waiting_for.join(', '));
-            if (st.rejected && st.rejected.length) why.push(st.rejected.join('; '));
+            if (st.state !== 'done' && st.waiting_for && st.waiting_for.length) why.push('waiting for ' + st.waiting_for.join(', '));
+            if (st.state !== 'done' && st.rejected && st.rejected.length) why.push(st.rejected.join('; '));
+            if (st.last_outcome && st.last_outcome !== 'none') why.push('last call ' + st.last_outcome);
             if (st.approval && st.state !== 'done') why.push('needs approval');
             return h('li', { class: 'step ' + st.state, 'data-step': st.tool, 'data-state': st.state, title: st.tool + ': ' + st.state + (why.length ? ' (' + why.join('; ') + ')' : '') },
               h('span', { class: 'mark', 'aria-hidden': 'true', text: STATE_MARK[st.state] || '?' }),
