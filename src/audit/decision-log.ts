@@ -20,6 +20,8 @@ export interface DecisionLogEvent {
   error?: { code: string; message: string };
   /** JSON pointers of values masked before writing (OPA convention). */
   masked?: string[];
+  /** JSON pointers of values removed before writing (OPA convention). */
+  erased?: string[];
   /** Warden's own context: the effective verdict after mode and obligations, the session, the call. */
   custom?: Record<string, unknown>;
 }

@@ -223,12 +223,15 @@ export async function loadDirectoryBundle(options: {
   }
 }
 
+/** OPA's decision-log masking rule: `data.system.log.mask`, evaluated with the event as input. */
+export const MASK_ENTRYPOINT = 'system/log/mask';
+
 /**
  * Entrypoints compiled alongside the decision when the policy defines them: read-only views the
  * HTTP front evaluates for the dashboard (`mcp/workflow/status`: each workflow's steps per
- * session). A policy without them builds and runs as before.
+ * session), and OPA's decision-log mask rule (`system/log/mask`). A policy without them builds and runs as before.
  */
-export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status'];
+export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status', MASK_ENTRYPOINT];
 
 /**
  * The optional entrypoints whose rule a snapshot's Rego defines (`package a.b` with a rule `c` at

@@ -22,6 +22,7 @@ export {
   rootsContain,
   regoLocation,
   OPTIONAL_ENTRYPOINTS,
+  MASK_ENTRYPOINT,
   definedOptionalEntrypoints,
 } from './bundle.js';
 export type { LoadedBundle, RegoLocation } from './bundle.js';

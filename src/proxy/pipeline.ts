@@ -53,8 +53,8 @@ export class CallPipeline {
     const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
 
-    const received = o.audit.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments } });
-    let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId);
+    const received = o.audit.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
+    let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
 
     // Held for approval: a person answers (or not), then the policy decides again with the
     // approval in input.approvals. One round: a policy that still asks after approval denies.
@@ -72,7 +72,7 @@ export class CallPipeline {
       const answered = o.audit.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
       if (answer.granted) {
         session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
-        ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId()));
+        ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId(), this.now()));
         if (verdict.approvalRequired) verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message: `${call.name} was approved by ${answer.by}, but the policy still requires approval` }] };
       } else {
         verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }] };
@@ -131,10 +131,9 @@ export class CallPipeline {
   }
 
   /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
-  private decide(session: Session, call: PendingCall, callId: string, decisionId: string): { decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> } {
+  private decide(session: Session, call: PendingCall, callId: string, decisionId: string, nowMs: number): { decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> } {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
-    const nowMs = this.now();
     const input = session.buildInput(call, nowMs);
     const evaluation = o.policy.evaluate(input, nowMs);
     const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : o.approvalHint);
@@ -151,7 +150,7 @@ export class CallPipeline {
       type: 'call.decided', session_id: session.id,
       data: {
         call_id: callId, decision_id: decisionId, allow: verdict.allow, policy_allow: evaluation.decision.allow, reasons: verdict.reasons, monitored: verdict.wouldDeny,
-        obligations: evaluation.decision.obligations, revision: evaluation.revision, mode: o.mode, ...(evaluation.error ? { error: evaluation.error } : {}),
+        obligations: evaluation.decision.obligations, revision: evaluation.revision, mode: o.mode, now_ms: nowMs, ...(evaluation.error ? { error: evaluation.error } : {}),
         ...(verdict.approvalRequired && evaluation.decision.allow && o.approvals && o.mode === 'enforce' ? { held: true } : {}),
       },
     });

@@ -5,11 +5,11 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { ApprovalBroker } from '../approval/index.js';
-import { applyRetention, createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
+import { applyMasks, applyRetention, createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
-import { PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
+import { MASK_ENTRYPOINT, PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
 import { Session, type ClientInfo, type InputDocument, type PendingCall } from '../session/index.js';
 import { CallPipeline } from './pipeline.js';
 import type { AuditPort, PipelineObserver } from './ports.js';
@@ -179,7 +179,7 @@ export class Warden {
       audit: auditPort,
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
-      decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
+      decisionLog: { write: (event) => decisionLog.write(policyMasks(policy, logger, { ...event, bundles: policy.expandBundles(event.bundles) })) },
       ...(options.observer ? { observer: options.observer } : {}),
       labels,
       bundleName: () => policy.bundleName,
@@ -271,7 +271,7 @@ export class Warden {
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
             this.audit
-              .append({ type: 'session.opened', session_id: session.id, data: { client: session.client, principal: session.principal } })
+              .append({ type: 'session.opened', session_id: session.id, data: { client: session.client, principal: session.principal, started_at: session.startedAt } })
               .catch((err: unknown) => this.logger.error('audit trail could not record session.opened', { session_id: session.id, error: describeError(err) }));
             this.emitSession({ type: 'session.opened', session_id: session.id, client: session.client, principal: session.principal, at: new Date().toISOString() });
             this.logger.info('session opened', { session_id: session.id, client: session.client, principal: session.principal.sub, tools: pool?.listTools().length });
@@ -347,4 +347,22 @@ function mirrorCapabilities(client: ClientCapabilities): ClientCapabilities {
   if (client.elicitation) mirrored.elicitation = client.elicitation;
   if (client.roots) mirrored.roots = client.roots;
   return mirrored;
+}
+
+/**
+ * OPA's decision-log masking: when the active policy defines `data.system.log.mask`, it is
+ * evaluated with the event as input and its pointers (or {op, path, value} objects) remove or
+ * replace parts of the event before it is written; `erased` / `masked` list what changed.
+ */
+function policyMasks(policy: PolicyRuntime, logger: Logger, event: DecisionLogEvent): DecisionLogEvent {
+  if (!policy.hasEntrypoint(MASK_ENTRYPOINT)) return event;
+  const masks = policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
+  if (!masks.ok) {
+    // Fail safe: a mask rule that cannot answer must not let the unmasked input through.
+    logger.error('system.log.mask failed; the decision is logged without its input', { decision_id: event.decision_id, error: masks.message });
+    return { ...event, input: undefined, erased: ['/input'] };
+  }
+  return applyMasks(event as unknown as Record<string, unknown>, masks.result, {
+    onError: (mask, message) => logger.warn('system.log.mask returned an unusable mask', { decision_id: event.decision_id, mask, error: message }),
+  }) as unknown as DecisionLogEvent;
 }

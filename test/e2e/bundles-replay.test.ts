@@ -115,12 +115,10 @@ describe('warden replay on a recorded session set', () => {
     } finally {
       await audit.close();
     }
-    // Times come from record timestamps (within a few ms of the pipeline's clock), annotations are
-    // not in the trail yet, and the session start is when session.opened was written.
+    // History times come from record timestamps (within a few ms of the pipeline's clock); the
+    // call's own time, annotations and the session start are recorded and rebuilt exactly.
     const normalize = (input: Record<string, unknown>): unknown =>
-      JSON.parse(
-        JSON.stringify(input, (key, value: unknown) => (['now', 'now_ms', 'at', 'at_ms', 'duration_ms', 'started_at', 'annotations'].includes(key) ? undefined : value)),
-      );
+      JSON.parse(JSON.stringify(input, (key, value: unknown) => (['at', 'at_ms', 'duration_ms'].includes(key) ? undefined : value)));
     expect(rebuilt).toHaveLength(logged.length);
     expect(rebuilt.map(normalize)).toEqual(logged.map(normalize));
     for (const [i, input] of rebuilt.entries()) expect(Math.abs((input['now_ms'] as number) - (logged[i]!['now_ms'] as number))).toBeLessThan(50);
@@ -149,8 +147,8 @@ describe('warden replay on a recorded session set', () => {
       [ids[1], 3, 'echo', 'allow', 'approval', []],
     ]);
     expect(report.by_change).toEqual({ 'allow-to-deny': 3, 'deny-to-allow': 2, 'allow-to-approval': 1 });
-    // The trail does not keep tool annotations yet: replay says so instead of pretending.
-    expect(report.inexact.annotations_missing).toBe(10);
+    // The trail keeps each call's annotations, so replay rebuilds input.call exactly.
+    expect(report.inexact.annotations_missing).toBe(0);
   });
 
   test('--since compares only later decisions (history still rebuilt); table output; --fail-on gates CI', () => {
