@@ -53,7 +53,7 @@ export class CallPipeline {
     const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
 
-    const received = o.audit.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
+    const received = this.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
     let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
 
     // Held for approval: a person answers (or not), then the policy decides again with the
@@ -65,11 +65,11 @@ export class CallPipeline {
         call: { server: call.server, name: call.name, arguments: call.arguments }, ...(obligation.reason ? { reason: obligation.reason } : {}),
         approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
       };
-      const asked = o.audit.append({ type: 'approval.requested', session_id: session.id, data: { call_id: callId, name: call.name, approvers: request.approvers, reason: obligation.reason ?? null } });
+      const asked = this.append({ type: 'approval.requested', session_id: session.id, data: { call_id: callId, name: call.name, approvers: request.approvers, reason: obligation.reason ?? null } });
       await settled(Promise.all([received, decided, asked]));
       const answer = await o.approvals.request(request, channel);
       const type = answer.granted ? 'approval.granted' : answer.outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
-      const answered = o.audit.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
+      const answered = this.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
       if (answer.granted) {
         session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
         ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId(), this.now()));
@@ -101,7 +101,7 @@ export class CallPipeline {
     }
     if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
 
-    const forwarded = o.audit.append({ type: 'call.forwarded', session_id: session.id, data: { call_id: callId, server: call.server } });
+    const forwarded = this.append({ type: 'call.forwarded', session_id: session.id, data: { call_id: callId, server: call.server } });
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
     try {
@@ -113,7 +113,7 @@ export class CallPipeline {
     const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
     const recordedResult = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
     session.record(call, 'allow', outcome, recordedResult, started, finished - started);
-    const completed = o.audit.append({
+    const completed = this.append({
       type: 'call.completed', session_id: session.id,
       data: {
         call_id: callId, outcome, duration_ms: finished - started, result_digest: digest(recordedResult),
@@ -128,6 +128,17 @@ export class CallPipeline {
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
     return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+  }
+
+  /**
+   * Starts an audit append. Its failure is observed at once (and reported where the pipeline
+   * awaits it): a record that fails while the call is still being forwarded must not surface as
+   * an unhandled rejection, which would end the process.
+   */
+  private append(event: Parameters<AuditPort['append']>[0]): Promise<unknown> {
+    const pending = this.options.audit.append(event);
+    pending.catch(() => undefined);
+    return pending;
   }
 
   /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
@@ -146,7 +157,7 @@ export class CallPipeline {
     });
     if (evaluation.error) o.logger.error('policy failure: call denied (fail closed)', { decision_id: decisionId, code: evaluation.error.code, error: evaluation.error.message });
     if (verdict.wouldDeny.length > 0) o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
-    const decided = o.audit.append({
+    const decided = this.append({
       type: 'call.decided', session_id: session.id,
       data: {
         call_id: callId, decision_id: decisionId, allow: verdict.allow, policy_allow: evaluation.decision.allow, reasons: verdict.reasons, monitored: verdict.wouldDeny,

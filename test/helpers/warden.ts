@@ -33,6 +33,8 @@ export interface RunningWarden {
   /** Decision-log records written so far. */
   decisions(): Record<string, unknown>[];
   stderr(): string;
+  /** Pid of the warden child process. */
+  pid: number | null;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startWarden(
     executed: () => readJsonl(callLog) as never,
     decisions: () => readJsonl(decisionLog),
     stderr: () => stderr,
+    pid: transport.pid,
     close: () => client.close(),
   };
 }

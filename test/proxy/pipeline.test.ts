@@ -1,0 +1,77 @@
+// The call pipeline is core: no I/O of its own, so it is tested here with in-memory ports (a real
+// compiled policy, a real Session), and end to end elsewhere.
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { createLogger } from '../../src/common/index.js';
+import { compileDirectory, PolicyEngine } from '../../src/policy/index.js';
+import { CallPipeline } from '../../src/proxy/index.js';
+import { Session } from '../../src/session/index.js';
+import { POLICIES } from '../helpers/warden.js';
+
+let engine: PolicyEngine;
+beforeAll(async () => {
+  engine = await PolicyEngine.load(await compileDirectory(join(POLICIES, 'core'), 'mcp/decision'), 'mcp/decision');
+});
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+function pipeline(audit: (event: { type: string }) => Promise<unknown>, onFailure: 'deny' | 'allow'): CallPipeline {
+  let n = 0;
+  return new CallPipeline({
+    policy: { evaluate: (input, now) => engine.evaluate(input, now), entrypoint: 'mcp/decision' },
+    mode: 'enforce',
+    audit: { append: audit },
+    auditOnFailure: onFailure,
+    decisionLog: { write: () => undefined },
+    labels: { id: 'test', version: '0' },
+    bundleName: () => 'policy',
+    logger: createLogger({ silent: true }),
+    auditResultMaxChars: 1000,
+    approvalHint: 'no approvals here',
+    newId: () => `id-${++n}`,
+  });
+}
+
+const session = (): Session => new Session('s1', { sub: 'alice', roles: [], claims: {} }, new Date().toISOString(), { historyWindow: 100, resultMaxChars: 100 });
+const echo = (message: string) => ({ kind: 'tool' as const, server: 'faulty', tool: 'echo', name: 'echo', arguments: { message }, annotations: {} });
+const slowForward = (ms: number) => () => new Promise<Record<string, unknown>>((r) => setTimeout(() => r({ content: [{ type: 'text', text: 'ok' }] }), ms));
+
+describe('CallPipeline and a failing audit trail', () => {
+  test('onFailure allow: the call is forwarded while its records fail, and no rejection goes unobserved', async () => {
+    process.on('unhandledRejection', onUnhandled);
+    const failing = (): Promise<unknown> => new Promise((_r, reject) => setTimeout(() => reject(new Error('store down')), 1));
+    const outcome = await pipeline(failing, 'allow').run(session(), echo('hi'), slowForward(30));
+    expect(outcome).toMatchObject({ kind: 'completed', outcome: 'success' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(unhandled).toEqual([]);
+  });
+
+  test('onFailure deny: denied before forwarding, with the store error in the reason', async () => {
+    let forwarded = false;
+    const outcome = await pipeline(async () => Promise.reject(new Error('disk full')), 'deny').run(session(), echo('hi'), async () => {
+      forwarded = true;
+      return {};
+    });
+    expect(forwarded).toBe(false);
+    expect(outcome).toMatchObject({ kind: 'denied', reasons: [{ rule: 'warden.audit_unavailable', message: expect.stringMatching(/audit\.onFailure is deny: disk full/) }] });
+  });
+
+  test('a completion that cannot be recorded withholds the result (onFailure deny)', async () => {
+    const outcome = await pipeline(async (e) => (e.type === 'call.completed' ? Promise.reject(new Error('gone')) : undefined), 'deny').run(session(), echo('hi'), slowForward(1));
+    expect(outcome).toMatchObject({ kind: 'unrecorded', error: 'gone' });
+  });
+
+  test('records in order: received, decided, forwarded, completed; a denial: received, decided', async () => {
+    const types: string[] = [];
+    const p = pipeline(async (e) => void types.push(e.type), 'deny');
+    const s = session();
+    await p.run(s, echo('hi'), slowForward(1));
+    await p.run(s, echo('forbidden'), slowForward(1));
+    expect(types).toEqual(['call.received', 'call.decided', 'call.forwarded', 'call.completed', 'call.received', 'call.decided']);
+    expect(s.summary()['echo']).toMatchObject({ calls: 2, successes: 1, denied: 1 });
+  });
+});
