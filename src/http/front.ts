@@ -55,8 +55,9 @@ const SESSION_HEADER = 'mcp-session-id';
 
 /**
  * Starts Warden's Streamable HTTP front end: MCP at `/mcp` (one Warden session, with its own
- * downstream connections, per MCP session), health and readiness probes, Prometheus metrics, and
- * the OAuth protected-resource metadata. Fails before listening when the config is unsafe
+ * downstream connections, per MCP session), health and readiness probes, Prometheus metrics, the
+ * OAuth protected-resource metadata, the admin API with its live event stream (`/admin`, which
+ * opens the admin approval channel) and the dashboard (`/`). Fails before listening when the config is unsafe
  * (`auth: none` off loopback) or the JWKS file is unreadable.
  *
  * @example

@@ -249,8 +249,10 @@ export const DASHBOARD_JS = String.raw`
   var handlers = {
     ready: function () {
       // After a reconnect, catch up on what the replay window may not cover.
+      state.readies = (state.readies || 0) + 1;
+      if (state.readies === 1) return;
       loadApprovals();
-      if (state.me && state.me.admin) { soon('sessions', loadSessions, 100); soon('compliance', loadCompliance, 200); }
+      if (state.me && state.me.admin) { loadDecisions(); soon('sessions', loadSessions, 100); soon('compliance', loadCompliance, 200); }
     },
     decision: function (d) {
       var row = state.byDecision[d.decision_id];
@@ -418,6 +420,7 @@ export const DASHBOARD_JS = String.raw`
   function renderApprovals() {
     var list = Object.keys(state.approvals).map(function (k) { return state.approvals[k]; });
     $('approval-count').textContent = String(list.length);
+    document.title = (list.length ? '(' + list.length + ') ' : '') + 'Warden dashboard';
     $('approval-count').className = 'count' + (list.length ? ' attention' : '');
     if (!list.length) { fill($('approval-list'), h('p', { class: 'empty', text: 'No call is waiting for approval.' })); return; }
     fill($('approval-list'), list.map(function (a) {
