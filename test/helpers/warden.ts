@@ -83,9 +83,15 @@ export async function startWarden(
   };
 }
 
+/**
+ * Lines of a JSONL file another process is appending to. A last line without its newline may be
+ * half written: it is left for the next read. Any other bad line fails the test.
+ */
 export function readJsonl(file: string): Record<string, unknown>[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
+  const text = readFileSync(file, 'utf8');
+  const complete = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  return complete
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as Record<string, unknown>);
