@@ -95,6 +95,8 @@ describe('decision log upload (OPA decision log API)', () => {
     expect(c.records.map((r) => r.decision_id)).toEqual(Array.from({ length: 50 }, (_, i) => `d-${i}`));
     expect(c.batches.every((b) => b.encoding === 'gzip' && b.type === 'application/json' && b.auth === 'Bearer t0ken')).toBe(true);
     expect(Math.max(...c.batches.map((b) => b.records.length))).toBeLessThanOrEqual(20);
+    // The collector has the records before the uploader has read its answer: wait for both.
+    await until(() => u.stats().uploaded === 50, 5000, 'the uploader to count its uploads');
     expect(u.stats()).toMatchObject({ buffered: 0, uploaded: 50, dropped: 0 });
   });
 
@@ -120,6 +122,7 @@ describe('decision log upload (OPA decision log API)', () => {
     await until(() => back.records.length === 20, 8000, 'after the collector came back');
     const ids = [...c.records, ...back.records].map((r) => r.decision_id);
     expect(new Set(ids)).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `d-${i}`)));
+    await until(() => u.stats().last_error === null && u.stats().buffered === 0, 5000, 'the uploader to see its upload accepted');
     expect(u.stats()).toMatchObject({ buffered: 0, dropped: 0, last_error: null });
   });
 
