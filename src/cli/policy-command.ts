@@ -20,6 +20,9 @@ import {
   runPolicyTests,
   type ControlRequest,
   type PolicyStatus,
+  definedOptionalEntrypoints,
+  OPTIONAL_ENTRYPOINTS,
+  snapshotDirectory,
 } from '../policy/index.js';
 import { settleVerdict } from '../proxy/index.js';
 
@@ -40,21 +43,24 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
     .argument('[dir]', 'policy directory', 'policy')
     .option('-o, --output <file>', 'bundle file to write', 'bundle.tar.gz')
     .option('-r, --revision <rev>', 'bundle revision (default: a hash of the sources)')
-    .option('-e, --entrypoint <path...>', 'entrypoints to compile', [DEFAULT_ENTRYPOINT])
+    .option('-e, --entrypoint <path...>', `entrypoints to compile (default: ${DEFAULT_ENTRYPOINT}, plus ${OPTIONAL_ENTRYPOINTS.join(' and ')} when the policy defines them)`)
     .option('--signing-key <keyOrSecret>', 'sign the bundle (.signatures.json): PEM private key file, or the HMAC secret')
     .option('--signing-alg <alg>', 'RS256, ES256, EdDSA, HS256, … (with --signing-key)', 'RS256')
     .option('--claims-file <file>', 'extra JWT claims (keyid, scope) for the signature')
-    .action(async (dir: string, opts: { output: string; revision?: string; entrypoint: string[]; signingKey?: string; signingAlg: string; claimsFile?: string }) => {
+    .action(async (dir: string, opts: { output: string; revision?: string; entrypoint?: string[]; signingKey?: string; signingAlg: string; claimsFile?: string }) => {
       const out = resolve(opts.output);
+      // As Warden compiles a policy directory itself: the decision, and the optional read-only
+      // entrypoints (workflow status, decision-log masks) that this policy defines.
+      const entrypoints = opts.entrypoint ?? [DEFAULT_ENTRYPOINT, ...definedOptionalEntrypoints(snapshotDirectory(resolve(dir)))];
       const { revision } = await buildBundleFile({
         dir: resolve(dir),
-        entrypoints: opts.entrypoint,
+        entrypoints,
         out,
         ...(opts.revision ? { revision: opts.revision } : {}),
         ...(opts.signingKey ? { signingKey: existsSync(opts.signingKey) ? resolve(opts.signingKey) : opts.signingKey, signingAlg: opts.signingAlg } : {}),
         ...(opts.claimsFile ? { claimsFile: resolve(opts.claimsFile) } : {}),
       });
-      io.out(`built ${out} (revision ${revision}, entrypoints ${opts.entrypoint.join(', ')}${opts.signingKey ? `, signed ${opts.signingAlg}` : ''})\n`);
+      io.out(`built ${out} (revision ${revision}, entrypoints ${entrypoints.join(', ')}${opts.signingKey ? `, signed ${opts.signingAlg}` : ''})\n`);
     });
 
   policy

@@ -1,7 +1,8 @@
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { FIXTURES } from '../helpers/warden.js';
+import { PolicyEngine, readBundleFile } from '../../src/policy/index.js';
+import { FIXTURES, POLICIES, ROOT, tempDir } from '../helpers/warden.js';
 
 async function warden(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -25,5 +26,22 @@ describe('warden policy test|lint', () => {
     expect(code).toBe(1);
     expect(out).toBe(`opa check --strict: ok (${root})\nconventions: 1 files, 1 problem\n`);
     expect(err).toBe(`${root}/mcp/deploy/deploy.rego:6:1: test-outside-test-package: test rule test_allow_is_false in package mcp.deploy: tests belong in mcp.deploy_test\n`);
+  });
+});
+
+describe('warden policy build', () => {
+  test.each([
+    ['the shipped policy: the decision and the workflow status view', [join(ROOT, 'policy')], ['mcp/decision', 'mcp/workflow/status']],
+    ['a policy with a decision-log mask rule', [join(POLICIES, 'masked')], ['mcp/decision', 'system/log/mask']],
+    ['-e names the entrypoints exactly', [join(ROOT, 'policy'), '-e', 'mcp/decision'], ['mcp/decision']],
+  ])('%s', async (_name, args, entrypoints) => {
+    const out = join(tempDir('build'), 'bundle.tar.gz');
+    const built = await warden('policy', 'build', ...args, '-o', out);
+    expect(built.code, built.err).toBe(0);
+    expect(built.out).toContain(`entrypoints ${entrypoints.join(', ')}`);
+    const bundle = await readBundleFile(out);
+    const engine = await PolicyEngine.load(bundle, 'mcp/decision');
+    for (const e of entrypoints) expect(engine.hasEntrypoint(e)).toBe(true);
+    expect(((bundle.manifest['wasm'] as { entrypoint: string }[]) ?? []).map((w) => w.entrypoint).sort()).toEqual([...entrypoints].sort());
   });
 });
