@@ -4,32 +4,21 @@
 // policy, after session histories of 10 and 10,000 calls. Plus the decision alone (in process)
 // against a 10,000-call history, with the default history window and with the whole history.
 // Runs against dist/ (make bench builds first). Alone: `node bench/stdio.mjs [--n 2000]`.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { percentile, rssMb } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const CLI = join(ROOT, 'dist/cli/main.js');
 const POLICIES = join(ROOT, 'test/fixtures/policies');
 
-export function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
-function rssMb(pid) {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-    return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 async function timeCalls(client, n) {
   const lat = [];

@@ -131,80 +131,82 @@ class Coalescer {
 }
 
 /**
- * A policy directory: recompiled from a consistent snapshot when its files change. Editor swap,
- * backup and lock files are ignored; bursts of events (a `git checkout`, an editor's
- * write-rename-chmod) coalesce into one rebuild; content identical to the last attempt is not
- * rebuilt, so touching a file or saving it unchanged does nothing.
+ * A bundle on the local file system, watched: a file-system watch plus a cheap stat poll (for
+ * platforms and mounts where watching is unreliable) poke a coalescer, which re-reads the source;
+ * content identical to the last read is not reloaded. Subclasses say only how to watch, how to
+ * detect a change cheaply, and how to read and load.
  */
-export class DirectorySource implements BundleSource {
+abstract class LocalSource implements BundleSource {
   private watcher: FSWatcher | null = null;
   private poller: NodeJS.Timeout | null = null;
   private coalescer: Coalescer | null = null;
   private lastDigest = '';
-  private statSignature = '';
-  private readonly st: SourceState;
+  private lastSignature = '';
+  protected readonly st: SourceState;
 
   constructor(
     readonly spec: BundleSpec,
-    private readonly options: SourceOptions,
+    protected readonly options: SourceOptions,
+    kind: SourceState['kind'],
   ) {
-    this.st = { kind: 'directory', location: spec.path!, last_error: null };
+    this.st = { kind, location: spec.path!, last_error: null };
   }
 
+  /** A cheap fingerprint (names, sizes, mtimes) the poll compares. */
+  protected abstract signature(): string;
+  /** Reads the source once: its content digest and how to load it; null when it cannot be read right now. */
+  protected abstract read(): { digest: string; load: () => Promise<LoadedBundle> } | null;
+  /** Starts the file-system watch; calls `poke` for a relevant change. */
+  protected abstract watch(poke: () => void, listener: SourceListener): FSWatcher;
+
   async load(): Promise<LoadedBundle> {
-    const snapshot = snapshotDirectory(this.spec.path!);
-    this.lastDigest = filesDigest(snapshot);
-    this.statSignature = statSignature(this.spec.path!);
+    const current = this.read();
+    if (!current) throw new PolicyError('policy_source_missing', `policy bundle ${this.spec.path} cannot be read`);
+    this.lastDigest = current.digest;
+    this.lastSignature = this.signature();
     this.st.last_check_at = new Date().toISOString();
-    return loadDirectoryBundle({ name: this.spec.name, dir: this.spec.path!, entrypoint: this.options.entrypoint, snapshot, ...this.verification() });
+    return current.load();
   }
 
   start(listener: SourceListener): void {
     if (this.coalescer) return;
-    const dir = this.spec.path!;
     this.coalescer = new Coalescer(() => this.check(listener), this.options.debounceMs ?? 100, this.options.maxWaitMs ?? 1000);
     try {
-      this.watcher = watch(dir, { recursive: true }, (_event, filename) => {
-        if (filename && relevantPath(String(filename))) this.coalescer?.poke();
-        else if (!filename) this.coalescer?.poke();
-      });
-      this.watcher.on('error', (err) => {
-        // The directory went away or the platform gave up: the poll below keeps watching.
-        listener.onError(new PolicyError('policy_watch_failed', `watching ${dir} failed: ${describeError(err)}; falling back to polling`), 'download');
-        this.watcher?.close();
-        this.watcher = null;
-      });
+      this.watcher = this.watch(() => this.coalescer?.poke(), listener);
     } catch (err) {
-      listener.onError(new PolicyError('policy_watch_failed', `cannot watch ${dir}: ${describeError(err)}; polling instead`), 'download');
+      listener.onError(new PolicyError('policy_watch_failed', `cannot watch ${this.spec.path}: ${describeError(err)}; polling instead`), 'download');
     }
     const pollMs = this.options.pollMs ?? 2000;
     if (pollMs > 0) {
       this.poller = setInterval(() => {
-        const sig = statSignature(dir);
-        if (sig !== this.statSignature) this.coalescer?.poke();
+        if (this.signature() !== this.lastSignature) this.coalescer?.poke();
       }, pollMs);
       this.poller.unref();
     }
   }
 
+  /** Drops the watch after a platform error; the poll keeps watching. */
+  protected dropWatch(): void {
+    this.watcher?.close();
+    this.watcher = null;
+  }
+
   private async check(listener: SourceListener): Promise<void> {
-    const dir = this.spec.path!;
     this.st.last_check_at = new Date().toISOString();
-    this.statSignature = statSignature(dir);
-    let snapshot: Map<string, Buffer>;
+    this.lastSignature = this.signature();
+    let current: ReturnType<LocalSource['read']>;
     try {
-      snapshot = snapshotDirectory(dir);
+      current = this.read();
     } catch (err) {
       this.st.last_error = describeError(err);
       listener.onError(err, 'load');
       return;
     }
-    const digest = filesDigest(snapshot);
-    if (digest === this.lastDigest) return;
-    this.lastDigest = digest;
+    if (!current || current.digest === this.lastDigest) return;
+    this.lastDigest = current.digest;
     this.st.last_change_at = this.st.last_check_at;
     try {
-      const bundle = await loadDirectoryBundle({ name: this.spec.name, dir, entrypoint: this.options.entrypoint, snapshot, ...this.verification() });
+      const bundle = await current.load();
       this.st.last_error = null;
       listener.onBundle(bundle);
     } catch (err) {
@@ -213,13 +215,8 @@ export class DirectorySource implements BundleSource {
     }
   }
 
-  private verification(): { verification?: VerificationConfig } {
-    return this.spec.verification ? { verification: this.spec.verification } : {};
-  }
-
   stop(): void {
-    this.watcher?.close();
-    this.watcher = null;
+    this.dropWatch();
     if (this.poller) clearInterval(this.poller);
     this.poller = null;
     this.coalescer?.stop();
@@ -228,6 +225,42 @@ export class DirectorySource implements BundleSource {
 
   state(): SourceState {
     return { ...this.st };
+  }
+}
+
+/**
+ * A policy directory: recompiled from a consistent snapshot when its files change. Editor swap,
+ * backup and lock files are ignored; bursts of events (a `git checkout`, an editor's
+ * write-rename-chmod) coalesce into one rebuild; content identical to the last attempt is not
+ * rebuilt, so touching a file or saving it unchanged does nothing.
+ */
+export class DirectorySource extends LocalSource {
+  constructor(spec: BundleSpec, options: SourceOptions) {
+    super(spec, options, 'directory');
+  }
+
+  protected signature(): string {
+    return statSignature(this.spec.path!);
+  }
+
+  protected read(): { digest: string; load: () => Promise<LoadedBundle> } {
+    const dir = this.spec.path!;
+    const snapshot = snapshotDirectory(dir);
+    const verification = this.spec.verification ? { verification: this.spec.verification } : {};
+    return { digest: filesDigest(snapshot), load: () => loadDirectoryBundle({ name: this.spec.name, dir, entrypoint: this.options.entrypoint, snapshot, ...verification }) };
+  }
+
+  protected watch(poke: () => void, listener: SourceListener): FSWatcher {
+    const dir = this.spec.path!;
+    const watcher = watch(dir, { recursive: true }, (_event, filename) => {
+      if (!filename || relevantPath(String(filename))) poke();
+    });
+    watcher.on('error', (err) => {
+      // The directory went away or the platform gave up: the poll keeps watching.
+      listener.onError(new PolicyError('policy_watch_failed', `watching ${dir} failed: ${describeError(err)}; falling back to polling`), 'download');
+      this.dropWatch();
+    });
+    return watcher;
   }
 }
 
@@ -270,89 +303,34 @@ function statSignature(dir: string): string {
  * A built bundle `.tar.gz`: re-read when it changes. The parent directory is watched so that a
  * bundle replaced by rename (the safe way to publish one) is seen; identical bytes are ignored.
  */
-export class FileSource implements BundleSource {
-  private watcher: FSWatcher | null = null;
-  private poller: NodeJS.Timeout | null = null;
-  private coalescer: Coalescer | null = null;
-  private lastDigest = '';
-  private statSig = '';
-  private readonly st: SourceState;
-
-  constructor(
-    readonly spec: BundleSpec,
-    private readonly options: SourceOptions,
-  ) {
-    this.st = { kind: 'file', location: spec.path!, last_error: null };
+export class FileSource extends LocalSource {
+  constructor(spec: BundleSpec, options: SourceOptions) {
+    super(spec, options, 'file');
   }
 
-  async load(): Promise<LoadedBundle> {
-    const bytes = readFileSync(this.spec.path!);
-    this.lastDigest = sha256(bytes);
-    this.statSig = fileSig(this.spec.path!);
-    this.st.last_check_at = new Date().toISOString();
-    return loadTarball(bytes, { name: this.spec.name, source: this.spec.path!, ...(this.spec.verification ? { verification: this.spec.verification } : {}) });
+  protected signature(): string {
+    return fileSig(this.spec.path!);
   }
 
-  start(listener: SourceListener): void {
-    if (this.coalescer) return;
+  protected read(): { digest: string; load: () => Promise<LoadedBundle> } | null {
     const file = this.spec.path!;
-    const name = basename(file);
-    this.coalescer = new Coalescer(() => this.check(listener), this.options.debounceMs ?? 100, this.options.maxWaitMs ?? 1000);
-    try {
-      this.watcher = watch(dirname(file), (_event, filename) => {
-        if (!filename || String(filename) === name) this.coalescer?.poke();
-      });
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = null;
-      });
-    } catch (err) {
-      listener.onError(new PolicyError('policy_watch_failed', `cannot watch ${file}: ${describeError(err)}; polling instead`), 'download');
-    }
-    const pollMs = this.options.pollMs ?? 2000;
-    if (pollMs > 0) {
-      this.poller = setInterval(() => {
-        if (fileSig(file) !== this.statSig) this.coalescer?.poke();
-      }, pollMs);
-      this.poller.unref();
-    }
-  }
-
-  private async check(listener: SourceListener): Promise<void> {
-    const file = this.spec.path!;
-    this.st.last_check_at = new Date().toISOString();
-    this.statSig = fileSig(file);
     let bytes: Buffer;
     try {
       bytes = readFileSync(file);
     } catch {
-      return; // mid-replacement: the rename will fire again
+      return null; // mid-replacement: the rename fires again
     }
-    const digest = sha256(bytes);
-    if (digest === this.lastDigest) return;
-    this.lastDigest = digest;
-    this.st.last_change_at = this.st.last_check_at;
-    try {
-      const bundle = await loadTarball(bytes, { name: this.spec.name, source: file, ...(this.spec.verification ? { verification: this.spec.verification } : {}) });
-      this.st.last_error = null;
-      listener.onBundle(bundle);
-    } catch (err) {
-      this.st.last_error = describeError(err);
-      listener.onError(err, 'load');
-    }
+    const verification = this.spec.verification ? { verification: this.spec.verification } : {};
+    return { digest: sha256(bytes), load: () => loadTarball(bytes, { name: this.spec.name, source: file, ...verification }) };
   }
 
-  stop(): void {
-    this.watcher?.close();
-    this.watcher = null;
-    if (this.poller) clearInterval(this.poller);
-    this.poller = null;
-    this.coalescer?.stop();
-    this.coalescer = null;
-  }
-
-  state(): SourceState {
-    return { ...this.st };
+  protected watch(poke: () => void): FSWatcher {
+    const name = basename(this.spec.path!);
+    const watcher = watch(dirname(this.spec.path!), (_event, filename) => {
+      if (!filename || String(filename) === name) poke();
+    });
+    watcher.on('error', () => this.dropWatch());
+    return watcher;
   }
 }
 
