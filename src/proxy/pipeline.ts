@@ -56,9 +56,22 @@ export class CallPipeline {
     const received = this.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
     let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
 
+    const deny = (reasons: Reason[]): PipelineOutcome => {
+      session.record(call, 'deny', 'denied', null, started, this.now() - started);
+      this.completed(decisionId, session.id, ref, 'denied', started);
+      return { kind: 'denied', decisionId, reasons };
+    };
+    // Unrecorded calls are not forwarded when audit.onFailure is deny or the policy demands a record.
+    const auditUnavailable = (error: string): PipelineOutcome => {
+      const why = verdict.auditRequired ? 'the policy requires an audit record for this call' : 'audit.onFailure is deny';
+      o.logger.error('audit trail unavailable: call denied', { decision_id: decisionId, error, audit_required: verdict.auditRequired });
+      return deny([{ rule: 'warden.audit_unavailable', message: `the audit trail could not record this call, and ${why}: ${error}` }]);
+    };
+    const blocks = (): boolean => o.auditOnFailure === 'deny' || verdict.auditRequired;
+
     // Held for approval: a person answers (or not), then the policy decides again with the
     // approval in input.approvals. One round: a policy that still asks after approval denies.
-    if (verdict.approvalRequired && evaluation.decision.allow && o.approvals && o.mode === 'enforce') {
+    if (this.holds(evaluation, verdict)) {
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
         id: callId, session_id: session.id, principal: { sub: session.principal.sub, roles: session.principal.roles },
@@ -66,8 +79,10 @@ export class CallPipeline {
         approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
       };
       const asked = this.append({ type: 'approval.requested', session_id: session.id, data: { call_id: callId, name: call.name, approvers: request.approvers, reason: obligation.reason ?? null } });
-      await settled(Promise.all([received, decided, asked]));
-      const answer = await o.approvals.request(request, channel);
+      const recordedHold = await settled(Promise.all([received, decided, asked]));
+      // Nobody is asked to approve a call that could not be forwarded anyway.
+      if (!recordedHold.ok && blocks()) return auditUnavailable(recordedHold.error);
+      const answer = await o.approvals!.request(request, channel);
       const type = answer.granted ? 'approval.granted' : answer.outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
       const answered = this.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
       if (answer.granted) {
@@ -82,23 +97,11 @@ export class CallPipeline {
     const recordedDecision = await settled(Promise.all([received, decided]));
 
     if (!verdict.allow) {
-      session.record(call, 'deny', 'denied', null, started, this.now() - started);
-      if (!recordedDecision.ok) {
-        // The denial stands either way; say loudly that it is missing from the trail.
-        o.logger.error('audit trail could not record a denial', { decision_id: decisionId, error: recordedDecision.error });
-      }
-      this.completed(decisionId, session.id, ref, 'denied', started);
-      return { kind: 'denied', decisionId, reasons: verdict.reasons };
+      // The denial stands either way; say loudly when it is missing from the trail.
+      if (!recordedDecision.ok) o.logger.error('audit trail could not record a denial', { decision_id: decisionId, error: recordedDecision.error });
+      return deny(verdict.reasons);
     }
-
-    if (!recordedDecision.ok && (o.auditOnFailure === 'deny' || verdict.auditRequired)) {
-      const why = verdict.auditRequired ? 'the policy requires an audit record for this call' : 'audit.onFailure is deny';
-      const reasons: Reason[] = [{ rule: 'warden.audit_unavailable', message: `the audit trail could not record this call, and ${why}: ${recordedDecision.error}` }];
-      o.logger.error('audit trail unavailable: call denied', { decision_id: decisionId, error: recordedDecision.error, audit_required: verdict.auditRequired });
-      session.record(call, 'deny', 'denied', null, started, this.now() - started);
-      this.completed(decisionId, session.id, ref, 'denied', started);
-      return { kind: 'denied', decisionId, reasons };
-    }
+    if (!recordedDecision.ok && blocks()) return auditUnavailable(recordedDecision.error);
     if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
 
     const forwarded = this.append({ type: 'call.forwarded', session_id: session.id, data: { call_id: callId, server: call.server } });
@@ -124,7 +127,7 @@ export class CallPipeline {
     this.completed(decisionId, session.id, ref, outcome, started);
     if (!recordedOutcome.ok) {
       o.logger.error('audit trail could not record a completed call', { decision_id: decisionId, error: recordedOutcome.error });
-      if (o.auditOnFailure === 'deny' || verdict.auditRequired) return { kind: 'unrecorded', decisionId, error: recordedOutcome.error };
+      if (blocks()) return { kind: 'unrecorded', decisionId, error: recordedOutcome.error };
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
     return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
@@ -139,6 +142,11 @@ export class CallPipeline {
     const pending = this.options.audit.append(event);
     pending.catch(() => undefined);
     return pending;
+  }
+
+  /** Whether this decision holds the call for approval (the gate exists, enforce mode, policy otherwise allows). */
+  private holds(evaluation: Evaluation, verdict: Verdict): boolean {
+    return verdict.approvalRequired && evaluation.decision.allow && !!this.options.approvals && this.options.mode === 'enforce';
   }
 
   /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
@@ -162,7 +170,7 @@ export class CallPipeline {
       data: {
         call_id: callId, decision_id: decisionId, allow: verdict.allow, policy_allow: evaluation.decision.allow, reasons: verdict.reasons, monitored: verdict.wouldDeny,
         obligations: evaluation.decision.obligations, revision: evaluation.revision, mode: o.mode, now_ms: nowMs, ...(evaluation.error ? { error: evaluation.error } : {}),
-        ...(verdict.approvalRequired && evaluation.decision.allow && o.approvals && o.mode === 'enforce' ? { held: true } : {}),
+        ...(this.holds(evaluation, verdict) ? { held: true } : {}),
       },
     });
     return { decisionId, evaluation, verdict, decided };
@@ -200,7 +208,9 @@ export class CallPipeline {
   }
 }
 
-async function settled(p: Promise<unknown>): Promise<{ ok: true } | { ok: false; error: string }> {
+type Settled = { ok: true } | { ok: false; error: string };
+
+async function settled(p: Promise<unknown>): Promise<Settled> {
   try {
     await p;
     return { ok: true };

@@ -74,4 +74,31 @@ describe('CallPipeline and a failing audit trail', () => {
     expect(types).toEqual(['call.received', 'call.decided', 'call.forwarded', 'call.completed', 'call.received', 'call.decided']);
     expect(s.summary()['echo']).toMatchObject({ calls: 2, successes: 1, denied: 1 });
   });
+
+  test('a call held for approval whose records fail is denied without asking anyone (onFailure deny)', async () => {
+    const approvalEngine = await PolicyEngine.load(await compileDirectory(join(POLICIES, 'approval'), 'mcp/decision'), 'mcp/decision');
+    let asked = 0;
+    const p = new CallPipeline({
+      policy: { evaluate: (input, now) => approvalEngine.evaluate(input, now), entrypoint: 'mcp/decision' },
+      mode: 'enforce',
+      audit: { append: async () => Promise.reject(new Error('store down')) },
+      auditOnFailure: 'deny',
+      decisionLog: { write: () => undefined },
+      labels: { id: 'test', version: '0' },
+      bundleName: () => 'policy',
+      logger: createLogger({ silent: true }),
+      auditResultMaxChars: 1000,
+      approvalHint: '',
+      newId: () => 'id',
+      approvals: {
+        request: async () => {
+          asked++;
+          return { outcome: 'approved', granted: true, by: 'bob', at: new Date().toISOString(), message: 'ok' };
+        },
+      },
+    });
+    const outcome = await p.run(session(), echo('approve-me'), slowForward(1));
+    expect(asked).toBe(0);
+    expect(outcome).toMatchObject({ kind: 'denied', reasons: [{ rule: 'warden.audit_unavailable' }] });
+  });
 });
