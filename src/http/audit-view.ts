@@ -105,7 +105,7 @@ const PAGE = 2000;
  * ```ts
  * const view = new AuditView(warden.audit);
  * await view.sync();
- * for (const call of view.recentCalls()) console.log(call.name, summarize(call).outcome);
+ * for (const call of view.recentCalls()) show(call.name, summarize(call).outcome);
  * ```
  */
 export class AuditView {

@@ -74,9 +74,9 @@ export interface PolicyTestResult {
  * @example
  * ```ts
  * const result = await runPolicyTests({ dirs: ['policy', 'policy-tests'], coverageMin: 90 });
- * console.log(`${result.passed} passed, ${result.failed} failed`);
- * if (result.coverage) console.log(formatCoverage(result.coverage));
- * if (!result.ok) console.error(result.problems.join('\n'));
+ * report(`${result.passed} passed, ${result.failed} failed`);
+ * if (result.coverage) report(formatCoverage(result.coverage));
+ * if (!result.ok) report(result.problems.join('\n'));
  * ```
  */
 export async function runPolicyTests(options: PolicyTestOptions = {}): Promise<PolicyTestResult> {
