@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { ApprovalError, mayApprove, type PendingApproval } from '../approval/index.js';
 import { buildSessionReport, csvHeader, formatSessionReport, parseTimeArg, toCsvLine, verifyChain, type AuditRecord, type ChainStore, type VerifyResult } from '../audit/index.js';
@@ -317,6 +318,16 @@ export function createAdminRouter(options: AdminOptions): Router {
     mode: config.policy.mode,
     workflow_status: warden.policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT),
   })));
+
+  // The same requests `warden policy rollback|reload` write to the control file, answered at once.
+  router.post('/policy/:action', adminOnly, route(async (req, res) => {
+    const action = String(req.params['action']);
+    if (action !== 'rollback' && action !== 'reload') throw new HttpError(404, 'not_found', `no policy action ${action} (known: rollback, reload)`);
+    const result = await warden.policy.handleControl({ id: randomUUID(), action, requested_at: new Date().toISOString() });
+    logger.info(`policy ${action} through the admin API`, { by: caller(res).principal.sub, ok: result.ok, message: result.message, revision: result.revision });
+    if (!result.ok) throw new HttpError(409, `policy_${action}_failed`, result.message);
+    return result;
+  }));
 
   router.get('/compliance', adminOnly, route(async (req) => {
     await view.sync();
