@@ -33,6 +33,13 @@ export interface DownstreamServerHooks {
 const STDERR_TAIL_LINES = 20;
 
 /**
+ * Starting a server (spawn, initialize, list its tools) gets at least this long, whatever the
+ * server's per-request `timeoutMs`: a wrapper such as npx may install before it answers, and a
+ * short call timeout must not make a slow start look like a broken server.
+ */
+export const MIN_START_TIMEOUT_MS = 30_000;
+
+/**
  * One downstream MCP server behind one SDK client. A stdio server that exits is marked down and
  * started again by the next request that needs it.
  */
@@ -52,6 +59,10 @@ export class DownstreamServer {
 
   get name(): string {
     return this.config.name;
+  }
+
+  private get startTimeoutMs(): number {
+    return Math.max(this.config.timeoutMs, MIN_START_TIMEOUT_MS);
   }
 
   /** The last lines the server wrote to stderr (stdio servers). */
@@ -94,7 +105,7 @@ export class DownstreamServer {
     const transport = new OrderedTransport(this.createTransport());
     client.onclose = () => this.handleClose(client);
     try {
-      await client.connect(transport, { timeout: this.config.timeoutMs });
+      await client.connect(transport, { timeout: this.startTimeoutMs });
       this.client = client;
       await this.refreshTools(client, false);
       this.status = 'up';
@@ -151,7 +162,7 @@ export class DownstreamServer {
     const tools: RawTool[] = [];
     let cursor: string | undefined;
     do {
-      const page = await client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, ResultSchema, { timeout: this.config.timeoutMs });
+      const page = await client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, ResultSchema, { timeout: this.startTimeoutMs });
       tools.push(...((page['tools'] as RawTool[] | undefined) ?? []));
       cursor = typeof page['nextCursor'] === 'string' ? page['nextCursor'] : undefined;
     } while (cursor);

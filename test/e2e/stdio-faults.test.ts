@@ -130,6 +130,16 @@ describe('downstream faults', () => {
     expect(history.find((h) => h.name === 'sleep')!.outcome).toBe('error');
   });
 
+  test('a server slower to start than its call timeout still starts; its slow calls still time out', async () => {
+    running = await startWarden({
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'slow-start.js'), '$CALL_LOG', { timeoutMs: 300, env: { WARDEN_EXAMPLE_LOG: '$CALL_LOG', SLOW_START_MS: '1000' } }) },
+      policy: { bundle: join(POLICIES, 'allow-all') },
+    });
+    expect(textOf(await running.client.callTool({ name: 'echo', arguments: { message: 'started' } }))).toBe('started');
+    const slow = await running.client.callTool({ name: 'sleep', arguments: { ms: 2000 } });
+    expect(textOf(slow)).toMatch(/did not answer in time/);
+  });
+
   test('a crashed stdio server is restarted on the next call, the client is told, and Warden keeps serving', async () => {
     const messages: string[] = [];
     running = await startWarden({ mcpServers: { faulty: faulty() }, policy: { bundle: join(POLICIES, 'allow-all') } });
