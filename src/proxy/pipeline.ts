@@ -19,13 +19,16 @@ export interface PipelineOptions {
   logger: Logger;
   /** Results kept in the audit trail are cut to this many characters. */
   auditResultMaxChars: number;
-  /** Told to the model when an approval obligation cannot be met (no approval gate configured). */
-  approvalHint: string;
+  /** Told to the model when an approval obligation cannot be met because no approval gate is configured. */
+  approvalHint?: string;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
   approvals?: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
   now?: () => number;
 }
+
+/** The reason's tail when a pipeline has no approval gate at all (embedders; Warden always has one). */
+const NO_APPROVAL_GATE = 'No approval gate is configured, so the call is denied.';
 
 export type PipelineOutcome =
   | { kind: 'denied'; decisionId: string; reasons: Reason[] }
@@ -155,7 +158,7 @@ export class CallPipeline {
     const startedNs = process.hrtime.bigint();
     const input = session.buildInput(call, nowMs);
     const evaluation = o.policy.evaluate(input, nowMs);
-    const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : o.approvalHint);
+    const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : (o.approvalHint ?? NO_APPROVAL_GATE));
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
     this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
     o.observer?.onDecision?.({

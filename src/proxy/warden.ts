@@ -22,10 +22,6 @@ export const WARDEN_NAME = 'mcp-warden';
 const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
 export const WARDEN_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** How a client is told to get an approval while Warden has no interactive approval channel. */
-const APPROVAL_HINT =
-  'This Warden has no approval channel for this session, so the call is denied; an approver must grant it before the call is retried.';
-
 /** One client connection: its session state, its downstream connections and its MCP server. */
 export interface ProxySession {
   readonly session: Session;
@@ -185,7 +181,6 @@ export class Warden {
       bundleName: () => policy.bundleName,
       logger,
       auditResultMaxChars: config.audit.resultMaxChars,
-      approvalHint: APPROVAL_HINT,
       approvals,
       newId: newDecisionId,
     });
