@@ -45,7 +45,7 @@ $(OPA):
 	  fi; \
 	  ln -sf $$cache/opa $(OPA); \
 	fi
-	@$(OPA) version | head -1
+	@$(OPA) version | sed -n 1p
 
 # --- node --------------------------------------------------------------------------------------
 deps: node_modules/.installed
