@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { AuditError, describeError } from '../common/index.js';
 import { hashRecord, normalizeTime, toCanonicalJson } from './hash.js';
+import type { AuditEvent } from './records.js';
 import { loadPrivateKey, signCheckpoint } from './signing.js';
 import type {
-  AuditEventInput,
   AuditQuery,
   AuditRecord,
   AuditStoreOptions,
@@ -81,7 +81,7 @@ export function rowToRecord(row: StoredRow): AuditRecord {
   return {
     seq: Number(row.seq),
     at: String(row.at),
-    type: String(row.type) as AuditRecord['type'],
+    type: String(row.type),
     session_id: String(row.session_id),
     data: data as Record<string, unknown>,
     prev_hash: String(row.prev_hash),
@@ -118,7 +118,7 @@ export class ChainedStore implements ChainStore {
     this.readOnly = options.readOnly ?? false;
   }
 
-  append(event: AuditEventInput): Promise<AuditRecord> {
+  append(event: AuditEvent): Promise<AuditRecord> {
     if (this.readOnly) {
       return Promise.reject(new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`));
     }
@@ -140,7 +140,7 @@ export class ChainedStore implements ChainStore {
     });
   }
 
-  private prepare(event: AuditEventInput): Prepared {
+  private prepare(event: AuditEvent): Prepared {
     if (!event || typeof event !== 'object') throw new AuditError('audit_event_invalid', 'an audit event must be an object {type, session_id, data}');
     if (typeof event.type !== 'string' || (event.type as string) === '') throw new AuditError('audit_event_invalid', 'audit event "type" must be a non-empty string');
     if (typeof event.session_id !== 'string') {
@@ -149,7 +149,9 @@ export class ChainedStore implements ChainStore {
     if (!event.data || typeof event.data !== 'object' || Array.isArray(event.data)) {
       throw new AuditError('audit_event_invalid', `audit event "${event.type}": data must be an object`);
     }
-    const source = this.redact ? this.redact(event.data) : event.data;
+    // The model's data interfaces are plain JSON objects; the redactor walks them as such.
+    const data = event.data as unknown as Record<string, unknown>;
+    const source = this.redact ? this.redact(data) : data;
     const { value, text } = toCanonicalJson(source);
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
       throw new AuditError('audit_event_invalid', `audit event "${event.type}": the redactor must return an object`);
@@ -174,7 +176,7 @@ export class ChainedStore implements ChainStore {
               const fields = { seq, at: event.at, type: event.type, session_id: event.session_id, data: event.data, prev_hash: prev.hash };
               const hash = hashRecord(fields, event.dataText);
               rows.push({ ...fields, data: event.dataText, hash });
-              records.push({ ...fields, type: event.type as AuditRecord['type'], hash });
+              records.push({ ...fields, hash });
               if (seq % this.checkpointEvery === 0) checkpoints.push(this.makeCheckpoint({ seq, hash }));
               prev = { seq, hash };
             }

@@ -1,6 +1,4 @@
 export type {
-  AuditEventType,
-  AuditEventInput,
   AuditRecord,
   AuditQuery,
   AuditStore,
@@ -22,6 +20,50 @@ export { archiveBefore, applyRetention, listArchives } from './retention.js';
 export type { RetentionOptions, ArchiveResult } from './retention.js';
 export { readArchive } from './archive-file.js';
 export type { ArchiveHeader } from './archive-file.js';
+export {
+  approvalAnswered,
+  approvalRequested,
+  callCompleted,
+  callDecided,
+  callForwarded,
+  callReceived,
+  isTruncatedResult,
+  readRecord,
+  sessionClosed,
+  sessionOpened,
+} from './records.js';
+export type {
+  ApprovalAnswer,
+  ApprovalAnswered,
+  ApprovalAnsweredData,
+  ApprovalDenied,
+  ApprovalGranted,
+  ApprovalRequested,
+  ApprovalRequestedData,
+  ApprovalTimedOut,
+  AuditEvent,
+  AuditEventType,
+  AuditRecordOf,
+  CallCompleted,
+  CallCompletedData,
+  CallDecided,
+  CallDecidedData,
+  CallForwarded,
+  CallForwardedData,
+  CallReceived,
+  CallReceivedData,
+  ReadRecord,
+  RecordMeta,
+  RecordedCallKind,
+  RecordedObligations,
+  RecordedReason,
+  SessionClosed,
+  SessionClosedData,
+  SessionOpened,
+  SessionOpenedData,
+  TruncatedResult,
+  UnknownRecord,
+} from './records.js';
 export { buildSessionReport, formatSessionReport, formatRecordLine, toCsvLine, csvHeader, parseTimeArg } from './report.js';
 export type { SessionReport, CallTrace } from './report.js';
 export { createDecisionLog, newDecisionId } from './decision-log.js';

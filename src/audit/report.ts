@@ -1,4 +1,5 @@
 import { AuditError } from '../common/index.js';
+import { readRecord } from './records.js';
 import type { AuditRecord } from './types.js';
 
 /** One tool call (or resource read, prompt get) as the audit trail saw it. */
@@ -210,7 +211,7 @@ export function csvHeader(): string {
 
 /** One record as an RFC 4180 CSV line; `data` is a JSON column, `call_id` is lifted out for filtering. */
 export function toCsvLine(r: AuditRecord): string {
-  const callId = typeof r.data?.call_id === 'string' ? r.data.call_id : '';
+  const callId = typeof r.data?.['call_id'] === 'string' ? r.data['call_id'] : '';
   return [String(r.seq), r.at, r.type, r.session_id, callId, JSON.stringify(r.data), r.prev_hash, r.hash].map(csvField).join(',') + '\r\n';
 }
 
@@ -229,32 +230,43 @@ export function parseTimeArg(value: string, now: Date = new Date()): string {
 }
 
 /** One line per record for `warden audit tail`: seq, time, type, session, and what matters for the type. */
-export function formatRecordLine(r: AuditRecord): string {
-  const d = r.data ?? {};
-  let what = '';
+export function formatRecordLine(raw: AuditRecord): string {
+  const r = readRecord(raw);
+  let what: string;
   switch (r.type) {
     case 'session.opened':
-      what = `client ${short(d.client, 60)} principal ${short(d.principal, 60)}`;
+      what = `client ${short(r.data.client, 60)} principal ${short(r.data.principal, 60)}`;
       break;
     case 'call.received':
-      what = `${str(d.server) ?? '?'}/${str(d.tool) ?? str(d.name) ?? '?'} ${short(d.arguments, 100)}`;
+      what = `${r.data.server || '?'}/${r.data.tool || r.data.name || '?'} ${short(r.data.arguments, 100)}`;
       break;
     case 'call.decided': {
-      const reasons = reasonsOf(d.reasons)
-        .map((x) => (x.rule ? `${x.rule}: ${x.message ?? ''}` : (x.message ?? '')))
-        .join('; ');
-      what = `${d.allow === true ? 'ALLOW' : 'DENY'}${d.mode ? ` (${str(d.mode)})` : ''}${reasons ? ` ${reasons}` : ''}`;
+      const reasons = r.data.reasons.map((x) => (x.rule ? `${x.rule}: ${x.message}` : x.message)).join('; ');
+      const wouldDeny = [...new Set(r.data.monitored.map((x) => x.rule))].join(', ');
+      what = `${r.data.allow ? 'ALLOW' : 'DENY'} (${r.data.mode})${reasons ? ` ${reasons}` : ''}`;
+      if (wouldDeny) what += ` would deny: ${wouldDeny}`;
       break;
     }
     case 'call.forwarded':
-      what = `to ${str(d.server) ?? '?'}`;
+      what = `to ${r.data.server || '?'}`;
       break;
     case 'call.completed':
-      what = `${str(d.outcome) ?? '?'}${typeof d.duration_ms === 'number' ? ` ${d.duration_ms} ms` : ''}`;
+      what = `${r.data.outcome} ${r.data.duration_ms} ms`;
       break;
-    default:
-      what = r.type.startsWith('approval.') ? `${str(d.by) ?? ''}${d.comment ? `: ${str(d.comment)}` : ''}` : short(d, 100);
+    case 'approval.requested':
+      what = r.data.approvers.length ? `from ${r.data.approvers.join(', ')}` : '';
+      break;
+    case 'approval.granted':
+    case 'approval.denied':
+    case 'approval.timed_out':
+      what = `${r.data.by ?? ''}${r.data.comment ? `: ${r.data.comment}` : ''}`;
+      break;
+    case 'session.closed':
+    case 'unknown':
+      what = short(raw.data, 100);
+      break;
   }
-  const call = str(d.call_id);
-  return `${String(r.seq).padStart(6)}  ${clock(r.at)}  ${r.type.padEnd(18)}  ${r.session_id}${call ? `  ${call}` : ''}  ${what}`.trimEnd() + '\n';
+  const call = typeof raw.data?.['call_id'] === 'string' ? raw.data['call_id'] : null;
+  const head = `${String(raw.seq).padStart(6)}  ${clock(raw.at)}  ${raw.type.padEnd(18)}  ${raw.session_id}`;
+  return `${head}${call ? `  ${call}` : ''}  ${what}`.trimEnd() + '\n';
 }

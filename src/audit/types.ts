@@ -1,31 +1,18 @@
 import type { KeyObject } from 'node:crypto';
+import type { AuditEvent } from './records.js';
 
-/** Every kind of event the audit trail records (DESIGN.md section 7). */
-export type AuditEventType =
-  | 'session.opened'
-  | 'session.closed'
-  | 'call.received'
-  | 'call.decided'
-  | 'call.forwarded'
-  | 'call.completed'
-  | 'approval.requested'
-  | 'approval.granted'
-  | 'approval.denied'
-  | 'approval.timed_out';
-
-/** What a caller hands to {@link AuditStore.append}. */
-export interface AuditEventInput {
-  type: AuditEventType;
+/**
+ * One stored, hash-chained record, exactly as the store holds it: written by this version or an
+ * older one, so `type` and `data` are not checked here. Read it into the record model with
+ * `readRecord` (records.ts). See docs/audit.md for how `hash` is computed.
+ */
+export interface AuditRecord {
+  seq: number;
+  /** ISO 8601, UTC (`toISOString()`). */
+  at: string;
+  type: string;
   session_id: string;
   data: Record<string, unknown>;
-  /** ISO 8601 time; defaults to now. Stored normalised to UTC (`toISOString()`). */
-  at?: string;
-}
-
-/** One stored, hash-chained record. See docs/audit.md for how `hash` is computed. */
-export interface AuditRecord extends AuditEventInput {
-  seq: number;
-  at: string;
   prev_hash: string;
   hash: string;
 }
@@ -50,8 +37,8 @@ export interface ChainPoint {
 
 /** The contract the proxy relies on. */
 export interface AuditStore {
-  /** Appends one event. Resolves only once the record is durable (fsync'd / committed). */
-  append(event: AuditEventInput): Promise<AuditRecord>;
+  /** Appends one event (built with the constructors of records.ts). Resolves once durable (fsync'd / committed). */
+  append(event: AuditEvent): Promise<AuditRecord>;
   read(query: AuditQuery): Promise<AuditRecord[]>;
   /** The newest record's seq and hash, or null while the chain is empty. */
   head(): Promise<ChainPoint | null>;

@@ -164,7 +164,8 @@ export class Warden {
       ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
       mask: (event) => maskDecision(event, redactEvent),
     });
-    const auditPort: AuditPort = { append: (e) => audit.append(e as Parameters<AuditStore['append']>[0]) };
+    // Until the pipeline builds its events with the typed constructors (AuditPort still takes any type).
+    const auditPort: AuditPort = { append: (e) => audit.append(e as unknown as Parameters<AuditStore['append']>[0]) };
     const labels = { id: randomUUID(), version: WARDEN_VERSION };
     // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
     const adminState = { enabled: false };

@@ -1,10 +1,23 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { describe, expect, test } from 'vitest';
-import { GENESIS_HASH, hashRecord, openAuditStore, verifyChain, type AuditRecord } from '../../src/audit/index.js';
+import {
+  callReceived,
+  GENESIS_HASH,
+  hashRecord,
+  openAuditStore,
+  sessionClosed,
+  sessionOpened,
+  verifyChain,
+  type AuditRecord,
+} from '../../src/audit/index.js';
 import { MemoryBackend } from '../../src/audit/memory-backend.js';
 import { storeFromBackend } from '../../src/audit/open-store.js';
-import { callEvents, fill } from './helpers/fixtures.js';
+import { callEvents, fill, received } from './helpers/fixtures.js';
+
+/** A call.received whose arguments are `args` (the store's JSON handling is what these tests check). */
+const echo = (callId: string, args: Record<string, unknown>, at?: string) =>
+  callReceived('s', received(callId, 'echo', args, 0), at);
 
 describe('hash', () => {
   test('is SHA-256 over the RFC 8785 canonical JSON of the six fields', () => {
@@ -35,7 +48,10 @@ describe('hash', () => {
 describe('memory store', () => {
   test('chains records from genesis and verifies', async () => {
     const store = await openAuditStore('memory:');
-    const first = await store.append({ type: 'session.opened', session_id: 's', data: { client: { name: 'c' }, principal: { sub: 'al' } } });
+    const principal = { sub: 'al', roles: [], claims: {} };
+    const started = '2025-01-01T00:00:00.000Z';
+    const client = { name: 'c', version: '1' };
+    const first = await store.append(sessionOpened('s', { client, principal, started_at: started }));
     expect(first.seq).toBe(1);
     expect(first.prev_hash).toBe(GENESIS_HASH);
     for (const e of callEvents('s', 'c1', 1)) await store.append(e);
@@ -47,7 +63,8 @@ describe('memory store', () => {
     expect(await verifyChain(store)).toMatchObject({ ok: true, count: 5, first_seq: 1, last_seq: 5 });
     expect(await verifyChain(all)).toMatchObject({ ok: true, count: 5 });
     await store.close();
-    await expect(store.append({ type: 'session.closed', session_id: 's', data: {} })).rejects.toMatchObject({ code: 'audit_store_unavailable' });
+    const closed = store.append(sessionClosed('s', { calls: 1 }));
+    await expect(closed).rejects.toMatchObject({ code: 'audit_store_unavailable' });
   });
 
   test('appends in one tick share a transaction and keep call order', async () => {
@@ -56,26 +73,22 @@ describe('memory store', () => {
     const commit = backend.commit.bind(backend);
     backend.commit = (build) => ((commits += 1), commit(build));
     const store = storeFromBackend(backend);
-    const records = await Promise.all(Array.from({ length: 50 }, (_, i) => store.append({ type: 'call.received', session_id: 's', data: { i } })));
-    expect(records.map((r) => r.data.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const records = await Promise.all(Array.from({ length: 50 }, (_, i) => store.append(echo(`c${i}`, { i }))));
+    expect(records.map((r) => r.data['call_id'])).toEqual(Array.from({ length: 50 }, (_, i) => `c${i}`));
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(commits).toBe(1);
   });
 
   test('data is stored as plain JSON: Dates become strings, undefined vanishes, lone surrogates are replaced', async () => {
     const store = await openAuditStore('memory:');
-    const r = await store.append({
-      type: 'call.received',
-      session_id: 's',
-      at: '2025-01-01T13:00:00+01:00',
-      data: { when: new Date('2025-01-01T00:00:00Z'), gone: undefined, list: [undefined, 1], bad: 'x\uD800y' },
-    });
+    const odd = { when: new Date('2025-01-01T00:00:00Z'), gone: undefined, list: [undefined, 1], bad: 'x\uD800y' };
+    const r = await store.append(echo('c1', odd, '2025-01-01T13:00:00+01:00'));
     expect(r.at).toBe('2025-01-01T12:00:00.000Z');
-    expect(r.data).toEqual({ when: '2025-01-01T00:00:00.000Z', list: [null, 1], bad: 'x\uFFFDy' });
+    expect(r.data['arguments']).toEqual({ when: '2025-01-01T00:00:00.000Z', list: [null, 1], bad: 'x\uFFFDy' });
     expect((await store.read({}))[0]).toEqual(r);
     expect(await verifyChain(store)).toMatchObject({ ok: true });
-    await expect(store.append({ type: 'call.received', session_id: 's', data: { n: 10n } as never })).rejects.toMatchObject({ code: 'audit_event_invalid' });
-    await expect(store.append({ type: 'call.received', session_id: 's', at: 'yesterday', data: {} })).rejects.toMatchObject({ code: 'audit_event_invalid' });
+    await expect(store.append(echo('c2', { n: 10n }))).rejects.toMatchObject({ code: 'audit_event_invalid' });
+    await expect(store.append(echo('c3', {}, 'yesterday'))).rejects.toMatchObject({ code: 'audit_event_invalid' });
   });
 
   test('read filters by seq, session, time window and limit', async () => {

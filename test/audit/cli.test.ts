@@ -3,7 +3,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { openAuditStore } from '../../src/audit/index.js';
+import {
+  approvalAnswered,
+  approvalRequested,
+  openAuditStore,
+  sessionClosed,
+  sessionOpened,
+} from '../../src/audit/index.js';
 import { registerAuditCommands, type AuditCommandOptions } from '../../src/cli/audit-command.js';
 import { callEvents, fill, tempDir } from './helpers/fixtures.js';
 import { rawSqlite } from './helpers/tamper.js';
@@ -40,13 +46,18 @@ async function sampleStore(): Promise<{ url: string; file: string }> {
   const file = join(tmp.dir, `a-${++n}.db`);
   const url = `sqlite:${file}`;
   const store = await openAuditStore(url, { checkpointEvery: 5 });
-  await store.append({ type: 'session.opened', session_id: 's-1', at: '2025-01-01T11:59:00Z', data: { client: { name: 'claude-ai', version: '1' }, principal: { sub: 'alice' } } });
+  const principal = { sub: 'alice', roles: [], claims: {} };
+  const opened = '2025-01-01T11:59:00.000Z';
+  const client = { name: 'claude-ai', version: '1' };
+  await store.append(sessionOpened('s-1', { client, principal, started_at: opened }, opened));
   for (const e of callEvents('s-1', 'c1', 0)) await store.append(e);
   for (const e of callEvents('s-1', 'c2', 5, false)) await store.append(e);
   for (const e of callEvents('s-2', 'c3', 10)) await store.append(e);
-  await store.append({ type: 'approval.requested', session_id: 's-1', at: '2025-01-01T12:00:06Z', data: { call_id: 'c2', by: null, comment: 'prod' } });
-  await store.append({ type: 'approval.granted', session_id: 's-1', at: '2025-01-01T12:00:07Z', data: { call_id: 'c2', by: 'bob', comment: 'ok' } });
-  await store.append({ type: 'session.closed', session_id: 's-1', at: '2025-01-01T12:01:00Z', data: {} });
+  const asked = { call_id: 'c2', name: 'deploy', approvers: ['release-manager'], reason: 'prod' };
+  await store.append(approvalRequested('s-1', asked, '2025-01-01T12:00:06Z'));
+  const answer = { call_id: 'c2', outcome: 'approved', by: 'bob', via: 'admin', comment: 'ok' } as const;
+  await store.append(approvalAnswered('s-1', answer, '2025-01-01T12:00:07Z'));
+  await store.append(sessionClosed('s-1', { calls: 2 }, '2025-01-01T12:01:00Z'));
   await store.close();
   return { url, file };
 }
@@ -123,7 +134,8 @@ describe('warden audit export', () => {
     const rows = r.out.split('\r\n').filter(Boolean);
     expect(rows[0]).toBe('seq,at,type,session_id,call_id,data,prev_hash,hash');
     expect(rows).toHaveLength(5);
-    expect(rows[1]).toMatch(/^8,2025-01-01T12:00:10\.000Z,call\.received,s-2,c3,"\{""arguments"":/);
+    expect(rows[1]).toMatch(/^8,2025-01-01T12:00:10\.000Z,call\.received,s-2,c3,/);
+    expect(rows[1]).toContain(',"{""annotations"":{},""arguments"":');
   });
 
   test('a bad format or time is a usage error', async () => {
@@ -156,7 +168,7 @@ describe('warden audit report', () => {
     const { url } = await sampleStore();
     const r = await warden(['audit', 'report', '--store', url, '--session', 's-1', '--format', 'json']);
     const report = JSON.parse(r.out);
-    expect(report.opened.principal).toEqual({ sub: 'alice' });
+    expect(report.opened.principal).toEqual({ sub: 'alice', roles: [], claims: {} });
     expect(report.calls).toHaveLength(2);
     expect(report.calls[0]).toMatchObject({ call_id: 'c1', server: 'ci', tool: 'deploy', decision: { allow: true }, completed: { outcome: 'success', duration_ms: 298 } });
     expect(report.calls[1]).toMatchObject({ call_id: 'c2', decision: { allow: false, reasons: [{ rule: 'deploy.tests_first' }] }, completed: null });
@@ -183,12 +195,17 @@ describe('warden audit tail', () => {
     await waitFor(() => out.includes('session.closed'));
     expect(out.trim().split('\n')).toHaveLength(2);
     const writer = await openAuditStore(url);
-    await writer.append({ type: 'session.opened', session_id: 's-9', data: { client: {}, principal: 'zed' } });
+    const zed = { sub: 'zed', roles: [], claims: {} };
+    const started = new Date().toISOString();
+    const client = { name: 'c', version: '1' };
+    await writer.append(sessionOpened('s-9', { client, principal: zed, started_at: started }));
     await waitFor(() => out.includes('s-9'));
     await writer.close();
     stop.abort();
     await running;
-    expect(out).toMatch(/^ {4}15 {2}\S+ \S+ {2}session\.opened +s-9 {2}client \{\} principal "zed"$/m);
+    const line = out.split('\n').find((l) => l.includes('s-9'));
+    expect(line).toMatch(/^ {4}15 {2}\S+ \S+ {2}session\.opened +s-9 {2}client \S+ principal \S+$/);
+    expect(line).toContain('client {"name":"c","version":"1"} principal {"claims":{},"roles":[],"sub":"zed"}');
   });
 
   test('--from-start --format jsonl prints everything', async () => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { openAuditStore, verifyChain } from '../../src/audit/index.js';
+import { openAuditStore, sessionClosed, verifyChain } from '../../src/audit/index.js';
 import { collect, forkAppender, transpileAudit } from './helpers/children.js';
 import { tempDir } from './helpers/fixtures.js';
 
@@ -41,7 +41,7 @@ test('kill -9 mid-stream: every acknowledged append is there after reopen, and t
     expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: stored.length }, (_, i) => i + 1));
     expect(await verifyChain(store)).toMatchObject({ ok: true, count: stored.length });
     // The store keeps working after the crash.
-    const next = await store.append({ type: 'session.closed', session_id: 'k', data: {} });
+    const next = await store.append(sessionClosed('k', { calls: 0 }));
     expect(next.seq).toBe(stored.length + 1);
   } finally {
     await store.close();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { archiveBefore, openAuditStore, verifyChain } from '../../src/audit/index.js';
+import { archiveBefore, openAuditStore, sessionClosed, verifyChain } from '../../src/audit/index.js';
 import { collect, forkAppender, transpileAudit } from './helpers/children.js';
 import { fill, tempDir } from './helpers/fixtures.js';
 import { startPostgres, type TestPostgres } from './helpers/pg.js';
@@ -29,7 +29,7 @@ describe('postgres store', () => {
     expect((await store.read({ since: '2025-01-01T00:03:00Z', until: '2025-01-01T00:05:00Z' })).map((r) => r.seq)).toEqual([3, 4]);
     await store.close();
     const again = await openAuditStore(url);
-    const r = await again.append({ type: 'session.closed', session_id: 'pg-1', data: {} });
+    const r = await again.append(sessionClosed('pg-1', { calls: 0 }));
     expect(r.seq).toBe(13);
     expect(await verifyChain(again)).toMatchObject({ ok: true, count: 13, checkpoints: 3 });
     expect((await again.checkpoints()).map((c) => c.seq)).toEqual([5, 10, 12]);
@@ -75,7 +75,7 @@ describe('postgres store', () => {
       expect(all.map((r) => r.seq)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
       for (const [i, s] of ['replica-a', 'replica-b'].entries()) {
         const mine = all.filter((r) => r.session_id === s);
-        expect(mine.map((r) => r.data.i)).toEqual([...Array(200).keys()]);
+        expect(mine.map((r) => (r.data['arguments'] as { n: number }).n)).toEqual([...Array(200).keys()]);
         // Each replica's acknowledged seqs are exactly its stored records.
         expect(runs[i]!.acks).toEqual(mine.map((r) => r.seq));
       }

@@ -1,8 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { applyMasks, createRedactor, openAuditStore, verifyChain } from '../../src/audit/index.js';
-import { tempDir } from './helpers/fixtures.js';
+import {
+  applyMasks,
+  callCompleted,
+  callReceived,
+  createRedactor,
+  openAuditStore,
+  verifyChain,
+} from '../../src/audit/index.js';
+import { received, tempDir } from './helpers/fixtures.js';
 
 const SECRET_ARG = 'hunter2-S3CR3T-value';
 const HMAC_KEY = 'redaction-key-never-stored';
@@ -82,16 +89,11 @@ test('a redacted secret never reaches the SQLite file, its WAL, or the HMAC key 
   const file = join(tmp.dir, 'audit.db');
   const redact = createRedactor({ keys: ['password', 'api_key'], pointers: ['/result/structuredContent/token'], secret: HMAC_KEY });
   const store = await openAuditStore(`sqlite:${file}`, { redact: (data) => redact(data) });
-  const r = await store.append({
-    type: 'call.received',
-    session_id: 's',
-    data: { call_id: 'c1', tool: 'login', arguments: { user: 'al', password: SECRET_ARG, config: { api_key: SECRET_ARG } } },
-  });
-  await store.append({
-    type: 'call.completed',
-    session_id: 's',
-    data: { call_id: 'c1', outcome: 'success', result: { structuredContent: { token: SECRET_ARG } } },
-  });
+  const args = { user: 'al', password: SECRET_ARG, config: { api_key: SECRET_ARG } };
+  const r = await store.append(callReceived('s', received('c1', 'login', args, 0)));
+  const result = { structuredContent: { token: SECRET_ARG } };
+  const completed = { call_id: 'c1', outcome: 'success' as const, duration_ms: 1, result_digest: 'sha256:0', result };
+  await store.append(callCompleted('s', completed));
   expect(JSON.stringify(r)).not.toContain(SECRET_ARG);
   const scan = (): string[] =>
     readdirSync(tmp.dir)

@@ -2,7 +2,15 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { archiveBefore, applyRetention, listArchives, openAuditStore, readArchive, verifyChain } from '../../src/audit/index.js';
+import {
+  archiveBefore,
+  applyRetention,
+  listArchives,
+  openAuditStore,
+  readArchive,
+  sessionClosed,
+  verifyChain,
+} from '../../src/audit/index.js';
 import { collect, forkAppender, transpileAudit } from './helpers/children.js';
 import { fill, tempDir } from './helpers/fixtures.js';
 import { rawSqlite, TAMPER_CASES } from './helpers/tamper.js';
@@ -27,7 +35,7 @@ describe('sqlite store', () => {
     db.close();
 
     const again = await openAuditStore(`sqlite:${file}`);
-    const r = await again.append({ type: 'session.closed', session_id: 's-1', data: {} });
+    const r = await again.append(sessionClosed('s-1', { calls: 0 }));
     expect(r.seq).toBe(4);
     expect(r.prev_hash).toBe((await again.read({ sinceSeq: 2 }))[0]!.hash);
     expect(await verifyChain(again)).toMatchObject({ ok: true, count: 4, checkpoints: 1 });
@@ -83,7 +91,9 @@ describe('sqlite store', () => {
       const store = await openAuditStore(`sqlite:${file}`);
       expect(await verifyChain(store)).toMatchObject({ ok: true, count: 200 });
       const all = await store.read({});
-      for (const s of ['a', 'b']) expect(all.filter((r) => r.session_id === s).map((r) => r.data.i)).toEqual([...Array(100).keys()]);
+      const ordinal = (r: (typeof all)[number]): number => (r.data['arguments'] as { n: number }).n;
+      const counted = (s: string): number[] => all.filter((r) => r.session_id === s).map(ordinal);
+      for (const s of ['a', 'b']) expect(counted(s)).toEqual([...Array(100).keys()]);
       await store.close();
     } finally {
       built.cleanup();
@@ -118,7 +128,7 @@ describe('retention', () => {
     expect(await verifyChain(store, { archives: [archive1] })).toMatchObject({ ok: false, seq: 16, problem: 'deleted' });
 
     // Tampering inside an archive file is caught.
-    const text = readFileSync(archive1, 'utf8').replace('"c-7","principal":"alice"', '"c-7","principal":"mallory"');
+    const text = readFileSync(archive1, 'utf8').replace('{"by":"alice","i":7}', '{"by":"mallory","i":7}');
     const forged = join(tmp.dir, 'arch', 'forged.jsonl');
     writeFileSync(forged, text);
     expect(await verifyChain(store, { archives: [forged, r2!.file] })).toMatchObject({ ok: false, seq: 7, problem: 'altered' });

@@ -1,6 +1,16 @@
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditEventInput, AuditStore } from '../../../src/audit/index.js';
+import {
+  callCompleted,
+  callDecided,
+  callForwarded,
+  callReceived,
+  sessionOpened,
+  type AuditEvent,
+  type AuditRecord,
+  type AuditStore,
+  type CallReceivedData,
+} from '../../../src/audit/index.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -11,56 +21,72 @@ export function tempDir(prefix = 'audit-'): { dir: string; cleanup: () => void }
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The events of one realistic tool call, as the proxy will send them. */
-export function callEvents(session: string, callId: string, i: number, allow = true): AuditEventInput[] {
-  const base = new Date(Date.UTC(2025, 0, 1, 12, 0, 0) + i * 1000);
-  const at = (ms: number): string => new Date(base.getTime() + ms).toISOString();
-  const events: AuditEventInput[] = [
-    {
-      type: 'call.received',
-      session_id: session,
-      at: at(0),
-      data: { call_id: callId, kind: 'tool', server: 'ci', tool: 'deploy', name: 'deploy', arguments: { service: 'api', n: i } },
-    },
-    {
-      type: 'call.decided',
-      session_id: session,
-      at: at(1),
-      data: {
+/** A trail exported from a real Warden (test/fixtures/audit/README.md). */
+export function fixtureTrail(name: string): AuditRecord[] {
+  const text = readFileSync(join(ROOT, 'test/fixtures/audit', name), 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditRecord);
+}
+
+/** A tool call's `call.received` data (server `ci`, no annotations). */
+export function received(callId: string, name: string, args: Record<string, unknown>, nowMs: number): CallReceivedData {
+  return {
+    call_id: callId,
+    kind: 'tool',
+    server: 'ci',
+    tool: name,
+    name,
+    arguments: args,
+    annotations: {},
+    now_ms: nowMs,
+  };
+}
+
+/** The events of one realistic tool call, built with the constructors the pipeline uses. */
+export function callEvents(session: string, callId: string, i: number, allow = true): AuditEvent[] {
+  const base = Date.UTC(2025, 0, 1, 12, 0, 0) + i * 1000;
+  const at = (ms: number): string => new Date(base + ms).toISOString();
+  const events: AuditEvent[] = [
+    callReceived(session, received(callId, 'deploy', { service: 'api', n: i }, base), at(0)),
+    callDecided(
+      session,
+      {
         call_id: callId,
         decision_id: `d-${callId}`,
         allow,
+        policy_allow: allow,
         reasons: allow ? [] : [{ rule: 'deploy.tests_first', message: 'run_tests must succeed before deploy' }],
-        monitored: false,
+        monitored: [],
         obligations: {},
         revision: 'rev-1',
         mode: 'enforce',
-        enforced: true,
+        now_ms: base + 1,
       },
-    },
+      at(1),
+    ),
   ];
   if (allow) {
+    const completed = { call_id: callId, outcome: 'success' as const, duration_ms: 298, result_digest: 'sha256:abc' };
     events.push(
-      { type: 'call.forwarded', session_id: session, at: at(2), data: { call_id: callId, server: 'ci' } },
-      {
-        type: 'call.completed',
-        session_id: session,
-        at: at(300),
-        data: { call_id: callId, outcome: 'success', duration_ms: 298, result_digest: 'sha256:abc', result: { text: 'ok' } },
-      },
+      callForwarded(session, { call_id: callId, server: 'ci' }, at(2)),
+      callCompleted(session, { ...completed, result: { structuredContent: { ok: true } } }, at(300)),
     );
   }
   return events;
 }
 
-/** Appends `n` simple records carrying principal "alice" (the tamper cases rewrite that name). */
+/** Appends `n` simple records that name principal "alice" (the tamper cases rewrite that name). */
 export async function fill(store: AuditStore, n: number, session = 's-1'): Promise<void> {
+  const principal = { sub: 'alice', roles: [], claims: {} };
   for (let i = 1; i <= n; i++) {
-    await store.append({
-      type: i === 1 ? 'session.opened' : 'call.received',
-      session_id: session,
-      at: new Date(Date.UTC(2025, 0, 1) + i * 60_000).toISOString(),
-      data: i === 1 ? { client: { name: 'test' }, principal: 'alice' } : { call_id: `c-${i}`, principal: 'alice', tool: 'run_tests', arguments: { i } },
-    });
+    const ms = Date.UTC(2025, 0, 1) + i * 60_000;
+    const at = new Date(ms).toISOString();
+    await store.append(
+      i === 1
+        ? sessionOpened(session, { client: { name: 'test', version: '1' }, principal, started_at: at }, at)
+        : callReceived(session, received(`c-${i}`, 'run_tests', { by: 'alice', i }, ms), at),
+    );
   }
 }

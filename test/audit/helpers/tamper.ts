@@ -91,7 +91,7 @@ export type TamperCase = {
 
 /**
  * Every kind of tampering, on a chain of 25 records written with checkpointEvery 10 and closed
- * (checkpoints at 10, 20 and 25). Record data holds `principal: "alice"`.
+ * (checkpoints at 10, 20 and 25). Every record's data names "alice" (see fill()).
  */
 export const TAMPER_CASES: TamperCase[] = [
   {

@@ -1,0 +1,466 @@
+import type { Principal } from '../config/index.js';
+import type { AuditRecord } from './types.js';
+
+// The audit trail's record model (docs/audit.md, "What is recorded"): one variant per event type,
+// with the exact `data` the pipeline writes, a typed constructor for each, and `readRecord`, the
+// one place that reads a stored record of any version back into the model.
+
+/** A reason as a decision record keeps it (the policy's `Reason`). */
+export interface RecordedReason {
+  rule: string;
+  message: string;
+  workflow?: string;
+  step?: string;
+  [extra: string]: unknown;
+}
+
+/** The decision's obligations as the policy returned them. */
+export interface RecordedObligations {
+  approval?: { required: boolean; reason?: string; approvers?: string[]; [extra: string]: unknown };
+  audit?: { required: boolean };
+  [name: string]: unknown;
+}
+
+export type RecordedCallKind = 'tool' | 'resource' | 'prompt';
+
+/** How an approval request was answered (the approval broker's outcome). */
+export type ApprovalAnswer = 'approved' | 'declined' | 'cancelled' | 'timed_out' | 'unavailable';
+
+/** A result longer than `audit.resultMaxChars` (as JSON): its length and the start of its JSON. */
+export interface TruncatedResult {
+  truncated: true;
+  chars: number;
+  preview: string;
+}
+
+export interface SessionOpenedData {
+  client: { name: string; version: string };
+  principal: Principal;
+  started_at: string;
+}
+
+export interface SessionClosedData {
+  /** Calls the session finished (denied ones included). */
+  calls: number;
+}
+
+export interface CallReceivedData {
+  call_id: string;
+  kind: RecordedCallKind;
+  server: string;
+  /** The downstream's own name of the tool or prompt (for resources, the URI). */
+  tool: string;
+  /** The name the client used (with the server's prefix, if any). */
+  name: string;
+  arguments: Record<string, unknown>;
+  annotations: Record<string, unknown>;
+  uri?: string;
+  /** The pipeline's clock when the call arrived: the call's `started` time, in ms since the epoch. */
+  now_ms: number;
+}
+
+export interface CallDecidedData {
+  call_id: string;
+  /** The decision log's `decision_id` (a held call's second decision has its own). */
+  decision_id: string;
+  /** What Warden enforced: after `policy.mode`, obligations and approvals. */
+  allow: boolean;
+  /** The policy's own `allow`, before monitor mode and obligations. */
+  policy_allow: boolean;
+  /** Why the call is denied (empty when allowed). */
+  reasons: RecordedReason[];
+  /** Reasons that would have denied but were not enforced (monitor mode, per-rule monitor). */
+  monitored: RecordedReason[];
+  obligations: RecordedObligations;
+  revision: string;
+  mode: 'enforce' | 'monitor';
+  /** The time the policy was given (`input.now_ms`). */
+  now_ms: number;
+  /** The policy failed and Warden failed closed. */
+  error?: { code: string; message: string };
+  /** The call waits for an approver; a second decision follows the answer. */
+  held?: true;
+}
+
+export interface ApprovalRequestedData {
+  call_id: string;
+  name: string;
+  approvers: string[];
+  reason: string | null;
+}
+
+/** The data of `approval.granted`, `approval.denied` and `approval.timed_out`. */
+export interface ApprovalAnsweredData {
+  call_id: string;
+  outcome: ApprovalAnswer;
+  by: string | null;
+  via: 'elicitation' | 'admin' | null;
+  comment: string | null;
+}
+
+export interface CallForwardedData {
+  call_id: string;
+  server: string;
+}
+
+export interface CallCompletedData {
+  call_id: string;
+  /** `error`: the tool reported `isError`, or the forward failed (then `error` says why). */
+  outcome: 'success' | 'error';
+  duration_ms: number;
+  /** `sha256:` of the whole result's JSON, whatever was kept of it. */
+  result_digest: string;
+  result: Record<string, unknown> | TruncatedResult;
+  error?: string;
+}
+
+interface EventOf<T extends string, D> {
+  type: T;
+  session_id: string;
+  data: D;
+  /** ISO 8601 time; defaults to now. Stored normalised to UTC (`toISOString()`). */
+  at?: string;
+}
+
+export type SessionOpened = EventOf<'session.opened', SessionOpenedData>;
+export type SessionClosed = EventOf<'session.closed', SessionClosedData>;
+export type CallReceived = EventOf<'call.received', CallReceivedData>;
+export type CallDecided = EventOf<'call.decided', CallDecidedData>;
+export type ApprovalRequested = EventOf<'approval.requested', ApprovalRequestedData>;
+export type ApprovalGranted = EventOf<'approval.granted', ApprovalAnsweredData>;
+export type ApprovalDenied = EventOf<'approval.denied', ApprovalAnsweredData>;
+export type ApprovalTimedOut = EventOf<'approval.timed_out', ApprovalAnsweredData>;
+export type ApprovalAnswered = ApprovalGranted | ApprovalDenied | ApprovalTimedOut;
+export type CallForwarded = EventOf<'call.forwarded', CallForwardedData>;
+export type CallCompleted = EventOf<'call.completed', CallCompletedData>;
+
+/** Every event the audit trail records (DESIGN.md section 7), discriminated by `type`. */
+export type AuditEvent =
+  | SessionOpened
+  | SessionClosed
+  | CallReceived
+  | CallDecided
+  | ApprovalRequested
+  | ApprovalGranted
+  | ApprovalDenied
+  | ApprovalTimedOut
+  | CallForwarded
+  | CallCompleted;
+
+export type AuditEventType = AuditEvent['type'];
+
+/** Where a stored record sits in the chain. */
+export interface RecordMeta {
+  seq: number;
+  at: string;
+  prev_hash: string;
+  hash: string;
+  /**
+   * Fields the stored record did not have, which {@link readRecord} filled in (records written
+   * before they were recorded): `annotations` (then `{}`), `now_ms` (then the record's time), ...
+   */
+  legacy?: string[];
+}
+
+/** A stored record of event `E`, read into the model. */
+export type AuditRecordOf<E extends AuditEvent = AuditEvent> = E extends AuditEvent
+  ? { type: E['type']; session_id: string; data: E['data'] } & RecordMeta
+  : never;
+
+/**
+ * A stored record the model cannot read: a type this version does not know (written by a newer
+ * one) or a known type without the fields that tie it to a call. Kept, so that reports still show it.
+ */
+export interface UnknownRecord extends RecordMeta {
+  type: 'unknown';
+  stored_type: string;
+  session_id: string;
+  data: Record<string, unknown>;
+  /** Why it could not be read. */
+  problem: string;
+}
+
+/** What {@link readRecord} returns. */
+export type ReadRecord = AuditRecordOf | UnknownRecord;
+
+// --- constructors ------------------------------------------------------------------------------------
+
+function event<E extends AuditEvent>(type: E['type'], sessionId: string, data: E['data'], at: string | undefined): E {
+  return { type, session_id: sessionId, data, ...(at !== undefined ? { at } : {}) } as E;
+}
+
+/**
+ * A session's client finished its `initialize`.
+ *
+ * @example
+ * ```ts
+ * await store.append(sessionOpened('s-1', { client: { name: 'claude-ai', version: '1' }, principal, started_at }));
+ * ```
+ */
+export function sessionOpened(sessionId: string, data: SessionOpenedData, at?: string): SessionOpened {
+  return event<SessionOpened>('session.opened', sessionId, data, at);
+}
+
+export function sessionClosed(sessionId: string, data: SessionClosedData, at?: string): SessionClosed {
+  return event<SessionClosed>('session.closed', sessionId, data, at);
+}
+
+/**
+ * A call arrived, before the policy is asked.
+ *
+ * @example
+ * ```ts
+ * callReceived('s-1', { call_id: 'c1', kind: 'tool', server: 'ci', tool: 'echo', name: 'echo',
+ *   arguments: { message: 'hi' }, annotations: {}, now_ms: Date.now() });
+ * ```
+ */
+export function callReceived(sessionId: string, data: CallReceivedData, at?: string): CallReceived {
+  return event<CallReceived>('call.received', sessionId, data, at);
+}
+
+export function callDecided(sessionId: string, data: CallDecidedData, at?: string): CallDecided {
+  return event<CallDecided>('call.decided', sessionId, data, at);
+}
+
+export function approvalRequested(sessionId: string, data: ApprovalRequestedData, at?: string): ApprovalRequested {
+  return event<ApprovalRequested>('approval.requested', sessionId, data, at);
+}
+
+/**
+ * An approval request was answered. The record's type follows from the outcome: `approved` is
+ * `approval.granted`, `timed_out` is `approval.timed_out`, anything else `approval.denied`.
+ *
+ * @example
+ * ```ts
+ * const answer = approvalAnswered('s-1', {
+ *   call_id: 'c1', outcome: 'approved', by: 'bob', via: 'admin', comment: null,
+ * });
+ * answer.type; // 'approval.granted'
+ * ```
+ */
+export function approvalAnswered(sessionId: string, data: ApprovalAnsweredData, at?: string): ApprovalAnswered {
+  const type = answerType(data.outcome);
+  return event<ApprovalAnswered>(type, sessionId, data, at);
+}
+
+export function callForwarded(sessionId: string, data: CallForwardedData, at?: string): CallForwarded {
+  return event<CallForwarded>('call.forwarded', sessionId, data, at);
+}
+
+export function callCompleted(sessionId: string, data: CallCompletedData, at?: string): CallCompleted {
+  return event<CallCompleted>('call.completed', sessionId, data, at);
+}
+
+function answerType(outcome: ApprovalAnswer): ApprovalAnswered['type'] {
+  if (outcome === 'approved') return 'approval.granted';
+  return outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
+}
+
+// --- reading stored records --------------------------------------------------------------------------
+
+const KINDS: readonly string[] = ['tool', 'resource', 'prompt'];
+const ANSWERS: readonly string[] = ['approved', 'declined', 'cancelled', 'timed_out', 'unavailable'];
+/** What an answer record without its `outcome` meant (the type says as much). */
+const TYPE_ANSWER: Record<ApprovalAnswered['type'], ApprovalAnswer> = {
+  'approval.granted': 'approved',
+  'approval.denied': 'declined',
+  'approval.timed_out': 'timed_out',
+};
+
+/**
+ * Reads a stored record (of any version) into the model. This is the one place that knows older
+ * shapes: records from before `annotations`, `now_ms` and `started_at` were recorded, a `tool`
+ * without a `name` (or the reverse), reasons that are bare strings, a `monitored` that is not a
+ * list. What it fills in is named in `legacy`. A type it does not know, or a call record without
+ * `call_id`, comes back as an {@link UnknownRecord}. Records Warden writes today read back unchanged.
+ *
+ * @example
+ * ```ts
+ * for (const raw of await store.read({ session })) {
+ *   const r = readRecord(raw);
+ *   if (r.type === 'call.decided' && r.data.monitored.length > 0) warn(r.data.monitored);
+ * }
+ * ```
+ */
+export function readRecord(raw: AuditRecord): ReadRecord {
+  const d: Record<string, unknown> = object(raw.data) ?? {};
+  const legacy: string[] = [];
+  const meta = { seq: raw.seq, at: raw.at, prev_hash: raw.prev_hash, hash: raw.hash };
+  const record = <E extends AuditEvent>(type: E['type'], data: E['data']): ReadRecord => {
+    const r = { type, session_id: raw.session_id, data, ...meta } as AuditRecordOf;
+    if (legacy.length > 0) r.legacy = legacy;
+    return r;
+  };
+  const unknown = (problem: string): UnknownRecord => ({
+    type: 'unknown',
+    stored_type: String(raw.type),
+    session_id: raw.session_id,
+    data: d,
+    problem,
+    ...meta,
+  });
+  const filled = <T>(field: string, value: T): T => {
+    legacy.push(field);
+    return value;
+  };
+  const atMs = (): number => Date.parse(raw.at);
+
+  switch (raw.type) {
+    case 'session.opened':
+      return record<SessionOpened>('session.opened', {
+        client: readClient(d['client']) ?? filled('client', { name: 'unknown', version: 'unknown' }),
+        principal: readPrincipal(d['principal']) ?? filled('principal', { sub: 'unknown', roles: [], claims: {} }),
+        started_at: text(d['started_at']) ?? filled('started_at', raw.at),
+      });
+    case 'session.closed':
+      return record<SessionClosed>('session.closed', { calls: num(d['calls']) ?? filled('calls', 0) });
+    default:
+      break;
+  }
+
+  const callId = text(d['call_id']);
+  const notKnown = `record type "${String(raw.type)}" is not one this version of Warden knows`;
+  if (!KNOWN.has(String(raw.type))) return unknown(notKnown);
+  if (callId === null) return unknown(`a ${String(raw.type)} record without call_id`);
+
+  switch (raw.type as AuditEventType) {
+    case 'call.received': {
+      const tool = text(d['tool']);
+      const name = text(d['name']);
+      const data: CallReceivedData = {
+        call_id: callId,
+        kind: KINDS.includes(d['kind'] as string) ? (d['kind'] as RecordedCallKind) : filled('kind', 'tool'),
+        server: text(d['server']) ?? filled('server', ''),
+        tool: tool ?? filled('tool', name ?? ''),
+        name: name ?? filled('name', tool ?? ''),
+        arguments: object(d['arguments']) ?? filled('arguments', {}),
+        annotations: object(d['annotations']) ?? filled('annotations', {}),
+        ...(typeof d['uri'] === 'string' ? { uri: d['uri'] } : {}),
+        now_ms: num(d['now_ms']) ?? filled('now_ms', atMs()),
+      };
+      return record<CallReceived>('call.received', data);
+    }
+    case 'call.decided': {
+      const allow = d['allow'] === true;
+      const error = readPolicyError(d['error']);
+      const data: CallDecidedData = {
+        call_id: callId,
+        decision_id: text(d['decision_id']) ?? filled('decision_id', ''),
+        allow,
+        policy_allow: typeof d['policy_allow'] === 'boolean' ? d['policy_allow'] : filled('policy_allow', allow),
+        reasons: Array.isArray(d['reasons']) ? readReasons(d['reasons']) : filled('reasons', []),
+        monitored: Array.isArray(d['monitored']) ? readReasons(d['monitored']) : filled('monitored', []),
+        obligations: (object(d['obligations']) as RecordedObligations | null) ?? filled('obligations', {}),
+        revision: text(d['revision']) ?? filled('revision', ''),
+        mode: d['mode'] === 'monitor' ? 'monitor' : d['mode'] === 'enforce' ? 'enforce' : filled('mode', 'enforce'),
+        now_ms: num(d['now_ms']) ?? filled('now_ms', atMs()),
+        ...(error ? { error } : {}),
+        ...(d['held'] === true ? { held: true as const } : {}),
+      };
+      return record<CallDecided>('call.decided', data);
+    }
+    case 'approval.requested':
+      return record<ApprovalRequested>('approval.requested', {
+        call_id: callId,
+        name: text(d['name']) ?? filled('name', ''),
+        approvers: Array.isArray(d['approvers']) ? d['approvers'].filter(isString) : filled('approvers', []),
+        reason: text(d['reason']),
+      });
+    case 'approval.granted':
+    case 'approval.denied':
+    case 'approval.timed_out': {
+      const type = raw.type as ApprovalAnswered['type'];
+      const outcome = ANSWERS.includes(d['outcome'] as string) ? (d['outcome'] as ApprovalAnswer) : null;
+      return record<ApprovalAnswered>(type, {
+        call_id: callId,
+        outcome: outcome ?? filled('outcome', TYPE_ANSWER[type]),
+        by: text(d['by']),
+        via: d['via'] === 'elicitation' || d['via'] === 'admin' ? d['via'] : null,
+        comment: text(d['comment']),
+      });
+    }
+    case 'call.forwarded':
+      return record<CallForwarded>('call.forwarded', {
+        call_id: callId,
+        server: text(d['server']) ?? filled('server', ''),
+      });
+    case 'call.completed': {
+      const error = text(d['error']);
+      return record<CallCompleted>('call.completed', {
+        call_id: callId,
+        outcome: d['outcome'] === 'success' || d['outcome'] === 'error' ? d['outcome'] : filled('outcome', 'error'),
+        duration_ms: num(d['duration_ms']) ?? filled('duration_ms', 0),
+        result_digest: text(d['result_digest']) ?? filled('result_digest', ''),
+        result: (object(d['result']) as CallCompletedData['result'] | null) ?? filled('result', {}),
+        ...(error !== null ? { error } : {}),
+      });
+    }
+    default:
+      return unknown(notKnown);
+  }
+}
+
+/** Whether a completed call's result was cut to `audit.resultMaxChars` in the trail. */
+export function isTruncatedResult(result: CallCompletedData['result']): result is TruncatedResult {
+  return result['truncated'] === true;
+}
+
+const KNOWN: ReadonlySet<string> = new Set<AuditEventType>([
+  'session.opened',
+  'session.closed',
+  'call.received',
+  'call.decided',
+  'call.forwarded',
+  'call.completed',
+  'approval.requested',
+  'approval.granted',
+  'approval.denied',
+  'approval.timed_out',
+]);
+
+function text(v: unknown): string | null {
+  if (typeof v === 'string') return v;
+  return typeof v === 'number' || typeof v === 'boolean' ? String(v) : null;
+}
+
+function isString(v: unknown): v is string {
+  return typeof v === 'string';
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function object(v: unknown): Record<string, unknown> | null {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
+
+function readReasons(list: unknown[]): RecordedReason[] {
+  return list.map((r) => {
+    const o = object(r);
+    if (!o) return { rule: '', message: String(r) };
+    if (typeof o['rule'] === 'string' && typeof o['message'] === 'string') return o as RecordedReason;
+    return { ...o, rule: text(o['rule']) ?? '', message: text(o['message']) ?? '' };
+  });
+}
+
+function readClient(v: unknown): SessionOpenedData['client'] | null {
+  const o = object(v);
+  if (!o) return null;
+  return { ...o, name: text(o['name']) ?? 'unknown', version: text(o['version']) ?? 'unknown' };
+}
+
+function readPrincipal(v: unknown): Principal | null {
+  if (typeof v === 'string') return { sub: v, roles: [], claims: {} };
+  const o = object(v);
+  if (!o) return null;
+  const roles = Array.isArray(o['roles']) ? o['roles'].filter(isString) : [];
+  return { ...o, sub: text(o['sub']) ?? 'unknown', roles, claims: object(o['claims']) ?? {} };
+}
+
+function readPolicyError(v: unknown): { code: string; message: string } | null {
+  if (typeof v === 'string') return { code: 'policy_error', message: v };
+  const o = object(v);
+  if (!o) return null;
+  return { ...o, code: text(o['code']) ?? 'policy_error', message: text(o['message']) ?? 'policy error' };
+}
