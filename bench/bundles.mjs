@@ -23,6 +23,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli/main.js');
 const FAULTY = join(ROOT, 'test/fixtures/servers/faulty.js');
 const policy = await import(join(ROOT, 'dist/policy/index.js'));
+const reports = await import(join(ROOT, 'dist/reports/index.js'));
 
 
 const rego = (deny, marker) => `package mcp
@@ -200,7 +201,7 @@ async function replayRate(sessions, callsPerSession) {
       records.push({ seq: ++seq, at, type: 'call.completed', session_id: sid, data: { call_id: callId, outcome: 'success', duration_ms: 5, result: { structuredContent: { ok: true, ...args } } } });
     }
   }
-  const report = await policy.replayRecords(records, { policy: engine, session: { historyWindow: 200, resultMaxChars: 2048 } });
+  const report = await reports.replayRecords(records, { policy: engine, session: { historyWindow: 200, resultMaxChars: 2048 } });
   return report;
 }
 

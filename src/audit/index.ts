@@ -64,8 +64,7 @@ export type {
   TruncatedResult,
   UnknownRecord,
 } from './records.js';
-export { buildSessionReport, formatSessionReport, formatRecordLine, toCsvLine, csvHeader, parseTimeArg } from './report.js';
-export type { SessionReport, CallTrace } from './report.js';
+export { displayTime, formatRecordLine, previewJson, toCsvLine, csvHeader, parseTimeArg } from './format.js';
 export { createDecisionLog, newDecisionId } from './decision-log.js';
 export type { DecisionLogEvent, DecisionLogSink } from './decision-log.js';
 export { DecisionLogUploader } from './decision-log-upload.js';

@@ -4,10 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import {
   archiveBefore,
-  buildSessionReport,
   csvHeader,
   formatRecordLine,
-  formatSessionReport,
   listArchives,
   openAuditStore,
   parseTimeArg,
@@ -18,6 +16,7 @@ import {
   type ChainStore,
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
+import { buildSessionReport, formatSessionReport } from '../reports/index.js';
 
 export interface AuditCommandIo {
   out: (text: string) => void;

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openAuditStore, parseTimeArg, type AuditStore } from '../audit/index.js';
+import { openAuditStore, parseTimeArg, type AuditRecord, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
 import { loadConfig, type WardenConfig } from '../config/index.js';
-import { composeBundles, loadDirectoryBundle, loadTarball, PolicyEngine, replayRecords, type LoadedBundle, type RecordedEvent, type ReplayReport } from '../policy/index.js';
+import { composeBundles, loadDirectoryBundle, loadTarball, PolicyEngine, type LoadedBundle } from '../policy/index.js';
+import { replayRecords, type ReplayReport } from '../reports/index.js';
 
 interface Io {
   out: (text: string) => void;
@@ -87,11 +88,11 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
     });
 }
 
-async function* readAll(store: AuditStore): AsyncGenerator<RecordedEvent> {
+async function* readAll(store: AuditStore): AsyncGenerator<AuditRecord> {
   let after = 0;
   for (;;) {
     const page = await store.read({ sinceSeq: after, limit: PAGE });
-    for (const r of page) yield r as RecordedEvent;
+    yield* page;
     if (page.length < PAGE) return;
     after = page.at(-1)!.seq;
   }

@@ -1,14 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { ApprovalError, mayApprove, type PendingApproval } from '../approval/index.js';
-import { buildSessionReport, csvHeader, formatSessionReport, parseTimeArg, toCsvLine, verifyChain, type AuditRecord, type ChainStore, type VerifyResult } from '../audit/index.js';
+import {
+  csvHeader,
+  parseTimeArg,
+  toCsvLine,
+  verifyChain,
+  type AuditRecord,
+  type ChainStore,
+  type VerifyResult,
+} from '../audit/index.js';
 import { AuditError, describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import type { LiveSessionState, Warden } from '../proxy/index.js';
-import { AuditView, summarize, type CallRow, type SessionRow } from './audit-view.js';
-import { autoBucket, BUCKETS, computeCompliance, violationRules } from './compliance.js';
+import {
+  AuditView,
+  autoBucket,
+  BUCKETS,
+  buildSessionReport,
+  buildSessionReports,
+  computeCompliance,
+  evaluateWorkflowStatus,
+  formatSessionReport,
+  inputFromRecords,
+  summarize,
+  violationRules,
+  WORKFLOW_STATUS_ENTRYPOINT,
+  type CallRow,
+  type SessionReport,
+  type SessionRow,
+  type WorkflowStatus,
+} from '../reports/index.js';
 import type { LiveEvent, LiveEvents } from './live-events.js';
-import { evaluateWorkflowStatus, inputFromRecords, WORKFLOW_STATUS_ENTRYPOINT, type WorkflowStatus } from './workflow-status.js';
 
 /** The role that may read everything the admin API serves. */
 export const ADMIN_ROLE = 'admin';
@@ -158,7 +181,7 @@ export function createAdminRouter(options: AdminOptions): Router {
       duration_ms: s.duration_ms,
       violation: violationRules(s).length > 0,
       approval: c.approval,
-      error: c.decisions[c.decisions.length - 1]?.error ?? c.completed?.error ?? null,
+      error: c.decisions[c.decisions.length - 1]?.error?.message ?? c.completed?.error ?? null,
     };
   };
 
@@ -379,8 +402,7 @@ export function createAdminRouter(options: AdminOptions): Router {
       return undefined;
     }
     if (req.query['download'] === '1') res.set('Content-Disposition', `attachment; filename="${name}.json"`);
-    const ids = session ? [session] : [...new Set(records.map((r) => r.session_id))];
-    const reports = ids.map((id) => buildSessionReport(id, records));
+    const reports = session ? [buildSessionReport(session, records)] : buildSessionReports(records);
     if (session && reports[0]!.calls.length === 0 && !reports[0]!.opened && records.length === 0) throw new HttpError(404, 'session_not_found', `no audit records for session ${session}${since || until ? ' in this range' : ''}`);
     return {
       version: 1,
@@ -391,7 +413,7 @@ export function createAdminRouter(options: AdminOptions): Router {
       first_seq: records[0]?.seq ?? null,
       last_seq: records[records.length - 1]?.seq ?? null,
       verification: { ...check.result, checked_at: check.checked_at },
-      totals: reports.reduce((t, r) => ({ calls: t.calls + r.totals.calls, allowed: t.allowed + r.totals.allowed, denied: t.denied + r.totals.denied, succeeded: t.succeeded + r.totals.succeeded, failed: t.failed + r.totals.failed }), { calls: 0, allowed: 0, denied: 0, succeeded: 0, failed: 0 }),
+      totals: sumTotals(reports.map((r) => r.totals)),
       sessions: reports,
     };
   }));
@@ -422,6 +444,12 @@ export function createAdminRouter(options: AdminOptions): Router {
     res.status(500).json({ error: 'internal_error', error_description: describeError(err) });
   });
   return router;
+}
+
+function sumTotals(list: SessionReport['totals'][]): SessionReport['totals'] {
+  const sum: SessionReport['totals'] = { calls: 0, allowed: 0, denied: 0, succeeded: 0, failed: 0, would_deny: 0 };
+  for (const t of list) for (const k of Object.keys(sum) as (keyof typeof sum)[]) sum[k] += t[k];
+  return sum;
 }
 
 function paging(req: Request, fallback: number, max: number): { limit: number; offset: number } {

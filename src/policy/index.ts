@@ -33,8 +33,6 @@ export type { BundleSource, BundleSpec, PollingConfig, SourceListener, SourceSta
 export { verifyBundleSignatures, globToRegExp, SIGNATURES_FILE } from './signing.js';
 export type { VerificationConfig, VerificationKey, VerifiedSignature } from './signing.js';
 export { fileDigest, isStructuredDoc, encodeString, parseJsonPreservingNumbers, JsonNumber, SIGNATURE_HASHES } from './canonical-json.js';
-export { replayRecords, recordedVerdict, newVerdict } from './replay.js';
-export type { RecordedEvent, ReplayChange, ReplayReport, ReplayOptions, ReplayVerdict } from './replay.js';
 export { findOpa, runOpa, PACKAGE_ROOT } from './toolchain.js';
 export { runPolicyTests, formatCoverage, isTestFile, DEFAULT_POLICY_DIRS, DEFAULT_COVERAGE_MIN } from './testing.js';
 export type { PolicyTestOptions, PolicyTestResult, PolicyCoverage, FileCoverage } from './testing.js';

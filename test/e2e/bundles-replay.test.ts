@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { openAuditStore } from '../../src/audit/index.js';
-import { replayRecords, type ReplayReport } from '../../src/policy/index.js';
+import { replayRecords, type ReplayReport } from '../../src/reports/index.js';
 import { CLI, SERVERS, nodeServer, startWarden, tempDir } from '../helpers/warden.js';
 import { writeTree } from '../policy/bundle-helpers.js';
 

@@ -1,14 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Script } from 'node:vm';
 import { definedOptionalEntrypoints, PolicyRuntime } from '../../src/policy/index.js';
 import { Session } from '../../src/session/index.js';
-import { AuditView } from '../../src/http/audit-view.js';
-import { evaluateWorkflowStatus, inputFromRecords, WORKFLOW_STATUS_ENTRYPOINT } from '../../src/http/workflow-status.js';
-import { DASHBOARD_JS } from '../../src/http/dashboard/client.js';
+import {
+  AuditView,
+  evaluateWorkflowStatus,
+  inputFromRecords,
+  WORKFLOW_STATUS_ENTRYPOINT,
+} from '../../src/reports/index.js';
 import { POLICIES, ROOT, tempDir } from '../helpers/warden.js';
-import type { AuditRecord } from '../../src/audit/index.js';
+import { at, call, opened, reason, stored } from './helpers.js';
 
 const SESSION = { historyWindow: 100, resultMaxChars: 512 };
 const CALL = { kind: 'tool' as const, server: 'ci', annotations: {} };
@@ -65,41 +67,33 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     }
   });
 
-  test('a recorded session is rebuilt from its audit records with the core Session (outcomes, approvals)', () => {
+  test('a recorded session is rebuilt with the core Session (outcomes, approvals, order)', async () => {
     const view = new AuditView({ read: async () => [] });
-    let seq = 0;
-    const at = (s: number): string => new Date(Date.UTC(2026, 10, 25, 10, 0, s)).toISOString();
-    const rec = (type: AuditRecord['type'], data: Record<string, unknown>): AuditRecord => ({ seq: ++seq, at: at(seq), type, session_id: 's-9', data, prev_hash: '', hash: '' });
-    for (const r of [
-      rec('session.opened', { client: { name: 'c', version: '1' }, principal: { sub: 'alice', roles: ['dev'], claims: {} } }),
-      rec('call.received', { call_id: 'c1', kind: 'tool', server: 'ci', tool: 'run_tests', name: 'run_tests', arguments: { service: 'api', log: 'x'.repeat(1000) } }),
-      rec('call.decided', { call_id: 'c1', decision_id: 'c1', allow: true, reasons: [], monitored: [], revision: 'r1', mode: 'enforce' }),
-      rec('call.completed', { call_id: 'c1', outcome: 'success', duration_ms: 7, result: { content: [], structuredContent: { passed: 3 } } }),
-      rec('call.received', { call_id: 'c2', kind: 'tool', server: 'ci', tool: 'deploy', name: 'deploy', arguments: { service: 'api' } }),
-      rec('call.decided', { call_id: 'c2', decision_id: 'c2', allow: false, reasons: [{ rule: 'warden.approval_required', message: 'held' }], monitored: [], revision: 'r1', mode: 'enforce', held: true }),
-      rec('approval.requested', { call_id: 'c2', approvers: ['rm'] }),
-      rec('approval.granted', { call_id: 'c2', outcome: 'approved', by: 'bob', via: 'admin', comment: 'ok' }),
-      rec('call.decided', { call_id: 'c2', decision_id: 'd2', allow: true, reasons: [], monitored: [], revision: 'r1', mode: 'enforce' }),
-      rec('call.completed', { call_id: 'c2', outcome: 'error', duration_ms: 9 }),
-      rec('call.received', { call_id: 'c3', kind: 'tool', server: 'ci', tool: 'x', name: 'x', arguments: {} }),
-      rec('call.decided', { call_id: 'c3', decision_id: 'c3', allow: false, reasons: [{ rule: 'workflow.step_order', message: 'no' }], monitored: [], revision: 'r1', mode: 'enforce' }),
-    ]) view.fold(r);
-    const input = inputFromRecords(view.session('s-9')!, SESSION, Date.parse(at(60)));
+    const S = 's-9';
+    const api = { service: 'api' };
+    const passed = { content: [], structuredContent: { passed: 3 } };
+    const approved = { answer: 'approved' as const, after: 2 };
+    const records = await stored([
+      opened(S, 0, 'alice', ['dev']),
+      ...call({ session: S, id: 'c1', name: 'run_tests', s: 1, args: { ...api, log: 'x'.repeat(999) }, result: passed }),
+      ...call({ session: S, id: 'c2', name: 'deploy', s: 5, args: api, approval: approved, outcome: 'error' }),
+      ...call({ session: S, id: 'c3', name: 'x', s: 20, decision: { allow: false, reasons: [reason('workflow.a')] } }),
+      // Still running, and still held: neither is in the history yet.
+      ...call({ session: S, id: 'c4', name: 'slow', s: 30, outcome: null }),
+      ...call({ session: S, id: 'c5', name: 'deploy', s: 31, approval: {} }),
+    ]);
+    for (const r of records) view.fold(r);
+    const input = inputFromRecords(view.session(S)!, SESSION, Date.parse(at(60)));
     expect(input.principal).toEqual({ sub: 'alice', roles: ['dev'], claims: {} });
-    expect(input.history.map((h) => [h.name, h.decision, h.outcome, h.arguments])).toEqual([
-      ['run_tests', 'allow', 'success', { service: 'api' }],
-      ['deploy', 'allow', 'error', { service: 'api' }],
-      ['x', 'deny', 'denied', {}],
+    expect(input.session).toEqual({ id: S, client: { name: 'test-client', version: '1' }, started_at: at(0) });
+    expect(input.history.map((h) => [h.name, h.decision, h.outcome, h.arguments, h.at, h.duration_ms])).toEqual([
+      // The index keeps only small arguments; times are the pipeline's (now_ms), durations as recorded.
+      ['run_tests', 'allow', 'success', { service: 'api' }, at(1), 900],
+      ['deploy', 'allow', 'error', { service: 'api' }, at(5), 900],
+      ['x', 'deny', 'denied', {}, at(20), 100],
     ]);
     expect(input.history[0]!.result).toEqual({ passed: 3 });
     expect(input.summary['deploy']).toMatchObject({ calls: 1, failures: 1, last_outcome: 'error' });
-    expect(input.approvals).toEqual([{ tool: 'deploy', by: 'bob', at: at(8), comment: 'ok' }]);
-  });
-});
-
-describe('dashboard assets', () => {
-  test('the client script is valid JavaScript with nothing fetched from elsewhere', () => {
-    expect(() => new Script(DASHBOARD_JS)).not.toThrow();
-    expect(DASHBOARD_JS).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+    expect(input.approvals).toEqual([{ tool: 'deploy', by: 'bob', at: at(7.1) }]);
   });
 });

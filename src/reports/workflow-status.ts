@@ -1,7 +1,7 @@
-import type { Principal } from '../config/index.js';
 import type { PolicyRuntime } from '../policy/index.js';
-import { Session, type InputDocument, type PendingCall } from '../session/index.js';
-import { summarize, type SessionRow } from './audit-view.js';
+import type { InputDocument, PendingCall, SessionOptions } from '../session/index.js';
+import type { SessionRow } from './fold.js';
+import { applyToSession, historySteps, sessionFromRow } from './history.js';
 
 /** The read-only entrypoint that reports workflow progress (policy/mcp/workflow/status.rego). */
 export const WORKFLOW_STATUS_ENTRYPOINT = 'mcp/workflow/status';
@@ -58,26 +58,14 @@ export function evaluateWorkflowStatus(policy: Pick<PolicyRuntime, 'evaluateEntr
 const NEUTRAL_CALL: PendingCall = { kind: 'tool', server: '', tool: '', name: '', arguments: {}, annotations: {} };
 
 /**
- * Rebuilds a recorded session's input document from the audit trail: its calls, in order, with
- * their outcomes (and small results), and the approvals granted, through the core `Session`, so
- * history and summary are shaped exactly as they were for the live session. Arguments longer
- * than the index keeps are missing, which only matters if a workflow correlates on them.
+ * Rebuilds a recorded session's input document from the audit trail: its approvals and settled
+ * calls, in the order of their records, with their outcomes (and small results), through the core
+ * `Session`, so history and summary are shaped as they were for the live session (replay rebuilds
+ * sessions the same way). Arguments longer than the index keeps are missing, which only matters
+ * if a workflow correlates on them.
  */
-export function inputFromRecords(row: SessionRow, options: { historyWindow: number; resultMaxChars: number }, nowMs: number = Date.now()): InputDocument {
-  const principal = row.principal ?? {};
-  const session = new Session(
-    row.session_id,
-    { sub: principal.sub ?? 'unknown', roles: principal.roles ?? [], claims: (principal.claims as Principal['claims']) ?? {} } as Principal,
-    row.opened_at ?? row.first_at,
-    options,
-    (row.client as { name: string; version: string } | null) ?? undefined,
-  );
-  for (const call of row.calls) {
-    const s = summarize(call);
-    if (call.approval?.outcome === 'approved') session.approve({ tool: call.name, by: call.approval.by ?? 'unknown', at: call.approval.answered_at ?? call.at, ...(call.approval.comment ? { comment: call.approval.comment } : {}) });
-    if (s.outcome === 'held' || s.outcome === 'running') continue;
-    const pending: PendingCall = { kind: call.kind as PendingCall['kind'], server: call.server, tool: call.name, name: call.name, arguments: call.arguments, annotations: {} };
-    session.record(pending, s.outcome === 'denied' ? 'deny' : 'allow', s.outcome, s.outcome === 'denied' ? null : call.result, Date.parse(call.at), s.duration_ms ?? 0);
-  }
+export function inputFromRecords(row: SessionRow, options: SessionOptions, nowMs: number = Date.now()): InputDocument {
+  const session = sessionFromRow(row, options);
+  for (const step of historySteps(row)) applyToSession(session, step);
   return session.buildInput(NEUTRAL_CALL, nowMs);
 }

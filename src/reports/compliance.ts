@@ -1,4 +1,5 @@
-import { isViolationRule, summarize, type CallRow, type CallSummary, type SessionRow } from './audit-view.js';
+import { isViolationRule, summarize, type CallSummary } from './audit-view.js';
+import type { CallRow, SessionRow } from './fold.js';
 import type { WorkflowStatus } from './workflow-status.js';
 
 /**
