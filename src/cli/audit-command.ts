@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from 'commander';
 import {
@@ -16,11 +16,33 @@ import {
   type ChainStore,
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
-import { buildSessionReport, formatSessionReport } from '../reports/index.js';
+import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
+import { PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
+import {
+  AuditView,
+  BUCKETS,
+  buildSessionReport,
+  complianceReport,
+  evaluateWorkflowStatus,
+  formatComplianceReport,
+  formatSessionReport,
+  inputFromRecords,
+  type SessionRow,
+  type WorkflowStatus,
+} from '../reports/index.js';
 
 export interface AuditCommandIo {
   out: (text: string) => void;
   err: (text: string) => void;
+}
+
+/** Options of `warden audit compliance`. */
+interface ComplianceOpts extends StoreSelection {
+  since?: string;
+  until?: string;
+  bucket?: string;
+  bundle?: string;
+  json?: boolean;
 }
 
 /** Options of every `warden audit` subcommand that pick the store. */
@@ -46,13 +68,24 @@ export interface AuditCommandOptions {
 
 const PAGE = 1000;
 
+const BUCKET_NAMES = Object.keys(BUCKETS);
+
+/** A policy the CLI only reads: no status or control file, nothing watched. */
+const READ_ONLY_POLICY = { statusFile: undefined, watch: false };
+
+const NO_POLICY_STATUS: WorkflowStatus = {
+  available: false,
+  revision: '',
+  reason: 'no policy was given, so workflow completion cannot be judged; pass --config FILE or --bundle DIR',
+};
+
 const defaultIo: AuditCommandIo = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
 };
 
 /**
- * `warden audit verify|export|tail|report|archive`. Exit codes: 0 ok, 1 the chain is broken
+ * `warden audit verify|export|tail|report|compliance|archive`. Exit codes: 0 ok, 1 the chain is broken
  * (verify), 2 the store could not be read or a usage error (thrown `AuditError`s; `main` maps them).
  *
  * Configure the program (exitOverride, configureOutput) before calling this: subcommands inherit
@@ -242,6 +275,41 @@ export function registerAuditCommands(
 
   withStore(
     audit
+      .command('compliance')
+      .description('score compliance over a range of the trail: the figures of GET /admin/compliance')
+      .option('--since <time>', 'from this time (ISO 8601, or an age such as 24h, 7d; default: the oldest session)')
+      .option('--until <time>', 'up to this time, exclusive (default: now)')
+      .addOption(new Option('--bucket <size>', 'interval of over_time (default: 48 at most)').choices(BUCKET_NAMES))
+      .option('-b, --bundle <source>', "judge workflows by this policy: directory, .tar.gz, URL (default: --config's)")
+      .option('--json', "print the report as JSON, in the admin API's shape"),
+  ).action(async (opts: ComplianceOpts) => {
+    const query = {
+      ...(opts.since ? { from: parseTimeArg(opts.since) } : {}),
+      ...(opts.until ? { to: parseTimeArg(opts.until) } : {}),
+      ...(opts.bucket ? { bucket: opts.bucket } : {}),
+    };
+    const config = opts.config ? loadConfig(opts.config) : null;
+    const policy = await openPolicy(config, opts.bundle);
+    const store = await open(opts);
+    try {
+      const view = new AuditView(store);
+      await view.sync();
+      const sessions = view.allSessions().reverse();
+      const session = config?.session ?? SESSION_DEFAULTS;
+      const status = (row: SessionRow): WorkflowStatus =>
+        policy ? evaluateWorkflowStatus(policy, inputFromRecords(row, session)) : NO_POLICY_STATUS;
+      // The CLI cannot see which sessions a Warden is serving: one the trail has not closed counts as open.
+      const live = new Set(sessions.filter((s) => s.closed_at === null).map((s) => s.session_id));
+      const report = complianceReport(sessions, query, { live, status });
+      io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatComplianceReport(report));
+    } finally {
+      policy?.stop();
+      await store.close();
+    }
+  });
+
+  withStore(
+    audit
       .command('archive')
       .description('move old records to a JSONL archive file with their chain proof (retention)')
       .requiredOption('-d, --dir <dir>', 'archive directory (files are named audit-<from>-<to>.jsonl)')
@@ -262,4 +330,18 @@ export function registerAuditCommands(
   });
 
   return audit;
+}
+
+/**
+ * The policy that judges workflows: `--bundle`, else the config's `policy`. It is only read: no
+ * status file is written and nothing is watched, so a running Warden's files are left alone.
+ */
+async function openPolicy(config: WardenConfig | null, bundle: string | undefined): Promise<PolicyRuntime | null> {
+  const entrypoint = config?.policy.entrypoint ?? 'mcp/decision';
+  let runtime: PolicyRuntime;
+  if (bundle) runtime = PolicyRuntime.forSource(/^https?:\/\//.test(bundle) ? bundle : resolve(bundle), entrypoint);
+  else if (config) runtime = new PolicyRuntime(runtimeOptionsFromConfig(config, READ_ONLY_POLICY));
+  else return null;
+  await runtime.start();
+  return runtime;
 }

@@ -29,6 +29,9 @@ export class DownstreamError extends WardenError {}
 /** The audit trail or decision log could not record an event. */
 export class AuditError extends WardenError {}
 
+/** A report over the audit trail (compliance, session report) was asked for something it cannot answer. */
+export class ReportError extends WardenError {}
+
 /** A required external tool (such as `opa`) is missing or failed. */
 export class ToolchainError extends WardenError {}
 

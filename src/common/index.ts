@@ -4,6 +4,7 @@ export {
   PolicyError,
   DownstreamError,
   AuditError,
+  ReportError,
   ToolchainError,
   describeError,
 } from './errors.js';

@@ -12,6 +12,12 @@ const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
 /** The JSON Schema every config is validated against (shipped as `schema/warden.schema.json`). */
 export const CONFIG_SCHEMA: Record<string, unknown> = JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
 
+/** `session` when a config sets none: what readers of the trail assume without a config, too. */
+export const SESSION_DEFAULTS: Readonly<{ historyWindow: number; resultMaxChars: number }> = Object.freeze({
+  historyWindow: 100,
+  resultMaxChars: 512,
+});
+
 // strictRequired is off only because oneOf branches name keys declared by the parent schema.
 const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, strictTuples: false, allowUnionTypes: true });
 const validate = ajv.compile(CONFIG_SCHEMA);
@@ -193,7 +199,10 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       roles: Object.freeze([...(raw.identity?.roles ?? [])]),
       claims: Object.freeze({ ...(raw.identity?.claims ?? {}) }),
     }),
-    session: Object.freeze({ historyWindow: raw.session?.historyWindow ?? 100, resultMaxChars: raw.session?.resultMaxChars ?? 512 }),
+    session: Object.freeze({
+      historyWindow: raw.session?.historyWindow ?? SESSION_DEFAULTS.historyWindow,
+      resultMaxChars: raw.session?.resultMaxChars ?? SESSION_DEFAULTS.resultMaxChars,
+    }),
     audit: Object.freeze({
       store: store.startsWith('sqlite:') ? `sqlite:${abs(store.slice('sqlite:'.length))}` : store,
       onFailure: audit.onFailure ?? 'deny',

@@ -10,16 +10,14 @@ import {
   type ChainStore,
   type VerifyResult,
 } from '../audit/index.js';
-import { AuditError, describeError, type Logger } from '../common/index.js';
+import { AuditError, describeError, ReportError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import type { LiveSessionState, Warden } from '../proxy/index.js';
 import {
   AuditView,
-  autoBucket,
-  BUCKETS,
   buildSessionReport,
   buildSessionReports,
-  computeCompliance,
+  complianceReport,
   evaluateWorkflowStatus,
   formatSessionReport,
   inputFromRecords,
@@ -354,26 +352,20 @@ export function createAdminRouter(options: AdminOptions): Router {
 
   router.get('/compliance', adminOnly, route(async (req) => {
     await view.sync();
-    const sessions = view.allSessions().reverse();
-    const now = Date.now();
     const from = time(req.query['from'], 'from');
     const to = time(req.query['to'], 'to');
-    const toMs = to ? Date.parse(to) : now + 1;
-    const earliest = sessions.reduce((min, s) => Math.min(min, Date.parse(s.first_at)), toMs - 3_600_000);
-    const fromMs = from ? Date.parse(from) : earliest;
-    if (!(fromMs < toMs)) throw new HttpError(400, 'bad_request', 'from must be before to');
-    const bucketName = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
-    if (bucketName && !(bucketName in BUCKETS)) throw new HttpError(400, 'bad_request', `bucket must be one of ${Object.keys(BUCKETS).join(', ')}`);
-    const bucketMs = bucketName ? BUCKETS[bucketName]! : autoBucket(fromMs, toMs);
-    if ((toMs - fromMs) / bucketMs > 2000) throw new HttpError(400, 'bad_request', 'too many buckets: pick a larger bucket or a shorter range');
+    const bucket = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
+    const query = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(bucket ? { bucket } : {}) };
     const liveSessions = liveById();
-    return computeCompliance(sessions, {
-      fromMs,
-      toMs,
-      bucketMs,
-      live: new Set(liveSessions.keys()),
-      status: (row) => statusOf(row, liveSessions.get(row.session_id)),
-    });
+    try {
+      return complianceReport(view.allSessions().reverse(), query, {
+        live: new Set(liveSessions.keys()),
+        status: (row) => statusOf(row, liveSessions.get(row.session_id)),
+      });
+    } catch (err) {
+      if (err instanceof ReportError) throw new HttpError(400, 'bad_request', err.message);
+      throw err;
+    }
   }));
 
   router.get('/audit/report', adminOnly, route(async (req, res) => {

@@ -1,6 +1,10 @@
+import { ReportError } from '../common/index.js';
 import { isViolationRule, summarize, type CallSummary } from './audit-view.js';
 import type { CallRow, SessionRow } from './fold.js';
 import type { WorkflowStatus } from './workflow-status.js';
+
+/** Most buckets one report has (`over_time` has one point per bucket). */
+const MAX_BUCKETS = 2000;
 
 /**
  * How a session is judged (docs/compliance.md):
@@ -114,7 +118,9 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
     return b;
   };
   // Every interval of the range gets a point, so quiet periods show as zero rather than vanish.
-  if ((toMs - fromMs) / bucketMs <= 2000) for (let t = fromMs; t < toMs; t += bucketMs) bucket(new Date(t).toISOString());
+  if ((toMs - fromMs) / bucketMs <= MAX_BUCKETS) {
+    for (let t = fromMs; t < toMs; t += bucketMs) bucket(new Date(t).toISOString());
+  }
   const approvals = { requested: 0, approved: 0, declined: 0, cancelled: 0, timed_out: 0, unavailable: 0, pending: 0 };
   const latencies: number[] = [];
   const inc = (m: Map<string, number>, key: string): void => void m.set(key, (m.get(key) ?? 0) + 1);
@@ -285,4 +291,59 @@ export function autoBucket(fromMs: number, toMs: number, max = 48): number {
   const span = Math.max(1, toMs - fromMs);
   for (const ms of Object.values(BUCKETS)) if (span / ms <= max) return ms;
   return BUCKETS['7d']!;
+}
+
+/** The range and bucket a compliance report is asked for (`GET /admin/compliance`, `warden audit compliance`). */
+export interface ComplianceQuery {
+  /** ISO time, inclusive; default: the oldest session's first record (at least an hour back). */
+  from?: string;
+  /** ISO time, exclusive; default: now. */
+  to?: string;
+  /** A key of {@link BUCKETS}; default: {@link autoBucket}. */
+  bucket?: string;
+}
+
+/**
+ * Resolves a {@link ComplianceQuery} against the sessions to score, the same way for the admin API
+ * and the CLI, so that both report the same figures for the same range.
+ *
+ * @throws ReportError `compliance_range_invalid` when `from` is not before `to`, the bucket is not
+ * one of {@link BUCKETS}, or the range has more than 2000 buckets.
+ */
+export function complianceWindow(
+  query: ComplianceQuery,
+  sessions: readonly SessionRow[],
+  nowMs: number,
+): Pick<ComplianceOptions, 'fromMs' | 'toMs' | 'bucketMs'> {
+  const invalid = (message: string): ReportError => new ReportError('compliance_range_invalid', message);
+  const toMs = query.to ? Date.parse(query.to) : nowMs + 1;
+  const earliest = sessions.reduce((min, s) => Math.min(min, Date.parse(s.first_at)), toMs - 3_600_000);
+  const fromMs = query.from ? Date.parse(query.from) : earliest;
+  if (!(fromMs < toMs)) throw invalid('from must be before to');
+  const bucket = query.bucket ?? '';
+  if (bucket && !(bucket in BUCKETS)) throw invalid(`bucket must be one of ${Object.keys(BUCKETS).join(', ')}`);
+  const bucketMs = bucket ? BUCKETS[bucket]! : autoBucket(fromMs, toMs);
+  if ((toMs - fromMs) / bucketMs > MAX_BUCKETS) {
+    throw invalid('too many buckets: pick a larger bucket or a shorter range');
+  }
+  return { fromMs, toMs, bucketMs };
+}
+
+/**
+ * The compliance report for a range: {@link complianceWindow} then {@link computeCompliance}. The
+ * admin API (`GET /admin/compliance`) and `warden audit compliance` both answer through it.
+ *
+ * @example
+ * ```ts
+ * await view.sync();
+ * const report = complianceReport(view.allSessions().reverse(), { from, to, bucket: '1h' }, { live, status });
+ * ```
+ */
+export function complianceReport(
+  sessions: readonly SessionRow[],
+  query: ComplianceQuery,
+  options: Pick<ComplianceOptions, 'live' | 'status'> & { nowMs?: number },
+): ComplianceReport {
+  const window = complianceWindow(query, sessions, options.nowMs ?? Date.now());
+  return computeCompliance(sessions, { ...window, live: options.live, status: options.status });
 }

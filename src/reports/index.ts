@@ -16,7 +16,15 @@ export { buildSessionReport, buildSessionReports, formatSessionReport } from './
 export type { ApprovalTrace, CallTrace, SessionReport } from './session-report.js';
 export { evaluateWorkflowStatus, inputFromRecords, WORKFLOW_STATUS_ENTRYPOINT } from './workflow-status.js';
 export type { StepState, WorkflowState, WorkflowStatus } from './workflow-status.js';
-export { autoBucket, BUCKETS, computeCompliance, violationRules } from './compliance.js';
-export type { ComplianceOptions, ComplianceReport, Counted, SessionState } from './compliance.js';
+export {
+  autoBucket,
+  BUCKETS,
+  complianceReport,
+  complianceWindow,
+  computeCompliance,
+  violationRules,
+} from './compliance.js';
+export type { ComplianceOptions, ComplianceQuery, ComplianceReport, Counted, SessionState } from './compliance.js';
+export { formatComplianceReport } from './compliance-text.js';
 export { newVerdict, recordedVerdict, replayRecords } from './replay.js';
 export type { ReplayChange, ReplayOptions, ReplayPolicy, ReplayReport, ReplayVerdict } from './replay.js';

@@ -1,9 +1,23 @@
-// `warden audit report` on records written by real Warden processes: the report marks
-// monitor-mode and would-deny calls.
+// `warden audit report` and `warden audit compliance` on records written by real Warden processes:
+// the report marks monitor-mode and would-deny calls, and the CLI's compliance figures are the
+// admin API's for the same range.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CLI, EXAMPLES, ROOT, eventually, nodeServer, startWarden, textOf } from '../helpers/warden.js';
+import { spawnHttpWarden } from '../helpers/http.js';
+import { admin, agent, shippedConfig } from '../http/admin-helpers.js';
+
+/** Waits until the async `check` gives a truthy value, failing after `ms`. */
+async function waitFor<T>(check: () => Promise<T | undefined | false>, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env } });
@@ -67,5 +81,76 @@ describe('warden audit report on a monitor-mode session', () => {
       expect.objectContaining({ ...rule, message: step('security_scan') }),
     ]);
     expect(report.totals).toEqual({ calls: 2, allowed: 2, denied: 0, succeeded: 2, failed: 0, would_deny: 1 });
+  });
+});
+
+describe('warden audit compliance', () => {
+  test('--json equals GET /admin/compliance for the same range, on a trail a running Warden writes', async () => {
+    const started = new Date(Date.now() - 60_000).toISOString();
+    const w = await spawnHttpWarden(shippedConfig());
+    const pending = async (): Promise<{ id: string } | undefined> =>
+      (await admin<{ pending: { id: string }[] }>(w.url, '/admin/approvals', 'root')).body.pending[0];
+    const closedSessions = async (): Promise<number> => {
+      const res = await admin<{ sessions: { closed_at: string | null }[] }>(w.url, '/admin/sessions', 'root');
+      return res.body.sessions.filter((s) => s.closed_at).length;
+    };
+    try {
+      // As in the admin API test: S1 violates the workflow, S2 follows it (approved through the API),
+      // S3 leaves it unfinished, S4 is still open mid-way.
+      const s1 = await agent(w.url, 'alice');
+      await s1.client.callTool({ name: 'deploy_to_production', arguments: { service: 'api', version: '1' } });
+      await s1.close();
+      const s2 = await agent(w.url, 'alice');
+      await s2.client.callTool({ name: 'run_tests', arguments: { service: 'api' } });
+      await s2.client.callTool({ name: 'security_scan', arguments: { service: 'api' } });
+      const deploy = s2.client.callTool({ name: 'deploy_to_production', arguments: { service: 'api', version: '1' } });
+      const held = await waitFor(pending);
+      const approve = { method: 'POST', body: { approve: true } };
+      expect((await admin(w.url, `/admin/approvals/${held.id}`, 'root', approve)).status).toBe(200);
+      expect((await deploy).isError).toBeFalsy();
+      await s2.close();
+      const s3 = await agent(w.url, 'alice');
+      await s3.client.callTool({ name: 'run_tests', arguments: { service: 'web' } });
+      await s3.close();
+      const s4 = await agent(w.url, 'alice');
+      try {
+        await s4.client.callTool({ name: 'run_tests', arguments: { service: 'db' } });
+        // The closed sessions' session.closed records are in the trail before either side reads it.
+        await waitFor(async () => (await closedSessions()) === 3);
+
+        const until = new Date(Date.now() + 60_000).toISOString();
+        const range = ['--since', started, '--until', until, '--bucket', '1m'];
+        const query = `from=${started}&to=${until}&bucket=1m`;
+        const api = await admin<Record<string, unknown>>(w.url, `/admin/compliance?${query}`, 'root');
+        expect(api.status).toBe(200);
+        const run = cli(['audit', 'compliance', '--config', w.configPath, ...range, '--json']);
+        expect(run.stderr).toBe('');
+        expect(run.code).toBe(0);
+        const fromCli = JSON.parse(run.stdout) as Record<string, unknown>;
+        expect(fromCli).toEqual(api.body);
+        // Not two empty reports: the figures of the admin API test.
+        expect(fromCli).toMatchObject({
+          basis: 'workflows',
+          score: 1 / 3,
+          sessions: { total: 4, judged: 3, compliant: 1, violating: 1, incomplete: 1, in_progress: 1, ungoverned: 0 },
+          calls: { calls: 6, allowed: 5, denied: 1, violations: 1 },
+          approvals: { requested: 1, approved: 1 },
+        });
+
+        const text = cli(['audit', 'compliance', '--config', w.configPath, ...range]);
+        expect(text.stdout).toContain(`compliance ${started} .. ${until} (bucket 1m), basis workflows\n`);
+        expect(text.stdout).toContain('  score      33.3% (1 compliant of 3 judged)\n');
+        expect(text.stdout).toContain('  violations by rule      workflow.step_order 1\n');
+        expect(text.stdout).toMatch(/\n {2}production_deployment {5}4 {8}1 {10}1 {6}1 {12}1 {16}33\.3%\n/);
+        expect(cli(['audit', 'compliance', '--config', w.configPath, '--bucket', '3m']).code).not.toBe(0);
+        const backwards = cli(['audit', 'compliance', '--config', w.configPath, '--since', until, '--until', started]);
+        expect(backwards.code).toBe(2);
+        expect(backwards.stderr).toBe('warden: from must be before to\n');
+      } finally {
+        await s4.close();
+      }
+    } finally {
+      await w.stop();
+    }
   });
 });

@@ -6,6 +6,8 @@ import type { AuditEvent } from '../../src/audit/index.js';
 import { PolicyRuntime } from '../../src/policy/index.js';
 import {
   AuditFold,
+  complianceReport,
+  complianceWindow,
   computeCompliance,
   evaluateWorkflowStatus,
   inputFromRecords,
@@ -17,6 +19,8 @@ import { ROOT } from '../helpers/warden.js';
 import { T0, at, call, closed, opened, reason, stored, type CallSpec } from './helpers.js';
 
 const HOUR = 3_600_000;
+const FIVE_MIN = 300_000;
+const TOO_MANY = 'too many buckets: pick a larger bucket or a shorter range';
 const WF = 'production_deployment';
 
 /** The policy's answer for a session that started (or not) and completed (or not) the workflow. */
@@ -275,5 +279,32 @@ describe('computeCompliance', () => {
     } finally {
       policy.stop();
     }
+  });
+});
+
+describe('complianceWindow: the range both the admin API and the CLI resolve', () => {
+  test.each([
+    [
+      'defaults: from the oldest session (an hour back at least) to now',
+      {},
+      { fromMs: T0 - HOUR + 1, toMs: T0 + 1, bucketMs: FIVE_MIN },
+    ],
+    [
+      'an explicit range and bucket',
+      { from: at(0), to: at(7200), bucket: '1h' },
+      { fromMs: T0, toMs: T0 + 2 * HOUR, bucketMs: HOUR },
+    ],
+  ])('%s', async (_name, query, expected) => {
+    const sessions = await sessionsOf([opened('s1', -600)]);
+    expect(complianceWindow(query, sessions, T0)).toEqual(expected);
+  });
+
+  test.each([
+    ['from after to', { from: at(10), to: at(0) }, 'from must be before to'],
+    ['an unknown bucket', { bucket: '3m' }, 'bucket must be one of 1m, 5m, 15m, 1h, 6h, 1d, 7d'],
+    ['too many buckets', { from: at(0), to: at(3 * 86_400), bucket: '1m' }, TOO_MANY],
+  ])('%s is a compliance_range_invalid error', (_name, query, message) => {
+    const report = (): unknown => complianceReport([], query, { live: new Set(), status: () => NO_STATUS, nowMs: T0 });
+    expect(report).toThrow(expect.objectContaining({ code: 'compliance_range_invalid', message }));
   });
 });
