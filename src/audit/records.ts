@@ -284,12 +284,13 @@ const TYPE_ANSWER: Record<ApprovalAnswered['type'], ApprovalAnswer> = {
  */
 export function readRecord(raw: AuditRecord): ReadRecord {
   const d: Record<string, unknown> = object(raw.data) ?? {};
-  const legacy: string[] = [];
-  const meta = { seq: raw.seq, at: raw.at, prev_hash: raw.prev_hash, hash: raw.hash };
+  // Built field by field, without spreads: the dashboard's index reads every record of the trail.
+  let legacy: string[] | null = null;
   const record = <E extends AuditEvent>(type: E['type'], data: E['data']): ReadRecord => {
-    const r = { type, session_id: raw.session_id, data, ...meta } as AuditRecordOf;
-    if (legacy.length > 0) r.legacy = legacy;
-    return r;
+    const { seq, at, prev_hash, hash } = raw;
+    const r = { type, session_id: raw.session_id, data, seq, at, prev_hash, hash };
+    if (legacy) (r as RecordMeta).legacy = legacy;
+    return r as AuditRecordOf;
   };
   const unknown = (problem: string): UnknownRecord => ({
     type: 'unknown',
@@ -297,10 +298,13 @@ export function readRecord(raw: AuditRecord): ReadRecord {
     session_id: raw.session_id,
     data: d,
     problem,
-    ...meta,
+    seq: raw.seq,
+    at: raw.at,
+    prev_hash: raw.prev_hash,
+    hash: raw.hash,
   });
   const filled = <T>(field: string, value: T): T => {
-    legacy.push(field);
+    (legacy ??= []).push(field);
     return value;
   };
   const atMs = (): number => Date.parse(raw.at);
@@ -335,9 +339,9 @@ export function readRecord(raw: AuditRecord): ReadRecord {
         name: name ?? filled('name', tool ?? ''),
         arguments: object(d['arguments']) ?? filled('arguments', {}),
         annotations: object(d['annotations']) ?? filled('annotations', {}),
-        ...(typeof d['uri'] === 'string' ? { uri: d['uri'] } : {}),
         now_ms: num(d['now_ms']) ?? filled('now_ms', atMs()),
       };
+      if (typeof d['uri'] === 'string') data.uri = d['uri'];
       return record<CallReceived>('call.received', data);
     }
     case 'call.decided': {
@@ -354,9 +358,9 @@ export function readRecord(raw: AuditRecord): ReadRecord {
         revision: text(d['revision']) ?? filled('revision', ''),
         mode: d['mode'] === 'monitor' ? 'monitor' : d['mode'] === 'enforce' ? 'enforce' : filled('mode', 'enforce'),
         now_ms: num(d['now_ms']) ?? filled('now_ms', atMs()),
-        ...(error ? { error } : {}),
-        ...(d['held'] === true ? { held: true as const } : {}),
       };
+      if (error) data.error = error;
+      if (d['held'] === true) data.held = true;
       return record<CallDecided>('call.decided', data);
     }
     case 'approval.requested':
@@ -385,15 +389,16 @@ export function readRecord(raw: AuditRecord): ReadRecord {
         server: text(d['server']) ?? filled('server', ''),
       });
     case 'call.completed': {
-      const error = text(d['error']);
-      return record<CallCompleted>('call.completed', {
+      const data: CallCompletedData = {
         call_id: callId,
         outcome: d['outcome'] === 'success' || d['outcome'] === 'error' ? d['outcome'] : filled('outcome', 'error'),
         duration_ms: num(d['duration_ms']) ?? filled('duration_ms', 0),
         result_digest: text(d['result_digest']) ?? filled('result_digest', ''),
         result: (object(d['result']) as CallCompletedData['result'] | null) ?? filled('result', {}),
-        ...(error !== null ? { error } : {}),
-      });
+      };
+      const error = text(d['error']);
+      if (error !== null) data.error = error;
+      return record<CallCompleted>('call.completed', data);
     }
     default:
       return unknown(notKnown);

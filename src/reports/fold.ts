@@ -19,7 +19,7 @@ import {
 } from '../audit/index.js';
 
 /** One `call.decided` record. A call held for approval has two: before and after the answer. */
-export type DecisionRow = Omit<CallDecidedData, 'call_id'> & { seq: number; at: string };
+export type DecisionRow = CallDecidedData & { seq: number; at: string };
 
 /** A call's approval: asked for (`approval.requested`), then answered, or still pending. */
 export interface ApprovalRow {
@@ -228,8 +228,8 @@ export class AuditFold {
   }
 
   private decided(call: CallRow, r: AuditRecordOf<CallDecided>): FoldStep[] {
-    const { call_id: _id, ...data } = r.data;
-    const decision: DecisionRow = { ...data, seq: r.seq, at: r.at };
+    // Object.assign, not a spread: V8 copies these varied shapes (error?, held?) several times faster.
+    const decision: DecisionRow = Object.assign({ seq: r.seq, at: r.at }, r.data);
     call.decisions.push(decision);
     if (call.settled) return [];
     // One round of approval: a decision after a granted approval ends the call even if it is
