@@ -10,7 +10,21 @@ import {
   WORKFLOW_STATUS_ENTRYPOINT,
 } from '../../src/reports/index.js';
 import { POLICIES, ROOT, tempDir } from '../helpers/warden.js';
+import { callCompleted, callDecided, callReceived, type AuditEvent } from '../../src/audit/index.js';
+import { received } from '../audit/helpers/fixtures.js';
 import { at, call, opened, reason, stored } from './helpers.js';
+
+/** One allowed call, named `name` by the client and `prefix_<name>` by its server, on a clock 7 ms behind. */
+function callEvents(session: string, id: string, s: number): AuditEvent[] {
+  const nowMs = Date.parse(at(s)) - 7;
+  const decision = { call_id: id, decision_id: id, allow: true, policy_allow: true, reasons: [], monitored: [] };
+  const completed = { call_id: id, outcome: 'success' as const, duration_ms: 3, result_digest: 'sha256:0', result: {} };
+  return [
+    callReceived(session, { ...received(id, id, {}, nowMs), tool: `prefix_${id}` }, at(s)),
+    callDecided(session, { ...decision, obligations: {}, revision: 'r', mode: 'enforce', now_ms: nowMs }, at(s + 0.01)),
+    callCompleted(session, completed, at(s + 1)),
+  ];
+}
 
 const SESSION = { historyWindow: 100, resultMaxChars: 512 };
 const CALL = { kind: 'tool' as const, server: 'ci', annotations: {} };
@@ -71,11 +85,12 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     const view = new AuditView({ read: async () => [] });
     const S = 's-9';
     const api = { service: 'api' };
+    const log = 'x'.repeat(1000);
     const passed = { content: [], structuredContent: { passed: 3 } };
     const approved = { answer: 'approved' as const, after: 2 };
     const records = await stored([
       opened(S, 0, 'alice', ['dev']),
-      ...call({ session: S, id: 'c1', name: 'run_tests', s: 1, args: { ...api, log: 'x'.repeat(999) }, result: passed }),
+      ...call({ session: S, id: 'c1', name: 'run_tests', s: 1, args: { ...api, log }, result: passed }),
       ...call({ session: S, id: 'c2', name: 'deploy', s: 5, args: api, approval: approved, outcome: 'error' }),
       ...call({ session: S, id: 'c3', name: 'x', s: 20, decision: { allow: false, reasons: [reason('workflow.a')] } }),
       // Still running, and still held: neither is in the history yet.
@@ -95,5 +110,25 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     expect(input.history[0]!.result).toEqual({ passed: 3 });
     expect(input.summary['deploy']).toMatchObject({ calls: 1, failures: 1, last_outcome: 'error' });
     expect(input.approvals).toEqual([{ tool: 'deploy', by: 'bob', at: at(7.1) }]);
+  });
+
+  test('history is rebuilt in the order calls ended, on the pipeline clock, as the live session had it', async () => {
+    // Two calls in flight at once: the second ends first. The pipeline's clock (now_ms) is a few
+    // ms before the records' times, and the server's tool name differs from the client's.
+    const S = 's-8';
+    const slow = callEvents(S, 'slow', 0).map((e) => (e.type === 'call.completed' ? { ...e, at: at(5) } : e));
+    const quick = callEvents(S, 'quick', 1);
+    const [slowIn, slowDecided, ...slowEnd] = slow;
+    const [quickIn, quickDecided, ...quickEnd] = quick;
+    const interleaved = [slowIn!, quickIn!, slowDecided!, quickDecided!, ...quickEnd, ...slowEnd];
+    const records = await stored([opened(S, 0), ...interleaved]);
+    const view = new AuditView({ read: async () => [] });
+    for (const r of records) view.fold(r);
+    const input = inputFromRecords(view.session(S)!, SESSION, Date.parse(at(60)));
+    const clock = (s: number): string => new Date(Date.parse(at(s)) - 7).toISOString();
+    expect(input.history.map((h) => [h.name, h.tool, h.at])).toEqual([
+      ['quick', 'prefix_quick', clock(1)],
+      ['slow', 'prefix_slow', clock(0)],
+    ]);
   });
 });
