@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { DecisionLogEvent } from '../audit/index.js';
+import {
+  approvalAnswered,
+  approvalRequested,
+  callCompleted,
+  callDecided,
+  callForwarded,
+  callReceived,
+  type DecisionLogEvent,
+  type TruncatedResult,
+} from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
@@ -56,7 +65,19 @@ export class CallPipeline {
     const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
 
-    const received = this.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
+    const received = this.append(
+      callReceived(session.id, {
+        call_id: callId,
+        kind: call.kind,
+        server: call.server,
+        tool: call.tool,
+        name: call.name,
+        arguments: call.arguments,
+        annotations: call.annotations,
+        ...(call.uri !== undefined ? { uri: call.uri } : {}),
+        now_ms: started,
+      }),
+    );
     let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
 
     const deny = (reasons: Reason[]): PipelineOutcome => {
@@ -81,13 +102,28 @@ export class CallPipeline {
         call: { server: call.server, name: call.name, arguments: call.arguments }, ...(obligation.reason ? { reason: obligation.reason } : {}),
         approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
       };
-      const asked = this.append({ type: 'approval.requested', session_id: session.id, data: { call_id: callId, name: call.name, approvers: request.approvers, reason: obligation.reason ?? null } });
+      const asked = this.append(
+        approvalRequested(session.id, {
+          call_id: callId,
+          name: call.name,
+          approvers: request.approvers,
+          reason: obligation.reason ?? null,
+        }),
+      );
       const recordedHold = await settled(Promise.all([received, decided, asked]));
       // Nobody is asked to approve a call that could not be forwarded anyway.
       if (!recordedHold.ok && blocks()) return auditUnavailable(recordedHold.error);
       const answer = await o.approvals!.request(request, channel);
-      const type = answer.granted ? 'approval.granted' : answer.outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
-      const answered = this.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
+      // approval.granted, .denied or .timed_out, by the answer's outcome (granted is outcome approved).
+      const answered = this.append(
+        approvalAnswered(session.id, {
+          call_id: callId,
+          outcome: answer.outcome,
+          by: answer.by ?? null,
+          via: answer.via ?? null,
+          comment: answer.comment ?? null,
+        }),
+      );
       if (answer.granted) {
         session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
         ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId(), this.now()));
@@ -107,7 +143,7 @@ export class CallPipeline {
     if (!recordedDecision.ok && blocks()) return auditUnavailable(recordedDecision.error);
     if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
 
-    const forwarded = this.append({ type: 'call.forwarded', session_id: session.id, data: { call_id: callId, server: call.server } });
+    const forwarded = this.append(callForwarded(session.id, { call_id: callId, server: call.server }));
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
     try {
@@ -116,16 +152,19 @@ export class CallPipeline {
       failure = err;
     }
     const finished = this.now();
-    const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
+    const outcome: 'success' | 'error' = result && result['isError'] !== true ? 'success' : 'error';
     const recordedResult = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
     session.record(call, 'allow', outcome, recordedResult, started, finished - started);
-    const completed = this.append({
-      type: 'call.completed', session_id: session.id,
-      data: {
-        call_id: callId, outcome, duration_ms: finished - started, result_digest: digest(recordedResult),
-        result: cutResult(recordedResult, o.auditResultMaxChars), ...(failure !== undefined ? { error: describeError(failure) } : {}),
-      },
-    });
+    const completed = this.append(
+      callCompleted(session.id, {
+        call_id: callId,
+        outcome,
+        duration_ms: finished - started,
+        result_digest: digest(recordedResult),
+        result: cutResult(recordedResult, o.auditResultMaxChars),
+        ...(failure !== undefined ? { error: describeError(failure) } : {}),
+      }),
+    );
     const recordedOutcome = await settled(Promise.all([forwarded, completed]));
     this.completed(decisionId, session.id, ref, outcome, started);
     if (!recordedOutcome.ok) {
@@ -133,7 +172,7 @@ export class CallPipeline {
       if (blocks()) return { kind: 'unrecorded', decisionId, error: recordedOutcome.error };
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
-    return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+    return { kind: 'completed', decisionId, outcome, result: result! };
   }
 
   /**
@@ -168,14 +207,22 @@ export class CallPipeline {
     });
     if (evaluation.error) o.logger.error('policy failure: call denied (fail closed)', { decision_id: decisionId, code: evaluation.error.code, error: evaluation.error.message });
     if (verdict.wouldDeny.length > 0) o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
-    const decided = this.append({
-      type: 'call.decided', session_id: session.id,
-      data: {
-        call_id: callId, decision_id: decisionId, allow: verdict.allow, policy_allow: evaluation.decision.allow, reasons: verdict.reasons, monitored: verdict.wouldDeny,
-        obligations: evaluation.decision.obligations, revision: evaluation.revision, mode: o.mode, now_ms: nowMs, ...(evaluation.error ? { error: evaluation.error } : {}),
-        ...(this.holds(evaluation, verdict) ? { held: true } : {}),
-      },
-    });
+    const decided = this.append(
+      callDecided(session.id, {
+        call_id: callId,
+        decision_id: decisionId,
+        allow: verdict.allow,
+        policy_allow: evaluation.decision.allow,
+        reasons: verdict.reasons,
+        monitored: verdict.wouldDeny,
+        obligations: evaluation.decision.obligations,
+        revision: evaluation.revision,
+        mode: o.mode,
+        now_ms: nowMs,
+        ...(evaluation.error ? { error: evaluation.error } : {}),
+        ...(this.holds(evaluation, verdict) ? { held: true as const } : {}),
+      }),
+    );
     return { decisionId, evaluation, verdict, decided };
   }
 
@@ -226,7 +273,7 @@ function digest(value: unknown): string {
   return `sha256:${createHash('sha256').update(JSON.stringify(value) ?? '').digest('hex')}`;
 }
 
-function cutResult(result: Record<string, unknown>, maxChars: number): unknown {
+function cutResult(result: Record<string, unknown>, maxChars: number): Record<string, unknown> | TruncatedResult {
   const text = JSON.stringify(result) ?? '';
   if (text.length <= maxChars) return result;
   return { truncated: true, chars: text.length, preview: text.slice(0, maxChars) };

@@ -1,9 +1,12 @@
-import type { DecisionLogEvent } from '../audit/index.js';
+import type { AuditEvent, DecisionLogEvent } from '../audit/index.js';
 import type { Evaluation } from '../policy/index.js';
 
-/** Audit trail port: `append` resolves once the event is durable, rejects when it cannot be. */
+/**
+ * Audit trail port: `append` resolves once the event is durable, rejects when it cannot be.
+ * Events are built with the audit part's typed constructors (`callReceived`, `callDecided`, ...).
+ */
 export interface AuditPort {
-  append(event: { type: string; session_id: string; data: Record<string, unknown> }): Promise<unknown>;
+  append(event: AuditEvent): Promise<unknown>;
 }
 
 export interface DecisionLogPort {

@@ -5,7 +5,19 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { ApprovalBroker } from '../approval/index.js';
-import { applyMasks, applyRetention, createDecisionLog, createRedactor, newDecisionId, openAuditStore, type AuditStore, type DecisionLogEvent, type DecisionLogSink } from '../audit/index.js';
+import {
+  applyMasks,
+  applyRetention,
+  createDecisionLog,
+  createRedactor,
+  newDecisionId,
+  openAuditStore,
+  sessionClosed,
+  sessionOpened,
+  type AuditStore,
+  type DecisionLogEvent,
+  type DecisionLogSink,
+} from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
@@ -164,8 +176,7 @@ export class Warden {
       ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
       mask: (event) => maskDecision(event, redactEvent),
     });
-    // Until the pipeline builds its events with the typed constructors (AuditPort still takes any type).
-    const auditPort: AuditPort = { append: (e) => audit.append(e as unknown as Parameters<AuditStore['append']>[0]) };
+    const auditPort: AuditPort = { append: (e) => audit.append(e) };
     const labels = { id: randomUUID(), version: WARDEN_VERSION };
     // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
     const adminState = { enabled: false };
@@ -223,7 +234,7 @@ export class Warden {
         try {
           if (server) {
             this.emitSession({ type: 'session.closed', session_id: session.id, calls: session.callCount, at: new Date().toISOString() });
-            await this.audit.append({ type: 'session.closed', session_id: session.id, data: { calls: session.callCount } }).catch((err: unknown) =>
+            await this.audit.append(sessionClosed(session.id, { calls: session.callCount })).catch((err: unknown) =>
               this.logger.error('audit trail could not record session.closed', { session_id: session.id, error: describeError(err) }),
             );
           }
@@ -266,8 +277,9 @@ export class Warden {
           capabilities: pool.capabilities(),
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
+            const opened = { client: session.client, principal: session.principal, started_at: session.startedAt };
             this.audit
-              .append({ type: 'session.opened', session_id: session.id, data: { client: session.client, principal: session.principal, started_at: session.startedAt } })
+              .append(sessionOpened(session.id, opened))
               .catch((err: unknown) => this.logger.error('audit trail could not record session.opened', { session_id: session.id, error: describeError(err) }));
             this.emitSession({ type: 'session.opened', session_id: session.id, client: session.client, principal: session.principal, at: new Date().toISOString() });
             this.logger.info('session opened', { session_id: session.id, client: session.client, principal: session.principal.sub, tools: pool?.listTools().length });
