@@ -83,7 +83,11 @@ export class Session {
   }
 
   private summarize(entry: HistoryEntry): void {
-    const s = this.perTool.get(entry.name) ?? { calls: 0, successes: 0, failures: 0, denied: 0, last_outcome: entry.outcome, first_seq: entry.seq, last_seq: entry.seq };
+    // A copy, never the published object: an input document built earlier (still waiting for the
+    // policy, or being logged) keeps the summary it was built with.
+    const previous = this.perTool.get(entry.name);
+    const fresh = { calls: 0, successes: 0, failures: 0, denied: 0, last_outcome: entry.outcome, first_seq: entry.seq };
+    const s: ToolSummary = previous ? { ...previous } : { ...fresh, last_seq: entry.seq };
     s.calls++;
     s.last_outcome = entry.outcome;
     s.last_seq = entry.seq;

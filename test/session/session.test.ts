@@ -33,6 +33,20 @@ describe('Session', () => {
     });
   });
 
+  test('an input document is a snapshot: calls recorded after it was built do not change it', () => {
+    // The policy answers asynchronously (in its worker): an input waiting for it, or for the
+    // decision log, must stay what it was when the call was decided.
+    const s = new Session('sid', principal, 'x', { historyWindow: 10, resultMaxChars: 10 });
+    s.record(call('run_tests'), 'allow', 'error', null, 1, 0);
+    const before = s.buildInput(call('deploy'), 2);
+    const copy = structuredClone(before);
+    s.record(call('run_tests'), 'allow', 'success', null, 3, 0);
+    s.record(call('deploy'), 'deny', 'denied', null, 4, 0);
+    expect(before).toEqual(copy);
+    expect(before.summary['run_tests']).toMatchObject({ calls: 1, last_outcome: 'error' });
+    expect(s.buildInput(call('deploy'), 5).summary['run_tests']).toMatchObject({ calls: 2, last_outcome: 'success' });
+  });
+
   test('history is windowed; summary stays complete', () => {
     const s = new Session('sid', principal, 'x', { historyWindow: 3, resultMaxChars: 10 });
     for (let i = 0; i < 5000; i++) s.record(call(i % 2 ? 'a' : 'b'), 'allow', 'success', null, i, 0);
