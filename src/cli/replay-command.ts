@@ -4,7 +4,17 @@ import type { Command } from 'commander';
 import { openAuditStore, parseTimeArg, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
 import { loadConfig, type WardenConfig } from '../config/index.js';
-import { composeBundles, loadDirectoryBundle, loadTarball, PolicyEngine, replayRecords, type LoadedBundle, type RecordedEvent, type ReplayReport } from '../policy/index.js';
+import {
+  composeBundles,
+  DEFAULT_EVALUATION_BUDGET,
+  loadDirectoryBundle,
+  loadTarball,
+  replayRecords,
+  WorkerEngine,
+  type LoadedBundle,
+  type RecordedEvent,
+  type ReplayReport,
+} from '../policy/index.js';
 
 interface Io {
   out: (text: string) => void;
@@ -63,9 +73,17 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
 
       const bundles = await Promise.all(opts.bundle.map((spec, i) => loadReplayBundle(spec, i, opts.bundle.length, entrypoint)));
       const composed = composeBundles(bundles);
-      const engine = await PolicyEngine.load(composed, entrypoint);
+      // The same evaluation budget as the recorded Warden: a rule over it is denied here as it would be there.
+      const budget = config?.policy.evaluation ?? DEFAULT_EVALUATION_BUDGET;
+      const engine = await WorkerEngine.load(composed, entrypoint, { budget });
 
-      const store = await openAuditStore(storeUrl, { readOnly: true });
+      let store: AuditStore;
+      try {
+        store = await openAuditStore(storeUrl, { readOnly: true });
+      } catch (err) {
+        await engine.close();
+        throw err;
+      }
       let report: ReplayReport;
       try {
         const head = (await store.head())?.seq ?? 0;
@@ -73,6 +91,7 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
         report = await replayRecords(readAll(store), { policy: engine, session, ...(since ? { since } : {}), ...(bar ? { onProgress: bar.update } : {}) });
         bar?.done();
       } finally {
+        await engine.close();
         await store.close();
       }
 

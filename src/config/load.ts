@@ -65,6 +65,7 @@ interface RawConfig {
   mcpServers: Record<string, RawServer>;
   policy: {
     bundle?: string; entrypoint?: string; mode?: 'enforce' | 'monitor'; watch?: boolean; statusFile?: string;
+    evaluation?: { timeoutMs?: number; maxMemoryMb?: number };
     bundles?: Record<string, RawPolicyBundle>; services?: Record<string, RawBundleService>; verification?: RawVerification;
   };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
@@ -187,6 +188,10 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       entrypoint: raw.policy.entrypoint ?? 'mcp/decision',
       mode: raw.policy.mode ?? 'enforce',
       watch: raw.policy.watch ?? false,
+      evaluation: Object.freeze({
+        timeoutMs: raw.policy.evaluation?.timeoutMs ?? 1000,
+        maxMemoryMb: raw.policy.evaluation?.maxMemoryMb ?? 256,
+      }),
     }),
     identity: Object.freeze({
       sub: raw.identity?.sub ?? user,

@@ -113,6 +113,8 @@ export interface WardenConfig {
     readonly verification?: PolicyVerificationConfig;
     /** Explicit `policy.statusFile`; undefined means the default in the data directory. */
     readonly statusFile?: string;
+    /** `policy.evaluation`: what one evaluation may spend before it is stopped and denied. */
+    readonly evaluation: { readonly timeoutMs: number; readonly maxMemoryMb: number };
   };
   readonly identity: Principal;
   readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };

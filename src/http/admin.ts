@@ -91,14 +91,19 @@ export function createAdminRouter(options: AdminOptions): Router {
   // --- workflow status ------------------------------------------------------------------------
 
   const liveById = (): Map<string, LiveSessionState> => new Map(warden.liveSessions().map((s) => [s.id, s]));
-  const statusOf = (row: SessionRow | undefined, liveState: LiveSessionState | undefined): WorkflowStatus => {
+  // Cached per session and revision, failures too: a status rule over its evaluation budget is not
+  // run again (holding up the policy's worker for every call) until the session or policy changes.
+  const statusOf = async (
+    row: SessionRow | undefined,
+    liveState: LiveSessionState | undefined,
+  ): Promise<WorkflowStatus> => {
     const revision = warden.policy.revision ?? '';
     const key = liveState ? `live:${revision}:${liveState.calls}` : `rec:${revision}:${row?.last_seq ?? 0}`;
     const id = liveState?.id ?? row!.session_id;
     const cached = statusCache.get(id);
     if (cached && cached.key === key) return cached.status;
     const input = liveState ? liveState.input() : inputFromRecords(row!, config.session);
-    const status = evaluateWorkflowStatus(warden.policy, input);
+    const status = await evaluateWorkflowStatus(warden.policy, input);
     if (statusCache.size > 5000) statusCache.clear();
     statusCache.set(id, { key, status });
     return status;
@@ -223,12 +228,13 @@ export function createAdminRouter(options: AdminOptions): Router {
     const items: Record<string, unknown>[] = [];
     for (const s of liveSessions.values()) {
       const row = view.session(s.id);
-      items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: statusOf(row, s) } : {}) });
+      items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: await statusOf(row, s) } : {}) });
     }
     if (!onlyLive) {
       for (const row of view.allSessions()) {
         if (liveSessions.has(row.session_id)) continue;
-        items.push({ ...sessionItem(row, undefined), ...(withWorkflows ? { workflows: statusOf(row, undefined) } : {}) });
+        const workflows = withWorkflows ? { workflows: await statusOf(row, undefined) } : {};
+        items.push({ ...sessionItem(row, undefined), ...workflows });
       }
     }
     const { limit, offset } = paging(req, 100, 1000);
@@ -244,7 +250,7 @@ export function createAdminRouter(options: AdminOptions): Router {
     if (!liveState && !row && records.length === 0) throw new HttpError(404, 'session_not_found', `no session ${id} in the audit trail`);
     return {
       session: row || liveState ? sessionItem(row, liveState) : { session_id: id, live: false },
-      workflows: row || liveState ? statusOf(row, liveState) : null,
+      workflows: row || liveState ? await statusOf(row, liveState) : null,
       calls: (row?.calls ?? []).map(callItem),
       report: buildSessionReport(id, records),
     };
@@ -344,12 +350,19 @@ export function createAdminRouter(options: AdminOptions): Router {
     const bucketMs = bucketName ? BUCKETS[bucketName]! : autoBucket(fromMs, toMs);
     if ((toMs - fromMs) / bucketMs > 2000) throw new HttpError(400, 'bad_request', 'too many buckets: pick a larger bucket or a shorter range');
     const liveSessions = liveById();
+    // The policy answers asynchronously: ask it first for the sessions the report judges (opened in range).
+    const statuses = new Map<string, WorkflowStatus>();
+    for (const row of sessions) {
+      const opened = Date.parse(row.first_at);
+      if (opened < fromMs || opened >= toMs) continue;
+      statuses.set(row.session_id, await statusOf(row, liveSessions.get(row.session_id)));
+    }
     return computeCompliance(sessions, {
       fromMs,
       toMs,
       bucketMs,
       live: new Set(liveSessions.keys()),
-      status: (row) => statusOf(row, liveSessions.get(row.session_id)),
+      status: (row) => statuses.get(row.session_id) ?? { available: false, revision: '', reason: 'out of range' },
     });
   }));
 

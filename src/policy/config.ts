@@ -17,7 +17,10 @@ export function policyStatusFile(config: WardenConfig): string {
   return join(base, 'data', POLICY_STATUS_FILE);
 }
 
-/** The runtime options a config asks for: its bundles, their verification, watching and the status file. */
+/**
+ * The runtime options a config asks for: its bundles, their verification, watching, the status
+ * file and the evaluation budget.
+ */
 export function runtimeOptionsFromConfig(config: WardenConfig, extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
   const p = config.policy;
   const verification = (signing?: { keyid?: string; scope?: string; excludeFiles?: readonly string[] }): { verification?: VerificationConfig } => {
@@ -49,6 +52,7 @@ export function runtimeOptionsFromConfig(config: WardenConfig, extra: Partial<Ru
     watch: p.watch,
     nameFromManifest: !p.bundles,
     statusFile: policyStatusFile(config),
+    evaluation: p.evaluation,
     ...extra,
   };
 }

@@ -1,5 +1,16 @@
 export { PolicyEngine, failClosed } from './engine.js';
-export type { CompiledBundle, EntrypointResult, Evaluation, PolicyFailureCode } from './engine.js';
+export type {
+  CompiledBundle,
+  EngineOptions,
+  EntrypointFailureCode,
+  EntrypointResult,
+  Evaluation,
+  PolicyFailureCode,
+} from './engine.js';
+export { WorkerEngine } from './worker-engine.js';
+export type { WorkerEngineOptions } from './worker-engine.js';
+export { DEFAULT_EVALUATION_BUDGET } from './budget.js';
+export type { EvaluationBudget } from './budget.js';
 export { PolicyRuntime, POLICY_STATUS_FILE, POLICY_CONTROL_FILE, SMOKE_INPUT } from './runtime.js';
 export type { PolicyStatus, PolicyEvents, RuntimeOptions, PolicyHistoryEvent, PolicyErrorInfo, ActivationReason, ControlRequest } from './runtime.js';
 export { policyStatusFile, runtimeOptionsFromConfig } from './config.js';

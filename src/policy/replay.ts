@@ -57,8 +57,8 @@ export interface ReplayReport {
 }
 
 export interface ReplayOptions {
-  /** The policy to replay against (a {@link PolicyEngine} or a {@link PolicyRuntime}). */
-  policy: { evaluate(input: unknown, nowMs?: number): Evaluation };
+  /** What to replay against: a {@link WorkerEngine}, a {@link PolicyRuntime}, an in-thread {@link PolicyEngine}. */
+  policy: { evaluate(input: unknown, nowMs?: number): Evaluation | Promise<Evaluation> };
   /** The `session` settings the recorded Warden ran with (history window, result cut). */
   session: SessionOptions;
   /** Compare only decisions at or after this ISO time; earlier calls still build the history. */
@@ -145,7 +145,7 @@ export async function replayRecords(records: Iterable<RecordedEvent> | AsyncIter
         if (!state) break;
         const nowMs = typeof d['now_ms'] === 'number' ? d['now_ms'] : Date.parse(r.at);
         if (nowMs >= sinceMs) {
-          const evaluation = options.policy.evaluate(state.session.buildInput(state.call, nowMs), nowMs);
+          const evaluation = await options.policy.evaluate(state.session.buildInput(state.call, nowMs), nowMs);
           report.decisions++;
           const before = recordedVerdict(d);
           const after = newVerdict(evaluation);

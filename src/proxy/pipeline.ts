@@ -57,7 +57,7 @@ export class CallPipeline {
     const ref = { kind: call.kind, server: call.server, name: call.name };
 
     const received = this.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
-    let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
+    let { decisionId, evaluation, verdict, decided } = await this.decide(session, call, callId, callId, started);
 
     const deny = (reasons: Reason[]): PipelineOutcome => {
       session.record(call, 'deny', 'denied', null, started, this.now() - started);
@@ -90,7 +90,8 @@ export class CallPipeline {
       const answered = this.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
       if (answer.granted) {
         session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
-        ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId(), this.now()));
+        const redecided = await this.decide(session, call, callId, o.newId(), this.now());
+        ({ decisionId, evaluation, verdict, decided } = redecided);
         if (verdict.approvalRequired) verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message: `${call.name} was approved by ${answer.by}, but the policy still requires approval` }] };
       } else {
         verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }] };
@@ -152,12 +153,21 @@ export class CallPipeline {
     return verdict.approvalRequired && evaluation.decision.allow && !!this.options.approvals && this.options.mode === 'enforce';
   }
 
-  /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
-  private decide(session: Session, call: PendingCall, callId: string, decisionId: string, nowMs: number): { decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> } {
+  /**
+   * Evaluates the call now (the input is taken at once; the policy answers within its budget) and
+   * records the decision (log, observer, audit); does not wait for the audit.
+   */
+  private async decide(
+    session: Session,
+    call: PendingCall,
+    callId: string,
+    decisionId: string,
+    nowMs: number,
+  ): Promise<{ decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> }> {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
     const input = session.buildInput(call, nowMs);
-    const evaluation = o.policy.evaluate(input, nowMs);
+    const evaluation = await o.policy.evaluate(input, nowMs);
     const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : (o.approvalHint ?? NO_APPROVAL_GATE));
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
     this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
@@ -183,7 +193,14 @@ export class CallPipeline {
     this.options.observer?.onCompleted?.({ decision_id: decisionId, session_id: sessionId, call, outcome, duration_ms: this.now() - started });
   }
 
-  private logDecision(decisionId: string, input: unknown, evaluation: ReturnType<PolicyPort['evaluate']>, verdict: Verdict, sessionId: string, handlerNs: number): void {
+  private logDecision(
+    decisionId: string,
+    input: unknown,
+    evaluation: Evaluation,
+    verdict: Verdict,
+    sessionId: string,
+    handlerNs: number,
+  ): void {
     const o = this.options;
     const event: DecisionLogEvent = {
       decision_id: decisionId,

@@ -82,7 +82,7 @@ export class Warden {
    *
    * @example
    * ```ts
-   * for (const s of warden.liveSessions()) runtime.evaluateEntrypoint('mcp/workflow/status', s.input());
+   * for (const s of warden.liveSessions()) await runtime.evaluateEntrypoint('mcp/workflow/status', s.input());
    * ```
    */
   liveSessions(): LiveSessionState[] {
@@ -158,12 +158,12 @@ export class Warden {
       retentionTimer = setInterval(() => void archive(), RETENTION_INTERVAL_MS);
       retentionTimer.unref();
     }
-    const decisionLog = createDecisionLog({
+    const decisionLog = withPolicyMasks(policy, logger, createDecisionLog({
       ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
       stderr: config.decisionLogs.stderr,
       ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
       mask: (event) => maskDecision(event, redactEvent),
-    });
+    }));
     const auditPort: AuditPort = { append: (e) => audit.append(e as Parameters<AuditStore['append']>[0]) };
     const labels = { id: randomUUID(), version: WARDEN_VERSION };
     // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
@@ -175,7 +175,7 @@ export class Warden {
       audit: auditPort,
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
-      decisionLog: { write: (event) => decisionLog.write(policyMasks(policy, logger, { ...event, bundles: policy.expandBundles(event.bundles) })) },
+      decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
       ...(options.observer ? { observer: options.observer } : {}),
       labels,
       bundleName: () => policy.bundleName,
@@ -345,13 +345,44 @@ function mirrorCapabilities(client: ClientCapabilities): ClientCapabilities {
 }
 
 /**
+ * A decision log that applies the policy's masks ({@link policyMasks}) before `sink` writes. The
+ * mask rule is evaluated in the policy's worker, so its lines are written when it answers, in
+ * the order the decisions were made; without a mask rule a line is written at once. `close`
+ * writes what is still pending first.
+ */
+function withPolicyMasks(policy: PolicyRuntime, logger: Logger, sink: DecisionLogSink): DecisionLogSink {
+  let pending = 0;
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    write: (event) => {
+      if (pending === 0 && !policy.hasEntrypoint(MASK_ENTRYPOINT)) return sink.write(event);
+      pending++;
+      tail = tail.then(async () => {
+        try {
+          sink.write(await policyMasks(policy, logger, event));
+        } catch (err) {
+          logger.error('decision log write failed', { decision_id: event.decision_id, error: describeError(err) });
+        } finally {
+          pending--;
+        }
+      });
+    },
+    close: async () => {
+      await tail;
+      await sink.close();
+    },
+    ...(sink.uploadStats ? { uploadStats: () => sink.uploadStats!() } : {}),
+  };
+}
+
+/**
  * OPA's decision-log masking: when the active policy defines `data.system.log.mask`, it is
  * evaluated with the event as input and its pointers (or {op, path, value} objects) remove or
  * replace parts of the event before it is written; `erased` / `masked` list what changed.
  */
-function policyMasks(policy: PolicyRuntime, logger: Logger, event: DecisionLogEvent): DecisionLogEvent {
+async function policyMasks(policy: PolicyRuntime, logger: Logger, event: DecisionLogEvent): Promise<DecisionLogEvent> {
   if (!policy.hasEntrypoint(MASK_ENTRYPOINT)) return event;
-  const masks = policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
+  const masks = await policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
   if (!masks.ok) {
     // Fail safe: a mask rule that cannot answer must not let the unmasked input through.
     logger.error('system.log.mask failed; the decision is logged without its input', { decision_id: event.decision_id, error: masks.message });

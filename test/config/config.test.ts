@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { expandEnv, parseConfig } from '../../src/config/index.js';
+import { DEFAULT_EVALUATION_BUDGET } from '../../src/policy/index.js';
 import { FIXTURES, POLICIES } from '../helpers/warden.js';
 
 const base = `
@@ -17,11 +18,27 @@ describe('config', () => {
       { kind: 'stdio', name: 'crm', command: 'node', args: ['servers/crm.js'], env: { MODE: 'demo' }, cwd: FIXTURES, prefix: '', timeoutMs: 60000 },
       { kind: 'http', name: 'ci', url: 'http://127.0.0.1:9100/mcp', headers: { Authorization: 'Bearer t0k' }, prefix: 'ci_', timeoutMs: 60000 },
     ]);
-    expect(c.policy).toEqual({ bundle: join(POLICIES, 'allow-all'), entrypoint: 'mcp/decision', mode: 'enforce', watch: false });
+    expect(c.policy).toEqual({
+      bundle: join(POLICIES, 'allow-all'),
+      entrypoint: 'mcp/decision',
+      mode: 'enforce',
+      watch: false,
+      evaluation: DEFAULT_EVALUATION_BUDGET,
+    });
     expect(c.audit.store).toBe(`sqlite:${join(FIXTURES, 'data/audit.db')}`);
     expect(c.audit.onFailure).toBe('deny');
     expect(c.session).toEqual({ historyWindow: 100, resultMaxChars: 512 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.servers[0])).toBe(true);
+  });
+
+  test('policy.evaluation: the budget as given, each key defaulted on its own', () => {
+    const parse = (evaluation: string): ReturnType<typeof parseConfig> =>
+      parseConfig(`mcpServers: { a: { command: x } }\npolicy: { bundle: ., evaluation: ${evaluation} }`, '/tmp/w', {});
+    expect(parse('{ timeoutMs: 9, maxMemoryMb: 64 }').policy.evaluation).toEqual({ timeoutMs: 9, maxMemoryMb: 64 });
+    expect(parse('{ timeoutMs: 40 }').policy.evaluation).toEqual({ timeoutMs: 40, maxMemoryMb: 256 });
+    expect(() => parse('{ timeoutMs: 0 }')).toThrow(/policy\.evaluation\.timeoutMs: must be >= 1/);
+    expect(() => parse('{ maxMemoryMb: 8 }')).toThrow(/policy\.evaluation\.maxMemoryMb: must be >= 32/);
+    expect(() => parse('{ timeout: 5 }')).toThrow(/policy\.evaluation\.timeout: unknown key/);
   });
 
   test('JSON configs are read as JSON', () => {

@@ -175,11 +175,13 @@ export class BundleServer {
   }
 }
 
-/** Waits until `check` is truthy (polling every 20 ms), failing after `ms`. */
-export async function until<T>(check: () => T | undefined | false | null, ms = 10_000, what = 'condition'): Promise<T> {
+type Check<T> = () => T | undefined | false | null | Promise<T | undefined | false | null>;
+
+/** Waits until `check` (sync or async) is truthy (polling every 20 ms), failing after `ms`. */
+export async function until<T>(check: Check<T>, ms = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`${what} not met within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));

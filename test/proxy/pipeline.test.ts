@@ -22,7 +22,7 @@ afterEach(() => {
 function pipeline(audit: (event: { type: string }) => Promise<unknown>, onFailure: 'deny' | 'allow'): CallPipeline {
   let n = 0;
   return new CallPipeline({
-    policy: { evaluate: (input, now) => engine.evaluate(input, now), entrypoint: 'mcp/decision' },
+    policy: { evaluate: async (input, now) => engine.evaluate(input, now), entrypoint: 'mcp/decision' },
     mode: 'enforce',
     audit: { append: audit },
     auditOnFailure: onFailure,
@@ -79,7 +79,7 @@ describe('CallPipeline and a failing audit trail', () => {
     const approvalEngine = await PolicyEngine.load(await compileDirectory(join(POLICIES, 'approval'), 'mcp/decision'), 'mcp/decision');
     let asked = 0;
     const p = new CallPipeline({
-      policy: { evaluate: (input, now) => approvalEngine.evaluate(input, now), entrypoint: 'mcp/decision' },
+      policy: { evaluate: async (input, now) => approvalEngine.evaluate(input, now), entrypoint: 'mcp/decision' },
       mode: 'enforce',
       audit: { append: async () => Promise.reject(new Error('store down')) },
       auditOnFailure: 'deny',
