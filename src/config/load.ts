@@ -9,6 +9,12 @@ import type { AuthConfig, DecisionLogServiceConfig, HttpConfig, PolicyBundleConf
 
 const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
 
+/**
+ * 8 KiB, the request line common HTTP servers accept (nginx's large_client_header_buffers, Apache's
+ * LimitRequestLine): far above real resource URIs, and little work per URI for every template.
+ */
+const DEFAULT_MAX_URI_LENGTH = 8192;
+
 /** The JSON Schema every config is validated against (shipped as `schema/warden.schema.json`). */
 export const CONFIG_SCHEMA: Record<string, unknown> = JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
 
@@ -69,6 +75,7 @@ interface RawConfig {
   };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
   session?: { historyWindow?: number; resultMaxChars?: number };
+  limits?: { maxUriLength?: number };
   audit?: {
     store?: string; onFailure?: 'deny' | 'allow'; synchronous?: 'full' | 'normal'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
     checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
@@ -194,6 +201,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       claims: Object.freeze({ ...(raw.identity?.claims ?? {}) }),
     }),
     session: Object.freeze({ historyWindow: raw.session?.historyWindow ?? 100, resultMaxChars: raw.session?.resultMaxChars ?? 512 }),
+    limits: Object.freeze({ maxUriLength: raw.limits?.maxUriLength ?? DEFAULT_MAX_URI_LENGTH }),
     audit: Object.freeze({
       store: store.startsWith('sqlite:') ? `sqlite:${abs(store.slice('sqlite:'.length))}` : store,
       onFailure: audit.onFailure ?? 'deny',

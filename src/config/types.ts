@@ -116,6 +116,8 @@ export interface WardenConfig {
   };
   readonly identity: Principal;
   readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };
+  /** Bounds on client requests, checked before routing (both fronts). */
+  readonly limits: { readonly maxUriLength: number };
   readonly audit: {
     readonly store: string;
     readonly onFailure: 'deny' | 'allow';

@@ -263,6 +263,7 @@ export class Warden {
           logger: this.logger,
           serverInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
           capabilities: pool.capabilities(),
+          maxUriLength: this.config.limits.maxUriLength,
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
             this.audit
