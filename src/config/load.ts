@@ -96,7 +96,10 @@ interface RawPolicyBundle {
 }
 interface RawBundleService { url: string; headers?: Record<string, string>; credentials?: { bearer?: { token: string; scheme?: string } } }
 interface RawVerification { keys: Record<string, { algorithm?: string; key?: string; key_file?: string; scope?: string }>; keyid?: string; scope?: string; exclude_files?: string[] }
-interface RawHttp { bodyLimit?: number | string; idleTimeoutMs?: number; allowedHosts?: string[]; allowedOrigins?: string[]; publicUrl?: string }
+interface RawHttp {
+  bodyLimit?: number | string; idleTimeoutMs?: number; maxSessions?: number; maxSessionsPerPrincipal?: number;
+  allowedHosts?: string[]; allowedOrigins?: string[]; publicUrl?: string;
+}
 interface RawAuth {
   type: 'none' | 'bearer' | 'jwt';
   tokens?: { token: string; sub: string; roles?: string[]; claims?: Record<string, unknown> }[];
@@ -380,6 +383,11 @@ function deriveHttp(raw: RawHttp): HttpConfig {
   return Object.freeze({
     bodyLimit,
     idleTimeoutMs: raw.idleTimeoutMs ?? 30 * 60_000,
+    // Each session runs its own copy of every stdio server. 16 covers one person's clients (an IDE,
+    // a desktop app, a few agents) with room for reconnects that never send DELETE and wait for the
+    // idle reaper; 256 bounds the process (16 such principals, or 256 x the stdio servers).
+    maxSessions: raw.maxSessions ?? 256,
+    maxSessionsPerPrincipal: raw.maxSessionsPerPrincipal ?? 16,
     allowedHosts: raw.allowedHosts ? Object.freeze(raw.allowedHosts.map((h) => h.toLowerCase())) : undefined,
     allowedOrigins: raw.allowedOrigins ? Object.freeze(raw.allowedOrigins.map((o) => o.toLowerCase())) : undefined,
     publicUrl: raw.publicUrl?.replace(/\/+$/, ''),

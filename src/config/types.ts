@@ -35,6 +35,10 @@ export interface HttpConfig {
   readonly bodyLimit: number;
   /** A session with no request in flight for this long is closed; 0 never reaps. */
   readonly idleTimeoutMs: number;
+  /** Most MCP sessions open at once, initializing ones included. */
+  readonly maxSessions: number;
+  /** Most MCP sessions one principal may hold open, initializing ones included. */
+  readonly maxSessionsPerPrincipal: number;
   /** Host header values accepted (`host` any port, or `host:port`); undefined = the bound host and loopback names with the port. */
   readonly allowedHosts: readonly string[] | undefined;
   /** Origin values accepted; undefined = `http://` + each allowed host. */

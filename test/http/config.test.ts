@@ -10,9 +10,17 @@ const BASE = { mcpServers: { a: { command: 'node' } }, policy: { bundle: join(PO
 const parse = (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => parseConfig(YAML.stringify({ ...BASE, ...extra }), join(ROOT, 'test/.tmp/inline.yaml'), env);
 
 describe('config: http and auth', () => {
-  test('defaults: 4 MB body, 30 min idle, loopback guards, auth none', () => {
+  test('defaults: 4 MB body, 30 min idle, 256 sessions (16 a principal), loopback guards, auth none', () => {
     const c = parse({});
-    expect(c.http).toEqual({ bodyLimit: 4 * 1024 * 1024, idleTimeoutMs: 1_800_000, allowedHosts: undefined, allowedOrigins: undefined, publicUrl: undefined });
+    expect(c.http).toEqual({
+      bodyLimit: 4 * 1024 * 1024,
+      idleTimeoutMs: 1_800_000,
+      maxSessions: 256,
+      maxSessionsPerPrincipal: 16,
+      allowedHosts: undefined,
+      allowedOrigins: undefined,
+      publicUrl: undefined,
+    });
     expect(c.auth).toEqual({ type: 'none', authorizationServers: [] });
   });
 
@@ -52,6 +60,7 @@ describe('config: http and auth', () => {
     'a bad body limit': [{ http: { bodyLimit: 'lots' } }, /http\.bodyLimit/],
     'an origin with a path': [{ http: { allowedOrigins: ['https://app.example.com/x'] } }, /http\.allowedOrigins\[0\]/],
     'an unknown http key': [{ http: { port: 80 } }, /http\.port: unknown key/],
+    'a zero session cap': [{ http: { maxSessionsPerPrincipal: 0 } }, /http\.maxSessionsPerPrincipal: must be >= 1/],
   };
   test.each(Object.keys(invalid))('refuses %s, naming the key', (name) => {
     const [extra, message] = invalid[name]!;
