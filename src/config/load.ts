@@ -104,6 +104,7 @@ interface RawAuth {
   type: 'none' | 'bearer' | 'jwt';
   tokens?: { token: string; sub: string; roles?: string[]; claims?: Record<string, unknown> }[];
   jwks?: string; issuer?: string; audience?: string | string[]; algorithms?: string[]; rolesClaim?: string; clockToleranceSec?: number;
+  requireExp?: boolean; maxTokenAgeSec?: number;
   authorizationServers?: string[];
 }
 
@@ -398,7 +399,10 @@ function deriveHttp(raw: RawHttp): HttpConfig {
 const AUTH_KEYS: Record<RawAuth['type'], readonly string[]> = {
   none: ['type', 'authorizationServers'],
   bearer: ['type', 'tokens', 'authorizationServers'],
-  jwt: ['type', 'jwks', 'issuer', 'audience', 'algorithms', 'rolesClaim', 'clockToleranceSec', 'authorizationServers'],
+  jwt: [
+    'type', 'jwks', 'issuer', 'audience', 'algorithms', 'rolesClaim', 'clockToleranceSec',
+    'requireExp', 'maxTokenAgeSec', 'authorizationServers',
+  ],
 };
 
 function deriveAuth(raw: RawAuth, source: string, abs: (p: string) => string): AuthConfig {
@@ -446,6 +450,9 @@ function deriveAuth(raw: RawAuth, source: string, abs: (p: string) => string): A
     algorithms: raw.algorithms ? Object.freeze([...raw.algorithms]) : undefined,
     rolesClaim: raw.rolesClaim ?? 'roles',
     clockToleranceSec: raw.clockToleranceSec ?? 0,
+    // A token without exp never expires: a leaked one works until its key is rotated.
+    requireExp: raw.requireExp ?? true,
+    maxTokenAgeSec: raw.maxTokenAgeSec,
     authorizationServers,
   });
 }

@@ -66,6 +66,10 @@ export type AuthConfig =
       readonly algorithms: readonly string[] | undefined;
       readonly rolesClaim: string;
       readonly clockToleranceSec: number;
+      /** Tokens without `exp` are refused. */
+      readonly requireExp: boolean;
+      /** Tokens whose `iat` is older than this are refused (and `iat` is required); undefined: no limit. */
+      readonly maxTokenAgeSec: number | undefined;
       readonly authorizationServers: readonly string[];
     };
 
