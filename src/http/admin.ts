@@ -340,8 +340,12 @@ export function createAdminRouter(options: AdminOptions): Router {
     const fromMs = from ? Date.parse(from) : earliest;
     if (!(fromMs < toMs)) throw new HttpError(400, 'bad_request', 'from must be before to');
     const bucketName = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
-    if (bucketName && !(bucketName in BUCKETS)) throw new HttpError(400, 'bad_request', `bucket must be one of ${Object.keys(BUCKETS).join(', ')}`);
-    const bucketMs = bucketName ? BUCKETS[bucketName]! : autoBucket(fromMs, toMs);
+    const bucketMs = bucketName ? BUCKETS.get(bucketName) : autoBucket(fromMs, toMs);
+    if (bucketMs === undefined) {
+      const known = `${[...BUCKETS.keys()].join(', ')} (or left out to fit the range)`;
+      const given = JSON.stringify(bucketName.slice(0, 64));
+      throw new HttpError(400, 'bad_request', `bucket must be one of ${known}, not ${given}`);
+    }
     if ((toMs - fromMs) / bucketMs > 2000) throw new HttpError(400, 'bad_request', 'too many buckets: pick a larger bucket or a shorter range');
     const liveSessions = liveById();
     return computeCompliance(sessions, {

@@ -181,13 +181,14 @@ function jwtFailure(err: unknown, auth: Extract<AuthConfig, { type: 'jwt' }>): A
 
 // An exact claim name wins (namespaced claims such as https://example.com/roles contain dots);
 // otherwise dots reach nested claims (realm_access.roles). A space-separated string (like scope) is split.
+// Own properties only: a token that lacks the claim must not find Object.prototype's members.
 function readRoles(payload: JWTPayload, claim: string): string[] {
-  let value: unknown = payload[claim];
+  const own = (v: unknown, key: string): unknown =>
+    v && typeof v === 'object' && Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
+  let value = own(payload, claim);
   if (value === undefined) {
     value = payload;
-    for (const part of claim.split('.')) {
-      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
-    }
+    for (const part of claim.split('.')) value = own(value, part);
   }
   if (typeof value === 'string') return value.split(/\s+/).filter(Boolean);
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');
