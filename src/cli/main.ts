@@ -48,7 +48,13 @@ export async function main(argv: string[], io = { out: (t: string) => void proce
     setExit,
     resolveStore: (opts: { config?: string }) => {
       if (!opts.config) throw new ConfigError('audit_store_missing', 'warden audit needs --store URL (sqlite:PATH or postgres://...) or --config FILE to use the configured store');
-      return loadConfig(opts.config).audit.store;
+      const { audit } = loadConfig(opts.config);
+      return {
+        store: audit.store,
+        checkpointEvery: audit.checkpointEvery,
+        ...(audit.retention ? { archiveDir: audit.retention.archiveDir } : {}),
+        ...(audit.signingKey ? { signingKey: audit.signingKey } : {}),
+      };
     },
   });
 

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { ApprovalError, mayApprove, type PendingApproval } from '../approval/index.js';
-import { buildSessionReport, csvHeader, formatSessionReport, parseTimeArg, toCsvLine, verifyChain, type AuditRecord, type ChainStore, type VerifyResult } from '../audit/index.js';
+import {
+  buildSessionReport,
+  csvHeader,
+  formatSessionReport,
+  listArchives,
+  parseTimeArg,
+  toCsvLine,
+  verifyChain,
+  type AuditRecord,
+  type ChainStore,
+  type VerifyResult,
+} from '../audit/index.js';
 import { AuditError, describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import type { LiveSessionState, Warden } from '../proxy/index.js';
@@ -193,7 +204,11 @@ export function createAdminRouter(options: AdminOptions): Router {
       const store = warden.audit as Partial<ChainStore>;
       const result: VerifyResult =
         typeof store.state === 'function' && typeof store.scan === 'function'
-          ? await verifyChain(warden.audit as ChainStore)
+          ? await verifyChain(warden.audit as ChainStore, {
+              // A moved base is only trusted with its archives: look where retention writes them.
+              archives: config.audit.retention ? listArchives(config.audit.retention.archiveDir) : [],
+              checkpointEvery: config.audit.checkpointEvery,
+            })
           : { ok: false, seq: 0, problem: 'truncated', detail: 'this audit store cannot be verified from here', source: 'store' };
       verified = { key, result, checked_at: new Date().toISOString() };
     }

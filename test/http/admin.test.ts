@@ -1,5 +1,9 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { eventually, textOf } from '../helpers/warden.js';
+import { openAuditStore } from '../../src/audit/index.js';
+import { fill } from '../audit/helpers/fixtures.js';
+import { eventually, tempDir, textOf } from '../helpers/warden.js';
 import { startHttpWarden, type InProcessWarden } from '../helpers/http.js';
 import { admin, agent, approvalConfig, followEvents, shippedConfig, type Person } from './admin-helpers.js';
 
@@ -327,6 +331,25 @@ describe('admin API: workflow status and compliance from the shipped policy', ()
       expect(policy.body).toMatchObject({ workflow_status: true, last_error: null, active: { reason: 'start' } });
     } finally {
       await s4.close();
+    }
+  });
+});
+
+describe('admin API: verification after retention', () => {
+  test('the chain verifies from seq 1 with the archives retention wrote (a moved base needs them)', async () => {
+    const dir = tempDir('admin-retention');
+    const store = `sqlite:${join(dir, 'audit.db')}`;
+    const old = await openAuditStore(store);
+    await fill(old, 6); // dated January 2025: older than maxAgeDays
+    await old.close();
+    const retention = { maxAgeDays: 30, archiveDir: join(dir, 'archive') };
+    const w = await startHttpWarden({ ...approvalConfig(), audit: { store, retention } });
+    try {
+      const verify = await admin<Record<string, unknown>>(w.url, '/admin/audit/verify', 'root');
+      expect(readdirSync(retention.archiveDir)).toEqual(['audit-1-6.jsonl']);
+      expect(verify.body).toMatchObject({ ok: true, first_seq: 1, last_seq: 6, count: 6 });
+    } finally {
+      await w.close();
     }
   });
 });
