@@ -3,7 +3,7 @@ import type { DecisionLogEvent } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
-import type { Outcome, PendingCall, Session } from '../session/index.js';
+import { argumentsDigest, type Outcome, type PendingCall, type Session } from '../session/index.js';
 import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
@@ -60,7 +60,8 @@ export class CallPipeline {
     let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
 
     const deny = (reasons: Reason[]): PipelineOutcome => {
-      session.record(call, 'deny', 'denied', null, started, this.now() - started);
+      // With the call id: an approval this call was given but never used lapses here.
+      session.record(call, 'deny', 'denied', null, started, this.now() - started, callId);
       this.completed(decisionId, session.id, ref, 'denied', started);
       return { kind: 'denied', decisionId, reasons };
     };
@@ -73,7 +74,8 @@ export class CallPipeline {
     const blocks = (): boolean => o.auditOnFailure === 'deny' || verdict.auditRequired;
 
     // Held for approval: a person answers (or not), then the policy decides again with the
-    // approval in input.approvals. One round: a policy that still asks after approval denies.
+    // approval in input.approvals, bound to this call (its id, tool, arguments digest and
+    // principal): no other call's decision sees it. One round: a policy that still asks denies.
     if (this.holds(evaluation, verdict)) {
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
@@ -89,7 +91,11 @@ export class CallPipeline {
       const type = answer.granted ? 'approval.granted' : answer.outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
       const answered = this.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
       if (answer.granted) {
-        session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
+        session.approve({
+          tool: call.name, by: answer.by ?? 'unknown', at: answer.at,
+          ...(answer.comment ? { comment: answer.comment } : {}),
+          call_id: callId, arguments_digest: argumentsDigest(call.arguments), principal: session.principal.sub,
+        });
         ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId(), this.now()));
         if (verdict.approvalRequired) verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message: `${call.name} was approved by ${answer.by}, but the policy still requires approval` }] };
       } else {
@@ -107,6 +113,9 @@ export class CallPipeline {
     if (!recordedDecision.ok && blocks()) return auditUnavailable(recordedDecision.error);
     if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
 
+    // The approval is used up as the call leaves, not when it returns: a call decided while this
+    // one runs downstream cannot count it as unused.
+    session.consume(callId);
     const forwarded = this.append({ type: 'call.forwarded', session_id: session.id, data: { call_id: callId, server: call.server } });
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
@@ -118,7 +127,7 @@ export class CallPipeline {
     const finished = this.now();
     const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
     const recordedResult = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
-    session.record(call, 'allow', outcome, recordedResult, started, finished - started);
+    session.record(call, 'allow', outcome, recordedResult, started, finished - started, callId);
     const completed = this.append({
       type: 'call.completed', session_id: session.id,
       data: {
@@ -156,7 +165,7 @@ export class CallPipeline {
   private decide(session: Session, call: PendingCall, callId: string, decisionId: string, nowMs: number): { decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> } {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
-    const input = session.buildInput(call, nowMs);
+    const input = session.buildInput(call, nowMs, callId);
     const evaluation = o.policy.evaluate(input, nowMs);
     const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : (o.approvalHint ?? NO_APPROVAL_GATE));
     const handlerNs = Number(process.hrtime.bigint() - startedNs);

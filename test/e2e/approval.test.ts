@@ -51,7 +51,15 @@ describe('approval gate through elicitation', () => {
     // Two decisions: held with the obligation, then allowed with the approval in input.approvals.
     const decisions = await eventually(() => (w!.decisions().length >= 2 ? w!.decisions() : undefined));
     expect(decisions[0]!['result']).toMatchObject({ allow: true, obligations: { approval: { required: true, approvers: ['approver'] } } });
-    expect((decisions[1]!['input'] as { approvals: unknown[] }).approvals).toEqual([{ tool: 'echo', by: 'alice', at: expect.any(String), comment: 'looks fine' }]);
+    // The approval is bound to this call: its id, its arguments' digest, its principal.
+    const again = decisions[1]!['input'] as { call: { id: string }; approvals: unknown[] };
+    expect(again.call.id).toBe((decisions[0]!['input'] as { call: { id: string } }).call.id);
+    expect(again.approvals).toEqual([
+      {
+        tool: 'echo', by: 'alice', at: expect.any(String), comment: 'looks fine',
+        call_id: again.call.id, arguments_digest: expect.stringMatching(/^hmac-sha256:/), principal: 'alice',
+      },
+    ]);
     expect(decisions[1]!['result']).toMatchObject({ allow: true, obligations: {} });
 
     const events = await auditTypes();

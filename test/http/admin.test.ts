@@ -51,7 +51,14 @@ describe('admin API: approvals through the admin channel', () => {
     // Re-evaluation: the second decision saw the approval in input.approvals and dropped the obligation.
     const decisions = await eventually(() => (w.decisions().length >= 2 ? w.decisions() : undefined));
     expect(decisions[0]!['result']).toMatchObject({ allow: true, obligations: { approval: { required: true, approvers: ['approver'] } } });
-    expect((decisions[1]!['input'] as { approvals: unknown[] }).approvals).toEqual([{ tool: 'echo', by: 'bob', at: expect.any(String), comment: 'CHG-7' }]);
+    const again = decisions[1]!['input'] as { call: { id: string }; approvals: unknown[] };
+    expect(again.call.id).toBe(pending!.id);
+    expect(again.approvals).toEqual([
+      {
+        tool: 'echo', by: 'bob', at: expect.any(String), comment: 'CHG-7',
+        call_id: pending!.id, arguments_digest: expect.stringMatching(/^hmac-sha256:/), principal: 'alice',
+      },
+    ]);
     expect(decisions[1]!['result']).toMatchObject({ allow: true, obligations: {} });
     expect((await admin(w.url, '/admin/approvals', 'bob')).body).toEqual({ pending: [] });
 
