@@ -19,6 +19,7 @@ approval_obligation := {"approval": {
 	"required": true,
 	"reason": "production deploy needs a release manager",
 	"approvers": ["release-manager"],
+	"allow_self_approval": false,
 }}
 
 test_green_build_asks_for_approval if {
@@ -47,6 +48,13 @@ test_a_deploy_cannot_use_the_approval_of_one_still_running if {
 	]
 	deploy(y, green, [f.approval_of("deploy_to_production", "call-x")]).obligations == approval_obligation
 	deploy(y, green, [f.approval("deploy_to_production")]).obligations == {}
+}
+
+test_a_release_manager_with_the_self_approver_role_may_approve_their_own_deploy if {
+	doc := f.call_with_approvals("deploy_to_production", api, green_api, [])
+	solo := {"sub": "alice", "roles": ["release-manager", "self-approver"], "claims": {}}
+	d := mcp.decision with input as object.union(doc, {"principal": solo})
+	d.obligations.approval.allow_self_approval == true
 }
 
 test_deploy_without_tests_is_denied if {

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { eventually, textOf } from '../helpers/warden.js';
 import { startHttpWarden, type InProcessWarden } from '../helpers/http.js';
 import { admin, agent, approvalConfig, followEvents, shippedConfig, type Person } from './admin-helpers.js';
@@ -102,6 +103,28 @@ describe('admin API: approvals through the admin channel', () => {
     expect(refused.body['error_description']).toMatch(/^erin requested echo and may not approve it too/);
     expect((await admin(w.url, `/admin/approvals/${pending!.id}`, 'bob', { method: 'POST', body: { approve: true } })).status).toBe(200);
     expect(textOf(await call)).toBe('approve-me myself');
+  });
+
+  const APPROVE = { method: 'POST', body: { approve: true } };
+  test('self-approval is refused in the client too: erin\'s client could elicit but is not asked', async () => {
+    const e = await agent(w.url, 'erin', { elicitation: {} });
+    closers.push(e.close);
+    const asked: string[] = [];
+    e.client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params.message);
+      return { action: 'accept' };
+    });
+    const call = e.client.callTool({ name: 'echo', arguments: { message: 'approve-me in my client' } });
+    const [pending] = await waitPending(w, 'bob');
+    expect(pending).toMatchObject({ principal: { sub: 'erin' }, may_approve: null });
+    const [own] = (await admin<{ pending: Pending[] }>(w.url, '/admin/approvals', 'erin')).body.pending;
+    expect(own!.may_approve).toMatch(/^erin requested echo and may not approve it too/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(asked).toEqual([]);
+    const approved = await admin(w.url, `/admin/approvals/${pending!.id}`, 'bob', APPROVE);
+    expect(approved.body).toMatchObject({ result: { by: 'bob', via: 'admin' } });
+    expect(textOf(await call)).toBe('approve-me in my client');
+    expect(asked).toEqual([]);
   });
 
   test.each([
