@@ -19,16 +19,11 @@ export interface PipelineOptions {
   logger: Logger;
   /** Results kept in the audit trail are cut to this many characters. */
   auditResultMaxChars: number;
-  /** Told to the model when an approval obligation cannot be met because no approval gate is configured. */
-  approvalHint?: string;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
-  approvals?: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
+  approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
   now?: () => number;
 }
-
-/** The reason's tail when a pipeline has no approval gate at all (embedders; Warden always has one). */
-const NO_APPROVAL_GATE = 'No approval gate is configured, so the call is denied.';
 
 export type PipelineOutcome =
   | { kind: 'denied'; decisionId: string; reasons: Reason[] }
@@ -87,7 +82,7 @@ export class CallPipeline {
       const recordedHold = await settled(Promise.all([received, decided, asked]));
       // Nobody is asked to approve a call that could not be forwarded anyway.
       if (!recordedHold.ok && blocks()) return auditUnavailable(recordedHold.error);
-      const answer = await o.approvals!.request(request, channel);
+      const answer = await o.approvals.request(request, channel);
       const type = answer.granted ? 'approval.granted' : answer.outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
       const answered = this.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
       if (answer.granted) {
@@ -156,9 +151,9 @@ export class CallPipeline {
     return pending;
   }
 
-  /** Whether this decision holds the call for approval (the gate exists, enforce mode, policy otherwise allows). */
+  /** Whether this decision holds the call for approval (enforce mode, and the policy otherwise allows). */
   private holds(evaluation: Evaluation, verdict: Verdict): boolean {
-    return verdict.approvalRequired && evaluation.decision.allow && !!this.options.approvals && this.options.mode === 'enforce';
+    return verdict.approvalRequired && evaluation.decision.allow && this.options.mode === 'enforce';
   }
 
   /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
@@ -167,7 +162,7 @@ export class CallPipeline {
     const startedNs = process.hrtime.bigint();
     const input = session.buildInput(call, nowMs, callId);
     const evaluation = o.policy.evaluate(input, nowMs);
-    const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : (o.approvalHint ?? NO_APPROVAL_GATE));
+    const verdict = settleVerdict(evaluation, o.mode, 'Warden holds the call until an approver answers.');
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
     this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
     o.observer?.onDecision?.({

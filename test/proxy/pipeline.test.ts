@@ -32,7 +32,7 @@ function pipeline(audit: (event: { type: string }) => Promise<unknown>, onFailur
     bundleName: () => 'policy',
     logger: createLogger({ silent: true }),
     auditResultMaxChars: 1000,
-    approvalHint: 'no approvals here',
+    approvals: { request: async () => Promise.reject(new Error('this policy asks for no approval')) },
     newId: () => `id-${++n}`,
   });
 }
@@ -89,7 +89,6 @@ describe('CallPipeline and a failing audit trail', () => {
       bundleName: () => 'policy',
       logger: createLogger({ silent: true }),
       auditResultMaxChars: 1000,
-      approvalHint: '',
       newId: () => 'id',
       approvals: {
         request: async () => {
