@@ -40,7 +40,7 @@ export interface AdminOptions {
 /** Who is asking, as the admin API sees it. */
 interface Caller {
   principal: Principal;
-  /** The approver identity handed to the broker: a fresh object, so self-approval is recognised by `sub`. */
+  /** The approver identity handed to the broker (which refuses self-approval by `sub`). */
   approver: { sub: string; roles: readonly string[] };
   admin: boolean;
 }
@@ -301,7 +301,10 @@ export function createAdminRouter(options: AdminOptions): Router {
 
   router.get('/approvals', route(async (_req, res) => {
     const c = caller(res);
-    const pending = warden.approvals.list().filter((a) => visibleApproval(c, a)).map((a) => ({ ...a, may_approve: mayApprove(a, c.approver) }));
+    const pending = warden.approvals
+      .list()
+      .filter((a) => visibleApproval(c, a))
+      .map((a) => ({ ...a, may_approve: mayApprove(a, c.approver, 'admin') }));
     if (!c.admin) return { pending };
     await view.sync();
     const recent = view

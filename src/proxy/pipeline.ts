@@ -3,7 +3,7 @@ import type { DecisionLogEvent } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
-import type { Outcome, PendingCall, Session } from '../session/index.js';
+import { argumentsDigest, type Outcome, type PendingCall, type Session } from '../session/index.js';
 import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
@@ -19,16 +19,11 @@ export interface PipelineOptions {
   logger: Logger;
   /** Results kept in the audit trail are cut to this many characters. */
   auditResultMaxChars: number;
-  /** Told to the model when an approval obligation cannot be met because no approval gate is configured. */
-  approvalHint?: string;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
-  approvals?: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
+  approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
   now?: () => number;
 }
-
-/** The reason's tail when a pipeline has no approval gate at all (embedders; Warden always has one). */
-const NO_APPROVAL_GATE = 'No approval gate is configured, so the call is denied.';
 
 export type PipelineOutcome =
   | { kind: 'denied'; decisionId: string; reasons: Reason[] }
@@ -60,7 +55,8 @@ export class CallPipeline {
     let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
 
     const deny = (reasons: Reason[]): PipelineOutcome => {
-      session.record(call, 'deny', 'denied', null, started, this.now() - started);
+      // With the call id: an approval this call was given but never used lapses here.
+      session.record(call, 'deny', 'denied', null, started, this.now() - started, callId);
       this.completed(decisionId, session.id, ref, 'denied', started);
       return { kind: 'denied', decisionId, reasons };
     };
@@ -73,7 +69,8 @@ export class CallPipeline {
     const blocks = (): boolean => o.auditOnFailure === 'deny' || verdict.auditRequired;
 
     // Held for approval: a person answers (or not), then the policy decides again with the
-    // approval in input.approvals. One round: a policy that still asks after approval denies.
+    // approval in input.approvals, bound to this call (its id, tool, arguments digest and
+    // principal): no other call's decision sees it. One round: a policy that still asks denies.
     if (this.holds(evaluation, verdict)) {
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
@@ -85,11 +82,15 @@ export class CallPipeline {
       const recordedHold = await settled(Promise.all([received, decided, asked]));
       // Nobody is asked to approve a call that could not be forwarded anyway.
       if (!recordedHold.ok && blocks()) return auditUnavailable(recordedHold.error);
-      const answer = await o.approvals!.request(request, channel);
+      const answer = await o.approvals.request(request, channel);
       const type = answer.granted ? 'approval.granted' : answer.outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
       const answered = this.append({ type, session_id: session.id, data: { call_id: callId, outcome: answer.outcome, by: answer.by ?? null, via: answer.via ?? null, comment: answer.comment ?? null } });
       if (answer.granted) {
-        session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
+        session.approve({
+          tool: call.name, by: answer.by ?? 'unknown', at: answer.at,
+          ...(answer.comment ? { comment: answer.comment } : {}),
+          call_id: callId, arguments_digest: argumentsDigest(call.arguments), principal: session.principal.sub,
+        });
         ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId(), this.now()));
         if (verdict.approvalRequired) verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message: `${call.name} was approved by ${answer.by}, but the policy still requires approval` }] };
       } else {
@@ -107,6 +108,9 @@ export class CallPipeline {
     if (!recordedDecision.ok && blocks()) return auditUnavailable(recordedDecision.error);
     if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
 
+    // The approval is used up as the call leaves, not when it returns: a call decided while this
+    // one runs downstream cannot count it as unused.
+    session.consume(callId);
     const forwarded = this.append({ type: 'call.forwarded', session_id: session.id, data: { call_id: callId, server: call.server } });
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
@@ -118,7 +122,7 @@ export class CallPipeline {
     const finished = this.now();
     const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
     const recordedResult = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
-    session.record(call, 'allow', outcome, recordedResult, started, finished - started);
+    session.record(call, 'allow', outcome, recordedResult, started, finished - started, callId);
     const completed = this.append({
       type: 'call.completed', session_id: session.id,
       data: {
@@ -147,18 +151,18 @@ export class CallPipeline {
     return pending;
   }
 
-  /** Whether this decision holds the call for approval (the gate exists, enforce mode, policy otherwise allows). */
+  /** Whether this decision holds the call for approval (enforce mode, and the policy otherwise allows). */
   private holds(evaluation: Evaluation, verdict: Verdict): boolean {
-    return verdict.approvalRequired && evaluation.decision.allow && !!this.options.approvals && this.options.mode === 'enforce';
+    return verdict.approvalRequired && evaluation.decision.allow && this.options.mode === 'enforce';
   }
 
   /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
   private decide(session: Session, call: PendingCall, callId: string, decisionId: string, nowMs: number): { decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> } {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
-    const input = session.buildInput(call, nowMs);
+    const input = session.buildInput(call, nowMs, callId);
     const evaluation = o.policy.evaluate(input, nowMs);
-    const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : (o.approvalHint ?? NO_APPROVAL_GATE));
+    const verdict = settleVerdict(evaluation, o.mode, 'Warden holds the call until an approver answers.');
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
     this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
     o.observer?.onDecision?.({
