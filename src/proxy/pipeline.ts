@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DecisionLogEvent } from '../audit/index.js';
-import { describeError, type Logger } from '../common/index.js';
+import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
 import type { Outcome, PendingCall, Session } from '../session/index.js';
@@ -222,12 +222,14 @@ async function settled(p: Promise<unknown>): Promise<Settled> {
   }
 }
 
+// compactJson is JSON.stringify without its recursion: a result nested deeper than V8's stack
+// would otherwise throw here, and the call would go unrecorded.
 function digest(value: unknown): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(value) ?? '').digest('hex')}`;
+  return `sha256:${createHash('sha256').update(compactJson(value) ?? '').digest('hex')}`;
 }
 
 function cutResult(result: Record<string, unknown>, maxChars: number): unknown {
-  const text = JSON.stringify(result) ?? '';
+  const text = compactJson(result) ?? '';
   if (text.length <= maxChars) return result;
   return { truncated: true, chars: text.length, preview: text.slice(0, maxChars) };
 }
