@@ -10,6 +10,12 @@ export interface RedactorOptions {
   pointers?: string[];
   /** HMAC key. Equal secrets get equal placeholders, so calls can be correlated without the value. */
   secret: string;
+  /**
+   * The values `pointers` are resolved against (default: the value given). A record redactor
+   * resolves them in its `arguments`; a decision-log redactor in `input.call.arguments` and in each
+   * `input.history[].arguments`. Non-objects are skipped.
+   */
+  pointersFrom?: (value: unknown) => unknown[];
 }
 
 /** Splits an RFC 6901 pointer into unescaped tokens. `''` is the whole document. */
@@ -81,6 +87,8 @@ export function createRedactor(options: RedactorOptions): (value: unknown) => un
   const pointers = (options.pointers ?? []).map(parsePointer);
   const secret = options.secret;
 
+  const pointersFrom = options.pointersFrom ?? ((value: unknown) => [value]);
+
   const placeholder = (value: unknown): string => {
     const { text } = toCanonicalJson(value);
     const digest = createHmac('sha256', secret).update(text, 'utf8').digest('hex').slice(0, 16);
@@ -92,12 +100,15 @@ export function createRedactor(options: RedactorOptions): (value: unknown) => un
     // its own text, whichever rules match it: the same secret gets the same mark everywhere.
     const targets = new Map<object, Set<string>>();
     if (pointers.length > 0) {
-      for (const tokens of pointers) {
-        atPointer(value, tokens, (parent, key) => {
-          const keysOf = targets.get(parent) ?? new Set<string>();
-          keysOf.add(key);
-          targets.set(parent, keysOf);
-        });
+      for (const base of pointersFrom(value)) {
+        if (!base || typeof base !== 'object') continue;
+        for (const tokens of pointers) {
+          atPointer(base, tokens, (parent, key) => {
+            const keysOf = targets.get(parent) ?? new Set<string>();
+            keysOf.add(key);
+            targets.set(parent, keysOf);
+          });
+        }
       }
     }
     if (keys.size === 0 && targets.size === 0) return deepCopy(value);

@@ -83,6 +83,37 @@ describe('createRedactor and untrusted keys', () => {
     }
   });
 
+  test('one value matched by a name and a pointer gets one mark, the same as by either rule alone', () => {
+    const both = createRedactor({ keys: ['password'], pointers: ['/arguments/password'], secret: KEY });
+    const byName = createRedactor({ keys: ['password'], secret: KEY });
+    const argumentsOf = (v: unknown): unknown[] => [(v as { arguments: unknown }).arguments];
+    const relative = createRedactor({ pointers: ['/password'], secret: KEY, pointersFrom: argumentsOf });
+    const record = { arguments: { password: 'hunter2' } };
+    const marks = [both, byName, relative].map((r) => (r(record) as typeof record).arguments.password);
+    expect(marks[0]).toMatch(MARK);
+    expect(new Set(marks).size).toBe(1);
+  });
+
+  test('pointersFrom resolves pointers in several places (a call and its history), once each', () => {
+    const redact = createRedactor({
+      pointers: ['/card/number'],
+      secret: KEY,
+      pointersFrom: (v) => {
+        const input = v as { call: { arguments: unknown }; history: { arguments: unknown }[] };
+        return [input.call.arguments, ...input.history.map((h) => h.arguments)];
+      },
+    });
+    const card = { number: '4111111111111111', exp: '12/30' };
+    const history = [{ arguments: { card } }, { arguments: 'not an object' }];
+    const out = redact({ call: { arguments: { card } }, history }) as {
+      call: { arguments: { card: typeof card } };
+      history: { arguments: { card: typeof card } }[];
+    };
+    expect(out.call.arguments.card.number).toMatch(MARK);
+    expect(out.history[0]!.arguments.card.number).toBe(out.call.arguments.card.number);
+    expect(out.call.arguments.card.exp).toBe('12/30');
+  });
+
   test('redacts 100,000 levels deep without a RangeError', () => {
     const out = createRedactor({ keys: ['api_key'], secret: KEY })(nested(100_000, { api_key: 'k-123' }));
     expect(leafOf(out)).toEqual({ api_key: expect.stringMatching(MARK) });
