@@ -74,6 +74,7 @@ interface RawConfig {
     checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
   };
   approval?: { timeoutMs?: number; progressIntervalMs?: number };
+  limits?: { argumentsMaxDepth?: number; argumentsMaxBytes?: number | string };
   decisionLogs?: {
     file?: string; stderr?: boolean;
     service?: { url: string; headers?: Record<string, string>; minDelayMs?: number; maxDelayMs?: number; maxBufferRecords?: number; timeoutMs?: number };
@@ -206,6 +207,10 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       retention: deriveRetention(audit.retention, store, source, abs),
     }),
     approval: Object.freeze({ timeoutMs: raw.approval?.timeoutMs ?? 300_000, progressIntervalMs: raw.approval?.progressIntervalMs ?? 10_000 }),
+    limits: Object.freeze({
+      argumentsMaxDepth: raw.limits?.argumentsMaxDepth ?? 64,
+      argumentsMaxBytes: parseSize(raw.limits?.argumentsMaxBytes ?? '1mb'),
+    }),
     decisionLogs: Object.freeze({
       file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file),
       stderr: raw.decisionLogs?.stderr ?? false,
@@ -360,17 +365,17 @@ function safeUser(): string {
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
+/** Bytes of a size the schema admitted: an integer, or digits with a unit (`512kb`, `4mb`). */
+function parseSize(size: number | string): number {
+  if (typeof size === 'number') return size;
+  // The schema's pattern already admitted it: digits, optional fraction, unit.
+  const m = /^([0-9.]+)\s*([a-z]+)$/.exec(size.toLowerCase()) as RegExpExecArray;
+  return Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
+}
+
 function deriveHttp(raw: RawHttp): HttpConfig {
-  const limit = raw.bodyLimit ?? '4mb';
-  let bodyLimit: number;
-  if (typeof limit === 'number') bodyLimit = limit;
-  else {
-    // The schema's pattern already admitted it: digits, optional fraction, unit.
-    const m = /^([0-9.]+)\s*([a-z]+)$/.exec(limit.toLowerCase()) as RegExpExecArray;
-    bodyLimit = Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
-  }
   return Object.freeze({
-    bodyLimit,
+    bodyLimit: parseSize(raw.bodyLimit ?? '4mb'),
     idleTimeoutMs: raw.idleTimeoutMs ?? 30 * 60_000,
     allowedHosts: raw.allowedHosts ? Object.freeze(raw.allowedHosts.map((h) => h.toLowerCase())) : undefined,
     allowedOrigins: raw.allowedOrigins ? Object.freeze(raw.allowedOrigins.map((o) => o.toLowerCase())) : undefined,

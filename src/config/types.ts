@@ -128,6 +128,13 @@ export interface WardenConfig {
     readonly retention: { readonly maxAgeDays: number; readonly archiveDir: string } | undefined;
   };
   readonly approval: { readonly timeoutMs: number; readonly progressIntervalMs: number };
+  /** Bounds on what a client sends, checked before the policy runs. */
+  readonly limits: {
+    /** Deepest nesting of a call's arguments (`{}` is 1). */
+    readonly argumentsMaxDepth: number;
+    /** Largest size of a call's arguments, in UTF-8 bytes of compact JSON. */
+    readonly argumentsMaxBytes: number;
+  };
   readonly decisionLogs: { readonly file: string | undefined; readonly stderr: boolean; readonly service?: DecisionLogServiceConfig };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly format: 'json' | 'text' };
   readonly http: HttpConfig;

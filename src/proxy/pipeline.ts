@@ -4,6 +4,12 @@ import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
 import type { Outcome, PendingCall, Session } from '../session/index.js';
+import {
+  checkArguments,
+  DEFAULT_ARGUMENT_LIMITS,
+  type ArgumentLimits,
+  type ArgumentsRefusal,
+} from './argument-limits.js';
 import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
@@ -19,6 +25,10 @@ export interface PipelineOptions {
   logger: Logger;
   /** Results kept in the audit trail are cut to this many characters. */
   auditResultMaxChars: number;
+  /** Arguments nested deeper or larger are refused before the policy runs (default {@link DEFAULT_ARGUMENT_LIMITS}). */
+  argumentLimits?: ArgumentLimits;
+  /** The audit redaction, applied before the digest of refused arguments is taken. */
+  redactArguments?: (args: Record<string, unknown>) => Record<string, unknown>;
   /** Told to the model when an approval obligation cannot be met because no approval gate is configured. */
   approvalHint?: string;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
@@ -55,6 +65,8 @@ export class CallPipeline {
     const started = this.now();
     const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
+    const refusal = checkArguments(call.arguments, o.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS, this.redactArguments);
+    if (refusal) return this.refuse(session, call, callId, started, refusal);
 
     const received = this.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
     let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
@@ -134,6 +146,66 @@ export class CallPipeline {
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
     return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+  }
+
+  /** Arguments as the audit trail would keep them: redacted (identity when nothing is configured). */
+  private readonly redactArguments = (args: Record<string, unknown>): Record<string, unknown> =>
+    this.options.redactArguments?.(args) ?? args;
+
+  /**
+   * Refuses a call whose arguments exceed `argumentLimits`, in every mode: the policy never sees
+   * them, and the trail records a summary (depth, bytes, digest) in their place, so that a record
+   * can always be stored and nothing downstream of here walks a client-chosen depth. The decision
+   * is recorded like any other (decision log, observer, `call.decided`), and the call joins the
+   * session's history as denied, with empty arguments.
+   */
+  private async refuse(
+    session: Session,
+    call: PendingCall,
+    callId: string,
+    started: number,
+    refusal: ArgumentsRefusal,
+  ): Promise<PipelineOutcome> {
+    const o = this.options;
+    const reasons = [refusal.reason];
+    const ref = { kind: call.kind, server: call.server, name: call.name };
+    const bounded: PendingCall = { ...call, arguments: {} };
+    const received = this.append({
+      type: 'call.received', session_id: session.id,
+      data: {
+        call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name,
+        arguments_refused: refusal.summary, annotations: call.annotations,
+        ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started,
+      },
+    });
+    const evaluation: Evaluation = {
+      decision: { allow: false, reasons, monitored: [], obligations: {} },
+      revision: '', bundle: '', result: undefined, evalNs: 0,
+    };
+    const verdict: Verdict = { allow: false, reasons, wouldDeny: [], approvalRequired: false, auditRequired: false };
+    this.logDecision(callId, session.buildInput(bounded, started), evaluation, verdict, session.id, 0);
+    o.observer?.onDecision?.({
+      decision_id: callId, session_id: session.id, call: ref, allow: false, policy_allow: false,
+      mode: o.mode, reasons, monitored: [], revision: '', eval_ns: 0,
+    });
+    o.logger.warn('call refused: arguments over the limit', {
+      decision_id: callId, name: call.name, rule: refusal.reason.rule,
+      depth: refusal.summary.depth, bytes: refusal.summary.bytes,
+    });
+    const decided = this.append({
+      type: 'call.decided', session_id: session.id,
+      data: {
+        call_id: callId, decision_id: callId, allow: false, policy_allow: false, reasons, monitored: [],
+        obligations: {}, revision: '', mode: o.mode, now_ms: started, refused: refusal.reason.rule,
+      },
+    });
+    const recorded = await settled(Promise.all([received, decided]));
+    if (!recorded.ok) {
+      o.logger.error('audit trail could not record a denial', { decision_id: callId, error: recorded.error });
+    }
+    session.record(bounded, 'deny', 'denied', null, started, this.now() - started);
+    this.completed(callId, session.id, ref, 'denied', started);
+    return { kind: 'denied', decisionId: callId, reasons };
   }
 
   /**

@@ -177,6 +177,8 @@ export class Warden {
       bundleName: () => policy.bundleName,
       logger,
       auditResultMaxChars: config.audit.resultMaxChars,
+      argumentLimits: { maxDepth: config.limits.argumentsMaxDepth, maxBytes: config.limits.argumentsMaxBytes },
+      redactArguments: redaction.arguments,
       approvals,
       newId: newDecisionId,
     });
@@ -301,15 +303,17 @@ export class Warden {
 }
 
 /**
- * One redaction (`audit.redact`, one HMAC key) for audit records and decision-log lines. Each
- * value is replaced once, from its own text, so a secret gets the same mark in both.
+ * One redaction (`audit.redact`, one HMAC key) for audit records, decision-log lines, and the
+ * arguments whose digest is recorded for a refused call. Each value is replaced once, from its
+ * own text, so a secret gets the same mark in all of them.
  * Names match at any depth; pointers (`/card/number`) are relative to a call's arguments.
  */
 function createRedaction(rules: readonly string[], secret: string): {
   record: (data: Record<string, unknown>) => Record<string, unknown>;
   decision: (event: DecisionLogEvent) => DecisionLogEvent;
+  arguments: (args: Record<string, unknown>) => Record<string, unknown>;
 } {
-  if (rules.length === 0) return { record: (data) => data, decision: (event) => event };
+  if (rules.length === 0) return { record: (data) => data, decision: (event) => event, arguments: (args) => args };
   const keys = rules.filter((r) => !r.startsWith('/'));
   const pointers = rules.filter((r) => r.startsWith('/'));
   const argumentsOf = (value: unknown): unknown =>
@@ -331,6 +335,7 @@ function createRedaction(rules: readonly string[], secret: string): {
       const redacted = decision({ input: event.input, result: event.result });
       return { ...event, ...(redacted as Pick<DecisionLogEvent, 'input' | 'result'>) };
     },
+    arguments: (args) => (record({ arguments: args }) as { arguments: Record<string, unknown> }).arguments,
   };
 }
 
