@@ -27,7 +27,7 @@ export interface PipelineOptions {
   auditResultMaxChars: number;
   /** Arguments nested deeper or larger are refused before the policy runs (default {@link DEFAULT_ARGUMENT_LIMITS}). */
   argumentLimits?: ArgumentLimits;
-  /** The audit redaction, applied before the digest of refused arguments is taken. */
+  /** The audit redaction: for what approvers see (admin API, events, elicitation) and a refused call's digest. */
   redactArguments?: (args: Record<string, unknown>) => Record<string, unknown>;
   /** Told to the model when an approval obligation cannot be met because no approval gate is configured. */
   approvalHint?: string;
@@ -90,7 +90,8 @@ export class CallPipeline {
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
         id: callId, session_id: session.id, principal: { sub: session.principal.sub, roles: session.principal.roles },
-        call: { server: call.server, name: call.name, arguments: call.arguments }, ...(obligation.reason ? { reason: obligation.reason } : {}),
+        call: { server: call.server, name: call.name, arguments: this.redactArguments(call.arguments) },
+        ...(obligation.reason ? { reason: obligation.reason } : {}),
         approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
       };
       const asked = this.append({ type: 'approval.requested', session_id: session.id, data: { call_id: callId, name: call.name, approvers: request.approvers, reason: obligation.reason ?? null } });
@@ -148,7 +149,7 @@ export class CallPipeline {
     return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
   }
 
-  /** Arguments as the audit trail would keep them: redacted (identity when nothing is configured). */
+  /** Arguments as people see them: redacted (identity when nothing is configured). */
   private readonly redactArguments = (args: Record<string, unknown>): Record<string, unknown> =>
     this.options.redactArguments?.(args) ?? args;
 

@@ -303,9 +303,9 @@ export class Warden {
 }
 
 /**
- * One redaction (`audit.redact`, one HMAC key) for audit records, decision-log lines, and the
- * arguments whose digest is recorded for a refused call. Each value is replaced once, from its
- * own text, so a secret gets the same mark in all of them.
+ * One redaction (`audit.redact`, one HMAC key) for everything a person or a log sees: audit records,
+ * decision-log lines, and the arguments shown to approvers (admin API, live events, elicitation).
+ * Each value is replaced once, from its own text, so a secret gets the same mark in all of them.
  * Names match at any depth; pointers (`/card/number`) are relative to a call's arguments.
  */
 function createRedaction(rules: readonly string[], secret: string): {
