@@ -75,7 +75,7 @@ interface RawConfig {
   };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
   session?: { historyWindow?: number; resultMaxChars?: number };
-  limits?: { maxUriLength?: number };
+  limits?: { maxUriLength?: number; argumentsMaxDepth?: number; argumentsMaxBytes?: number | string };
   audit?: {
     store?: string; onFailure?: 'deny' | 'allow'; synchronous?: 'full' | 'normal'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
     checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
@@ -205,7 +205,11 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       claims: Object.freeze({ ...(raw.identity?.claims ?? {}) }),
     }),
     session: Object.freeze({ historyWindow: raw.session?.historyWindow ?? 100, resultMaxChars: raw.session?.resultMaxChars ?? 512 }),
-    limits: Object.freeze({ maxUriLength: raw.limits?.maxUriLength ?? DEFAULT_MAX_URI_LENGTH }),
+    limits: Object.freeze({
+      maxUriLength: raw.limits?.maxUriLength ?? DEFAULT_MAX_URI_LENGTH,
+      argumentsMaxDepth: raw.limits?.argumentsMaxDepth ?? 64,
+      argumentsMaxBytes: parseSize(raw.limits?.argumentsMaxBytes ?? '1mb'),
+    }),
     audit: Object.freeze({
       store: store.startsWith('sqlite:') ? `sqlite:${abs(store.slice('sqlite:'.length))}` : store,
       onFailure: audit.onFailure ?? 'deny',
@@ -372,17 +376,17 @@ function safeUser(): string {
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
+/** Bytes of a size the schema admitted: an integer, or digits with a unit (`512kb`, `4mb`). */
+function parseSize(size: number | string): number {
+  if (typeof size === 'number') return size;
+  // The schema's pattern already admitted it: digits, optional fraction, unit.
+  const m = /^([0-9.]+)\s*([a-z]+)$/.exec(size.toLowerCase()) as RegExpExecArray;
+  return Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
+}
+
 function deriveHttp(raw: RawHttp): HttpConfig {
-  const limit = raw.bodyLimit ?? '4mb';
-  let bodyLimit: number;
-  if (typeof limit === 'number') bodyLimit = limit;
-  else {
-    // The schema's pattern already admitted it: digits, optional fraction, unit.
-    const m = /^([0-9.]+)\s*([a-z]+)$/.exec(limit.toLowerCase()) as RegExpExecArray;
-    bodyLimit = Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
-  }
   return Object.freeze({
-    bodyLimit,
+    bodyLimit: parseSize(raw.bodyLimit ?? '4mb'),
     idleTimeoutMs: raw.idleTimeoutMs ?? 30 * 60_000,
     // Each session runs its own copy of every stdio server. 16 covers one person's clients (an IDE,
     // a desktop app, a few agents) with room for reconnects that never send DELETE and wait for the

@@ -124,8 +124,15 @@ export interface WardenConfig {
   };
   readonly identity: Principal;
   readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };
-  /** Bounds on client requests, checked before routing (both fronts). */
-  readonly limits: { readonly maxUriLength: number };
+  /** Bounds on what a client sends: URIs before routing (both fronts), arguments before the policy runs. */
+  readonly limits: {
+    /** Longest resource URI accepted. */
+    readonly maxUriLength: number;
+    /** Deepest nesting of a call's arguments (`{}` is 1). */
+    readonly argumentsMaxDepth: number;
+    /** Largest size of a call's arguments, in UTF-8 bytes of compact JSON. */
+    readonly argumentsMaxBytes: number;
+  };
   readonly audit: {
     readonly store: string;
     readonly onFailure: 'deny' | 'allow';

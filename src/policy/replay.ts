@@ -146,7 +146,8 @@ export async function replayRecords(records: Iterable<RecordedEvent> | AsyncIter
         const state = calls.get(String(d['call_id']));
         if (!state) break;
         const nowMs = typeof d['now_ms'] === 'number' ? d['now_ms'] : Date.parse(r.at);
-        if (nowMs >= sinceMs) {
+        // Refused before the policy ran (arguments over limits.*): no policy would be asked either.
+        if (nowMs >= sinceMs && d['refused'] === undefined) {
           const evaluation = options.policy.evaluate(state.session.buildInput(state.call, nowMs, callId), nowMs);
           report.decisions++;
           const before = recordedVerdict(d);

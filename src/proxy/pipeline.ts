@@ -1,9 +1,15 @@
 import { createHash } from 'node:crypto';
 import type { DecisionLogEvent } from '../audit/index.js';
-import { describeError, type Logger } from '../common/index.js';
+import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
 import { argumentsDigest, type Outcome, type PendingCall, type Session } from '../session/index.js';
+import {
+  checkArguments,
+  DEFAULT_ARGUMENT_LIMITS,
+  type ArgumentLimits,
+  type ArgumentsRefusal,
+} from './argument-limits.js';
 import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
@@ -19,6 +25,10 @@ export interface PipelineOptions {
   logger: Logger;
   /** Results kept in the audit trail are cut to this many characters. */
   auditResultMaxChars: number;
+  /** Arguments nested deeper or larger are refused before the policy runs (default {@link DEFAULT_ARGUMENT_LIMITS}). */
+  argumentLimits?: ArgumentLimits;
+  /** The audit redaction: for what approvers see (admin API, events, elicitation) and a refused call's digest. */
+  redactArguments?: (args: Record<string, unknown>) => Record<string, unknown>;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
   approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
@@ -50,6 +60,8 @@ export class CallPipeline {
     const started = this.now();
     const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
+    const refusal = checkArguments(call.arguments, o.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS, this.redactArguments);
+    if (refusal) return this.refuse(session, call, callId, started, refusal);
 
     const received = this.append({ type: 'call.received', session_id: session.id, data: { call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name, arguments: call.arguments, annotations: call.annotations, ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started } });
     let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
@@ -75,7 +87,8 @@ export class CallPipeline {
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
         id: callId, session_id: session.id, principal: { sub: session.principal.sub, roles: session.principal.roles },
-        call: { server: call.server, name: call.name, arguments: call.arguments }, ...(obligation.reason ? { reason: obligation.reason } : {}),
+        call: { server: call.server, name: call.name, arguments: this.redactArguments(call.arguments) },
+        ...(obligation.reason ? { reason: obligation.reason } : {}),
         approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
       };
       const asked = this.append({ type: 'approval.requested', session_id: session.id, data: { call_id: callId, name: call.name, approvers: request.approvers, reason: obligation.reason ?? null } });
@@ -138,6 +151,66 @@ export class CallPipeline {
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
     return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+  }
+
+  /** Arguments as people see them: redacted (identity when nothing is configured). */
+  private readonly redactArguments = (args: Record<string, unknown>): Record<string, unknown> =>
+    this.options.redactArguments?.(args) ?? args;
+
+  /**
+   * Refuses a call whose arguments exceed `argumentLimits`, in every mode: the policy never sees
+   * them, and the trail records a summary (depth, bytes, digest) in their place, so that a record
+   * can always be stored and nothing downstream of here walks a client-chosen depth. The decision
+   * is recorded like any other (decision log, observer, `call.decided`), and the call joins the
+   * session's history as denied, with empty arguments.
+   */
+  private async refuse(
+    session: Session,
+    call: PendingCall,
+    callId: string,
+    started: number,
+    refusal: ArgumentsRefusal,
+  ): Promise<PipelineOutcome> {
+    const o = this.options;
+    const reasons = [refusal.reason];
+    const ref = { kind: call.kind, server: call.server, name: call.name };
+    const bounded: PendingCall = { ...call, arguments: {} };
+    const received = this.append({
+      type: 'call.received', session_id: session.id,
+      data: {
+        call_id: callId, kind: call.kind, server: call.server, tool: call.tool, name: call.name,
+        arguments_refused: refusal.summary, annotations: call.annotations,
+        ...(call.uri !== undefined ? { uri: call.uri } : {}), now_ms: started,
+      },
+    });
+    const evaluation: Evaluation = {
+      decision: { allow: false, reasons, monitored: [], obligations: {} },
+      revision: '', bundle: '', result: undefined, evalNs: 0,
+    };
+    const verdict: Verdict = { allow: false, reasons, wouldDeny: [], approvalRequired: false, auditRequired: false };
+    this.logDecision(callId, session.buildInput(bounded, started), evaluation, verdict, session.id, 0);
+    o.observer?.onDecision?.({
+      decision_id: callId, session_id: session.id, call: ref, allow: false, policy_allow: false,
+      mode: o.mode, reasons, monitored: [], revision: '', eval_ns: 0,
+    });
+    o.logger.warn('call refused: arguments over the limit', {
+      decision_id: callId, name: call.name, rule: refusal.reason.rule,
+      depth: refusal.summary.depth, bytes: refusal.summary.bytes,
+    });
+    const decided = this.append({
+      type: 'call.decided', session_id: session.id,
+      data: {
+        call_id: callId, decision_id: callId, allow: false, policy_allow: false, reasons, monitored: [],
+        obligations: {}, revision: '', mode: o.mode, now_ms: started, refused: refusal.reason.rule,
+      },
+    });
+    const recorded = await settled(Promise.all([received, decided]));
+    if (!recorded.ok) {
+      o.logger.error('audit trail could not record a denial', { decision_id: callId, error: recorded.error });
+    }
+    session.record(bounded, 'deny', 'denied', null, started, this.now() - started);
+    this.completed(callId, session.id, ref, 'denied', started);
+    return { kind: 'denied', decisionId: callId, reasons };
   }
 
   /**
@@ -226,12 +299,14 @@ async function settled(p: Promise<unknown>): Promise<Settled> {
   }
 }
 
+// compactJson is JSON.stringify without its recursion: a result nested deeper than V8's stack
+// would otherwise throw here, and the call would go unrecorded.
 function digest(value: unknown): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(value) ?? '').digest('hex')}`;
+  return `sha256:${createHash('sha256').update(compactJson(value) ?? '').digest('hex')}`;
 }
 
 function cutResult(result: Record<string, unknown>, maxChars: number): unknown {
-  const text = JSON.stringify(result) ?? '';
+  const text = compactJson(result) ?? '';
   if (text.length <= maxChars) return result;
   return { truncated: true, chars: text.length, preview: text.slice(0, maxChars) };
 }
