@@ -41,6 +41,8 @@ export interface VerifyOptions {
   checkpoints?: Checkpoint[];
   /** Rows fetched per query from a store (default 1000). */
   pageSize?: number;
+  /** Called every 500 verified records with the seq reached (a CLI's progress bar). */
+  onProgress?: (seq: number) => void;
 }
 
 type Source = ChainStore | Iterable<AuditRecord | StoredRow> | AsyncIterable<AuditRecord | StoredRow> | null;
@@ -153,6 +155,7 @@ class Walker {
   constructor(
     start: ChainPoint,
     private readonly publicKey: KeyObject | undefined,
+    private readonly onProgress?: (seq: number) => void,
   ) {
     this.prev = start;
   }
@@ -210,6 +213,7 @@ class Walker {
     this.prev = { seq, hash: r.hash };
     this.first ??= seq;
     this.count += 1;
+    if (this.onProgress && this.count % 500 === 0) this.onProgress(seq);
   }
 
   /**
@@ -367,7 +371,7 @@ async function verifyArchive(walker: Walker, file: string, header: ArchiveHeader
 export async function verifyChain(source: Source, options: VerifyOptions = {}): Promise<VerifyResult> {
   const publicKey = options.publicKey === undefined ? undefined : loadPublicKey(options.publicKey);
   const pageSize = options.pageSize ?? 1000;
-  const walker = new Walker(options.start ?? { seq: 0, hash: GENESIS_HASH }, publicKey);
+  const walker = new Walker(options.start ?? { seq: 0, hash: GENESIS_HASH }, publicKey, options.onProgress);
   let where = 'records';
   try {
     const store = isStore(source) ? source : null;

@@ -18,6 +18,7 @@ import {
   type ChainStore,
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
+import { openProgress } from './progress.js';
 
 export interface AuditCommandIo {
   out: (text: string) => void;
@@ -119,14 +120,22 @@ export function registerAuditCommands(
       .option('-a, --archive <file...>', 'archive files written by retention, checked before the store')
       .option('--archive-dir <dir>', 'check every audit-<from>-<to>.jsonl archive in this directory')
       .option('--public-key <file>', 'Ed25519 public key (PEM): every checkpoint must carry a valid signature')
-      .option('--json', 'print the result as JSON'),
-  ).action(async (opts: StoreSelection & { archive?: string[]; archiveDir?: string; publicKey?: string; json?: boolean }) => {
+      .option('--json', 'print the result as JSON')
+      .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
+  ).action(async (opts: StoreSelection & { archive?: string[]; archiveDir?: string; publicKey?: string; json?: boolean; progress?: boolean }) => {
     const archives = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
     const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
     const storeGiven = !!(opts.store || opts.config || options.resolveStore);
     const store = storeGiven || archives.length === 0 ? await open(opts) : null;
     try {
-      const result = await verifyChain(store, { archives, ...(publicKey ? { publicKey } : {}) });
+      const total = store ? ((await store.head())?.seq ?? 0) : 0;
+      const progress = await openProgress({ label: 'verify', unit: 'records', total, ...(opts.progress === false ? { enabled: false } : {}) });
+      let result: Awaited<ReturnType<typeof verifyChain>>;
+      try {
+        result = await verifyChain(store, { archives, ...(publicKey ? { publicKey } : {}), onProgress: (seq) => progress.update(seq) });
+      } finally {
+        progress.stop();
+      }
       if (opts.json) io.out(JSON.stringify(result) + '\n');
       if (result.ok) {
         if (!opts.json) {
@@ -150,20 +159,25 @@ export function registerAuditCommands(
       .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
       .option('--session <id>', 'only this session')
       .option('--since <time>', 'records at or after this time (ISO 8601, or an age such as 24h, 7d)')
-      .option('--until <time>', 'records before this time'),
-  ).action(async (opts: StoreSelection & { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string }) => {
+      .option('--until <time>', 'records before this time')
+      .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
+  ).action(async (opts: StoreSelection & { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string; progress?: boolean }) => {
     const query: AuditQuery = {
       ...(opts.session ? { session: opts.session } : {}),
       ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
       ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
     };
     const store = await open(opts);
+    // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
+    const progress = await openProgress({ label: 'export', unit: 'records', total: (await store.head())?.seq ?? 0, ...(opts.progress === false ? { enabled: false } : {}) });
     try {
       if (opts.format === 'csv') io.out(csvHeader());
       for await (const page of pages(store, query)) {
         io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : JSON.stringify(r) + '\n')).join(''));
+        progress.update(page[page.length - 1]!.seq);
       }
     } finally {
+      progress.stop();
       await store.close();
     }
   });
