@@ -185,7 +185,9 @@ const PLACEHOLDER = /\$\{([^}]+)\}/g;
  * Converts a client config's servers to Warden's `mcpServers`.
  *
  * Values are carried so that warden.yaml holds no credential and the client keeps resolving what
- * it resolves today: a client placeholder (`${env:NAME}`, `${input:id}`, `${workspaceFolder}`)
+ * it resolves today. References are written `${NAME:-}` (empty when unset): the client's Warden
+ * entry always sets them, and a `warden serve --http` started by hand for the dashboard, which
+ * has not got the client's secrets, still starts. A client placeholder (`${env:NAME}`, `${input:id}`, `${workspaceFolder}`)
  * becomes a Warden `${NAME}` reference, and the launch entry's env maps NAME back to the original
  * placeholder, so the client fills it in and hands it to Warden. A literal value that looks like a
  * secret (by its name, or a token's shape) moves into the launch entry's env the same way. Other
@@ -235,14 +237,14 @@ export function convertServers(client: ClientConfig): Conversion {
         const wanted = inner.startsWith('env:') ? inner.slice(4) : inner.startsWith('input:') ? inner.slice(6).toUpperCase() : inner;
         const v = claim(wanted, whole, false);
         server.env[v] = { value: whole, secret: false, note: `${field}: resolved by ${CLIENT_NAMES[client.kind]}` };
-        return `\${${v}}`;
+        return `\${${v}:-}`;
       });
       if (secretName && text === value && looksSecret(secretName, value)) {
         const bearer = /^(Bearer|Basic|Token)\s+(\S.*)$/i.exec(value);
         const secret = bearer ? bearer[2]! : value;
         const v = claim(secretName, secret, true);
         server.env[v] = { value: secret, secret: true, note: `${field}: kept out of warden.yaml` };
-        text = bearer ? `${bearer[1]} \${${v}}` : `\${${v}}`;
+        text = bearer ? `${bearer[1]} \${${v}:-}` : `\${${v}:-}`;
       }
       return text;
     };
@@ -261,7 +263,7 @@ export function convertServers(client: ClientConfig): Conversion {
         // warden.yaml names its variables so that Warden passes them on to this server.
         const names = envFileNames(envFile, client);
         if (names) {
-          for (const n of names) env[n] ??= `\${${n}}`;
+          for (const n of names) env[n] ??= `\${${n}:-}`;
           if (!out.envFiles.includes(envFile)) out.envFiles.push(envFile);
           server.envFile = envFile;
         } else {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,7 +41,7 @@ const CASES = {
     kept: [] as string[],
     secrets: { GITHUB_PERSONAL_ACCESS_TOKEN: 'ghp_exampleexampleexampleexample0000' } as Record<string, string>,
     check: (servers: Record<string, Record<string, unknown>>) => {
-      expect(servers['github']!['env']).toEqual({ GITHUB_PERSONAL_ACCESS_TOKEN: '${GITHUB_PERSONAL_ACCESS_TOKEN}' });
+      expect(servers['github']!['env']).toEqual({ GITHUB_PERSONAL_ACCESS_TOKEN: '${GITHUB_PERSONAL_ACCESS_TOKEN:-}' });
       expect(servers['postgres']!['env']).toEqual({ PGSSLMODE: 'disable', LOG_LEVEL: 'debug' }); // not secrets: copied
       expect(servers['filesystem']!['cwd']).toBeUndefined();
     },
@@ -54,9 +54,9 @@ const CASES = {
     kept: ['legacy-sse'],
     secrets: { LINEAR_AUTHORIZATION: 'lin_api_exampleexampleexample0000' } as Record<string, string>,
     check: (servers: Record<string, Record<string, unknown>>, dir: string, launch: Record<string, unknown>) => {
-      expect(servers['linear']).toEqual({ url: 'https://mcp.linear.app/mcp', headers: { Authorization: 'Bearer ${LINEAR_AUTHORIZATION}' } });
-      expect(servers['userjot']!['headers']).toEqual({ Authorization: 'Bearer ${USERJOT_API_TOKEN}' });
-      expect(servers['docs']).toMatchObject({ args: ['${workspaceFolder}/tools/docs-server.js'], env: { DOCS_API_KEY: '${DOCS_API_KEY}', DOCS_MODE: 'local' }, cwd: dir });
+      expect(servers['linear']).toEqual({ url: 'https://mcp.linear.app/mcp', headers: { Authorization: 'Bearer ${LINEAR_AUTHORIZATION:-}' } });
+      expect(servers['userjot']!['headers']).toEqual({ Authorization: 'Bearer ${USERJOT_API_TOKEN:-}' });
+      expect(servers['docs']).toMatchObject({ args: ['${workspaceFolder:-}/tools/docs-server.js'], env: { DOCS_API_KEY: '${DOCS_API_KEY:-}', DOCS_MODE: 'local' }, cwd: dir });
       // Cursor keeps resolving its own placeholders, and hands the results to Warden.
       expect(launch['env']).toMatchObject({ USERJOT_API_TOKEN: '${env:USERJOT_API_TOKEN}', workspaceFolder: '${workspaceFolder}', DOCS_API_KEY: '${env:DOCS_API_KEY}' });
     },
@@ -69,8 +69,8 @@ const CASES = {
     kept: ['events'],
     secrets: { GITHUB_X_API_KEY: 'example-example-example-key' } as Record<string, string>,
     check: (servers: Record<string, Record<string, unknown>>, _dir: string, launch: Record<string, unknown>, client: Record<string, unknown>) => {
-      expect(servers['perplexity']!['env']).toEqual({ PERPLEXITY_API_KEY: '${PERPLEXITY_KEY}' });
-      expect(servers['fetch']!['env']).toEqual({ FETCH_USER_AGENT: '${FETCH_USER_AGENT}', FETCH_PROXY: '${FETCH_PROXY}' });
+      expect(servers['perplexity']!['env']).toEqual({ PERPLEXITY_API_KEY: '${PERPLEXITY_KEY:-}' });
+      expect(servers['fetch']!['env']).toEqual({ FETCH_USER_AGENT: '${FETCH_USER_AGENT:-}', FETCH_PROXY: '${FETCH_PROXY:-}' });
       expect(launch).toMatchObject({ type: 'stdio', envFile: '${workspaceFolder}/.env', env: { PERPLEXITY_KEY: '${input:perplexity-key}' } });
       expect(client['inputs']).toEqual([{ type: 'promptString', id: 'perplexity-key', description: 'Perplexity API Key', password: true }]);
     },
@@ -213,7 +213,7 @@ describe('warden init → serve (monitor) → policy enforce', () => {
     const init = await warden(['init', '--from', claude, '--apply'], dir);
     expect(init.code, init.stderr).toBe(0);
     const config = join(dir, 'warden.yaml');
-    expect(YAML.parse(readFileSync(config, 'utf8')).mcpServers.ci.env).toEqual({ WARDEN_EXAMPLE_LOG: calls, CI_API_TOKEN: '${CI_API_TOKEN}' });
+    expect(YAML.parse(readFileSync(config, 'utf8')).mcpServers.ci.env).toEqual({ WARDEN_EXAMPLE_LOG: calls, CI_API_TOKEN: '${CI_API_TOKEN:-}' });
 
     const monitored = await launch(claude, dir);
     client = monitored.client;
@@ -227,6 +227,20 @@ describe('warden init → serve (monitor) → policy enforce', () => {
     expect(logged['custom']).toMatchObject({ mode: 'monitor', allow: true, would_deny: stepOrder });
     await client.close();
     client = undefined;
+
+    // The dashboard, as init says to start it: by hand, without the client's secrets, on the same trail.
+    const dash = spawn(process.execPath, [CLI, 'serve', '--config', config, '--http', '0'], { cwd: dir, env: { PATH: process.env['PATH'] ?? '', HOME: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      let log = '';
+      dash.stderr.on('data', (c: Buffer) => (log += c.toString('utf8')));
+      const port = await eventually(() => /"warden serving on http".*"port":(\d+)/.exec(log)?.[1], 30_000).catch(() => {
+        throw new Error(`the dashboard did not start:\n${log}`);
+      });
+      const decisions = await (await fetch(`http://127.0.0.1:${port}/admin/decisions`)).json() as { decisions: { name: string; monitored: { rule: string }[] }[] };
+      expect(decisions.decisions.find((d) => d.name === 'deploy_to_production')?.monitored).toEqual(stepOrder);
+    } finally {
+      dash.kill('SIGTERM');
+    }
 
     const before = readFileSync(config, 'utf8');
     const enforce = await warden(['policy', 'enforce', '--config', config], dir);
