@@ -18,7 +18,8 @@ COVERAGE_MIN  ?= 90
 export PATH := $(TOOLS_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WARDEN_OPA := $(OPA)
 
-.PHONY: help tools deps build test test-policy test-node test-node-versions test-deps lint-ts lint-policy fmt demo bench clean
+.PHONY: help tools deps build test test-policy test-node test-node-versions test-deps lint-ts lint-policy fmt demo bench \
+  clean
 
 help:
 	@echo "make demo   install, build and run a scripted session through Warden on the bundled examples"

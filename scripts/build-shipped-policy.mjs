@@ -44,7 +44,11 @@ try {
 }
 
 const revision = snapshotRevision(snapshot);
-const { tarball, entrypoints } = await compileSnapshot(snapshot, { dir: SHIPPED_POLICY_DIR, entrypoint: ENTRYPOINT, revision });
+const { tarball, entrypoints } = await compileSnapshot(snapshot, {
+  dir: SHIPPED_POLICY_DIR,
+  entrypoint: ENTRYPOINT,
+  revision,
+});
 const version = (await runOpa(['version'], { opa })).stdout.split('\n')[0].trim();
 const info = {
   version: 1,

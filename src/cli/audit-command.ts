@@ -48,6 +48,9 @@ export interface AuditCommandOptions {
 
 const PAGE = 1000;
 
+interface VerifyOpts { archive?: string[]; archiveDir?: string; publicKey?: string; json?: boolean; progress?: boolean }
+interface ExportOpts { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string; progress?: boolean }
+
 const defaultIo: AuditCommandIo = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
@@ -122,17 +125,19 @@ export function registerAuditCommands(
       .option('--public-key <file>', 'Ed25519 public key (PEM): every checkpoint must carry a valid signature')
       .option('--json', 'print the result as JSON')
       .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
-  ).action(async (opts: StoreSelection & { archive?: string[]; archiveDir?: string; publicKey?: string; json?: boolean; progress?: boolean }) => {
+  ).action(async (opts: StoreSelection & VerifyOpts) => {
     const archives = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
     const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
     const storeGiven = !!(opts.store || opts.config || options.resolveStore);
     const store = storeGiven || archives.length === 0 ? await open(opts) : null;
     try {
       const total = store ? ((await store.head())?.seq ?? 0) : 0;
-      const progress = await openProgress({ label: 'verify', unit: 'records', total, ...(opts.progress === false ? { enabled: false } : {}) });
+      const enabled = opts.progress !== false;
+      const progress = await openProgress({ label: 'verify', unit: 'records', total, enabled });
       let result: Awaited<ReturnType<typeof verifyChain>>;
       try {
-        result = await verifyChain(store, { archives, ...(publicKey ? { publicKey } : {}), onProgress: (seq) => progress.update(seq) });
+        const onProgress = (seq: number): void => progress.update(seq);
+        result = await verifyChain(store, { archives, ...(publicKey ? { publicKey } : {}), onProgress });
       } finally {
         progress.stop();
       }
@@ -161,7 +166,7 @@ export function registerAuditCommands(
       .option('--since <time>', 'records at or after this time (ISO 8601, or an age such as 24h, 7d)')
       .option('--until <time>', 'records before this time')
       .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
-  ).action(async (opts: StoreSelection & { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string; progress?: boolean }) => {
+  ).action(async (opts: StoreSelection & ExportOpts) => {
     const query: AuditQuery = {
       ...(opts.session ? { session: opts.session } : {}),
       ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
@@ -169,7 +174,8 @@ export function registerAuditCommands(
     };
     const store = await open(opts);
     // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
-    const progress = await openProgress({ label: 'export', unit: 'records', total: (await store.head())?.seq ?? 0, ...(opts.progress === false ? { enabled: false } : {}) });
+    const total = (await store.head())?.seq ?? 0;
+    const progress = await openProgress({ label: 'export', unit: 'records', total, enabled: opts.progress !== false });
     try {
       if (opts.format === 'csv') io.out(csvHeader());
       for await (const page of pages(store, query)) {

@@ -10,7 +10,11 @@ import { JsoncSyntaxError, parseJsonc, spanKey, type Span } from './jsonc.js';
  */
 export type ClientKind = 'claude-desktop' | 'cursor' | 'vscode';
 
-export const CLIENT_NAMES: Record<ClientKind, string> = { 'claude-desktop': 'Claude Desktop', cursor: 'Cursor', vscode: 'VS Code' };
+export const CLIENT_NAMES: Record<ClientKind, string> = {
+  'claude-desktop': 'Claude Desktop',
+  cursor: 'Cursor',
+  vscode: 'VS Code',
+};
 
 export interface ClientConfig {
   kind: ClientKind;
@@ -30,11 +34,16 @@ export interface ClientConfig {
 }
 
 /** Where the clients keep their configs on this platform, in the order `warden init` looks. */
-export function candidatePaths(env: NodeJS.ProcessEnv, cwd: string, platform: NodeJS.Platform = process.platform): { kind: ClientKind; path: string }[] {
+export function candidatePaths(
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  platform: NodeJS.Platform = process.platform,
+): { kind: ClientKind; path: string }[] {
   const home = env['HOME'] || env['USERPROFILE'] || '';
   const appData = env['APPDATA'] || join(home, 'AppData', 'Roaming');
   const xdg = env['XDG_CONFIG_HOME'] || join(home, '.config');
-  const userDir = platform === 'darwin' ? join(home, 'Library', 'Application Support') : platform === 'win32' ? appData : xdg;
+  const userDir =
+    platform === 'darwin' ? join(home, 'Library', 'Application Support') : platform === 'win32' ? appData : xdg;
   return [
     { kind: 'claude-desktop', path: join(userDir, 'Claude', 'claude_desktop_config.json') },
     { kind: 'cursor', path: join(cwd, '.cursor', 'mcp.json') },
@@ -79,31 +88,53 @@ export function readClientConfig(file: string, forced?: ClientKind): ClientConfi
     if (!(err instanceof JsoncSyntaxError)) throw err;
     throw new ConfigError(
       'client_config_syntax',
-      `the client config ${path} is not valid JSON: ${err.message}. Fix: correct it there (your client cannot read it either), then run warden init again.`,
+      `the client config ${path} is not valid JSON: ${err.message}. ` +
+        'Fix: correct it there (your client cannot read it either), then run warden init again.',
       { cause: err },
     );
   }
   const doc = parsed.value;
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new ConfigError('client_config_shape', `the client config ${path} holds ${Array.isArray(doc) ? 'a list' : JSON.stringify(doc)}, not an object. ${SHAPES}`);
+    throw new ConfigError(
+      'client_config_shape',
+      `the client config ${path} holds ${Array.isArray(doc) ? 'a list' : JSON.stringify(doc)}, ` +
+        `not an object. ${SHAPES}`,
+    );
   }
   const obj = doc as Record<string, unknown>;
   const key = 'mcpServers' in obj ? 'mcpServers' : 'servers' in obj ? 'servers' : undefined;
   if (!key) {
-    const hint = 'mcp' in obj ? ' It looks like VS Code settings.json: move its "mcp.servers" into .vscode/mcp.json, or pass that file.' : '';
-    throw new ConfigError('client_config_shape', `the client config ${path} has neither "mcpServers" nor "servers" at the top level (keys: ${Object.keys(obj).join(', ') || 'none'}). ${SHAPES}${hint}`);
+    const hint =
+      'mcp' in obj
+        ? ' It looks like VS Code settings.json: move its "mcp.servers" into .vscode/mcp.json, or pass that file.'
+        : '';
+    throw new ConfigError(
+      'client_config_shape',
+      `the client config ${path} has neither "mcpServers" nor "servers" at the top level ` +
+        `(keys: ${Object.keys(obj).join(', ') || 'none'}). ${SHAPES}${hint}`,
+    );
   }
   const servers = obj[key];
   if (!servers || typeof servers !== 'object' || Array.isArray(servers)) {
-    throw new ConfigError('client_config_shape', `the client config ${path}: "${key}" must be an object of named servers. ${SHAPES}`);
+    throw new ConfigError(
+      'client_config_shape',
+      `the client config ${path}: "${key}" must be an object of named servers. ${SHAPES}`,
+    );
   }
   for (const [name, s] of Object.entries(servers)) {
     if (!s || typeof s !== 'object' || Array.isArray(s)) {
-      throw new ConfigError('client_config_shape', `the client config ${path}: ${key}.${name} must be an object (command, args, env or url, headers). ${SHAPES}`);
+      throw new ConfigError(
+        'client_config_shape',
+        `the client config ${path}: ${key}.${name} must be an object (command, args, env or url, headers). ${SHAPES}`,
+      );
     }
   }
   if (Object.keys(servers).length === 0) {
-    throw new ConfigError('client_config_no_servers', `the client config ${path} lists no MCP servers under "${key}", so there is nothing for Warden to front. Fix: add your servers to it first, or pass --from with the config that has them.`);
+    throw new ConfigError(
+      'client_config_no_servers',
+      `the client config ${path} lists no MCP servers under "${key}", so there is nothing for Warden to front. ` +
+        'Fix: add your servers to it first, or pass --from with the config that has them.',
+    );
   }
   const kind = forced ?? kindFromPath(path) ?? (key === 'servers' ? 'vscode' : 'cursor');
   const parent = basename(dirname(path));
@@ -123,10 +154,14 @@ export function readClientConfig(file: string, forced?: ClientKind): ClientConfi
 }
 
 const SHAPES =
-  'Fix: pass --from with a Claude Desktop claude_desktop_config.json or a Cursor mcp.json ({"mcpServers": {"name": {"command": ..., "args": [...]}}}), ' +
+  'Fix: pass --from with a Claude Desktop claude_desktop_config.json or a Cursor mcp.json ' +
+  '({"mcpServers": {"name": {"command": ..., "args": [...]}}}), ' +
   'or a VS Code mcp.json ({"servers": {"name": {"type": "stdio", "command": ...}}}).';
 
-/** A client config entry that already launches Warden (`npx -y mcp-warden serve`, `warden serve`, `node …/dist/cli/main.js serve`). */
+/**
+ * A client config entry that already launches Warden: `npx -y mcp-warden serve`, `warden serve`,
+ * `node …/dist/cli/main.js serve`.
+ */
 export function wardenLaunch(server: Record<string, unknown>): { config?: string } | undefined {
   const command = typeof server['command'] === 'string' ? server['command'] : '';
   const args = Array.isArray(server['args']) ? server['args'].filter((a): a is string => typeof a === 'string') : [];
@@ -168,15 +203,42 @@ export interface Conversion {
 }
 
 // Keys a client understands that Warden has no use for (they are dropped, with a note).
-const IGNORED_KEYS = new Set(['type', 'description', 'autoApprove', 'alwaysAllow', 'timeout', 'gallery', 'version', 'dev', 'sandbox', 'sandboxEnabled', 'transportType', 'auth', 'oauth', 'trust', 'includeTools', 'excludeTools', 'tools']);
+const IGNORED_KEYS = new Set([
+  'type',
+  'description',
+  'autoApprove',
+  'alwaysAllow',
+  'timeout',
+  'gallery',
+  'version',
+  'dev',
+  'sandbox',
+  'sandboxEnabled',
+  'transportType',
+  'auth',
+  'oauth',
+  'trust',
+  'includeTools',
+  'excludeTools',
+  'tools',
+]);
 
-const SECRET_NAME = /(^|[_-])(api[_-]?key|apikey|key|token|secret|password|passwd|pwd|pass|pat|credentials?|auth|authorization|private|cookie|session|dsn|connection[_-]?string)([_-]|$)|secret|token|password|apikey|api_key/i;
-const SECRET_VALUE = /^(sk-|sk_|rk_|pk_live|ghp_|gho_|ghu_|ghs_|github_pat_|glpat-|xox[abprs]-|AKIA|ASIA|AIza|ya29\.|eyJ[A-Za-z0-9_-]{10,}\.)|:\/\/[^/@\s]+:[^/@\s]+@/;
+const SECRET_NAME = new RegExp(
+  '(^|[_-])(api[_-]?key|apikey|key|token|secret|password|passwd|pwd|pass|pat|credentials?|auth|authorization|' +
+    'private|cookie|session|dsn|connection[_-]?string)([_-]|$)|secret|token|password|apikey|api_key',
+  'i',
+);
+// Known token prefixes (OpenAI, Stripe, GitHub, GitLab, Slack, AWS, Google), a JWT, a URL with a password.
+const SECRET_VALUES = [
+  /^(sk-|sk_|rk_|pk_live|ghp_|gho_|ghu_|ghs_|github_pat_|glpat-|xox[abprs]-|AKIA|ASIA|AIza|ya29\.)/,
+  /^eyJ[\w-]{10,}\./,
+  /:\/\/[^/@\s]+:[^/@\s]+@/,
+];
 
 /** Whether a value should stay out of warden.yaml (an env var or header holding a credential). */
 export function looksSecret(name: string, value: string): boolean {
   if (value === '') return false;
-  return SECRET_NAME.test(name) || SECRET_VALUE.test(value);
+  return SECRET_NAME.test(name) || SECRET_VALUES.some((re) => re.test(value));
 }
 
 const PLACEHOLDER = /\$\{([^}]+)\}/g;
@@ -187,11 +249,11 @@ const PLACEHOLDER = /\$\{([^}]+)\}/g;
  * Values are carried so that warden.yaml holds no credential and the client keeps resolving what
  * it resolves today. References are written `${NAME:-}` (empty when unset): the client's Warden
  * entry always sets them, and a `warden serve --http` started by hand for the dashboard, which
- * has not got the client's secrets, still starts. A client placeholder (`${env:NAME}`, `${input:id}`, `${workspaceFolder}`)
- * becomes a Warden `${NAME}` reference, and the launch entry's env maps NAME back to the original
- * placeholder, so the client fills it in and hands it to Warden. A literal value that looks like a
- * secret (by its name, or a token's shape) moves into the launch entry's env the same way. Other
- * values are copied as they are.
+ * has not got the client's secrets, still starts. A client placeholder (`${env:NAME}`,
+ * `${input:id}`, `${workspaceFolder}`) becomes such a reference, and the launch entry's env maps
+ * NAME back to the original placeholder, so the client fills it in and hands it to Warden. A
+ * literal value that looks like a secret (by its name, or a token's shape) moves into the launch
+ * entry's env the same way. Other values are copied as they are.
  */
 export function convertServers(client: ClientConfig): Conversion {
   const out: Conversion = { servers: [], kept: [], wardenEntries: [], env: {}, secrets: [], envFiles: [] };
@@ -212,14 +274,18 @@ export function convertServers(client: ClientConfig): Conversion {
       continue;
     }
     const type = typeof raw['type'] === 'string' ? raw['type'] : undefined;
-    const url = typeof raw['url'] === 'string' ? raw['url'] : typeof raw['serverUrl'] === 'string' ? raw['serverUrl'] : undefined;
+    const url =
+      typeof raw['url'] === 'string' ? raw['url'] : typeof raw['serverUrl'] === 'string' ? raw['serverUrl'] : undefined;
     const command = typeof raw['command'] === 'string' ? raw['command'] : undefined;
     if (!command && !url) {
       out.kept.push({ name: original, why: 'it has neither command nor url' });
       continue;
     }
     if (type === 'sse' || (!command && url && /\/sse\/?(\?|$)/.test(url))) {
-      out.kept.push({ name: original, why: 'it uses the SSE transport, and Warden reaches remote servers over Streamable HTTP only' });
+      out.kept.push({
+        name: original,
+        why: 'it uses the SSE transport, and Warden reaches remote servers over Streamable HTTP only',
+      });
       continue;
     }
     if (type !== undefined && !['stdio', 'http', 'streamable-http', 'streamableHttp'].includes(type)) {
@@ -230,11 +296,16 @@ export function convertServers(client: ClientConfig): Conversion {
     while (usedNames.has(name)) name = `${name}-2`;
     usedNames.add(name);
     const server: ConvertedServer = { name, original, entry: {}, env: {}, notes: [] };
-    if (name !== original) server.notes.push(`renamed from "${original}" (Warden's server names use letters, digits, _ . -)`);
+    if (name !== original)
+      server.notes.push(`renamed from "${original}" (Warden's server names use letters, digits, _ . -)`);
     const carry = (value: string, field: string, secretName?: string): string => {
       // Client placeholders become Warden references that the launch entry fills in.
       let text = value.replace(PLACEHOLDER, (whole, inner: string) => {
-        const wanted = inner.startsWith('env:') ? inner.slice(4) : inner.startsWith('input:') ? inner.slice(6).toUpperCase() : inner;
+        const wanted = inner.startsWith('env:')
+          ? inner.slice(4)
+          : inner.startsWith('input:')
+            ? inner.slice(6).toUpperCase()
+            : inner;
         const v = claim(wanted, whole, false);
         server.env[v] = { value: whole, secret: false, note: `${field}: resolved by ${CLIENT_NAMES[client.kind]}` };
         return `\${${v}:-}`;
@@ -284,7 +355,9 @@ export function convertServers(client: ClientConfig): Conversion {
       if (Object.keys(headers).length) server.entry['headers'] = headers;
     }
     if (raw['disabled'] === true) server.entry['disabled'] = true;
-    const dropped = Object.keys(raw).filter((k) => !['command', 'args', 'env', 'envFile', 'cwd', 'url', 'serverUrl', 'headers', 'disabled'].includes(k));
+    const dropped = Object.keys(raw).filter(
+      (k) => !['command', 'args', 'env', 'envFile', 'cwd', 'url', 'serverUrl', 'headers', 'disabled'].includes(k),
+    );
     const unknown = dropped.filter((k) => !IGNORED_KEYS.has(k));
     if (unknown.length || dropped.includes('autoApprove') || dropped.includes('alwaysAllow')) {
       server.notes.push(`not carried over: ${dropped.join(', ')}`);
@@ -307,7 +380,9 @@ function sanitizeVar(name: string): string {
 function envFileNames(envFile: string, client: ClientConfig): string[] | undefined {
   const home = process.env['HOME'] ?? '';
   const folder = client.projectDir ?? dirname(client.path);
-  const path = envFile.replace(/\$\{(workspaceFolder|userHome)\}/g, (_w, v: string) => (v === 'userHome' ? home : folder));
+  const path = envFile.replace(/\$\{(workspaceFolder|userHome)\}/g, (_w, v: string) =>
+    v === 'userHome' ? home : folder,
+  );
   if (path.includes('${')) return undefined;
   const abs = isAbsolute(path) ? path : join(folder, path);
   if (!existsSync(abs)) return undefined;
@@ -341,11 +416,15 @@ export function launchEntry(client: ClientConfig, configPath: string, conversion
  */
 export function rewriteClientConfig(client: ClientConfig, configPath: string, conversion: Conversion): string {
   const fronted = new Set(conversion.servers.map((s) => s.original));
-  const launchName = Object.keys(client.servers).some((k) => k === 'warden' && !fronted.has(k)) ? 'mcp-warden' : 'warden';
+  const launchName = Object.keys(client.servers).some((k) => k === 'warden' && !fronted.has(k))
+    ? 'mcp-warden'
+    : 'warden';
   const eol = client.text.includes('\r\n') ? '\r\n' : '\n';
   const unit = /\n([ \t]+)["}]/.exec(client.text)?.[1] ?? '  ';
   const inner = unit.repeat(2);
-  const entries = [`${inner}${JSON.stringify(launchName)}: ${compactJson(launchEntry(client, configPath, conversion), unit, inner)}`];
+  const entries = [
+    `${inner}${JSON.stringify(launchName)}: ${compactJson(launchEntry(client, configPath, conversion), unit, inner)}`,
+  ];
   for (const name of Object.keys(client.servers)) {
     if (fronted.has(name) || name === launchName) continue;
     const span = client.spans.get(spanKey([client.key, name]))!;
@@ -364,7 +443,9 @@ function compactJson(value: unknown, unit: string, indent: string): string {
     return `[\n${value.map((v) => `${indent}${unit}${compactJson(v, unit, indent + unit)}`).join(',\n')}\n${indent}]`;
   }
   if (value && typeof value === 'object') {
-    const items = Object.entries(value).map(([k, v]) => `${indent}${unit}${JSON.stringify(k)}: ${compactJson(v, unit, indent + unit)}`);
+    const items = Object.entries(value).map(
+      ([k, v]) => `${indent}${unit}${JSON.stringify(k)}: ${compactJson(v, unit, indent + unit)}`,
+    );
     return items.length ? `{\n${items.join(',\n')}\n${indent}}` : '{}';
   }
   return JSON.stringify(value);

@@ -96,7 +96,11 @@ class Parser {
     if (c === '[') return this.array(path);
     if (c === '"') return this.string();
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    for (const [word, v] of [['true', true], ['false', false], ['null', null]] as const) {
+    for (const [word, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
       if (this.text.startsWith(word, this.pos)) {
         this.pos += word.length;
         return v;
@@ -115,20 +119,29 @@ class Parser {
         this.pos++;
         return out;
       }
-      if (this.text[this.pos] !== '"') this.fail(`expected a property name in double quotes or '}', found ${this.describe()}`);
+      if (this.text[this.pos] !== '"')
+        this.fail(`expected a property name in double quotes or '}', found ${this.describe()}`);
       const key = this.string();
       this.skip();
-      if (this.text[this.pos] !== ':') this.fail(`expected ':' after property name ${JSON.stringify(key)}, found ${this.describe()}`);
+      if (this.text[this.pos] !== ':')
+        this.fail(`expected ':' after property name ${JSON.stringify(key)}, found ${this.describe()}`);
       this.pos++;
       this.skip();
-      Object.defineProperty(out, key, { value: this.value([...path, key]), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: this.value([...path, key]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       this.skip();
       if (this.text[this.pos] === ',') {
         this.pos++;
         continue;
       }
       if (this.text[this.pos] === '}') continue;
-      this.fail(`expected ',' or '}' after the value of ${JSON.stringify(key)}, found ${this.describe()} (a missing comma?)`);
+      this.fail(
+        `expected ',' or '}' after the value of ${JSON.stringify(key)}, found ${this.describe()} (a missing comma?)`,
+      );
     }
   }
 

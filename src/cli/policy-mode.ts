@@ -25,7 +25,8 @@ export function registerPolicyModeCommands(program: Command, io: Io, setExit: (c
       .command(mode)
       .description(
         mode === 'enforce'
-          ? "set policy.mode to enforce in the config: calls the policy denies are denied (after monitoring; comments are kept)"
+          ? 'set policy.mode to enforce in the config: calls the policy denies are denied ' +
+              '(after monitoring; comments are kept)'
           : 'set policy.mode to monitor in the config: every call is allowed and what the policy would deny is logged',
       )
       .option('-c, --config <file>', 'the Warden config to change', 'warden.yaml')
@@ -33,7 +34,8 @@ export function registerPolicyModeCommands(program: Command, io: Io, setExit: (c
         const result = setPolicyMode(opts.config, mode);
         io.out(
           result.changed
-            ? `${result.path}: policy.mode ${result.from} → ${mode}. Restart Warden to apply it: restart the client that launches it ` +
+            ? `${result.path}: policy.mode ${result.from} → ${mode}. ` +
+                'Restart Warden to apply it: restart the client that launches it ' +
                 `(Claude Desktop, Cursor, VS Code), and any \`warden serve --http\` on this config.\n`
             : `${result.path}: policy.mode is already ${mode}; nothing changed.\n`,
         );
@@ -51,16 +53,27 @@ export function registerPolicyModeCommands(program: Command, io: Io, setExit: (c
 export function setPolicyMode(file: string, mode: Mode): { path: string; changed: boolean; from: string } {
   const path = resolve(file);
   if (!existsSync(path)) {
-    throw new ConfigError('config_not_found', `config file not found: ${path}. Fix: pass --config with your warden.yaml (warden init writes one).`);
+    throw new ConfigError(
+      'config_not_found',
+      `config file not found: ${path}. Fix: pass --config with your warden.yaml (warden init writes one).`,
+    );
   }
   const text = readFileSync(path, 'utf8');
   const { next, from } = extname(path) === '.json' ? setInJson(text, path, mode) : setInYaml(text, path, mode);
   if (from === mode) return { path, changed: false, from };
   try {
     // Only a config that loads is written back; unset ${VAR}s are no reason to refuse the switch.
-    parseConfig(next, path, new Proxy(process.env, { get: (t, k) => (typeof k === 'string' ? (t[k] ?? 'set') : undefined) }));
+    parseConfig(
+      next,
+      path,
+      new Proxy(process.env, { get: (t, k) => (typeof k === 'string' ? (t[k] ?? 'set') : undefined) }),
+    );
   } catch (err) {
-    throw new ConfigError('config_invalid', `${path} would not load after setting policy.mode to ${mode}: ${describeError(err)}`, { cause: err });
+    throw new ConfigError(
+      'config_invalid',
+      `${path} would not load after setting policy.mode to ${mode}: ${describeError(err)}`,
+      { cause: err },
+    );
   }
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, next, { mode: statSync(path).mode & 0o777 });
@@ -70,10 +83,15 @@ export function setPolicyMode(file: string, mode: Mode): { path: string; changed
 
 function setInYaml(text: string, path: string, mode: Mode): { next: string; from: string } {
   const doc = YAML.parseDocument(text, { keepSourceTokens: true });
-  if (doc.errors.length) throw new ConfigError('config_syntax', `config file ${path} is not valid YAML: ${doc.errors[0]!.message}`);
+  if (doc.errors.length)
+    throw new ConfigError('config_syntax', `config file ${path} is not valid YAML: ${doc.errors[0]!.message}`);
   const policy = doc.get('policy', true);
   if (!isMap(policy)) {
-    throw new ConfigError('config_invalid', `config error in ${path} at policy: missing or not a map. Fix: add policy: { bundle: builtin:shipped, mode: ${mode} }.`);
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${path} at policy: missing or not a map. ` +
+        `Fix: add policy: { bundle: builtin:shipped, mode: ${mode} }.`,
+    );
   }
   const node = policy.get('mode', true);
   if (node === undefined) {
@@ -82,7 +100,8 @@ function setInYaml(text: string, path: string, mode: Mode): { next: string; from
     policy.set('mode', mode);
     return { next: doc.toString({ lineWidth: 0 }), from: 'enforce' };
   }
-  if (!isScalar(node) || !node.range) throw new ConfigError('config_invalid', `config error in ${path} at policy.mode: must be enforce or monitor.`);
+  if (!isScalar(node) || !node.range)
+    throw new ConfigError('config_invalid', `config error in ${path} at policy.mode: must be enforce or monitor.`);
   const from = String(node.value);
   if (from === mode) return { next: text, from };
   // Replace the value's characters only: comments, quoting of other keys and layout stay.
@@ -95,9 +114,15 @@ function setInJson(text: string, path: string, mode: Mode): { next: string; from
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch (err) {
-    throw new ConfigError('config_syntax', `config file ${path} is not valid JSON: ${describeError(err)}`, { cause: err });
+    throw new ConfigError('config_syntax', `config file ${path} is not valid JSON: ${describeError(err)}`, {
+      cause: err,
+    });
   }
-  if (!doc.policy || typeof doc.policy !== 'object') throw new ConfigError('config_invalid', `config error in ${path} at policy: missing. Fix: add "policy": {"bundle": "builtin:shipped"}.`);
+  if (!doc.policy || typeof doc.policy !== 'object')
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${path} at policy: missing. Fix: add "policy": {"bundle": "builtin:shipped"}.`,
+    );
   const from = doc.policy.mode ?? 'enforce';
   if (from === mode) return { next: text, from };
   doc.policy.mode = mode;

@@ -93,7 +93,8 @@ function loadCliProgress(): Promise<CliProgressModule | null> {
   // A specifier in a variable: the package is optional at build time (see the module comment).
   const specifier = 'cli-progress';
   loaded ??= import(specifier).then(
-    (mod: { default?: CliProgressModule } & Partial<CliProgressModule>) => (mod.SingleBar ? (mod as CliProgressModule) : (mod.default ?? null)),
+    (mod: { default?: CliProgressModule } & Partial<CliProgressModule>) =>
+      mod.SingleBar ? (mod as CliProgressModule) : (mod.default ?? null),
     () => null,
   );
   return loaded;

@@ -70,9 +70,12 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       let report: ReplayReport;
       try {
         const head = (await store.head())?.seq ?? 0;
-        const progress = await openProgress({ label: 'replay', unit: 'records', total: head, ...(opts.progress === false ? { enabled: false } : {}) });
+        const enabled = opts.progress !== false;
+        const progress = await openProgress({ label: 'replay', unit: 'records', total: head, enabled });
         try {
-          report = await replayRecords(readAll(store), { policy: engine, session, ...(since ? { since } : {}), onProgress: (n) => progress.update(n) });
+          const onProgress = (n: number): void => progress.update(n);
+          const options = { policy: engine, session, ...(since ? { since } : {}), onProgress };
+          report = await replayRecords(readAll(store), options);
         } finally {
           progress.stop();
         }

@@ -200,9 +200,12 @@ export async function loadDirectoryBundle(options: {
   }
   // The shipped policy, unchanged, comes pre-built in the package: no opa needed to serve it.
   const digest = filesDigest(snapshot);
-  const tarball = prebuiltShippedBundle(digest, options.entrypoint) ?? (await compileSnapshot(snapshot, { dir, entrypoint: options.entrypoint, revision })).tarball;
+  const tarball =
+    prebuiltShippedBundle(digest, options.entrypoint) ??
+    (await compileSnapshot(snapshot, { dir, entrypoint: options.entrypoint, revision })).tarball;
   const files = await untar(tarball, dir);
-  const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
+  const sig = signature ? { signature } : {};
+  const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...sig });
   return { ...loaded, digest };
 }
 
@@ -226,8 +229,9 @@ export async function compileSnapshot(
     mkdirSync(src, { recursive: true });
     const out = join(work, 'bundle.tar.gz');
     const bundleMode = snapshot.has('.manifest');
+    const flags = ['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', options.revision, '-o', out];
     const build = (entrypoints: string[]): ReturnType<typeof runOpa> =>
-      runOpa(['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', options.revision, '-o', out, ...entrypoints.flatMap((e) => ['-e', e]), '.'], { cwd: src });
+      runOpa([...flags, ...entrypoints.flatMap((e) => ['-e', e]), '.'], { cwd: src });
     const optional = definedOptionalEntrypoints(snapshot).filter((e) => e !== options.entrypoint);
     let entrypoints = [options.entrypoint, ...optional];
     let { code, stderr, stdout } = await build(entrypoints);

@@ -27,8 +27,8 @@ export function findOpa(env: NodeJS.ProcessEnv = process.env): string {
   const checkout = existsSync(join(PACKAGE_ROOT, 'Makefile'));
   throw new ToolchainError(
     'opa_not_found',
-    'the opa CLI is needed to compile Rego to Wasm (warden policy build|test|fmt|lint, and serving a policy directory ' +
-      'other than the unchanged shipped one) and was not found. Fix: ' +
+    'the opa CLI is needed to compile Rego to Wasm (warden policy build|test|fmt|lint, and serving a policy ' +
+      'directory other than the unchanged shipped one) and was not found. Fix: ' +
       (checkout ? 'run `make tools` in the mcp-warden checkout (builds the pinned opa into .tools/bin), or ' : '') +
       'install opa v1.x (a release binary from https://github.com/open-policy-agent/opa/releases, or ' +
       '`go install github.com/open-policy-agent/opa@v1.22.3`) and put it on PATH, or set WARDEN_OPA=/path/to/opa. ' +

@@ -35,7 +35,11 @@ describe('parseJsonc (client configs)', () => {
 describe('unifiedDiff', () => {
   test.each<[string, string, string]>([
     ['replace a block', 'a\nb\nc\nd\ne\nf\ng\nh\n', 'a\nb\nX\nY\nd\ne\nf\ng\nh\n'],
-    ['append and remove far apart', Array.from({ length: 30 }, (_, i) => `l${i}`).join('\n') + '\n', ['l0', 'new', ...Array.from({ length: 28 }, (_, i) => `l${i + 1}`)].join('\n') + '\nend\n'],
+    [
+      'append and remove far apart',
+      Array.from({ length: 30 }, (_, i) => `l${i}`).join('\n') + '\n',
+      ['l0', 'new', ...Array.from({ length: 28 }, (_, i) => `l${i + 1}`)].join('\n') + '\nend\n',
+    ],
     ['from nothing', '', 'one\ntwo\n'],
   ])('%s: `patch` applies it and gets the new text', (_name, before, after) => {
     const dir = tempDir('diff');

@@ -14,8 +14,17 @@ function write(name: string, text: string): string {
 
 describe('warden policy enforce|monitor', () => {
   test.each<[string, string, string]>([
-    ['block map with comments', `${SERVERS}# the policy\npolicy:\n  bundle: builtin:shipped   # pre-built\n  mode: monitor   # for now\naudit: { store: "memory:" }\n`, '  mode: enforce   # for now\n'],
-    ['flow map', `${SERVERS}policy: { bundle: builtin:shipped, mode: 'monitor' }  # inline\naudit: { store: "memory:" }\n`, "policy: { bundle: builtin:shipped, mode: enforce }  # inline\n"],
+    [
+      'block map with comments',
+      `${SERVERS}# the policy\npolicy:\n  bundle: builtin:shipped   # pre-built\n  mode: monitor   # for now\n` +
+        'audit: { store: "memory:" }\n',
+      '  mode: enforce   # for now\n',
+    ],
+    [
+      'flow map',
+      `${SERVERS}policy: { bundle: builtin:shipped, mode: 'monitor' }  # inline\naudit: { store: "memory:" }\n`,
+      'policy: { bundle: builtin:shipped, mode: enforce }  # inline\n',
+    ],
   ])('%s: only the value changes', (_name, text, line) => {
     const path = write('warden.yaml', text);
     expect(setPolicyMode(path, 'enforce')).toEqual({ path, changed: true, from: 'monitor' });
@@ -34,15 +43,36 @@ describe('warden policy enforce|monitor', () => {
   });
 
   test('a JSON config keeps its indentation', () => {
-    const path = write('warden.json', JSON.stringify({ mcpServers: { a: { url: 'http://127.0.0.1:1/mcp' } }, policy: { bundle: 'builtin:shipped', mode: 'monitor' }, audit: { store: 'memory:' } }, null, 4));
+    const path = write(
+      'warden.json',
+      JSON.stringify(
+        {
+          mcpServers: { a: { url: 'http://127.0.0.1:1/mcp' } },
+          policy: { bundle: 'builtin:shipped', mode: 'monitor' },
+          audit: { store: 'memory:' },
+        },
+        null,
+        4,
+      ),
+    );
     setPolicyMode(path, 'enforce');
     expect(readFileSync(path, 'utf8')).toContain('\n        "mode": "enforce"\n');
   });
 
   test.each<[string, string, string, RegExp]>([
     ['missing file', '', 'nothere.yaml', /config file not found: .*nothere\.yaml\. Fix: pass --config/],
-    ['no policy', `${SERVERS}audit: { store: "memory:" }\n`, 'warden.yaml', /at policy: missing or not a map\. Fix: add policy:/],
-    ['would not load', `${SERVERS}policy: { bundle: /nonexistent, mode: monitor }\n`, 'warden.yaml', /would not load after setting policy\.mode to enforce: .*\/nonexistent does not exist/],
+    [
+      'no policy',
+      `${SERVERS}audit: { store: "memory:" }\n`,
+      'warden.yaml',
+      /at policy: missing or not a map\. Fix: add policy:/,
+    ],
+    [
+      'would not load',
+      `${SERVERS}policy: { bundle: /nonexistent, mode: monitor }\n`,
+      'warden.yaml',
+      /would not load after setting policy\.mode to enforce: .*\/nonexistent does not exist/,
+    ],
   ])('%s: says what and how to fix, writes nothing', (_name, text, name, message) => {
     const path = name === 'nothere.yaml' ? join(tempDir('mode'), name) : write(name, text);
     expect(() => setPolicyMode(path, 'enforce')).toThrow(message);

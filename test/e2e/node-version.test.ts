@@ -2,13 +2,24 @@ import { describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, EXAMPLES, POLICIES, WARDEN_NODE, nodeServer, startWarden, textOf, wardenNodeEnv } from '../helpers/warden.js';
+import {
+  CLI,
+  EXAMPLES,
+  POLICIES,
+  WARDEN_NODE,
+  nodeServer,
+  startWarden,
+  textOf,
+  wardenNodeEnv,
+} from '../helpers/warden.js';
 
 // The end-to-end subset runs again with Warden on Node 22 and 24 (scripts/e2e-node.sh sets
 // WARDEN_TEST_NODE). This checks that the process under test really is that Node, with its SQLite
 // audit trail working (a native addon built for that Node), so the subset cannot pass on the
 // machine's Node by mistake.
-describe(`Warden runs on the Node under test (${execFileSync(WARDEN_NODE, ['--version'], { encoding: 'utf8' }).trim()})`, () => {
+const VERSION = execFileSync(WARDEN_NODE, ['--version'], { encoding: 'utf8' }).trim();
+
+describe(`Warden runs on the Node under test (${VERSION})`, () => {
   test('the Warden process is that binary, and its SQLite audit trail records and verifies', async () => {
     const w = await startWarden({
       mcpServers: { ci: nodeServer(join(EXAMPLES, 'ci.js'), '$CALL_LOG') },
@@ -21,10 +32,14 @@ describe(`Warden runs on the Node under test (${execFileSync(WARDEN_NODE, ['--ve
     } finally {
       await w.close();
     }
-    const verify = execFileSync(WARDEN_NODE, [CLI, 'audit', 'verify', '--store', `sqlite:${join(w.dir, 'audit.db')}`, '--json'], {
-      encoding: 'utf8',
-      env: { ...process.env, ...wardenNodeEnv() },
-    });
+    const verify = execFileSync(
+      WARDEN_NODE,
+      [CLI, 'audit', 'verify', '--store', `sqlite:${join(w.dir, 'audit.db')}`, '--json'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, ...wardenNodeEnv() },
+      },
+    );
     expect(JSON.parse(verify)).toMatchObject({ ok: true });
     expect(JSON.parse(verify).count).toBeGreaterThan(0);
   });

@@ -72,7 +72,13 @@ export async function startWarden(
   const transport = new StdioClientTransport({
     command: WARDEN_NODE,
     args: [CLI, 'serve', '--config', configPath],
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...wardenNodeEnv(), ...options.env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
+      ...wardenNodeEnv(),
+      ...options.env,
+    },
     stderr: 'pipe',
   });
   let stderr = '';

@@ -2,7 +2,13 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
-import { loadDirectoryBundle, readBundleFile, SHIPPED_BUNDLE_FILE, SHIPPED_BUNDLE_INFO, SHIPPED_POLICY_DIR } from '../../src/policy/index.js';
+import {
+  loadDirectoryBundle,
+  readBundleFile,
+  SHIPPED_BUNDLE_FILE,
+  SHIPPED_BUNDLE_INFO,
+  SHIPPED_POLICY_DIR,
+} from '../../src/policy/index.js';
 import { tempDir } from '../helpers/warden.js';
 
 // `npm run build` compiles policy/ into dist/policy/shipped.tar.gz with the real opa; serving the
@@ -31,16 +37,24 @@ describe('the pre-built shipped policy', () => {
     cpSync(SHIPPED_POLICY_DIR, dir, { recursive: true });
     process.env['WARDEN_OPA'] = '/nonexistent/opa';
     // An unchanged copy matches by content, wherever it is.
-    await expect(loadDirectoryBundle({ name: 'policy', dir, entrypoint: 'mcp/decision' })).resolves.toMatchObject({ source: dir });
+    await expect(loadDirectoryBundle({ name: 'policy', dir, entrypoint: 'mcp/decision' })).resolves.toMatchObject({
+      source: dir,
+    });
     writeFileSync(join(dir, 'mcp', 'extra.rego'), 'package mcp.extra\n\nx := 1\n');
-    await expect(loadDirectoryBundle({ name: 'policy', dir, entrypoint: 'mcp/decision' })).rejects.toThrow(/WARDEN_OPA=\/nonexistent\/opa is not an executable file/);
+    await expect(loadDirectoryBundle({ name: 'policy', dir, entrypoint: 'mcp/decision' })).rejects.toThrow(
+      /WARDEN_OPA=\/nonexistent\/opa is not an executable file/,
+    );
     delete process.env['WARDEN_OPA'];
     const withOpa = await loadDirectoryBundle({ name: 'policy', dir, entrypoint: 'mcp/decision' });
     expect(withOpa.revision).not.toBe(JSON.parse(readFileSync(SHIPPED_BUNDLE_INFO, 'utf8')).revision);
   });
 
-  test('policy.bundle: builtin:shipped names the package\'s policy/, wherever the config is', () => {
-    const config = parseConfig('mcpServers: { a: { url: "http://127.0.0.1:1/mcp" } }\npolicy: { bundle: builtin:shipped }\naudit: { store: "memory:" }\n', '/somewhere/else/warden.yaml');
+  test("policy.bundle: builtin:shipped names the package's policy/, wherever the config is", () => {
+    const config = parseConfig(
+      'mcpServers: { a: { url: "http://127.0.0.1:1/mcp" } }\n' +
+        'policy: { bundle: builtin:shipped }\naudit: { store: "memory:" }\n',
+      '/somewhere/else/warden.yaml',
+    );
     expect(config.policy.bundle).toBe(SHIPPED_POLICY_DIR);
   });
 });
