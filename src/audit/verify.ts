@@ -66,6 +66,8 @@ export interface VerifyOptions {
   checkpoints?: Checkpoint[];
   /** Rows fetched per query from a store (default 1000). */
   pageSize?: number;
+  /** Called every 500 verified records with the seq reached (a CLI's progress bar). */
+  onProgress?: (seq: number) => void;
 }
 
 type Source = ChainStore | Iterable<AuditRecord | StoredRow> | AsyncIterable<AuditRecord | StoredRow> | null;
@@ -277,6 +279,7 @@ class Walker {
   constructor(
     start: ChainPoint,
     private readonly publicKey: KeyObject | undefined,
+    private readonly onProgress?: (seq: number) => void,
   ) {
     this.prev = start;
   }
@@ -388,6 +391,7 @@ class Walker {
     this.prev = { seq, hash: r.hash };
     this.first ??= seq;
     this.count += 1;
+    if (this.onProgress && this.count % 500 === 0) this.onProgress(seq);
   }
 
   /**
@@ -638,7 +642,7 @@ export async function verifyChain(source: Source, options: VerifyOptions = {}): 
     );
   }
   const start = options.start ?? { seq: 0, hash: GENESIS_HASH };
-  const walker = new Walker(start, publicKey);
+  const walker = new Walker(start, publicKey, options.onProgress);
   // The caller vouches for its own start point, as a signature would.
   if (options.start && publicKey && start.seq > 0) walker.signedThrough = start.seq;
   let attestedBy: BaseAttestation = options.start ? 'caller' : 'genesis';

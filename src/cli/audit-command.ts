@@ -20,6 +20,7 @@ import {
   type VerifyResult,
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
+import { openProgress } from './progress.js';
 
 export interface AuditCommandIo {
   out: (text: string) => void;
@@ -64,6 +65,7 @@ const PAGE = 1000;
 
 /** `audit.checkpointEvery`'s default in a Warden config (schema/warden.schema.json). */
 const CONFIG_CHECKPOINT_EVERY = 100;
+interface ExportOpts { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string; progress?: boolean }
 
 const defaultIo: AuditCommandIo = {
   out: (t) => void process.stdout.write(t),
@@ -165,6 +167,7 @@ export function registerAuditCommands(
     publicKey?: string;
     checkpointEvery?: string;
     json?: boolean;
+    progress?: boolean;
   };
   withStore(
     audit
@@ -174,7 +177,8 @@ export function registerAuditCommands(
       .option('--archive-dir <dir>', 'check the audit-<from>-<to>.jsonl archives in this directory (or from --config)')
       .option('--public-key <file>', 'Ed25519 public key (PEM): checkpoints must be signed, one near the head')
       .option('--checkpoint-every <n>', "the writer's audit.checkpointEvery (default: from --config, else 100)")
-      .option('--json', 'print the result as JSON'),
+      .option('--json', 'print the result as JSON')
+      .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
   ).action(async (opts: VerifyOpts) => {
     const storeGiven = !!(opts.store || opts.config || options.resolveStore);
     const given = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
@@ -192,7 +196,15 @@ export function registerAuditCommands(
     const store = storeGiven || given.length === 0 ? await open(opts, false, resolved) : null;
     try {
       const keyed = publicKey ? { publicKey } : {};
-      const result = await verifyChain(store, { archives, checkpointEvery: every, ...keyed });
+      const total = store ? ((await store.head())?.seq ?? 0) : 0;
+      const progress = await openProgress({ label: 'verify', unit: 'records', total, enabled: opts.progress !== false });
+      let result: VerifyResult;
+      try {
+        const onProgress = (seq: number): void => progress.update(seq);
+        result = await verifyChain(store, { archives, checkpointEvery: every, ...keyed, onProgress });
+      } finally {
+        progress.stop();
+      }
       if (opts.json) io.out(JSON.stringify(result) + '\n');
       if (result.ok) {
         if (!opts.json) io.out(okLine(result, !!publicKey, archives.length));
@@ -212,20 +224,26 @@ export function registerAuditCommands(
       .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
       .option('--session <id>', 'only this session')
       .option('--since <time>', 'records at or after this time (ISO 8601, or an age such as 24h, 7d)')
-      .option('--until <time>', 'records before this time'),
-  ).action(async (opts: StoreSelection & { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string }) => {
+      .option('--until <time>', 'records before this time')
+      .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
+  ).action(async (opts: StoreSelection & ExportOpts) => {
     const query: AuditQuery = {
       ...(opts.session ? { session: opts.session } : {}),
       ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
       ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
     };
     const store = await open(opts);
+    // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
+    const total = (await store.head())?.seq ?? 0;
+    const progress = await openProgress({ label: 'export', unit: 'records', total, enabled: opts.progress !== false });
     try {
       if (opts.format === 'csv') io.out(csvHeader());
       for await (const page of pages(store, query)) {
         io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : recordLine(r) + '\n')).join(''));
+        progress.update(page[page.length - 1]!.seq);
       }
     } finally {
+      progress.stop();
       await store.close();
     }
   });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { ConfigError, describeError } from '../common/index.js';
@@ -14,6 +15,14 @@ const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
  * LimitRequestLine): far above real resource URIs, and little work per URI for every template.
  */
 const DEFAULT_MAX_URI_LENGTH = 8192;
+
+/**
+ * `policy.bundle: builtin:shipped` names the policy shipped in this package (its `policy/`), so a
+ * config written by `warden init` does not depend on where npm or npx put the package. Served from
+ * the pre-built Wasm bundle when its sources are unchanged (src/policy/shipped.ts).
+ */
+export const SHIPPED_POLICY = 'builtin:shipped';
+const SHIPPED_POLICY_DIR = fileURLToPath(new URL('../../policy', import.meta.url));
 
 /** The JSON Schema every config is validated against (shipped as `schema/warden.schema.json`). */
 export const CONFIG_SCHEMA: Record<string, unknown> = JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
@@ -267,7 +276,7 @@ function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (
   const verification = policy.verification ? { verification: deriveVerification(policy.verification, source, abs) } : {};
   if (policy.bundle !== undefined) {
     if (/^https?:\/\//.test(policy.bundle)) return { bundle: policy.bundle, ...verification, ...statusFile };
-    const bundle = abs(policy.bundle);
+    const bundle = policy.bundle === SHIPPED_POLICY ? SHIPPED_POLICY_DIR : abs(policy.bundle);
     if (!existsSync(bundle)) {
       throw new ConfigError('config_invalid', `${at('bundle')}: ${bundle} does not exist. Fix: point it at a directory of .rego files or a bundle .tar.gz built with 'warden policy build'.`);
     }
@@ -310,7 +319,7 @@ function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (
     }
     const watch = b.watch === undefined ? {} : { watch: b.watch };
     if (b.path !== undefined) {
-      const path = abs(b.path);
+      const path = b.path === SHIPPED_POLICY ? SHIPPED_POLICY_DIR : abs(b.path);
       if (!existsSync(path)) throw new ConfigError('config_invalid', `${at(`${key}.path`)}: ${path} does not exist. Fix: point it at a policy or data directory, or a bundle .tar.gz.`);
       bundles.push(Object.freeze({ name, path, headers: Object.freeze({}), ...polling, ...signing, ...watch }));
       continue;
