@@ -15,6 +15,7 @@ import {
   type RecordedEvent,
   type ReplayReport,
 } from '../policy/index.js';
+import { openProgress } from './progress.js';
 
 interface Io {
   out: (text: string) => void;
@@ -87,9 +88,15 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       let report: ReplayReport;
       try {
         const head = (await store.head())?.seq ?? 0;
-        const bar = opts.progress !== false && process.stderr.isTTY ? progressBar(head, io) : null;
-        report = await replayRecords(readAll(store), { policy: engine, session, ...(since ? { since } : {}), ...(bar ? { onProgress: bar.update } : {}) });
-        bar?.done();
+        const enabled = opts.progress !== false;
+        const progress = await openProgress({ label: 'replay', unit: 'records', total: head, enabled });
+        try {
+          const onProgress = (n: number): void => progress.update(n);
+          const options = { policy: engine, session, ...(since ? { since } : {}), onProgress };
+          report = await replayRecords(readAll(store), options);
+        } finally {
+          progress.stop();
+        }
       } finally {
         await engine.close();
         await store.close();
@@ -129,28 +136,6 @@ async function loadReplayBundle(spec: string, index: number, count: number, entr
   const path = resolve(source);
   if (!existsSync(path)) throw new PolicyError('policy_source_missing', `bundle ${path} does not exist. Fix: pass --bundle with a policy directory, a bundle .tar.gz or a bundle URL.`);
   return statSync(path).isDirectory() ? loadDirectoryBundle({ name, dir: path, entrypoint }) : loadTarball(readFileSync(path), { name, source: path });
-}
-
-function progressBar(total: number, io: Io): { update: (n: number) => void; done: () => void } {
-  let last = 0;
-  const draw = (n: number): void => {
-    const frac = total > 0 ? Math.min(1, n / total) : 0;
-    const width = 30;
-    const fill = Math.round(frac * width);
-    io.err(`\rreplay [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${String(Math.round(frac * 100)).padStart(3)}% ${n}/${total} records`);
-  };
-  return {
-    update: (n) => {
-      const now = Date.now();
-      if (now - last < 100) return;
-      last = now;
-      draw(n);
-    },
-    done: () => {
-      draw(total);
-      io.err('\r\u001b[2K');
-    },
-  };
 }
 
 function formatTable(report: ReplayReport, header: { store: string; bundle: { revision: string; source: string }; since: string | null }): string {

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { ApprovalError, mayApprove, type PendingApproval } from '../approval/index.js';
-import { buildSessionReport, csvHeader, formatSessionReport, parseTimeArg, toCsvLine, verifyChain, type AuditRecord, type ChainStore, type VerifyResult } from '../audit/index.js';
+import {
+  buildSessionReport,
+  csvHeader,
+  formatSessionReport,
+  listArchives,
+  parseTimeArg,
+  toCsvLine,
+  verifyChain,
+  type AuditRecord,
+  type ChainStore,
+  type VerifyResult,
+} from '../audit/index.js';
 import { AuditError, describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import type { LiveSessionState, Warden } from '../proxy/index.js';
@@ -29,7 +40,7 @@ export interface AdminOptions {
 /** Who is asking, as the admin API sees it. */
 interface Caller {
   principal: Principal;
-  /** The approver identity handed to the broker: a fresh object, so self-approval is recognised by `sub`. */
+  /** The approver identity handed to the broker (which refuses self-approval by `sub`). */
   approver: { sub: string; roles: readonly string[] };
   admin: boolean;
 }
@@ -198,7 +209,11 @@ export function createAdminRouter(options: AdminOptions): Router {
       const store = warden.audit as Partial<ChainStore>;
       const result: VerifyResult =
         typeof store.state === 'function' && typeof store.scan === 'function'
-          ? await verifyChain(warden.audit as ChainStore)
+          ? await verifyChain(warden.audit as ChainStore, {
+              // A moved base is only trusted with its archives: look where retention writes them.
+              archives: config.audit.retention ? listArchives(config.audit.retention.archiveDir) : [],
+              checkpointEvery: config.audit.checkpointEvery,
+            })
           : { ok: false, seq: 0, problem: 'truncated', detail: 'this audit store cannot be verified from here', source: 'store' };
       verified = { key, result, checked_at: new Date().toISOString() };
     }
@@ -292,7 +307,10 @@ export function createAdminRouter(options: AdminOptions): Router {
 
   router.get('/approvals', route(async (_req, res) => {
     const c = caller(res);
-    const pending = warden.approvals.list().filter((a) => visibleApproval(c, a)).map((a) => ({ ...a, may_approve: mayApprove(a, c.approver) }));
+    const pending = warden.approvals
+      .list()
+      .filter((a) => visibleApproval(c, a))
+      .map((a) => ({ ...a, may_approve: mayApprove(a, c.approver, 'admin') }));
     if (!c.admin) return { pending };
     await view.sync();
     const recent = view
@@ -346,8 +364,12 @@ export function createAdminRouter(options: AdminOptions): Router {
     const fromMs = from ? Date.parse(from) : earliest;
     if (!(fromMs < toMs)) throw new HttpError(400, 'bad_request', 'from must be before to');
     const bucketName = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
-    if (bucketName && !(bucketName in BUCKETS)) throw new HttpError(400, 'bad_request', `bucket must be one of ${Object.keys(BUCKETS).join(', ')}`);
-    const bucketMs = bucketName ? BUCKETS[bucketName]! : autoBucket(fromMs, toMs);
+    const bucketMs = bucketName ? BUCKETS.get(bucketName) : autoBucket(fromMs, toMs);
+    if (bucketMs === undefined) {
+      const known = `${[...BUCKETS.keys()].join(', ')} (or left out to fit the range)`;
+      const given = JSON.stringify(bucketName.slice(0, 64));
+      throw new HttpError(400, 'bad_request', `bucket must be one of ${known}, not ${given}`);
+    }
     if ((toMs - fromMs) / bucketMs > 2000) throw new HttpError(400, 'bad_request', 'too many buckets: pick a larger bucket or a shorter range');
     const liveSessions = liveById();
     // The policy answers asynchronously: ask it first for the sessions the report judges (opened in range).

@@ -1,4 +1,5 @@
 import type { AuditRecord, AuditStore } from '../audit/index.js';
+import { compactJson, setOwn } from '../common/index.js';
 
 /** One reason as the policy gave it (`workflow` and `step` when a workflow rule gave it). */
 export interface ReasonRow {
@@ -320,18 +321,20 @@ function reasons(v: unknown): ReasonRow[] {
   });
 }
 
+// compactJson: a recorded value may nest deeper than JSON.stringify's stack reaches; setOwn keeps
+// an argument named `__proto__` (assignment would set the copy's prototype instead).
 function smallArguments(v: unknown): Record<string, unknown> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
   const out: Record<string, unknown> = {};
   for (const [k, value] of Object.entries(v)) {
-    const text = JSON.stringify(value);
-    if (text !== undefined && text.length <= MAX_ARG_CHARS) out[k] = value;
+    const text = compactJson(value);
+    if (text !== undefined && text.length <= MAX_ARG_CHARS) setOwn(out, k, value);
   }
   return out;
 }
 
 function smallResult(v: unknown): unknown {
   if (!v || typeof v !== 'object' || (v as { truncated?: unknown }).truncated === true) return undefined;
-  const text = JSON.stringify(v);
+  const text = compactJson(v);
   return text !== undefined && text.length <= MAX_RESULT_CHARS ? v : undefined;
 }

@@ -152,7 +152,7 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
       if (a) {
         approvals.requested++;
         const outcome = a.outcome ?? 'pending';
-        if (outcome in approvals) approvals[outcome as keyof typeof approvals]++;
+        if (Object.hasOwn(approvals, outcome)) approvals[outcome as keyof typeof approvals]++;
         if (a.answered_at && a.by && outcome !== 'timed_out' && outcome !== 'unavailable') latencies.push(Math.max(0, Date.parse(a.answered_at) - Date.parse(a.requested_at)));
       }
     }
@@ -276,12 +276,23 @@ function ranked(m: Map<string, number>): Counted[] {
   return [...m.entries()].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
 }
 
-/** Bucket sizes the dashboard and API pick from (`5m`, `1h`, ...). */
-export const BUCKETS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000, '7d': 604_800_000 };
+/**
+ * Bucket sizes the dashboard and API pick from (`5m`, `1h`, ...), in milliseconds. A Map, not an
+ * object: names come from the query string, and an object would also answer `constructor`.
+ */
+export const BUCKETS: ReadonlyMap<string, number> = new Map([
+  ['1m', 60_000],
+  ['5m', 300_000],
+  ['15m', 900_000],
+  ['1h', 3_600_000],
+  ['6h', 21_600_000],
+  ['1d', 86_400_000],
+  ['7d', 604_800_000],
+]);
 
 /** The smallest bucket that cuts `[from, to)` into at most `max` pieces. */
 export function autoBucket(fromMs: number, toMs: number, max = 48): number {
   const span = Math.max(1, toMs - fromMs);
-  for (const ms of Object.values(BUCKETS)) if (span / ms <= max) return ms;
-  return BUCKETS['7d']!;
+  for (const ms of BUCKETS.values()) if (span / ms <= max) return ms;
+  return BUCKETS.get('7d')!;
 }

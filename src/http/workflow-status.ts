@@ -1,6 +1,6 @@
 import type { Principal } from '../config/index.js';
 import type { PolicyRuntime } from '../policy/index.js';
-import { Session, type InputDocument, type PendingCall } from '../session/index.js';
+import { Session, argumentsDigest, type InputDocument, type PendingCall } from '../session/index.js';
 import { summarize, type SessionRow } from './audit-view.js';
 
 /** The read-only entrypoint that reports workflow progress (policy/mcp/workflow/status.rego). */
@@ -79,10 +79,19 @@ export function inputFromRecords(row: SessionRow, options: { historyWindow: numb
   );
   for (const call of row.calls) {
     const s = summarize(call);
-    if (call.approval?.outcome === 'approved') session.approve({ tool: call.name, by: call.approval.by ?? 'unknown', at: call.approval.answered_at ?? call.at, ...(call.approval.comment ? { comment: call.approval.comment } : {}) });
+    if (call.approval?.outcome === 'approved') {
+      session.approve({
+        tool: call.name, by: call.approval.by ?? 'unknown', at: call.approval.answered_at ?? call.at,
+        ...(call.approval.comment ? { comment: call.approval.comment } : {}),
+        call_id: call.call_id, arguments_digest: argumentsDigest(call.arguments), principal: session.principal.sub,
+      });
+    }
     if (s.outcome === 'held' || s.outcome === 'running') continue;
     const pending: PendingCall = { kind: call.kind as PendingCall['kind'], server: call.server, tool: call.name, name: call.name, arguments: call.arguments, annotations: {} };
-    session.record(pending, s.outcome === 'denied' ? 'deny' : 'allow', s.outcome, s.outcome === 'denied' ? null : call.result, Date.parse(call.at), s.duration_ms ?? 0);
+    const denied = s.outcome === 'denied';
+    if (!denied) session.consume(call.call_id); // it ran: its approval was used up
+    const [result, at] = [denied ? null : call.result, Date.parse(call.at)];
+    session.record(pending, denied ? 'deny' : 'allow', s.outcome, result, at, s.duration_ms ?? 0, call.call_id);
   }
   return session.buildInput(NEUTRAL_CALL, nowMs);
 }

@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import { PolicyError } from '../common/index.js';
 import type { CompiledBundle } from './engine.js';
 import { SIGNATURES_FILE, verifyBundleSignatures, type VerificationConfig, type VerifiedSignature } from './signing.js';
+import { prebuiltShippedBundle } from './shipped.js';
 import { runOpa } from './toolchain.js';
 
 /** Largest total size of a bundle's unpacked files. */
@@ -197,6 +198,26 @@ export async function loadDirectoryBundle(options: {
   if (!hasRego) {
     return loadedBundleFromFiles(snapshot, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
   }
+  // The shipped policy, unchanged, comes pre-built in the package: no opa needed to serve it.
+  const digest = filesDigest(snapshot);
+  const tarball =
+    prebuiltShippedBundle(digest, options.entrypoint) ??
+    (await compileSnapshot(snapshot, { dir, entrypoint: options.entrypoint, revision })).tarball;
+  const files = await untar(tarball, dir);
+  const sig = signature ? { signature } : {};
+  const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...sig });
+  return { ...loaded, digest };
+}
+
+/**
+ * Compiles a directory snapshot with `opa build -t wasm` (in a private copy, so the files compiled
+ * are exactly the snapshot's): the decision and the optional entrypoints the policy defines.
+ * Returns the bundle's bytes and the entrypoints it was built with.
+ */
+export async function compileSnapshot(
+  snapshot: ReadonlyMap<string, Buffer>,
+  options: { dir: string; entrypoint: string; revision: string },
+): Promise<{ tarball: Buffer; entrypoints: string[] }> {
   const work = mkdtempSync(join(tmpdir(), 'warden-build-'));
   try {
     const src = join(work, 'src');
@@ -208,16 +229,19 @@ export async function loadDirectoryBundle(options: {
     mkdirSync(src, { recursive: true });
     const out = join(work, 'bundle.tar.gz');
     const bundleMode = snapshot.has('.manifest');
+    const flags = ['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', options.revision, '-o', out];
     const build = (entrypoints: string[]): ReturnType<typeof runOpa> =>
-      runOpa(['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', revision, '-o', out, ...entrypoints.flatMap((e) => ['-e', e]), '.'], { cwd: src });
+      runOpa([...flags, ...entrypoints.flatMap((e) => ['-e', e]), '.'], { cwd: src });
     const optional = definedOptionalEntrypoints(snapshot).filter((e) => e !== options.entrypoint);
-    let { code, stderr, stdout } = await build([options.entrypoint, ...optional]);
+    let entrypoints = [options.entrypoint, ...optional];
+    let { code, stderr, stdout } = await build(entrypoints);
     // The look for optional entrypoints is textual; if opa disagrees, the decision alone still builds.
-    if (code !== 0 && optional.some((e) => (stderr || stdout).includes(`entrypoint "${e}"`))) ({ code, stderr, stdout } = await build([options.entrypoint]));
-    if (code !== 0) throw compileError(src, (stderr || stdout).trim(), dir);
-    const files = await untar(readFileSync(out), dir);
-    const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
-    return { ...loaded, digest: filesDigest(snapshot) };
+    if (code !== 0 && optional.some((e) => (stderr || stdout).includes(`entrypoint "${e}"`))) {
+      entrypoints = [options.entrypoint];
+      ({ code, stderr, stdout } = await build(entrypoints));
+    }
+    if (code !== 0) throw compileError(src, (stderr || stdout).trim(), options.dir);
+    return { tarball: readFileSync(out), entrypoints };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

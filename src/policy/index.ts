@@ -26,6 +26,9 @@ export {
   untar,
   loadTarball,
   loadDirectoryBundle,
+  compileSnapshot,
+  filesDigest,
+  snapshotRevision,
   loadedBundleFromFiles,
   snapshotDirectory,
   isIgnoredPolicyPath,
@@ -47,6 +50,8 @@ export { fileDigest, isStructuredDoc, encodeString, parseJsonPreservingNumbers, 
 export { replayRecords, recordedVerdict, newVerdict } from './replay.js';
 export type { RecordedEvent, ReplayChange, ReplayReport, ReplayOptions, ReplayVerdict } from './replay.js';
 export { findOpa, runOpa, PACKAGE_ROOT } from './toolchain.js';
+export { prebuiltShippedBundle, SHIPPED_POLICY_DIR, SHIPPED_BUNDLE_FILE, SHIPPED_BUNDLE_INFO } from './shipped.js';
+export type { ShippedBundleInfo } from './shipped.js';
 export { runPolicyTests, formatCoverage, isTestFile, DEFAULT_POLICY_DIRS, DEFAULT_COVERAGE_MIN } from './testing.js';
 export type { PolicyTestOptions, PolicyTestResult, PolicyCoverage, FileCoverage } from './testing.js';
 export { lintPolicies, formatLintProblem } from './lint.js';

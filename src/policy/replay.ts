@@ -1,5 +1,6 @@
 import type { Principal } from '../config/index.js';
-import { Session, type CallKind, type ClientInfo, type Outcome, type PendingCall, type SessionOptions } from '../session/index.js';
+import { Session, argumentsDigest } from '../session/index.js';
+import type { CallKind, ClientInfo, Outcome, PendingCall, SessionOptions } from '../session/index.js';
 import type { Reason } from './decision.js';
 import type { Evaluation } from './engine.js';
 
@@ -117,6 +118,7 @@ export async function replayRecords(records: Iterable<RecordedEvent> | AsyncIter
   for await (const r of records) {
     if (++read % 500 === 0) options.onProgress?.(read);
     const d = r.data;
+    const callId = String(d['call_id']);
     switch (r.type) {
       case 'session.opened': {
         const principal = (d['principal'] as Principal | undefined) ?? { sub: 'unknown', roles: [], claims: {} };
@@ -144,8 +146,9 @@ export async function replayRecords(records: Iterable<RecordedEvent> | AsyncIter
         const state = calls.get(String(d['call_id']));
         if (!state) break;
         const nowMs = typeof d['now_ms'] === 'number' ? d['now_ms'] : Date.parse(r.at);
-        if (nowMs >= sinceMs) {
-          const evaluation = await options.policy.evaluate(state.session.buildInput(state.call, nowMs), nowMs);
+        // Refused before the policy ran (arguments over limits.*): no policy would be asked either.
+        if (nowMs >= sinceMs && d['refused'] === undefined) {
+          const evaluation = await options.policy.evaluate(state.session.buildInput(state.call, nowMs, callId), nowMs);
           report.decisions++;
           const before = recordedVerdict(d);
           const after = newVerdict(evaluation);
@@ -177,7 +180,8 @@ export async function replayRecords(records: Iterable<RecordedEvent> | AsyncIter
         // What happened next is what the trail says, not what the new policy would have done.
         if (d['held'] === true) break;
         if (d['allow'] !== true) {
-          state.session.record(state.call, 'deny', 'denied', null, state.startedMs, Math.max(0, Date.parse(r.at) - state.startedMs));
+          const ms = Math.max(0, Date.parse(r.at) - state.startedMs);
+          state.session.record(state.call, 'deny', 'denied', null, state.startedMs, ms, callId);
           calls.delete(String(d['call_id']));
         }
         break;
@@ -185,14 +189,27 @@ export async function replayRecords(records: Iterable<RecordedEvent> | AsyncIter
       case 'approval.granted': {
         const state = calls.get(String(d['call_id']));
         if (!state) break;
-        state.session.approve({ tool: state.call.name, by: typeof d['by'] === 'string' ? d['by'] : 'unknown', at: r.at, ...(typeof d['comment'] === 'string' && d['comment'] ? { comment: d['comment'] } : {}) });
+        // Bound to the call as live: the digest is of the arguments as recorded (redaction may have
+        // masked some), which is what this replay's call carries.
+        state.session.approve({
+          tool: state.call.name, by: typeof d['by'] === 'string' ? d['by'] : 'unknown', at: r.at,
+          ...(typeof d['comment'] === 'string' && d['comment'] ? { comment: d['comment'] } : {}),
+          call_id: callId,
+          arguments_digest: argumentsDigest(state.call.arguments),
+          principal: state.session.principal.sub,
+        });
+        break;
+      }
+      case 'call.forwarded': {
+        calls.get(callId)?.session.consume(callId);
         break;
       }
       case 'approval.denied':
       case 'approval.timed_out': {
         const state = calls.get(String(d['call_id']));
         if (!state) break;
-        state.session.record(state.call, 'deny', 'denied', null, state.startedMs, Math.max(0, Date.parse(r.at) - state.startedMs));
+        const ms = Math.max(0, Date.parse(r.at) - state.startedMs);
+        state.session.record(state.call, 'deny', 'denied', null, state.startedMs, ms, callId);
         calls.delete(String(d['call_id']));
         break;
       }
@@ -202,7 +219,8 @@ export async function replayRecords(records: Iterable<RecordedEvent> | AsyncIter
         const result = d['result'];
         if (result && typeof result === 'object' && (result as { truncated?: unknown }).truncated === true) report.inexact.truncated_results++;
         const outcome = (d['outcome'] === 'success' ? 'success' : 'error') as Outcome;
-        state.session.record(state.call, 'allow', outcome, result, state.startedMs, Number(d['duration_ms'] ?? 0));
+        const ms = Number(d['duration_ms'] ?? 0);
+        state.session.record(state.call, 'allow', outcome, result, state.startedMs, ms, callId);
         calls.delete(String(d['call_id']));
         break;
       }

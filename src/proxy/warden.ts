@@ -130,17 +130,13 @@ export class Warden {
     await policy.start();
 
     const redactKey = config.audit.redactKey ?? loadOrCreateRedactKey(config.audit.store, logger);
-    const redactData = config.audit.redact.length ? createRedactor({ keys: config.audit.redact.filter((r) => !r.startsWith('/')), pointers: [], secret: redactKey }) : null;
-    const redactArgs = config.audit.redact.some((r) => r.startsWith('/'))
-      ? createRedactor({ keys: [], pointers: config.audit.redact.filter((r) => r.startsWith('/')), secret: redactKey })
-      : null;
-    const redactEvent = (data: Record<string, unknown>): Record<string, unknown> => redactRecord(data, redactData, redactArgs);
+    const redaction = createRedaction(config.audit.redact, redactKey);
 
     const audit = await openAuditStore(config.audit.store, {
       checkpointEvery: config.audit.checkpointEvery,
       synchronous: config.audit.synchronous,
       ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
-      redact: (data) => redactEvent(data),
+      redact: redaction.record,
     });
     const retention = config.audit.retention;
     let retentionTimer: NodeJS.Timeout | null = null;
@@ -162,7 +158,7 @@ export class Warden {
       ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
       stderr: config.decisionLogs.stderr,
       ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
-      mask: (event) => maskDecision(event, redactEvent),
+      mask: redaction.decision,
     }));
     const auditPort: AuditPort = { append: (e) => audit.append(e as Parameters<AuditStore['append']>[0]) };
     const labels = { id: randomUUID(), version: WARDEN_VERSION };
@@ -181,6 +177,8 @@ export class Warden {
       bundleName: () => policy.bundleName,
       logger,
       auditResultMaxChars: config.audit.resultMaxChars,
+      argumentLimits: { maxDepth: config.limits.argumentsMaxDepth, maxBytes: config.limits.argumentsMaxBytes },
+      redactArguments: redaction.arguments,
       approvals,
       newId: newDecisionId,
     });
@@ -263,6 +261,7 @@ export class Warden {
           logger: this.logger,
           serverInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
           capabilities: pool.capabilities(),
+          maxUriLength: this.config.limits.maxUriLength,
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
             this.audit
@@ -304,21 +303,41 @@ export class Warden {
   }
 }
 
-type Redactor = (value: unknown) => unknown;
-
-// Argument pointers (`/card/number`) are relative to a call's arguments; names match at any depth.
-function redactRecord(data: Record<string, unknown>, byName: Redactor | null, byPointer: Redactor | null): Record<string, unknown> {
-  let out = data;
-  if (byPointer && out['arguments'] && typeof out['arguments'] === 'object') out = { ...out, arguments: byPointer(out['arguments']) };
-  if (byName) out = byName(out) as Record<string, unknown>;
-  return out;
-}
-
-function maskDecision(event: DecisionLogEvent, redact: (d: Record<string, unknown>) => Record<string, unknown>): DecisionLogEvent {
-  const input = event.input as { call?: Record<string, unknown>; history?: Record<string, unknown>[] } | undefined;
-  if (!input || typeof input !== 'object') return event;
-  const masked = redact({ ...input, call: input.call ? redact(input.call) : input.call, history: input.history?.map((h) => redact(h)) });
-  return { ...event, input: masked };
+/**
+ * One redaction (`audit.redact`, one HMAC key) for everything a person or a log sees: audit records,
+ * decision-log lines, and the arguments shown to approvers (admin API, live events, elicitation).
+ * Each value is replaced once, from its own text, so a secret gets the same mark in all of them.
+ * Names match at any depth; pointers (`/card/number`) are relative to a call's arguments.
+ */
+function createRedaction(rules: readonly string[], secret: string): {
+  record: (data: Record<string, unknown>) => Record<string, unknown>;
+  decision: (event: DecisionLogEvent) => DecisionLogEvent;
+  arguments: (args: Record<string, unknown>) => Record<string, unknown>;
+} {
+  if (rules.length === 0) return { record: (data) => data, decision: (event) => event, arguments: (args) => args };
+  const keys = rules.filter((r) => !r.startsWith('/'));
+  const pointers = rules.filter((r) => r.startsWith('/'));
+  const argumentsOf = (value: unknown): unknown =>
+    value && typeof value === 'object' ? (value as Record<string, unknown>)['arguments'] : undefined;
+  const record = createRedactor({ keys, pointers, secret, pointersFrom: (data) => [argumentsOf(data)] });
+  const decision = createRedactor({
+    keys,
+    pointers,
+    secret,
+    pointersFrom: (event) => {
+      const input = (event as { input?: { call?: unknown; history?: unknown } }).input;
+      return [argumentsOf(input?.call), ...(Array.isArray(input?.history) ? input.history.map(argumentsOf) : [])];
+    },
+  });
+  return {
+    record: (data) => record(data) as Record<string, unknown>,
+    // The input (the call, its history) and the policy's result; the rest is Warden's own metadata.
+    decision: (event) => {
+      const redacted = decision({ input: event.input, result: event.result });
+      return { ...event, ...(redacted as Pick<DecisionLogEvent, 'input' | 'result'>) };
+    },
+    arguments: (args) => (record({ arguments: args }) as { arguments: Record<string, unknown> }).arguments,
+  };
 }
 
 // A stable key makes equal secrets hash equally across restarts (correlation without disclosure).

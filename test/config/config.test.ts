@@ -28,6 +28,7 @@ describe('config', () => {
     expect(c.audit.store).toBe(`sqlite:${join(FIXTURES, 'data/audit.db')}`);
     expect(c.audit.onFailure).toBe('deny');
     expect(c.session).toEqual({ historyWindow: 100, resultMaxChars: 512 });
+    expect(c.limits).toEqual({ maxUriLength: 8192 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.servers[0])).toBe(true);
   });
 
@@ -57,6 +58,11 @@ describe('config', () => {
     ['missing policy', 'mcpServers: { a: { command: x } }', /policy: required key is missing/],
     ['unknown nested key', 'mcpServers: { a: { command: x, comand: y } }\npolicy: { bundle: . }', /mcpServers\.a\.comand: unknown key/],
     ['wrong type', 'mcpServers: { a: { command: x, args: "one" } }\npolicy: { bundle: . }', /mcpServers\.a\.args: must be array/],
+    [
+      'a zero URI cap',
+      'mcpServers: { a: { command: x } }\npolicy: { bundle: . }\nlimits: { maxUriLength: 0 }',
+      /limits\.maxUriLength: must be >= 1/,
+    ],
   ])('%s', (_n, text, expected) => {
     expect(() => parseConfig(text, '/tmp/w.yaml', {})).toThrow(expected);
   });

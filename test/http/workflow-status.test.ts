@@ -97,7 +97,10 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     ]);
     expect(input.history[0]!.result).toEqual({ passed: 3 });
     expect(input.summary['deploy']).toMatchObject({ calls: 1, failures: 1, last_outcome: 'error' });
-    expect(input.approvals).toEqual([{ tool: 'deploy', by: 'bob', at: at(8), comment: 'ok' }]);
+    // The approval of c2, which ran: bound to it, and listed as an earlier call's.
+    expect(input.approvals).toEqual([
+      { tool: 'deploy', by: 'bob', at: at(8), comment: 'ok', call_id: 'c2', arguments_digest: expect.any(String), principal: 'alice' },
+    ]);
   });
 });
 
