@@ -171,7 +171,9 @@ export function loadedBundleFromFiles(
 /** Reads (and, when configured, verifies) a bundle tarball's bytes. */
 export async function loadTarball(bytes: Buffer, options: { name: string; source: string; verification?: VerificationConfig; etag?: string }): Promise<LoadedBundle> {
   const files = await untar(bytes, options.source);
-  const signature = options.verification ? await verifyBundleSignatures(files, options.verification, options.source) : undefined;
+  const signature = options.verification
+    ? await verifyBundleSignatures(files, options.verification, options.source)
+    : undefined;
   return loadedBundleFromFiles(files, { name: options.name, source: options.source, ...(options.etag ? { etag: options.etag } : {}), ...(signature ? { signature } : {}) });
 }
 
@@ -191,7 +193,11 @@ export async function loadDirectoryBundle(options: {
 }): Promise<LoadedBundle> {
   const { dir } = options;
   const snapshot = options.snapshot ?? snapshotDirectory(dir);
-  const signature = options.verification ? await verifyBundleSignatures(snapshot, options.verification, dir) : undefined;
+  // Every file of the snapshot but the root's .signatures.json goes to opa build (which, without a
+  // .manifest, loads any .json or .yaml as data), so every one of them counts as loaded.
+  const signature = options.verification
+    ? await verifyBundleSignatures(snapshot, options.verification, dir, { loads: () => true })
+    : undefined;
   const revision = snapshotRevision(snapshot);
   const hasRego = [...snapshot.keys()].some((p) => p.endsWith('.rego'));
   if (!hasRego) {
