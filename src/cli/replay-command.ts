@@ -4,7 +4,20 @@ import type { Command } from 'commander';
 import { openAuditStore, parseTimeArg, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
 import { loadConfig, type WardenConfig } from '../config/index.js';
-import { composeBundles, loadDirectoryBundle, loadTarball, PolicyEngine, replayRecords, type LoadedBundle, type RecordedEvent, type ReplayReport } from '../policy/index.js';
+import {
+  composeBundles,
+  DEFAULT_BUNDLE_LIMITS,
+  loadDirectoryBundle,
+  loadTarball,
+  PolicyEngine,
+  readBundleBytes,
+  readBundleResponse,
+  replayRecords,
+  type BundleLimits,
+  type LoadedBundle,
+  type RecordedEvent,
+  type ReplayReport,
+} from '../policy/index.js';
 
 interface Io {
   out: (text: string) => void;
@@ -61,7 +74,10 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       };
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
 
-      const bundles = await Promise.all(opts.bundle.map((spec, i) => loadReplayBundle(spec, i, opts.bundle.length, entrypoint)));
+      const limits = config?.policy.limits ?? DEFAULT_BUNDLE_LIMITS;
+      const load = (spec: string, i: number): Promise<LoadedBundle> =>
+        loadReplayBundle(spec, i, opts.bundle.length, entrypoint, limits);
+      const bundles = await Promise.all(opts.bundle.map(load));
       const composed = composeBundles(bundles);
       const engine = await PolicyEngine.load(composed, entrypoint);
 
@@ -97,7 +113,13 @@ async function* readAll(store: AuditStore): AsyncGenerator<RecordedEvent> {
   }
 }
 
-async function loadReplayBundle(spec: string, index: number, count: number, entrypoint: string): Promise<LoadedBundle> {
+async function loadReplayBundle(
+  spec: string,
+  index: number,
+  count: number,
+  entrypoint: string,
+  limits: BundleLimits,
+): Promise<LoadedBundle> {
   const eq = spec.indexOf('=');
   const named = eq > 0 && !/^https?:\/\//.test(spec.slice(0, eq + 3)) && !existsSync(spec);
   const name = named ? spec.slice(0, eq) : count > 1 ? `bundle${index + 1}` : 'policy';
@@ -105,11 +127,15 @@ async function loadReplayBundle(spec: string, index: number, count: number, entr
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source);
     if (res.status !== 200) throw new PolicyError('policy_download_failed', `bundle ${source} answered ${res.status} ${res.statusText}`);
-    return loadTarball(Buffer.from(await res.arrayBuffer()), { name, source, ...(res.headers.get('etag') ? { etag: res.headers.get('etag')! } : {}) });
+    const etag = res.headers.get('etag');
+    const bytes = await readBundleResponse(res, source, limits);
+    return loadTarball(bytes, { name, source, limits, ...(etag ? { etag } : {}) });
   }
   const path = resolve(source);
   if (!existsSync(path)) throw new PolicyError('policy_source_missing', `bundle ${path} does not exist. Fix: pass --bundle with a policy directory, a bundle .tar.gz or a bundle URL.`);
-  return statSync(path).isDirectory() ? loadDirectoryBundle({ name, dir: path, entrypoint }) : loadTarball(readFileSync(path), { name, source: path });
+  return statSync(path).isDirectory()
+    ? loadDirectoryBundle({ name, dir: path, entrypoint, limits })
+    : loadTarball(readBundleBytes(path, limits), { name, source: path, limits });
 }
 
 function progressBar(total: number, io: Io): { update: (n: number) => void; done: () => void } {

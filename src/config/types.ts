@@ -86,6 +86,19 @@ export interface PolicyVerificationConfig {
   readonly excludeFiles: readonly string[];
 }
 
+/**
+ * `policy.limits`: the largest bundle Warden reads, from any source. A source over a limit is
+ * refused as soon as it crosses it, before the rest is read.
+ */
+export interface BundleLimits {
+  /** A `.tar.gz` file or bundle-service download, in bytes, before it is unpacked. */
+  readonly compressedBytes: number;
+  /** The bundle unpacked (the tar stream inside the gzip), or the policy files read from a directory, in bytes. */
+  readonly uncompressedBytes: number;
+  /** Entries in a tarball (files, directories, links), or policy files read from a directory. */
+  readonly files: number;
+}
+
 /** `decisionLogs.service`: OPA's decision log upload API. */
 export interface DecisionLogServiceConfig {
   readonly url: string;
@@ -113,6 +126,8 @@ export interface WardenConfig {
     readonly verification?: PolicyVerificationConfig;
     /** Explicit `policy.statusFile`; undefined means the default in the data directory. */
     readonly statusFile?: string;
+    /** `policy.limits`, defaults filled in. */
+    readonly limits: BundleLimits;
   };
   readonly identity: Principal;
   readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };
