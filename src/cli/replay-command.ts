@@ -6,11 +6,15 @@ import { PolicyError } from '../common/index.js';
 import { loadConfig, type WardenConfig } from '../config/index.js';
 import {
   composeBundles,
+  DEFAULT_BUNDLE_LIMITS,
   DEFAULT_EVALUATION_BUDGET,
   loadDirectoryBundle,
   loadTarball,
+  readBundleBytes,
+  readBundleResponse,
   replayRecords,
   WorkerEngine,
+  type BundleLimits,
   type LoadedBundle,
   type RecordedEvent,
   type ReplayReport,
@@ -72,7 +76,10 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       };
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
 
-      const bundles = await Promise.all(opts.bundle.map((spec, i) => loadReplayBundle(spec, i, opts.bundle.length, entrypoint)));
+      const limits = config?.policy.limits ?? DEFAULT_BUNDLE_LIMITS;
+      const load = (spec: string, i: number): Promise<LoadedBundle> =>
+        loadReplayBundle(spec, i, opts.bundle.length, entrypoint, limits);
+      const bundles = await Promise.all(opts.bundle.map(load));
       const composed = composeBundles(bundles);
       // The same evaluation budget as the recorded Warden: a rule over it is denied here as it would be there.
       const budget = config?.policy.evaluation ?? DEFAULT_EVALUATION_BUDGET;
@@ -123,7 +130,13 @@ async function* readAll(store: AuditStore): AsyncGenerator<RecordedEvent> {
   }
 }
 
-async function loadReplayBundle(spec: string, index: number, count: number, entrypoint: string): Promise<LoadedBundle> {
+async function loadReplayBundle(
+  spec: string,
+  index: number,
+  count: number,
+  entrypoint: string,
+  limits: BundleLimits,
+): Promise<LoadedBundle> {
   const eq = spec.indexOf('=');
   const named = eq > 0 && !/^https?:\/\//.test(spec.slice(0, eq + 3)) && !existsSync(spec);
   const name = named ? spec.slice(0, eq) : count > 1 ? `bundle${index + 1}` : 'policy';
@@ -131,11 +144,15 @@ async function loadReplayBundle(spec: string, index: number, count: number, entr
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source);
     if (res.status !== 200) throw new PolicyError('policy_download_failed', `bundle ${source} answered ${res.status} ${res.statusText}`);
-    return loadTarball(Buffer.from(await res.arrayBuffer()), { name, source, ...(res.headers.get('etag') ? { etag: res.headers.get('etag')! } : {}) });
+    const etag = res.headers.get('etag');
+    const bytes = await readBundleResponse(res, source, limits);
+    return loadTarball(bytes, { name, source, limits, ...(etag ? { etag } : {}) });
   }
   const path = resolve(source);
   if (!existsSync(path)) throw new PolicyError('policy_source_missing', `bundle ${path} does not exist. Fix: pass --bundle with a policy directory, a bundle .tar.gz or a bundle URL.`);
-  return statSync(path).isDirectory() ? loadDirectoryBundle({ name, dir: path, entrypoint }) : loadTarball(readFileSync(path), { name, source: path });
+  return statSync(path).isDirectory()
+    ? loadDirectoryBundle({ name, dir: path, entrypoint, limits })
+    : loadTarball(readBundleBytes(path, limits), { name, source: path, limits });
 }
 
 function formatTable(report: ReplayReport, header: { store: string; bundle: { revision: string; source: string }; since: string | null }): string {

@@ -6,7 +6,16 @@ import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { ConfigError, describeError } from '../common/index.js';
 import { expandEnv, formatPath } from './env.js';
-import type { AuthConfig, DecisionLogServiceConfig, HttpConfig, PolicyBundleConfig, PolicyVerificationConfig, ServerConfig, WardenConfig } from './types.js';
+import type {
+  AuthConfig,
+  BundleLimits,
+  DecisionLogServiceConfig,
+  HttpConfig,
+  PolicyBundleConfig,
+  PolicyVerificationConfig,
+  ServerConfig,
+  WardenConfig,
+} from './types.js';
 
 const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
 
@@ -82,6 +91,7 @@ interface RawConfig {
     bundle?: string; entrypoint?: string; mode?: 'enforce' | 'monitor'; watch?: boolean; statusFile?: string;
     evaluation?: { timeoutMs?: number; maxMemoryMb?: number };
     bundles?: Record<string, RawPolicyBundle>; services?: Record<string, RawBundleService>; verification?: RawVerification;
+    limits?: { compressedBytes?: number | string; uncompressedBytes?: number | string; files?: number };
   };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
   session?: { historyWindow?: number; resultMaxChars?: number };
@@ -212,6 +222,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
         timeoutMs: raw.policy.evaluation?.timeoutMs ?? 1000,
         maxMemoryMb: raw.policy.evaluation?.maxMemoryMb ?? 256,
       }),
+      limits: deriveBundleLimits(raw.policy.limits ?? {}),
     }),
     identity: Object.freeze({
       sub: raw.identity?.sub ?? user,
@@ -390,12 +401,33 @@ function safeUser(): string {
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
+/**
+ * The default `policy.limits`, generous for real bundles. 256 MiB unpacked is the fixed cap Warden
+ * had before the limits could be set, so nothing that loaded before is refused for size. Rego,
+ * JSON and Wasm compress 3 to 10 times, so 64 MiB of gzip carries a bundle near that cap. 10,000
+ * entries is far beyond a policy tree (Warden's shipped one has 11 files; Rego, data and their
+ * directories rarely reach a thousand), and each entry is cheap, so the limit only stops floods.
+ */
+export const DEFAULT_BUNDLE_LIMITS: BundleLimits = Object.freeze({
+  compressedBytes: 64 * 1024 ** 2,
+  uncompressedBytes: 256 * 1024 ** 2,
+  files: 10_000,
+});
+
 /** Bytes of a size the schema admitted: an integer, or digits with a unit (`512kb`, `4mb`). */
 function parseSize(size: number | string): number {
   if (typeof size === 'number') return size;
   // The schema's pattern already admitted it: digits, optional fraction, unit.
   const m = /^([0-9.]+)\s*([a-z]+)$/.exec(size.toLowerCase()) as RegExpExecArray;
   return Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
+}
+
+function deriveBundleLimits(raw: NonNullable<RawConfig['policy']['limits']>): BundleLimits {
+  return Object.freeze({
+    compressedBytes: parseSize(raw.compressedBytes ?? DEFAULT_BUNDLE_LIMITS.compressedBytes),
+    uncompressedBytes: parseSize(raw.uncompressedBytes ?? DEFAULT_BUNDLE_LIMITS.uncompressedBytes),
+    files: raw.files ?? DEFAULT_BUNDLE_LIMITS.files,
+  });
 }
 
 function deriveHttp(raw: RawHttp): HttpConfig {

@@ -94,6 +94,19 @@ export interface PolicyVerificationConfig {
   readonly excludeFiles: readonly string[];
 }
 
+/**
+ * `policy.limits`: the largest bundle Warden reads, from any source. A source over a limit is
+ * refused as soon as it crosses it, before the rest is read.
+ */
+export interface BundleLimits {
+  /** A `.tar.gz` file or bundle-service download, in bytes, before it is unpacked. */
+  readonly compressedBytes: number;
+  /** The bundle unpacked (the tar stream inside the gzip), or the policy files read from a directory, in bytes. */
+  readonly uncompressedBytes: number;
+  /** Entries in a tarball (files, directories, links), or policy files read from a directory. */
+  readonly files: number;
+}
+
 /** `decisionLogs.service`: OPA's decision log upload API. */
 export interface DecisionLogServiceConfig {
   readonly url: string;
@@ -123,6 +136,8 @@ export interface WardenConfig {
     readonly statusFile?: string;
     /** `policy.evaluation`: what one evaluation may spend before it is stopped and denied. */
     readonly evaluation: { readonly timeoutMs: number; readonly maxMemoryMb: number };
+    /** `policy.limits`, defaults filled in. */
+    readonly limits: BundleLimits;
   };
   readonly identity: Principal;
   readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };

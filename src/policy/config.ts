@@ -44,8 +44,16 @@ export function runtimeOptionsFromConfig(config: WardenConfig, extra: Partial<Ru
         ...(b.polling ? { polling: b.polling } : {}),
         ...(b.watch !== undefined ? { watch: b.watch } : {}),
         ...verification(b.signing),
+        limits: p.limits,
       }))
-    : [{ name: 'policy', ...(/^https?:\/\//.test(p.bundle) ? { url: p.bundle } : { path: p.bundle }), ...verification() }];
+    : [
+        {
+          name: 'policy',
+          ...(/^https?:\/\//.test(p.bundle) ? { url: p.bundle } : { path: p.bundle }),
+          ...verification(),
+          limits: p.limits,
+        },
+      ];
   return {
     bundles,
     entrypoint: p.entrypoint,

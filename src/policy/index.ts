@@ -23,7 +23,6 @@ export {
   readBundleFile,
   bundleFromFiles,
   contentRevision,
-  untar,
   loadTarball,
   loadDirectoryBundle,
   compileSnapshot,
@@ -40,6 +39,8 @@ export {
   definedOptionalEntrypoints,
 } from './bundle.js';
 export type { LoadedBundle, RegoLocation } from './bundle.js';
+export { untar, readBundleBytes, readBundleResponse, DEFAULT_BUNDLE_LIMITS } from './archive.js';
+export type { BundleLimits } from './archive.js';
 export { composeBundles, compositeRevision } from './compose.js';
 export type { ComposedBundle } from './compose.js';
 export { createSource, DirectorySource, FileSource, HttpSource, LONG_POLL_CONTENT_TYPE, backoff } from './sources.js';

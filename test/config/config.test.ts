@@ -24,6 +24,7 @@ describe('config', () => {
       mode: 'enforce',
       watch: false,
       evaluation: DEFAULT_EVALUATION_BUDGET,
+      limits: { compressedBytes: 64 * 1024 ** 2, uncompressedBytes: 256 * 1024 ** 2, files: 10_000 },
     });
     expect(c.audit.store).toBe(`sqlite:${join(FIXTURES, 'data/audit.db')}`);
     expect(c.audit.onFailure).toBe('deny');
@@ -45,6 +46,29 @@ describe('config', () => {
   test('JSON configs are read as JSON', () => {
     const c = parseConfig(JSON.stringify({ mcpServers: { a: { command: 'x' } }, policy: { bundle: join(POLICIES, 'allow-all') } }), '/tmp/w.json', {});
     expect(c.servers[0]!.name).toBe('a');
+  });
+
+  test('policy.limits: sizes in bytes or with a unit, each defaulted on its own', () => {
+    const withLimits = (limits: string): ReturnType<typeof parseConfig> =>
+      parseConfig(
+        `mcpServers: { a: { command: x } }\npolicy: { bundle: ${join(POLICIES, 'allow-all')}, limits: ${limits} }`,
+        '/tmp/w.yaml',
+        {},
+      );
+    expect(withLimits('{ compressedBytes: 1mb, uncompressedBytes: 1048576, files: 50 }').policy.limits).toEqual({
+      compressedBytes: 1024 ** 2,
+      uncompressedBytes: 1024 ** 2,
+      files: 50,
+    });
+    expect(withLimits('{ uncompressedBytes: 1.5gb }').policy.limits).toEqual({
+      compressedBytes: 64 * 1024 ** 2,
+      uncompressedBytes: 1.5 * 1024 ** 3,
+      files: 10_000,
+    });
+    expect(() => withLimits('{ files: 0 }')).toThrow(/policy\.limits\.files: must be >= 1/);
+    expect(() => withLimits('{ compressedBytes: lots }')).toThrow(/policy\.limits\.compressedBytes/);
+    const unknown = /policy\.limits\.entries: unknown key.*compressedBytes, uncompressedBytes, files/;
+    expect(() => withLimits('{ entries: 5 }')).toThrow(unknown);
   });
 
   test('${VAR:-default} and unset variables', () => {
