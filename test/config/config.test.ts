@@ -29,7 +29,7 @@ describe('config', () => {
     expect(c.audit.store).toBe(`sqlite:${join(FIXTURES, 'data/audit.db')}`);
     expect(c.audit.onFailure).toBe('deny');
     expect(c.session).toEqual({ historyWindow: 100, resultMaxChars: 512 });
-    expect(c.limits).toEqual({ maxUriLength: 8192 });
+    expect(c.limits).toEqual({ maxUriLength: 8192, argumentsMaxDepth: 64, argumentsMaxBytes: 1024 * 1024 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.servers[0])).toBe(true);
   });
 
