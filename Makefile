@@ -18,7 +18,8 @@ COVERAGE_MIN  ?= 90
 export PATH := $(TOOLS_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
 export WARDEN_OPA := $(OPA)
 
-.PHONY: help tools deps build test test-policy test-node test-deps lint-ts lint-policy fmt demo bench clean
+.PHONY: help tools deps build test test-policy test-node test-node-versions test-deps lint-ts lint-policy fmt demo bench \
+  clean
 
 help:
 	@echo "make demo   install, build and run a scripted session through Warden on the bundled examples"
@@ -58,7 +59,7 @@ build: deps
 	npm run --silent build
 
 # --- tests -------------------------------------------------------------------------------------
-test: tools build lint-ts test-policy test-node
+test: tools build lint-ts test-policy test-node test-node-versions
 
 # Layering of src/ (scripts/layers.json) and no console output outside the CLI.
 lint-ts: deps
@@ -74,14 +75,23 @@ test-policy: tools build lint-policy
 	node dist/cli/main.js policy test --coverage-min $(COVERAGE_MIN) policy policy-tests
 
 # Test services are provided by the tests themselves; these steps only install what they need
-# (PostgreSQL from Debian's packages, a Node 22 binary from npm for the conformance suite), so a
-# first-time install does not eat into a test's timeout.
+# (PostgreSQL from Debian's packages; Node 22 and 24 binaries from npm, for the conformance suite and
+# the end-to-end subset below, with better-sqlite3 built once for each and for the machine's Node,
+# cached outside the clone), so a first-time install does not eat into a test's timeout.
 test-node: build test-deps
 	npx vitest run
 
+# The end-to-end subset (stdio core, HTTP front, approvals, demo) again with Warden itself on
+# Node 22 and on Node 24 (scripts/e2e-node.sh); the whole suite above runs on the machine's Node.
+test-node-versions: build test-deps
+	bash scripts/e2e-node.sh 22
+	bash scripts/e2e-node.sh 24
+
 test-deps:
 	bash scripts/pg-test-server.sh install
-	bash scripts/node22.sh >/dev/null
+	bash scripts/sqlite-native.sh "$$(command -v node)" >/dev/null
+	bash scripts/sqlite-native.sh "$$(bash scripts/node-bin.sh 22)" >/dev/null
+	bash scripts/sqlite-native.sh "$$(bash scripts/node-bin.sh 24)" >/dev/null
 	@# The dashboard's browser test drives Debian's Chromium through playwright-core (no browser download).
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 

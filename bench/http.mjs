@@ -151,6 +151,8 @@ async function startWarden(server, audit) {
       server.url ? `  everything: { url: ${JSON.stringify(server.url)} }` : `  everything: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(EVERYTHING)}, stdio] }`,
       `policy: { bundle: ${JSON.stringify(POLICY)} }`,
       `audit: { store: ${JSON.stringify(audit === 'memory' ? 'memory:' : `sqlite:${join(dir, 'audit.db')}`)} }`,
+      // One principal (auth none) opens every session here: up to 1,000 idle ones.
+      'http: { maxSessions: 100000, maxSessionsPerPrincipal: 100000 }',
       '',
     ].join('\n'),
   );

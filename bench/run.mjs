@@ -30,3 +30,4 @@ await part('stdio proxy', 'stdio.mjs', async (m) => m.formatStdio(await m.benchS
 await part('audit trail', 'audit.mjs', async (m) => m.formatTable(await m.benchAudit()));
 await part('http front', 'http.mjs', async (m) => (m.formatHttp ?? m.formatTable)(await m.benchHttp()));
 await part('policy bundles', 'bundles.mjs', async (m) => (m.formatBundles ?? m.formatTable)(await m.benchBundles()));
+await part('policy evaluation budget', 'budget.mjs', async (m) => m.formatBudget(await m.benchBudget()));

@@ -77,6 +77,8 @@ const transport = new StdioClientTransport({
     WARDEN_EXAMPLE_LOG: callLog,
     ...(process.env.WARDEN_OPA ? { WARDEN_OPA: process.env.WARDEN_OPA } : {}),
     ...(process.env.WARDEN_DATA_DIR ? { WARDEN_DATA_DIR: DATA } : {}),
+    // The e2e subset on Node 22/24 loads native addons built for that Node through it.
+    ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}),
   },
   cwd: ROOT,
   stderr: 'pipe',

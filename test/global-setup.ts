@@ -15,6 +15,9 @@ export default function setup(): void {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   }
   if (!process.env['WARDEN_OPA'] && existsSync(join(ROOT, '.tools/bin/opa'))) process.env['WARDEN_OPA'] = join(ROOT, '.tools/bin/opa');
+  // The pre-built shipped policy follows policy/, which can change without any source file changing.
+  const script = join(ROOT, 'scripts/build-shipped-policy.mjs');
+  execFileSync(process.execPath, [script], { cwd: ROOT, stdio: 'inherit', env: process.env });
 }
 
 function newestMtime(dir: string): number {

@@ -2,6 +2,8 @@
 // ci: a build pipeline. The example policies only let deploy_to_production through after run_tests
 // and security_scan passed for the same service in the session. Failures are triggered by name
 // ("flaky", "broken", "vulnerable"), by env CI_FAIL_TESTS=1 or by simulate_failure: true.
+// CI_DEPLOY_MS=<ms> makes deploy_to_production take that long (a slow rollout, for tests of calls
+// made while a deploy is still running).
 
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import * as z from 'zod/v4';
@@ -88,7 +90,9 @@ server.registerTool(
     outputSchema: { service: z.string(), version: z.string(), url: z.string() },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   },
-  recorded(NAME, 'deploy_to_production', ({ service: name, version }) => {
+  recorded(NAME, 'deploy_to_production', async ({ service: name, version }) => {
+    const rollout = Number(process.env.CI_DEPLOY_MS ?? 0);
+    if (rollout > 0) await new Promise((resolve) => setTimeout(resolve, rollout));
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'service';
     const result = {
       service: name,

@@ -40,16 +40,34 @@ test_approvals if {
 	lib.approvals_for("x") == [] with input as {}
 }
 
-test_approved_is_used_up_by_a_run if {
-	approvals := [f.approval("deploy_to_production")]
-	lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, [], approvals)
+test_approved_by_an_approval_for_this_call if {
+	own := [f.approval("deploy_to_production")]
+	lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, [], own)
 
-	# The approved deploy ran: the next deploy needs a new approval...
+	# Its own approval counts whatever ran before it.
 	deployed := [f.entry(1, "deploy_to_production", {}, "success")]
-	not lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, deployed, approvals)
-
-	# ...but a denied attempt does not use the approval up.
-	denied := [f.entry(1, "deploy_to_production", {}, "denied")]
-	lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, denied, approvals)
+	lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, deployed, own)
 	not lib.approved("deploy_to_production") with input as f.call("deploy_to_production", {}, [])
+	not lib.approved("other") with input as f.call_with_approvals("other", {}, [], own)
+}
+
+test_approved_never_by_an_approval_of_another_call if {
+	# An approval of another call: one still running downstream (its run not in history yet), or
+	# one denied when decided again after approval. Counting approvals against runs took either
+	# for a spare; bound to its call, it covers nothing else.
+	other := [f.approval_of("deploy_to_production", "call-1")]
+	not lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, [], other)
+	denied := [f.entry(1, "deploy_to_production", {}, "denied")]
+	not lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, denied, other)
+
+	# An input without call ids (an older host) approves nothing: fail closed.
+	unbound := [object.remove(f.approval("deploy_to_production"), ["call_id"])]
+	not lib.approved("deploy_to_production") with input as f.call_with_approvals("deploy_to_production", {}, [], unbound)
+	own := f.call_with_approvals("deploy_to_production", {}, [], [f.approval("deploy_to_production")])
+	not lib.approved("deploy_to_production") with input as json.remove(own, ["call/id"])
+}
+
+test_for_this_call if {
+	lib.for_this_call(f.approval("x")) with input as f.call("x", {}, [])
+	not lib.for_this_call(f.approval_of("x", "call-1")) with input as f.call("x", {}, [])
 }

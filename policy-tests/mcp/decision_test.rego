@@ -68,8 +68,24 @@ test_approval_obligation_when_needed if {
 		"required": true,
 		"reason": "and a cto; ship needs a lead",
 		"approvers": ["cto", "lead"],
+		"allow_self_approval": false,
 	}}
 	d.reasons == []
+}
+
+test_self_approval_only_for_a_listed_role if {
+	obligation(["lead", "self-approver"]).allow_self_approval == true
+	obligation(["lead"]).allow_self_approval == false
+	not_listed := obligation(["lead", "self-approver"]) with data.approval.self_approval.roles as ["solo"]
+	not_listed.allow_self_approval == false
+	obligation(["solo"]).allow_self_approval == true with data.approval.self_approval.roles as ["solo"]
+}
+
+obligation(roles) := d.obligations.approval if {
+	doc := f.call_with_approvals("ship", {}, [f.entry(1, "x", {}, "success")], [])
+	principal := {"sub": "alice", "roles": roles, "claims": {}}
+	d := mcp.decision with input as object.union(doc, {"principal": principal})
+		with data.workflows as templates
 }
 
 test_approval_obligation_gone_once_approved if {

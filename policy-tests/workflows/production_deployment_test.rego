@@ -19,6 +19,7 @@ approval_obligation := {"approval": {
 	"required": true,
 	"reason": "production deploy needs a release manager",
 	"approvers": ["release-manager"],
+	"allow_self_approval": false,
 }}
 
 test_green_build_asks_for_approval if {
@@ -33,7 +34,27 @@ test_approved_green_build_deploys if {
 
 test_each_deploy_needs_its_own_approval if {
 	history := array.concat(green_api, [f.entry(3, "deploy_to_production", api, "success")])
-	deploy(api, history, [f.approval("deploy_to_production")]).obligations == approval_obligation
+	deploy(api, history, [f.approval_of("deploy_to_production", "call-3")]).obligations == approval_obligation
+}
+
+test_a_deploy_cannot_use_the_approval_of_one_still_running if {
+	# svc-x's approved deploy is running downstream (not in history yet) when svc-y's is decided:
+	# more approvals than deploy runs, but none of them is svc-y's.
+	x := {"service": "svc-x"}
+	y := {"service": "svc-y"}
+	green := [
+		f.entry(1, "run_tests", x, "success"), f.entry(2, "security_scan", x, "success"),
+		f.entry(3, "run_tests", y, "success"), f.entry(4, "security_scan", y, "success"),
+	]
+	deploy(y, green, [f.approval_of("deploy_to_production", "call-x")]).obligations == approval_obligation
+	deploy(y, green, [f.approval("deploy_to_production")]).obligations == {}
+}
+
+test_a_release_manager_with_the_self_approver_role_may_approve_their_own_deploy if {
+	doc := f.call_with_approvals("deploy_to_production", api, green_api, [])
+	solo := {"sub": "alice", "roles": ["release-manager", "self-approver"], "claims": {}}
+	d := mcp.decision with input as object.union(doc, {"principal": solo})
+	d.obligations.approval.allow_self_approval == true
 }
 
 test_deploy_without_tests_is_denied if {

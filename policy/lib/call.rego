@@ -25,21 +25,32 @@ has_arg(key) if _ = call_args[key]
 # describe(["customer_id"], {"customer_id": "c-2"}) == "customer_id=c-2"
 describe(keys, pattern) := concat(", ", [concat("=", [key, show(pattern[key])]) | some key in keys])
 
-# approvals_for(tool) lists the approvals granted in this session for tool.
+# approvals_for(tool) lists input.approvals for tool. Warden binds each approval to the call it was
+# given for (call_id, arguments_digest, principal) and lists the current call's own approval, if
+# it has one, and those of earlier calls that ran. An approval of a call still running downstream,
+# or of one denied after all, is in no other call's input.
 approvals_for(tool) := [approval |
 	some approval in object.get(input, "approvals", [])
 	approval.tool == tool
 ]
 
-# ever_approved(tool) holds when tool was approved at least once in this session.
+# ever_approved(tool) holds when tool was approved at least once in this session: for the
+# current call, or for an earlier call that ran.
 # Example: ever_approved("deploy_to_production")
 ever_approved(tool) if count(approvals_for(tool)) > 0
 
-# approved(tool) holds when an approval for tool is still unused: each approval covers one run,
-# so approvals must outnumber the runs of tool so far. Counting (rather than comparing
-# timestamps) does not depend on when the host stamps a held call in the history.
+# approved(tool) holds when the current call holds an approval given for it: each approval covers
+# the one call it was given for, and is used up when that call is forwarded. Approvals of other
+# calls never count, however many there are, so two calls (even overlapping ones) cannot share one.
 # Example: approved("deploy_to_production")
-approved(tool) if count(approvals_for(tool)) > runs(tool)
+approved(tool) if {
+	some approval in approvals_for(tool)
+	for_this_call(approval)
+}
+
+# for_this_call(approval) holds when approval was given for the current call (input.call.id).
+# Example: [a | some a in input.approvals; lib.for_this_call(a)]
+for_this_call(approval) if approval.call_id == input.call.id
 
 # show(value) renders a value for a message: strings as they are, anything else as JSON.
 # Messages use concat and show rather than sprintf, so they read the same under every Wasm host.

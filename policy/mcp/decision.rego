@@ -76,10 +76,27 @@ approval_obligation := {"approval": {
 	"required": true,
 	"reason": concat("; ", sort({a.reason | some a in enforced_approvals})),
 	"approvers": sort({approver | some a in enforced_approvals; some approver in a.approvers}),
+	"allow_self_approval": allow_self_approval,
 }} if {
 	count(denials) == 0
 	count(enforced_approvals) > 0
 } else := {}
+
+# allow_self_approval: Warden refuses a principal's approval of their own call, in their own client
+# (elicitation) and in the dashboard alike, unless the obligation allows it. Allowed here only for a
+# principal holding a role listed in data.approval.self_approval.roles (policy/approval/): meant for
+# a single-user setup, where the person at the client is the only one who could approve
+# (examples/warden.yaml gives its local user such a role).
+default allow_self_approval := false
+
+allow_self_approval if {
+	some role in input.principal.roles
+	role in self_approval_roles
+}
+
+default self_approval_roles := []
+
+self_approval_roles := data.approval.self_approval.roles
 
 audit_obligation := {"audit": {"required": true}} if workflow.audit_required
 

@@ -22,12 +22,18 @@ export interface PendingApproval extends ApprovalRequest {
 
 export type ApprovalOutcome = 'approved' | 'declined' | 'cancelled' | 'timed_out' | 'unavailable';
 
+/**
+ * Where an answer comes from: `elicitation`, the held call's own client (so always its requester);
+ * `admin`, an approver through the admin API or the dashboard.
+ */
+export type ApprovalVia = 'elicitation' | 'admin';
+
 export interface ApprovalResult {
   outcome: ApprovalOutcome;
   granted: boolean;
   /** Who decided (absent for timeouts and cancellations). */
   by?: string;
-  via?: 'elicitation' | 'admin';
+  via?: ApprovalVia;
   comment?: string;
   at: string;
   /** For a person: why the call was not approved, and how approval is obtained. */
@@ -47,8 +53,9 @@ export class ApprovalError extends WardenError {}
 
 /**
  * Holds calls that need a person's approval. The first answer wins: the client's elicitation
- * (when the client can elicit and its principal may approve), an approver through the admin API
- * or dashboard, the timeout, or the client cancelling. Emits `pending` and `resolved` for live views.
+ * (when the client can elicit and its principal may approve its own call: an approver role, and
+ * the policy allows self-approval), an approver through the admin API or dashboard, the timeout,
+ * or the client cancelling. Emits `pending` and `resolved` for live views.
  */
 export class ApprovalBroker extends EventEmitter {
   private readonly pending = new Map<string, { request: PendingApproval; settle: (r: ApprovalResult) => void }>();
@@ -68,14 +75,12 @@ export class ApprovalBroker extends EventEmitter {
   /** Holds the call until someone answers, the timeout passes or the client cancels. */
   request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> {
     const now = this.now();
-    const canElicit = !!channel.elicit && mayApprove(request, request.principal) === null;
+    // The requester is asked in their client only when they may approve their own call; otherwise
+    // the call waits for another approver (admin API), or is denied at once when there is none.
+    const canElicit = !!channel.elicit && mayApprove(request, request.principal, 'elicitation') === null;
     const admin = this.options.adminChannel();
     if (!canElicit && !admin) {
-      return Promise.resolve(this.result('unavailable', false, {
-        message: `${request.call.name} needs approval${describeApprovers(request)}${request.reason ? ` (${request.reason})` : ''}, and nobody can be asked: ` +
-          (channel.elicit ? `the session's principal ${request.principal.sub} is not an approver` : 'this client cannot answer approval requests (no elicitation capability)') +
-          ' and no admin API is running. Fix: run Warden with --http and approve the call in the dashboard (or POST /admin/approvals/<id>), or use a client that supports elicitation as an approver.',
-      }));
+      return Promise.resolve(this.result('unavailable', false, { message: nobodyToAsk(request, !!channel.elicit) }));
     }
     const held: PendingApproval = { ...request, requested_at: new Date(now).toISOString(), expires_at: new Date(now + this.options.timeoutMs).toISOString() };
     return new Promise<ApprovalResult>((resolve) => {
@@ -127,7 +132,7 @@ export class ApprovalBroker extends EventEmitter {
   decide(id: string, approver: { sub: string; roles: readonly string[] }, approve: boolean, comment?: string): ApprovalResult {
     const entry = this.pending.get(id);
     if (!entry) throw new ApprovalError('approval_not_found', `no pending approval ${id} (it may have been answered, timed out or cancelled)`);
-    const refusal = mayApprove(entry.request, approver);
+    const refusal = mayApprove(entry.request, approver, 'admin');
     if (refusal) throw new ApprovalError('approval_forbidden', refusal);
     const r = approve
       ? this.result('approved', true, { by: approver.sub, via: 'admin', ...(comment ? { comment } : {}), message: `approved by ${approver.sub}` })
@@ -145,14 +150,65 @@ export class ApprovalBroker extends EventEmitter {
   }
 }
 
-/** Null when `who` may approve `request`, else why not. */
-export function mayApprove(request: ApprovalRequest, who: { sub: string; roles: readonly string[] }): string | null {
-  const allowed = request.approvers.length ? request.approvers : ['admin'];
-  if (!who.roles.some((r) => allowed.includes(r))) return `${who.sub} may not approve ${request.call.name}: it needs one of the roles ${allowed.join(', ')}`;
-  if (who.sub === request.principal.sub && !request.allow_self_approval && who !== request.principal) {
-    return `${who.sub} requested ${request.call.name} and may not approve it too (self-approval is refused unless the policy allows it)`;
+/**
+ * Null when `who` may approve `request` through `via`, else why not. The same rules hold on every
+ * channel: `who` needs one of the request's approver roles, and may not approve their own call
+ * unless the policy allows self-approval (`allow_self_approval`). An elicitation answer is always
+ * the requester's own, so there it is self-approval whoever `who` claims to be.
+ *
+ * @example
+ * ```ts
+ * mayApprove(request, request.principal, 'elicitation'); // "alice requested deploy ... in their own client ..."
+ * mayApprove(request, { sub: 'bob', roles: ['release-manager'] }, 'admin'); // null
+ * ```
+ */
+export function mayApprove(
+  request: ApprovalRequest,
+  who: { sub: string; roles: readonly string[] },
+  via: ApprovalVia,
+): string | null {
+  const allowed = allowedRoles(request);
+  if (!who.roles.some((r) => allowed.includes(r))) {
+    return `${who.sub} may not approve ${request.call.name}: it needs one of the roles ${allowed.join(', ')}`;
+  }
+  if ((via === 'elicitation' || who.sub === request.principal.sub) && !request.allow_self_approval) {
+    const where = via === 'elicitation' ? ' in their own client' : ' too';
+    const requester = request.principal.sub;
+    return `${requester} requested ${request.call.name} and may not approve it${where} (${SELF_APPROVAL_REFUSED})`;
   }
   return null;
+}
+
+const SELF_APPROVAL_REFUSED = 'self-approval is refused unless the policy allows it';
+
+/** Roles that may approve: the request's, or `admin` when it names none. */
+function allowedRoles(request: ApprovalRequest): string[] {
+  return request.approvers.length ? request.approvers : ['admin'];
+}
+
+/**
+ * Why a held call is denied at once (its own client cannot approve it, and no admin API is
+ * running), naming who could approve it instead.
+ */
+function nobodyToAsk(request: ApprovalRequest, clientCanElicit: boolean): string {
+  const who = request.principal.sub;
+  const roles = allowedRoles(request);
+  const isApprover = request.principal.roles.some((r) => roles.includes(r));
+  const why = !clientCanElicit
+    ? 'this client cannot answer approval requests (no elicitation capability)'
+    : isApprover
+      ? `the session's principal ${who} may not approve their own call (${SELF_APPROVAL_REFUSED})`
+      : `the session's principal ${who} is not an approver`;
+  const other = request.allow_self_approval ? '' : ` other than ${who}`;
+  // Elicitation would help only a requester who may approve their own call.
+  const helps = !clientCanElicit && isApprover && request.allow_self_approval;
+  const orClient = helps ? ', or use a client that supports elicitation' : '';
+  const reason = request.reason ? ` (${request.reason})` : '';
+  return (
+    `${request.call.name} needs approval${describeApprovers(request)}${reason}, and nobody can be asked: ${why} ` +
+    'and no admin API is running. Fix: run Warden with --http and approve the call in the dashboard ' +
+    `(or POST /admin/approvals/<id>) as a principal with one of the roles ${roles.join(', ')}${other}${orClient}.`
+  );
 }
 
 const ELICITATION_SCHEMA = {

@@ -21,6 +21,17 @@ export interface ArchiveHeader {
   checkpoints: Checkpoint[];
 }
 
+/**
+ * The one form Warden writes a record line in (archive files, `warden audit export --format
+ * jsonl`): `JSON.stringify` of the record with its members in this order and `data` as parsed from
+ * its canonical text. The verifier holds every archive line to it byte for byte, so a line with a
+ * duplicate key, other whitespace or another member order is reported, not parsed two ways.
+ */
+export function recordLine(record: AuditRecord): string {
+  const { seq, at, type, session_id, data, prev_hash, hash } = record;
+  return JSON.stringify({ seq, at, type, session_id, data, prev_hash, hash });
+}
+
 async function* lines(file: string): AsyncGenerator<{ line: string; n: number }> {
   const rl = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
   let n = 0;
@@ -47,11 +58,24 @@ function validHeader(value: unknown): value is ArchiveHeader {
   );
 }
 
+/** One record line of an archive: its exact text, and the record it parses to. */
+export interface ArchiveEntry {
+  line: string;
+  record: AuditRecord;
+  /** False when the line is not JSON (then `record` is a filler whose `data` is the line). */
+  parsed: boolean;
+}
+
 /**
  * Opens an archive file: its header now, its records as a stream. A record line that is not JSON
  * comes through as a row whose `data` is that line, so the verifier reports it as altered.
+ * `entries()` also gives each line's exact text, which the verifier holds to the form Warden writes.
  */
-export async function readArchive(file: string): Promise<{ header: ArchiveHeader; records: () => AsyncIterable<AuditRecord> }> {
+export async function readArchive(file: string): Promise<{
+  header: ArchiveHeader;
+  records: () => AsyncIterable<AuditRecord>;
+  entries: () => AsyncIterable<ArchiveEntry>;
+}> {
   let header: unknown;
   try {
     for await (const { line } of lines(file)) {
@@ -67,7 +91,7 @@ export async function readArchive(file: string): Promise<{ header: ArchiveHeader
       `${file} is not a Warden audit archive: its first line must be the {"warden_audit_archive":1,…} header (docs/audit.md)`,
     );
   }
-  const records = async function* (): AsyncGenerator<AuditRecord> {
+  const entries = async function* (): AsyncGenerator<ArchiveEntry> {
     let first = true;
     for await (const { line } of lines(file)) {
       if (first) {
@@ -75,13 +99,25 @@ export async function readArchive(file: string): Promise<{ header: ArchiveHeader
         continue;
       }
       try {
-        yield JSON.parse(line) as AuditRecord;
+        yield { line, record: JSON.parse(line) as AuditRecord, parsed: true };
       } catch {
         const seq = /"seq"\s*:\s*(\d+)/.exec(line)?.[1];
         const filler = GENESIS_HASH;
-        yield { seq: seq === undefined ? null : Number(seq), at: '', type: '', session_id: '', data: line, prev_hash: filler, hash: filler } as unknown as AuditRecord;
+        const record = {
+          seq: seq === undefined ? null : Number(seq),
+          at: '',
+          type: '',
+          session_id: '',
+          data: line,
+          prev_hash: filler,
+          hash: filler,
+        };
+        yield { line, record: record as unknown as AuditRecord, parsed: false };
       }
     }
   };
-  return { header, records };
+  const records = async function* (): AsyncGenerator<AuditRecord> {
+    for await (const entry of entries()) yield entry.record;
+  };
+  return { header, records, entries };
 }

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { AuditError, describeError } from '../common/index.js';
 import { hashRecord, normalizeTime, toCanonicalJson } from './hash.js';
 import type { AuditEvent } from './records.js';
-import { loadPrivateKey, signCheckpoint } from './signing.js';
+import { loadPrivateKey, signCheckpoint, type CheckpointKind } from './signing.js';
 import type {
   AuditQuery,
   AuditRecord,
@@ -13,6 +13,9 @@ import type {
   Checkpoint,
   StoredRow,
 } from './types.js';
+
+/** Records between checkpoints when `checkpointEvery` is not set (also the verifier's tolerance). */
+export const DEFAULT_CHECKPOINT_EVERY = 1000;
 
 /** A record ready to be written: `data` is its canonical JSON text. */
 export interface RowToWrite {
@@ -48,9 +51,12 @@ export interface Backend {
   scan(afterSeq: number, limit: number): Promise<StoredRow[]>;
   state(): Promise<ChainState>;
   checkpoints(): Promise<Checkpoint[]>;
+  /** Base checkpoints, ascending by seq (an empty list from a store written before they existed). */
+  bases(): Promise<Checkpoint[]>;
   /** Atomically reads the head and stores `build(head)` unless it is null or already present. */
   addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null>;
-  dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number>;
+  /** In one transaction: delete records and checkpoints up to `through`, move the base, store `base`. */
+  dropPrefix(through: ChainPoint, expectedBase: ChainPoint, base: Checkpoint): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -107,7 +113,7 @@ export class ChainedStore implements ChainStore {
     this.backend = backend;
     this.kind = backend.kind;
     this.description = backend.description;
-    const every = options.checkpointEvery ?? 1000;
+    const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     if (!Number.isInteger(every) || every < 1) {
       throw new AuditError('audit_store_options_invalid', `checkpointEvery must be a positive integer, got ${String(every)}`);
     }
@@ -201,9 +207,11 @@ export class ChainedStore implements ChainStore {
     }
   }
 
-  private makeCheckpoint(point: ChainPoint): Checkpoint {
+  private makeCheckpoint(point: ChainPoint, kind: CheckpointKind = 'checkpoint'): Checkpoint {
     const at = new Date().toISOString();
-    return this.signingKey ? signCheckpoint({ ...point, at }, this.signingKey) : { seq: point.seq, hash: point.hash, at, key_id: null, signature: null };
+    return this.signingKey
+      ? signCheckpoint({ ...point, at }, this.signingKey, kind)
+      : { seq: point.seq, hash: point.hash, at, key_id: null, signature: null };
   }
 
   async read(query: AuditQuery = {}): Promise<AuditRecord[]> {
@@ -227,6 +235,10 @@ export class ChainedStore implements ChainStore {
     return this.guard('read checkpoints from', () => this.backend.checkpoints());
   }
 
+  bases(): Promise<Checkpoint[]> {
+    return this.guard('read base checkpoints from', () => this.backend.bases());
+  }
+
   scan(afterSeq: number, limit: number): Promise<StoredRow[]> {
     return this.guard('read', () => this.backend.scan(afterSeq, limit));
   }
@@ -239,7 +251,9 @@ export class ChainedStore implements ChainStore {
 
   dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
     if (this.readOnly) return Promise.reject(new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`));
-    return this.guard('archive records from', () => this.backend.dropPrefix(through, expectedBase));
+    // Signed when there is a key: it lets the store alone, without its archives, prove its base.
+    const base = this.makeCheckpoint(through, 'base');
+    return this.guard('archive records from', () => this.backend.dropPrefix(through, expectedBase, base));
   }
 
   /** Waits until every append accepted so far has settled. */

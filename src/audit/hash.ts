@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
-import { AuditError } from '../common/index.js';
+import { AuditError, canonicalJson } from '../common/index.js';
 
 /** `prev_hash` of the first record ever written. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -15,34 +14,18 @@ export interface HashedFields {
   prev_hash: string;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-function wellFormed(text: string): string {
-  // RFC 8785 refuses lone surrogates; a client can send them, and refusing would deny its call.
-  return text.replace(LONE_SURROGATE, '\uFFFD');
-}
-
-function sanitize(value: unknown): unknown {
-  if (typeof value === 'string') return wellFormed(value);
-  if (Array.isArray(value)) return value.map(sanitize);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[wellFormed(key)] = sanitize(item);
-    return out;
-  }
-  return value;
-}
-
 /**
  * Turns arbitrary event data into plain JSON (what `JSON.stringify` keeps: Dates become strings,
  * `undefined` and functions vanish, NaN becomes null) and returns it with its RFC 8785 text.
  * The stored text is that canonical text, so what is read back hashes to the same value.
+ * Lone surrogates become U+FFFD (RFC 8785 refuses them; a client can send them, and refusing
+ * would deny its call). Nothing here recurses, and every key is kept (`__proto__` included):
+ * see common/json.ts.
  */
 export function toCanonicalJson(value: unknown): { value: unknown; text: string } {
-  let plain: unknown;
+  let text: string | undefined;
   try {
-    const json = JSON.stringify(value);
-    plain = json === undefined ? null : sanitize(JSON.parse(json));
+    text = canonicalJson(value, { wellFormed: true, lenient: true });
   } catch (err) {
     throw new AuditError(
       'audit_event_invalid',
@@ -50,14 +33,20 @@ export function toCanonicalJson(value: unknown): { value: unknown; text: string 
       { cause: err },
     );
   }
-  const text = canonicalize(plain);
-  if (text === undefined) throw new AuditError('audit_event_invalid', 'audit event data canonicalises to nothing');
-  return { value: plain, text };
+  // Parsed back (iteratively; `__proto__` stays an own key), the text is exactly the value's canonical text.
+  if (text === undefined) return { value: null, text: 'null' };
+  return { value: JSON.parse(text) as unknown, text };
 }
 
 /** RFC 8785 canonical JSON text of `value` (which must already be plain JSON). */
 export function canonicalText(value: unknown): string {
-  const text = canonicalize(value);
+  let text: string | undefined;
+  try {
+    text = canonicalJson(value);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new AuditError('audit_event_invalid', `value cannot be written as RFC 8785 JSON: ${why}`, { cause: err });
+  }
   if (text === undefined) throw new AuditError('audit_event_invalid', 'value canonicalises to nothing');
   return text;
 }

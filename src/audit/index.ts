@@ -11,15 +11,16 @@ export type {
 } from './types.js';
 export { openAuditStore } from './open-store.js';
 export { verifyChain } from './verify.js';
-export type { TamperKind, VerifyOptions, VerifyResult } from './verify.js';
+export type { BaseAttestation, TamperKind, VerifyOptions, VerifyResult } from './verify.js';
 export { createRedactor, applyMasks, parsePointer } from './redact.js';
 export type { RedactorOptions, Mask } from './redact.js';
 export { GENESIS_HASH, hashRecord } from './hash.js';
 export { checkpointMessage, keyId } from './signing.js';
+export type { CheckpointKind } from './signing.js';
 export { archiveBefore, applyRetention, listArchives } from './retention.js';
 export type { RetentionOptions, ArchiveResult } from './retention.js';
-export { readArchive } from './archive-file.js';
-export type { ArchiveHeader } from './archive-file.js';
+export { readArchive, recordLine } from './archive-file.js';
+export type { ArchiveEntry, ArchiveHeader } from './archive-file.js';
 export {
   approvalAnswered,
   approvalRequested,
@@ -53,6 +54,7 @@ export type {
   CallReceived,
   CallReceivedData,
   ReadRecord,
+  RefusedArguments,
   RecordMeta,
   RecordedCallKind,
   RecordedObligations,

@@ -10,6 +10,7 @@ export class MemoryBackend implements Backend {
   /** Exposed so tests can tamper with it as an attacker would with a database. */
   rows: StoredRow[] = [];
   checkpointRows: Checkpoint[] = [];
+  baseRows: Checkpoint[] = [];
   chain: ChainState = { base: { seq: 0, hash: GENESIS_HASH }, head: { seq: 0, hash: GENESIS_HASH } };
 
   async commit(build: (head: ChainPoint) => Batch): Promise<void> {
@@ -56,12 +57,16 @@ export class MemoryBackend implements Backend {
     return this.checkpointRows.map((cp) => ({ ...cp }));
   }
 
+  async bases(): Promise<Checkpoint[]> {
+    return this.baseRows.map((cp) => ({ ...cp }));
+  }
+
   async addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null> {
     const cp = build({ ...this.chain.head });
     return cp && this.putCheckpoint(cp) ? cp : null;
   }
 
-  async dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
+  async dropPrefix(through: ChainPoint, expectedBase: ChainPoint, base: Checkpoint): Promise<number> {
     if (this.chain.base.seq !== expectedBase.seq || this.chain.base.hash !== expectedBase.hash) {
       throw new AuditError('audit_archive_conflict', 'the chain base moved while archiving (another archiver ran); archive again');
     }
@@ -69,6 +74,7 @@ export class MemoryBackend implements Backend {
     this.rows = this.rows.filter((row) => Number(row.seq) > through.seq);
     this.checkpointRows = this.checkpointRows.filter((cp) => cp.seq > through.seq);
     this.chain.base = { ...through };
+    this.baseRows = [...this.baseRows.filter((cp) => cp.seq !== base.seq), { ...base }].sort((a, b) => a.seq - b.seq);
     return before - this.rows.length;
   }
 

@@ -27,6 +27,13 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
   key_id    TEXT,
   signature TEXT
 );
+CREATE TABLE IF NOT EXISTS audit_bases (
+  seq       BIGINT PRIMARY KEY,
+  hash      TEXT NOT NULL,
+  at        TEXT NOT NULL,
+  key_id    TEXT,
+  signature TEXT
+);
 CREATE TABLE IF NOT EXISTS audit_state (
   id        INTEGER PRIMARY KEY CHECK (id = 1),
   format    INTEGER NOT NULL,
@@ -68,6 +75,16 @@ function toState(row: Record<string, unknown>): ChainState {
     head: { seq: Number(row.head_seq), hash: String(row.head_hash) },
     base: { seq: Number(row.base_seq), hash: String(row.base_hash) },
   };
+}
+
+function toCheckpoints(rows: Record<string, unknown>[]): Checkpoint[] {
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    hash: String(r.hash),
+    at: String(r.at),
+    key_id: (r.key_id as string | null) ?? null,
+    signature: (r.signature as string | null) ?? null,
+  }));
 }
 
 /**
@@ -224,13 +241,15 @@ export class PostgresBackend implements Backend {
 
   async checkpoints(): Promise<Checkpoint[]> {
     const { rows } = await this.pool.query('SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq');
-    return (rows as Record<string, unknown>[]).map((r) => ({
-      seq: Number(r.seq),
-      hash: String(r.hash),
-      at: String(r.at),
-      key_id: (r.key_id as string | null) ?? null,
-      signature: (r.signature as string | null) ?? null,
-    }));
+    return toCheckpoints(rows as Record<string, unknown>[]);
+  }
+
+  async bases(): Promise<Checkpoint[]> {
+    // A database last opened for writing by an older Warden has no such table (read-only opens create nothing).
+    const { rows: found } = await this.pool.query(`SELECT to_regclass('audit_bases') IS NOT NULL AS present`);
+    if (!found[0]?.present) return [];
+    const { rows } = await this.pool.query('SELECT seq, hash, at, key_id, signature FROM audit_bases ORDER BY seq');
+    return toCheckpoints(rows as Record<string, unknown>[]);
   }
 
   async addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null> {
@@ -241,7 +260,7 @@ export class PostgresBackend implements Backend {
     }, true);
   }
 
-  async dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
+  async dropPrefix(through: ChainPoint, expectedBase: ChainPoint, cp: Checkpoint): Promise<number> {
     return this.transaction(async (client, state) => {
       const { base } = state!;
       if (base.seq !== expectedBase.seq || base.hash !== expectedBase.hash) {
@@ -250,6 +269,12 @@ export class PostgresBackend implements Backend {
       const res = await client.query('DELETE FROM audit_events WHERE seq <= $1', [through.seq]);
       await client.query('DELETE FROM audit_checkpoints WHERE seq <= $1', [through.seq]);
       await client.query('UPDATE audit_state SET base_seq = $1, base_hash = $2 WHERE id = 1', [through.seq, through.hash]);
+      await client.query(
+        `INSERT INTO audit_bases (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (seq) DO UPDATE
+         SET hash = EXCLUDED.hash, at = EXCLUDED.at, key_id = EXCLUDED.key_id, signature = EXCLUDED.signature`,
+        [cp.seq, cp.hash, cp.at, cp.key_id ?? null, cp.signature ?? null],
+      );
       return res.rowCount ?? 0;
     }, true);
   }

@@ -52,11 +52,24 @@ export interface CallReceivedData {
   tool: string;
   /** The name the client used (with the server's prefix, if any). */
   name: string;
+  /** The arguments as sent (after redaction); `{}` when they were refused for their size. */
   arguments: Record<string, unknown>;
+  /** Present when the arguments were over `limits.*`: what they measured, in place of them. */
+  arguments_refused?: RefusedArguments;
   annotations: Record<string, unknown>;
   uri?: string;
   /** The pipeline's clock when the call arrived: the call's `started` time, in ms since the epoch. */
   now_ms: number;
+}
+
+/** What a refused call's arguments measured (`limits.argumentsMaxDepth`, `limits.argumentsMaxBytes`). */
+export interface RefusedArguments {
+  depth: number;
+  bytes: number;
+  /** SHA-256 of the arguments' RFC 8785 JSON after redaction. */
+  digest: string;
+  max_depth: number;
+  max_bytes: number;
 }
 
 export interface CallDecidedData {
@@ -80,6 +93,8 @@ export interface CallDecidedData {
   error?: { code: string; message: string };
   /** The call waits for an approver; a second decision follows the answer. */
   held?: true;
+  /** The rule that refused the call before the policy ran (its arguments were over `limits.*`). */
+  refused?: string;
 }
 
 export interface ApprovalRequestedData {
@@ -329,6 +344,7 @@ export function readRecord(raw: AuditRecord): ReadRecord {
 
   switch (raw.type as AuditEventType) {
     case 'call.received': {
+      const refusedArguments = object(d['arguments_refused']) as RefusedArguments | null;
       const tool = text(d['tool']);
       const name = text(d['name']);
       const data: CallReceivedData = {
@@ -337,10 +353,12 @@ export function readRecord(raw: AuditRecord): ReadRecord {
         server: text(d['server']) ?? filled('server', ''),
         tool: tool ?? filled('tool', name ?? ''),
         name: name ?? filled('name', tool ?? ''),
-        arguments: object(d['arguments']) ?? filled('arguments', {}),
+        // A call refused for its arguments' size has no arguments: by design, not an older format.
+        arguments: object(d['arguments']) ?? (refusedArguments ? {} : filled('arguments', {})),
         annotations: object(d['annotations']) ?? filled('annotations', {}),
         now_ms: num(d['now_ms']) ?? filled('now_ms', atMs()),
       };
+      if (refusedArguments) data.arguments_refused = refusedArguments;
       if (typeof d['uri'] === 'string') data.uri = d['uri'];
       return record<CallReceived>('call.received', data);
     }
@@ -361,6 +379,7 @@ export function readRecord(raw: AuditRecord): ReadRecord {
       };
       if (error) data.error = error;
       if (d['held'] === true) data.held = true;
+      if (typeof d['refused'] === 'string') data.refused = d['refused'];
       return record<CallDecided>('call.decided', data);
     }
     case 'approval.requested':

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { AuditError } from '../common/index.js';
+import { AuditError, copyJson, setOwn } from '../common/index.js';
 import { toCanonicalJson } from './hash.js';
 
 /** Options for {@link createRedactor}. */
@@ -10,6 +10,12 @@ export interface RedactorOptions {
   pointers?: string[];
   /** HMAC key. Equal secrets get equal placeholders, so calls can be correlated without the value. */
   secret: string;
+  /**
+   * The values `pointers` are resolved against (default: the value given). A record redactor
+   * resolves them in its `arguments`; a decision-log redactor in `input.call.arguments` and in each
+   * `input.history[].arguments`. Non-objects are skipped.
+   */
+  pointersFrom?: (value: unknown) => unknown[];
 }
 
 /** Splits an RFC 6901 pointer into unescaped tokens. `''` is the whole document. */
@@ -25,14 +31,12 @@ export function parsePointer(pointer: string): string[] {
 }
 
 function deepCopy(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(deepCopy);
-  if (value && typeof value === 'object') {
-    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return value;
-    const out: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) out[key] = deepCopy(item);
-    return out;
+  try {
+    return copyJson(value);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new AuditError('audit_event_invalid', `cannot copy the value to redact or mask it: ${why}`, { cause: err });
   }
-  return value;
 }
 
 function childOf(node: unknown, token: string): { found: boolean; value?: unknown } {
@@ -83,38 +87,42 @@ export function createRedactor(options: RedactorOptions): (value: unknown) => un
   const pointers = (options.pointers ?? []).map(parsePointer);
   const secret = options.secret;
 
+  const pointersFrom = options.pointersFrom ?? ((value: unknown) => [value]);
+
   const placeholder = (value: unknown): string => {
     const { text } = toCanonicalJson(value);
     const digest = createHmac('sha256', secret).update(text, 'utf8').digest('hex').slice(0, 16);
     return `[REDACTED:hmac-sha256:${digest}]`;
   };
 
-  const walk = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(walk);
-    if (node && typeof node === 'object') {
-      if (typeof (node as { toJSON?: unknown }).toJSON === 'function') return walk((node as { toJSON: () => unknown }).toJSON());
-      const out: Record<string, unknown> = {};
-      for (const [key, item] of Object.entries(node)) {
-        out[key] = keys.has(key.toLowerCase()) && item !== undefined ? placeholder(item) : walk(item);
-      }
-      return out;
-    }
-    return node;
-  };
-
   return (value: unknown): unknown => {
-    const copy = keys.size > 0 ? walk(value) : deepCopy(value);
-    for (const tokens of pointers) {
-      // A key rule may already have replaced this very value: hashing the placeholder again would
-      // give a different mark for the same secret depending on which rule matched.
-      atPointer(copy, tokens, (parent, key) => {
-        const original = Array.isArray(parent) ? parent[Number(key)] : parent[key];
-        if (typeof original === 'string' && original.startsWith('[REDACTED:')) return;
-        if (Array.isArray(parent)) parent[Number(key)] = placeholder(original);
-        else parent[key] = placeholder(original);
-      });
+    // Pointer targets are found in the original first, so that each value is replaced once, from
+    // its own text, whichever rules match it: the same secret gets the same mark everywhere.
+    const targets = new Map<object, Set<string>>();
+    if (pointers.length > 0) {
+      for (const base of pointersFrom(value)) {
+        if (!base || typeof base !== 'object') continue;
+        for (const tokens of pointers) {
+          atPointer(base, tokens, (parent, key) => {
+            const keysOf = targets.get(parent) ?? new Set<string>();
+            keysOf.add(key);
+            targets.set(parent, keysOf);
+          });
+        }
+      }
     }
-    return copy;
+    if (keys.size === 0 && targets.size === 0) return deepCopy(value);
+    try {
+      return copyJson(value, (parent, key, child) => {
+        if (child === undefined) return undefined;
+        const named = !Array.isArray(parent) && keys.has(key.toLowerCase());
+        return named || targets.get(parent)?.has(key) ? { value: placeholder(child) } : undefined;
+      });
+    } catch (err) {
+      if (err instanceof AuditError) throw err;
+      const why = err instanceof Error ? err.message : String(err);
+      throw new AuditError('audit_event_invalid', `cannot redact the value: ${why}`, { cause: err });
+    }
   };
 }
 
@@ -216,7 +224,7 @@ export function applyMasks<T extends Record<string, unknown>>(
         node = next.value;
       } else if (node && typeof node === 'object') {
         const obj = node as Record<string, unknown>;
-        if (!Object.prototype.hasOwnProperty.call(obj, token)) obj[token] = {};
+        if (!Object.prototype.hasOwnProperty.call(obj, token)) setOwn(obj, token, {});
         node = obj[token];
       } else {
         ok = false;
@@ -228,7 +236,7 @@ export function applyMasks<T extends Record<string, unknown>>(
       if (childOf(node, last).found) node[Number(last)] = deepCopy(value);
       else ok = false;
     } else if (ok && node && typeof node === 'object') {
-      (node as Record<string, unknown>)[last] = deepCopy(value);
+      setOwn(node, last, deepCopy(value));
     } else {
       ok = false;
     }

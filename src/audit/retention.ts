@@ -1,9 +1,9 @@
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AuditError } from '../common/index.js';
-import type { ArchiveHeader } from './archive-file.js';
+import { recordLine, type ArchiveHeader } from './archive-file.js';
 import { rowToRecord } from './chain-store.js';
-import { normalizeTime } from './hash.js';
+import { canonicalText, normalizeTime } from './hash.js';
 import type { ChainStore } from './types.js';
 import { verifyChain } from './verify.js';
 
@@ -112,7 +112,19 @@ export async function archiveBefore(
         const page = await store.scan(after, Math.min(PAGE, toSeq - after));
         if (page.length === 0) break;
         let chunk = '';
-        for (const row of page) chunk += JSON.stringify(rowToRecord(row)) + '\n';
+        for (const row of page) {
+          const record = rowToRecord(row);
+          // The archive re-serialises data, so it would launder a duplicate key: refuse instead.
+          if (canonicalText(record.data) !== row.data) {
+            throw new AuditError(
+              'audit_chain_invalid',
+              `refusing to archive: record ${record.seq}'s stored data is not its canonical JSON text ` +
+                '(it was edited outside Warden); ' +
+                `run "warden audit verify --store ${store.description}"`,
+            );
+          }
+          chunk += recordLine(record) + '\n';
+        }
         writeSync(fd, chunk);
         after = Number(page[page.length - 1]!.seq);
       }

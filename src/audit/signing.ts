@@ -3,9 +3,33 @@ import { AuditError } from '../common/index.js';
 import { canonicalText } from './hash.js';
 import type { Checkpoint } from './types.js';
 
-/** The exact bytes a checkpoint signature covers (UTF-8 of this canonical JSON). */
-export function checkpointMessage(cp: Pick<Checkpoint, 'seq' | 'hash' | 'at'>): string {
-  return canonicalText({ type: 'warden.audit.checkpoint', seq: cp.seq, hash: cp.hash, at: cp.at });
+/**
+ * What a signed statement says about record `seq`: `checkpoint`, "the record has this hash", or
+ * `base`, "the records up to and including it were archived, and it had this hash" (written when
+ * retention moves the chain's base). The kind is inside the signed bytes, so a periodic checkpoint
+ * can never be passed off as a base.
+ */
+export type CheckpointKind = 'checkpoint' | 'base';
+
+const MESSAGE_TYPE: Record<CheckpointKind, string> = {
+  checkpoint: 'warden.audit.checkpoint',
+  base: 'warden.audit.base',
+};
+
+/**
+ * The exact bytes a checkpoint signature covers (UTF-8 of this canonical JSON).
+ *
+ * @example
+ * ```ts
+ * checkpointMessage({ seq: 10, hash, at }); // {"at":"…","hash":"…","seq":10,"type":"warden.audit.checkpoint"}
+ * checkpointMessage({ seq: 10, hash, at }, 'base'); // … "type":"warden.audit.base"}
+ * ```
+ */
+export function checkpointMessage(
+  cp: Pick<Checkpoint, 'seq' | 'hash' | 'at'>,
+  kind: CheckpointKind = 'checkpoint',
+): string {
+  return canonicalText({ type: MESSAGE_TYPE[kind], seq: cp.seq, hash: cp.hash, at: cp.at });
 }
 
 /** First 16 hex digits of SHA-256 over the public key's SPKI DER bytes. */
@@ -44,15 +68,19 @@ export function loadPublicKey(key: string | KeyObject): KeyObject {
   }
 }
 
-export function signCheckpoint(cp: Pick<Checkpoint, 'seq' | 'hash' | 'at'>, key: KeyObject): Checkpoint {
-  const signature = sign(null, Buffer.from(checkpointMessage(cp), 'utf8'), key).toString('base64');
+export function signCheckpoint(
+  cp: Pick<Checkpoint, 'seq' | 'hash' | 'at'>,
+  key: KeyObject,
+  kind: CheckpointKind = 'checkpoint',
+): Checkpoint {
+  const signature = sign(null, Buffer.from(checkpointMessage(cp, kind), 'utf8'), key).toString('base64');
   return { seq: cp.seq, hash: cp.hash, at: cp.at, key_id: keyId(key), signature };
 }
 
-export function checkpointSignatureValid(cp: Checkpoint, key: KeyObject): boolean {
+export function checkpointSignatureValid(cp: Checkpoint, key: KeyObject, kind: CheckpointKind = 'checkpoint'): boolean {
   if (!cp.signature) return false;
   try {
-    return verify(null, Buffer.from(checkpointMessage(cp), 'utf8'), key, Buffer.from(cp.signature, 'base64'));
+    return verify(null, Buffer.from(checkpointMessage(cp, kind), 'utf8'), key, Buffer.from(cp.signature, 'base64'));
   } catch {
     return false;
   }

@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
   key_id    TEXT,
   signature TEXT
 );
+CREATE TABLE IF NOT EXISTS audit_bases (
+  seq       INTEGER PRIMARY KEY,
+  hash      TEXT NOT NULL,
+  at        TEXT NOT NULL,
+  key_id    TEXT,
+  signature TEXT
+);
 CREATE TABLE IF NOT EXISTS audit_state (
   id        INTEGER PRIMARY KEY CHECK (id = 1),
   format    INTEGER NOT NULL,
@@ -183,6 +190,14 @@ export class SqliteBackend implements Backend {
     return this.db.prepare('SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq').all() as Checkpoint[];
   }
 
+  async bases(): Promise<Checkpoint[]> {
+    // A store last opened for writing by an older Warden has no such table (read-only opens create nothing).
+    const present = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_bases'").get();
+    if (!present) return [];
+    const rows = this.db.prepare('SELECT seq, hash, at, key_id, signature FROM audit_bases ORDER BY seq').all();
+    return rows as Checkpoint[];
+  }
+
   async addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null> {
     return this.db
       .transaction(() => {
@@ -194,7 +209,7 @@ export class SqliteBackend implements Backend {
       .immediate();
   }
 
-  async dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
+  async dropPrefix(through: ChainPoint, expectedBase: ChainPoint, cp: Checkpoint): Promise<number> {
     return this.db
       .transaction(() => {
         const { base } = this.readState();
@@ -204,6 +219,9 @@ export class SqliteBackend implements Backend {
         const { changes } = this.db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(through.seq);
         this.db.prepare('DELETE FROM audit_checkpoints WHERE seq <= ?').run(through.seq);
         this.db.prepare('UPDATE audit_state SET base_seq = ?, base_hash = ? WHERE id = 1').run(through.seq, through.hash);
+        this.db
+          .prepare('INSERT OR REPLACE INTO audit_bases (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)')
+          .run(cp.seq, cp.hash, cp.at, cp.key_id ?? null, cp.signature ?? null);
         return changes;
       })
       .immediate();

@@ -90,13 +90,21 @@ export interface ChainStore extends AuditStore {
   readonly description: string;
   state(): Promise<ChainState>;
   checkpoints(): Promise<Checkpoint[]>;
+  /**
+   * Base checkpoints, ascending: one for each time {@link dropPrefix} moved the base, stating "the
+   * records up to `seq` were archived; record `seq` had hash `hash`" (signed with the signing key,
+   * as kind `base`). A store alone, without its archives, verifies from a moved base only when a
+   * validly signed base checkpoint attests it.
+   */
+  bases(): Promise<Checkpoint[]>;
   /** Raw rows with `seq > afterSeq`, ascending, at most `limit`. */
   scan(afterSeq: number, limit: number): Promise<StoredRow[]>;
   /** Writes a checkpoint for the current head now (no-op on an empty chain). */
   checkpoint(): Promise<Checkpoint | null>;
   /**
-   * Deletes records `base.seq+1 .. through.seq` (already archived) and their checkpoints, and moves
-   * `base` to `through`. Fails if `base` is not `expectedBase` (another archiver ran meanwhile).
+   * Deletes records `base.seq+1 .. through.seq` (already archived) and their checkpoints, moves
+   * `base` to `through` and, in the same transaction, writes a base checkpoint for `through`
+   * (see {@link bases}). Fails if `base` is not `expectedBase` (another archiver ran meanwhile).
    */
   dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number>;
 }

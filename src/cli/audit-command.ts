@@ -9,11 +9,13 @@ import {
   listArchives,
   openAuditStore,
   parseTimeArg,
+  recordLine,
   toCsvLine,
   verifyChain,
   type AuditQuery,
   type AuditRecord,
   type ChainStore,
+  type VerifyResult,
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
 import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
@@ -30,6 +32,7 @@ import {
   type SessionRow,
   type WorkflowStatus,
 } from '../reports/index.js';
+import { openProgress } from './progress.js';
 
 export interface AuditCommandIo {
   out: (text: string) => void;
@@ -51,11 +54,24 @@ export interface StoreSelection {
   config?: string;
 }
 
+/** What a Warden config says about its audit trail, for the commands that read it. */
+export interface ResolvedAudit {
+  store: string;
+  /** `audit.retention.archiveDir`: where `verify` looks for archives when none are given. */
+  archiveDir?: string;
+  /** `audit.checkpointEvery`: the tolerance `verify --public-key` allows after the last signed checkpoint. */
+  checkpointEvery?: number;
+  /** `audit.signingKey` (a file): `archive` signs its base checkpoint (and its closing checkpoint) with it. */
+  signingKey?: string;
+}
+
 /**
- * Maps `--config FILE` (or nothing) to a store URL when `--store` is absent; the serve command's
- * config loader provides it.
+ * Maps `--config FILE` (or nothing) to a store URL, or to the config's audit settings, when
+ * `--store` is absent; the serve command's config loader provides it.
  */
-export type ResolveStore = (opts: StoreSelection) => string | undefined | Promise<string | undefined>;
+export type ResolveStore = (
+  opts: StoreSelection,
+) => string | ResolvedAudit | undefined | Promise<string | ResolvedAudit | undefined>;
 
 export interface AuditCommandOptions {
   resolveStore?: ResolveStore;
@@ -79,10 +95,31 @@ const NO_POLICY_STATUS: WorkflowStatus = {
   reason: 'no policy was given, so workflow completion cannot be judged; pass --config FILE or --bundle DIR',
 };
 
+/** `audit.checkpointEvery`'s default in a Warden config (schema/warden.schema.json). */
+const CONFIG_CHECKPOINT_EVERY = 100;
+interface ExportOpts { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string; progress?: boolean }
+
 const defaultIo: AuditCommandIo = {
   out: (t) => void process.stdout.write(t),
   err: (t) => void process.stderr.write(t),
 };
+
+/** The line `verify` prints for a chain that verifies: what was checked, and what a key vouches for. */
+function okLine(result: Extract<VerifyResult, { ok: true }>, keyed: boolean, archives: number): string {
+  const range = result.count > 0 ? ` (seq ${result.first_seq}..${result.last_seq})` : '';
+  const n = result.checkpoints;
+  const cps = `${n} checkpoint${n === 1 ? '' : 's'}${keyed ? `, ${result.signed_checkpoints} signed` : ''}`;
+  const files = archives ? `, ${archives} archive file(s)` : '';
+  const signedBase = result.base.attested_by === 'signature';
+  const base = signedBase ? `; base seq ${result.base.seq} attested by a signed base checkpoint` : '';
+  const last = result.last_seq ?? result.base.seq;
+  const through = result.signed_through;
+  const tail =
+    keyed && through !== null && last > through
+      ? `; records ${through + 1}..${last} are not covered by a signed checkpoint yet (the next one covers them)`
+      : '';
+  return `ok: ${result.count} records verified${range}, ${cps}${files}${base}${tail}\n`;
+}
 
 /**
  * `warden audit verify|export|tail|report|compliance|archive`. Exit codes: 0 ok, 1 the chain is broken
@@ -120,8 +157,19 @@ export function registerAuditCommands(
       .option('-s, --store <url>', 'audit store: sqlite:PATH or postgres://… (default: from --config)')
       .option('-c, --config <file>', 'read audit.store from this Warden config');
 
-  async function open(opts: StoreSelection, writable = false): Promise<ChainStore> {
-    const url = opts.store ?? (options.resolveStore ? await options.resolveStore(opts) : undefined);
+  async function resolve(opts: StoreSelection): Promise<ResolvedAudit | undefined> {
+    if (opts.store) return { store: opts.store };
+    const found = options.resolveStore ? await options.resolveStore(opts) : undefined;
+    return typeof found === 'string' ? { store: found } : found;
+  }
+
+  async function open(
+    opts: StoreSelection,
+    writable = false,
+    resolved?: ResolvedAudit,
+    signingKey?: string,
+  ): Promise<ChainStore> {
+    const url = (resolved ?? (await resolve(opts)))?.store;
     if (!url) {
       throw new AuditError(
         'audit_store_missing',
@@ -130,7 +178,8 @@ export function registerAuditCommands(
           : 'no audit store given; pass --store sqlite:PATH or postgres://… (or --config FILE)',
       );
     }
-    return openAuditStore(url, { readOnly: !writable });
+    const signing = signingKey ? { signingKey: readFileSync(signingKey, 'utf8') } : {};
+    return openAuditStore(url, { readOnly: !writable, ...signing });
   }
 
   async function* pages(store: ChainStore, query: AuditQuery): AsyncGenerator<AuditRecord[]> {
@@ -144,28 +193,53 @@ export function registerAuditCommands(
     }
   }
 
+  type VerifyOpts = StoreSelection & {
+    archive?: string[];
+    archiveDir?: string;
+    publicKey?: string;
+    checkpointEvery?: string;
+    json?: boolean;
+    progress?: boolean;
+  };
   withStore(
     audit
       .command('verify')
       .description('check the hash chain; exit 1 naming the first bad record and what is wrong with it')
       .option('-a, --archive <file...>', 'archive files written by retention, checked before the store')
-      .option('--archive-dir <dir>', 'check every audit-<from>-<to>.jsonl archive in this directory')
-      .option('--public-key <file>', 'Ed25519 public key (PEM): every checkpoint must carry a valid signature')
-      .option('--json', 'print the result as JSON'),
-  ).action(async (opts: StoreSelection & { archive?: string[]; archiveDir?: string; publicKey?: string; json?: boolean }) => {
-    const archives = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
-    const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
+      .option('--archive-dir <dir>', 'check the audit-<from>-<to>.jsonl archives in this directory (or from --config)')
+      .option('--public-key <file>', 'Ed25519 public key (PEM): checkpoints must be signed, one near the head')
+      .option('--checkpoint-every <n>', "the writer's audit.checkpointEvery (default: from --config, else 100)")
+      .option('--json', 'print the result as JSON')
+      .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
+  ).action(async (opts: VerifyOpts) => {
     const storeGiven = !!(opts.store || opts.config || options.resolveStore);
-    const store = storeGiven || archives.length === 0 ? await open(opts) : null;
+    const given = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
+    const resolved = storeGiven || given.length === 0 ? await resolve(opts) : undefined;
+    // With --config and no archive named, the configured archive directory is where retention put them.
+    const found = given.length === 0 && !opts.archiveDir && resolved?.archiveDir;
+    const archives = found ? listArchives(found) : given;
+    const configured = resolved?.checkpointEvery ?? CONFIG_CHECKPOINT_EVERY;
+    const every = opts.checkpointEvery === undefined ? configured : Number(opts.checkpointEvery);
+    if (!(Number.isSafeInteger(every) && every > 0)) {
+      const got = JSON.stringify(opts.checkpointEvery);
+      throw new AuditError('audit_store_options_invalid', `--checkpoint-every must be a positive integer, got ${got}`);
+    }
+    const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
+    const store = storeGiven || given.length === 0 ? await open(opts, false, resolved) : null;
     try {
-      const result = await verifyChain(store, { archives, ...(publicKey ? { publicKey } : {}) });
+      const keyed = publicKey ? { publicKey } : {};
+      const total = store ? ((await store.head())?.seq ?? 0) : 0;
+      const progress = await openProgress({ label: 'verify', unit: 'records', total, enabled: opts.progress !== false });
+      let result: VerifyResult;
+      try {
+        const onProgress = (seq: number): void => progress.update(seq);
+        result = await verifyChain(store, { archives, checkpointEvery: every, ...keyed, onProgress });
+      } finally {
+        progress.stop();
+      }
       if (opts.json) io.out(JSON.stringify(result) + '\n');
       if (result.ok) {
-        if (!opts.json) {
-          const range = result.count > 0 ? ` (seq ${result.first_seq}..${result.last_seq})` : '';
-          const cps = `${result.checkpoints} checkpoint${result.checkpoints === 1 ? '' : 's'}${publicKey ? `, ${result.signed_checkpoints} signed` : ''}`;
-          io.out(`ok: ${result.count} records verified${range}, ${cps}${archives.length ? `, ${archives.length} archive file(s)` : ''}\n`);
-        }
+        if (!opts.json) io.out(okLine(result, !!publicKey, archives.length));
       } else {
         io.err(`FAILED: record ${result.seq} ${result.problem}: ${result.detail} [${result.source}]\n`);
         setExit(1);
@@ -182,20 +256,26 @@ export function registerAuditCommands(
       .addOption(new Option('-f, --format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
       .option('--session <id>', 'only this session')
       .option('--since <time>', 'records at or after this time (ISO 8601, or an age such as 24h, 7d)')
-      .option('--until <time>', 'records before this time'),
-  ).action(async (opts: StoreSelection & { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string }) => {
+      .option('--until <time>', 'records before this time')
+      .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
+  ).action(async (opts: StoreSelection & ExportOpts) => {
     const query: AuditQuery = {
       ...(opts.session ? { session: opts.session } : {}),
       ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
       ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
     };
     const store = await open(opts);
+    // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
+    const total = (await store.head())?.seq ?? 0;
+    const progress = await openProgress({ label: 'export', unit: 'records', total, enabled: opts.progress !== false });
     try {
       if (opts.format === 'csv') io.out(csvHeader());
       for await (const page of pages(store, query)) {
-        io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : JSON.stringify(r) + '\n')).join(''));
+        io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : recordLine(r) + '\n')).join(''));
+        progress.update(page[page.length - 1]!.seq);
       }
     } finally {
+      progress.stop();
       await store.close();
     }
   });
@@ -273,6 +353,7 @@ export function registerAuditCommands(
     }
   });
 
+  type ArchiveOpts = StoreSelection & { dir: string; olderThan?: string; beforeSeq?: string; signingKey?: string };
   withStore(
     audit
       .command('compliance')
@@ -296,11 +377,11 @@ export function registerAuditCommands(
       await view.sync();
       const sessions = view.allSessions().reverse();
       const session = config?.session ?? SESSION_DEFAULTS;
-      const status = (row: SessionRow): WorkflowStatus =>
+      const status = (row: SessionRow): WorkflowStatus | Promise<WorkflowStatus> =>
         policy ? evaluateWorkflowStatus(policy, inputFromRecords(row, session)) : NO_POLICY_STATUS;
       // The CLI cannot see which sessions a Warden is serving: one the trail has not closed counts as open.
       const live = new Set(sessions.filter((s) => s.closed_at === null).map((s) => s.session_id));
-      const report = complianceReport(sessions, query, { live, status });
+      const report = await complianceReport(sessions, query, { live, status });
       io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatComplianceReport(report));
     } finally {
       policy?.stop();
@@ -314,12 +395,15 @@ export function registerAuditCommands(
       .description('move old records to a JSONL archive file with their chain proof (retention)')
       .requiredOption('-d, --dir <dir>', 'archive directory (files are named audit-<from>-<to>.jsonl)')
       .option('--older-than <age>', 'archive records older than this age (e.g. 90d)')
-      .option('--before-seq <seq>', 'archive records with a smaller seq'),
-  ).action(async (opts: StoreSelection & { dir: string; olderThan?: string; beforeSeq?: string }) => {
+      .option('--before-seq <seq>', 'archive records with a smaller seq')
+      .option('--signing-key <file>', 'Ed25519 private key (PEM) to sign the base checkpoint (or from --config)'),
+  ).action(async (opts: ArchiveOpts) => {
     if (!opts.olderThan === !opts.beforeSeq) {
       throw new AuditError('audit_archive_invalid', 'give exactly one of --older-than AGE (e.g. 90d) or --before-seq N');
     }
-    const store = await open(opts, true);
+    const resolved = await resolve(opts);
+    // Signed, the base checkpoint lets the store alone prove where it now starts (verify --public-key).
+    const store = await open(opts, true, resolved, opts.signingKey ?? resolved?.signingKey);
     try {
       const cutoff = opts.beforeSeq ? Number(opts.beforeSeq) : parseTimeArg(opts.olderThan!);
       const result = await archiveBefore(store, cutoff, ({ from_seq, to_seq }) => join(opts.dir, `audit-${from_seq}-${to_seq}.jsonl`));

@@ -6,7 +6,9 @@ import { ConfigError, describeError, WardenError } from '../common/index.js';
 import { WARDEN_VERSION } from '../proxy/index.js';
 import { loadConfig } from '../config/index.js';
 import { registerAuditCommands } from './audit-command.js';
+import { registerInitCommand } from './init-command.js';
 import { registerPolicyCommands } from './policy-command.js';
+import { registerPolicyModeCommands } from './policy-mode.js';
 import { registerReplayCommand } from './replay-command.js';
 import { serveStdio } from './serve.js';
 import { serveHttp } from './serve-http.js';
@@ -41,14 +43,22 @@ export async function main(argv: string[], io = { out: (t: string) => void proce
       else setExit(await serveStdio({ config: opts.config, ...logLevel }));
     });
 
+  registerInitCommand(program, io, setExit);
   registerPolicyCommands(program, io, setExit);
+  registerPolicyModeCommands(program, io, setExit);
   registerReplayCommand(program, io, setExit);
   registerAuditCommands(program, {
     io,
     setExit,
     resolveStore: (opts: { config?: string }) => {
       if (!opts.config) throw new ConfigError('audit_store_missing', 'warden audit needs --store URL (sqlite:PATH or postgres://...) or --config FILE to use the configured store');
-      return loadConfig(opts.config).audit.store;
+      const { audit } = loadConfig(opts.config);
+      return {
+        store: audit.store,
+        checkpointEvery: audit.checkpointEvery,
+        ...(audit.retention ? { archiveDir: audit.retention.archiveDir } : {}),
+        ...(audit.signingKey ? { signingKey: audit.signingKey } : {}),
+      };
     },
   });
 

@@ -11,8 +11,8 @@ import {
   formatCoverage,
   formatLintProblem,
   lintPolicies,
+  DEFAULT_EVALUATION_BUDGET,
   loadBundleSource,
-  PolicyEngine,
   POLICY_CONTROL_FILE,
   POLICY_STATUS_FILE,
   policyStatusFile,
@@ -23,8 +23,21 @@ import {
   definedOptionalEntrypoints,
   OPTIONAL_ENTRYPOINTS,
   snapshotDirectory,
+  WorkerEngine,
 } from '../policy/index.js';
 import { settleVerdict } from '../proxy/index.js';
+
+const BUDGET = DEFAULT_EVALUATION_BUDGET;
+
+interface EvalOpts {
+  input: string;
+  bundle: string;
+  entrypoint: string;
+  mode: string;
+  explain?: boolean;
+  timeoutMs: number;
+  maxMemoryMb: number;
+}
 
 interface Io {
   out: (text: string) => void;
@@ -87,12 +100,17 @@ export function registerPolicyCommands(program: Command, io: Io, setExit: (code:
     .option('-e, --entrypoint <path>', 'decision entrypoint', DEFAULT_ENTRYPOINT)
     .option('--mode <mode>', 'enforce or monitor', 'enforce')
     .option('--explain', 'also print which rules fired and the effective verdict')
-    .action(async (opts: { input: string; bundle: string; entrypoint: string; mode: string; explain?: boolean }) => {
+    .option('--timeout-ms <ms>', 'time budget (policy.evaluation.timeoutMs)', parseBudget(1, 600_000), BUDGET.timeoutMs)
+    .option('--max-memory-mb <mb>', 'memory (policy.evaluation.maxMemoryMb)', parseBudget(32, 4096), BUDGET.maxMemoryMb)
+    .action(async (opts: EvalOpts) => {
       const input = JSON.parse(readFileSync(resolve(opts.input), 'utf8')) as unknown;
       const source = resolve(opts.bundle);
       if (!existsSync(source)) throw new PolicyError('policy_source_missing', `policy ${source} does not exist. Fix: pass --bundle with a policy directory or a bundle .tar.gz.`);
-      const engine = await PolicyEngine.load(await loadBundleSource(source, opts.entrypoint), opts.entrypoint);
-      const evaluation = engine.evaluate(input);
+      // As `warden serve` evaluates: in a worker thread, within the budget (an endless rule is denied, not hung on).
+      const budget = { timeoutMs: opts.timeoutMs, maxMemoryMb: opts.maxMemoryMb };
+      const bundle = await loadBundleSource(source, opts.entrypoint);
+      const engine = await WorkerEngine.load(bundle, opts.entrypoint, { budget });
+      const evaluation = await engine.evaluate(input).finally(() => engine.close());
       if (!opts.explain) {
         io.out(JSON.stringify(evaluation.error ? evaluation.decision : evaluation.result, null, 2) + '\n');
       } else {
@@ -256,4 +274,15 @@ function parsePercent(value: string): number {
   const percent = Number(value);
   if (value.trim() === '' || !Number.isFinite(percent) || percent < 0 || percent > 100) throw new InvalidArgumentError('needs a number between 0 and 100');
   return percent;
+}
+
+/** A whole number in [min, max], as the config schema bounds `policy.evaluation`. */
+function parseBudget(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`needs a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
 }

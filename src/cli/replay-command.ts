@@ -4,7 +4,19 @@ import type { Command } from 'commander';
 import { openAuditStore, parseTimeArg, type AuditRecord, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
 import { loadConfig, type WardenConfig } from '../config/index.js';
-import { composeBundles, loadDirectoryBundle, loadTarball, PolicyEngine, type LoadedBundle } from '../policy/index.js';
+import {
+  composeBundles,
+  DEFAULT_BUNDLE_LIMITS,
+  DEFAULT_EVALUATION_BUDGET,
+  loadDirectoryBundle,
+  loadTarball,
+  readBundleBytes,
+  readBundleResponse,
+  WorkerEngine,
+  type BundleLimits,
+  type LoadedBundle,
+} from '../policy/index.js';
+import { openProgress } from './progress.js';
 import { replayRecords, type ReplayReport } from '../reports/index.js';
 
 interface Io {
@@ -62,18 +74,36 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       };
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
 
-      const bundles = await Promise.all(opts.bundle.map((spec, i) => loadReplayBundle(spec, i, opts.bundle.length, entrypoint)));
+      const limits = config?.policy.limits ?? DEFAULT_BUNDLE_LIMITS;
+      const load = (spec: string, i: number): Promise<LoadedBundle> =>
+        loadReplayBundle(spec, i, opts.bundle.length, entrypoint, limits);
+      const bundles = await Promise.all(opts.bundle.map(load));
       const composed = composeBundles(bundles);
-      const engine = await PolicyEngine.load(composed, entrypoint);
+      // The same evaluation budget as the recorded Warden: a rule over it is denied here as it would be there.
+      const budget = config?.policy.evaluation ?? DEFAULT_EVALUATION_BUDGET;
+      const engine = await WorkerEngine.load(composed, entrypoint, { budget });
 
-      const store = await openAuditStore(storeUrl, { readOnly: true });
+      let store: AuditStore;
+      try {
+        store = await openAuditStore(storeUrl, { readOnly: true });
+      } catch (err) {
+        await engine.close();
+        throw err;
+      }
       let report: ReplayReport;
       try {
         const head = (await store.head())?.seq ?? 0;
-        const bar = opts.progress !== false && process.stderr.isTTY ? progressBar(head, io) : null;
-        report = await replayRecords(readAll(store), { policy: engine, session, ...(since ? { since } : {}), ...(bar ? { onProgress: bar.update } : {}) });
-        bar?.done();
+        const enabled = opts.progress !== false;
+        const progress = await openProgress({ label: 'replay', unit: 'records', total: head, enabled });
+        try {
+          const onProgress = (n: number): void => progress.update(n);
+          const options = { policy: engine, session, ...(since ? { since } : {}), onProgress };
+          report = await replayRecords(readAll(store), options);
+        } finally {
+          progress.stop();
+        }
       } finally {
+        await engine.close();
         await store.close();
       }
 
@@ -98,7 +128,13 @@ async function* readAll(store: AuditStore): AsyncGenerator<AuditRecord> {
   }
 }
 
-async function loadReplayBundle(spec: string, index: number, count: number, entrypoint: string): Promise<LoadedBundle> {
+async function loadReplayBundle(
+  spec: string,
+  index: number,
+  count: number,
+  entrypoint: string,
+  limits: BundleLimits,
+): Promise<LoadedBundle> {
   const eq = spec.indexOf('=');
   const named = eq > 0 && !/^https?:\/\//.test(spec.slice(0, eq + 3)) && !existsSync(spec);
   const name = named ? spec.slice(0, eq) : count > 1 ? `bundle${index + 1}` : 'policy';
@@ -106,33 +142,15 @@ async function loadReplayBundle(spec: string, index: number, count: number, entr
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source);
     if (res.status !== 200) throw new PolicyError('policy_download_failed', `bundle ${source} answered ${res.status} ${res.statusText}`);
-    return loadTarball(Buffer.from(await res.arrayBuffer()), { name, source, ...(res.headers.get('etag') ? { etag: res.headers.get('etag')! } : {}) });
+    const etag = res.headers.get('etag');
+    const bytes = await readBundleResponse(res, source, limits);
+    return loadTarball(bytes, { name, source, limits, ...(etag ? { etag } : {}) });
   }
   const path = resolve(source);
   if (!existsSync(path)) throw new PolicyError('policy_source_missing', `bundle ${path} does not exist. Fix: pass --bundle with a policy directory, a bundle .tar.gz or a bundle URL.`);
-  return statSync(path).isDirectory() ? loadDirectoryBundle({ name, dir: path, entrypoint }) : loadTarball(readFileSync(path), { name, source: path });
-}
-
-function progressBar(total: number, io: Io): { update: (n: number) => void; done: () => void } {
-  let last = 0;
-  const draw = (n: number): void => {
-    const frac = total > 0 ? Math.min(1, n / total) : 0;
-    const width = 30;
-    const fill = Math.round(frac * width);
-    io.err(`\rreplay [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${String(Math.round(frac * 100)).padStart(3)}% ${n}/${total} records`);
-  };
-  return {
-    update: (n) => {
-      const now = Date.now();
-      if (now - last < 100) return;
-      last = now;
-      draw(n);
-    },
-    done: () => {
-      draw(total);
-      io.err('\r\u001b[2K');
-    },
-  };
+  return statSync(path).isDirectory()
+    ? loadDirectoryBundle({ name, dir: path, entrypoint, limits })
+    : loadTarball(readBundleBytes(path, limits), { name, source: path, limits });
 }
 
 function formatTable(report: ReplayReport, header: { store: string; bundle: { revision: string; source: string }; since: string | null }): string {

@@ -10,3 +10,5 @@ export {
 } from './errors.js';
 export { createLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
+export { canonicalJson, compactJson, copyJson, JsonShapeError, measureJson, setOwn } from './json.js';
+export type { JsonMeasure } from './json.js';

@@ -1,3 +1,16 @@
-export { loadConfig, parseConfig, CONFIG_SCHEMA, SESSION_DEFAULTS } from './load.js';
+export { loadConfig, parseConfig, CONFIG_SCHEMA, DEFAULT_BUNDLE_LIMITS, SESSION_DEFAULTS, SHIPPED_POLICY } from './load.js';
 export { expandEnv } from './env.js';
-export type { WardenConfig, ServerConfig, StdioServerConfig, HttpServerConfig, Principal, HttpConfig, AuthConfig, BearerToken, PolicyBundleConfig, PolicyVerificationConfig, DecisionLogServiceConfig } from './types.js';
+export type {
+  WardenConfig,
+  ServerConfig,
+  StdioServerConfig,
+  HttpServerConfig,
+  Principal,
+  HttpConfig,
+  AuthConfig,
+  BearerToken,
+  PolicyBundleConfig,
+  PolicyVerificationConfig,
+  DecisionLogServiceConfig,
+  BundleLimits,
+} from './types.js';

@@ -1,13 +1,37 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { ConfigError, describeError } from '../common/index.js';
 import { expandEnv, formatPath } from './env.js';
-import type { AuthConfig, DecisionLogServiceConfig, HttpConfig, PolicyBundleConfig, PolicyVerificationConfig, ServerConfig, WardenConfig } from './types.js';
+import type {
+  AuthConfig,
+  BundleLimits,
+  DecisionLogServiceConfig,
+  HttpConfig,
+  PolicyBundleConfig,
+  PolicyVerificationConfig,
+  ServerConfig,
+  WardenConfig,
+} from './types.js';
 
 const SCHEMA_URL = new URL('../../schema/warden.schema.json', import.meta.url);
+
+/**
+ * 8 KiB, the request line common HTTP servers accept (nginx's large_client_header_buffers, Apache's
+ * LimitRequestLine): far above real resource URIs, and little work per URI for every template.
+ */
+const DEFAULT_MAX_URI_LENGTH = 8192;
+
+/**
+ * `policy.bundle: builtin:shipped` names the policy shipped in this package (its `policy/`), so a
+ * config written by `warden init` does not depend on where npm or npx put the package. Served from
+ * the pre-built Wasm bundle when its sources are unchanged (src/policy/shipped.ts).
+ */
+export const SHIPPED_POLICY = 'builtin:shipped';
+const SHIPPED_POLICY_DIR = fileURLToPath(new URL('../../policy', import.meta.url));
 
 /** The JSON Schema every config is validated against (shipped as `schema/warden.schema.json`). */
 export const CONFIG_SCHEMA: Record<string, unknown> = JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
@@ -71,10 +95,13 @@ interface RawConfig {
   mcpServers: Record<string, RawServer>;
   policy: {
     bundle?: string; entrypoint?: string; mode?: 'enforce' | 'monitor'; watch?: boolean; statusFile?: string;
+    evaluation?: { timeoutMs?: number; maxMemoryMb?: number };
     bundles?: Record<string, RawPolicyBundle>; services?: Record<string, RawBundleService>; verification?: RawVerification;
+    limits?: { compressedBytes?: number | string; uncompressedBytes?: number | string; files?: number };
   };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
   session?: { historyWindow?: number; resultMaxChars?: number };
+  limits?: { maxUriLength?: number; argumentsMaxDepth?: number; argumentsMaxBytes?: number | string };
   audit?: {
     store?: string; onFailure?: 'deny' | 'allow'; synchronous?: 'full' | 'normal'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
     checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
@@ -95,11 +122,15 @@ interface RawPolicyBundle {
 }
 interface RawBundleService { url: string; headers?: Record<string, string>; credentials?: { bearer?: { token: string; scheme?: string } } }
 interface RawVerification { keys: Record<string, { algorithm?: string; key?: string; key_file?: string; scope?: string }>; keyid?: string; scope?: string; exclude_files?: string[] }
-interface RawHttp { bodyLimit?: number | string; idleTimeoutMs?: number; allowedHosts?: string[]; allowedOrigins?: string[]; publicUrl?: string }
+interface RawHttp {
+  bodyLimit?: number | string; idleTimeoutMs?: number; maxSessions?: number; maxSessionsPerPrincipal?: number;
+  allowedHosts?: string[]; allowedOrigins?: string[]; publicUrl?: string;
+}
 interface RawAuth {
   type: 'none' | 'bearer' | 'jwt';
   tokens?: { token: string; sub: string; roles?: string[]; claims?: Record<string, unknown> }[];
   jwks?: string; issuer?: string; audience?: string | string[]; algorithms?: string[]; rolesClaim?: string; clockToleranceSec?: number;
+  requireExp?: boolean; maxTokenAgeSec?: number;
   authorizationServers?: string[];
 }
 
@@ -193,6 +224,11 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       entrypoint: raw.policy.entrypoint ?? 'mcp/decision',
       mode: raw.policy.mode ?? 'enforce',
       watch: raw.policy.watch ?? false,
+      evaluation: Object.freeze({
+        timeoutMs: raw.policy.evaluation?.timeoutMs ?? 1000,
+        maxMemoryMb: raw.policy.evaluation?.maxMemoryMb ?? 256,
+      }),
+      limits: deriveBundleLimits(raw.policy.limits ?? {}),
     }),
     identity: Object.freeze({
       sub: raw.identity?.sub ?? user,
@@ -202,6 +238,11 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     session: Object.freeze({
       historyWindow: raw.session?.historyWindow ?? SESSION_DEFAULTS.historyWindow,
       resultMaxChars: raw.session?.resultMaxChars ?? SESSION_DEFAULTS.resultMaxChars,
+    }),
+    limits: Object.freeze({
+      maxUriLength: raw.limits?.maxUriLength ?? DEFAULT_MAX_URI_LENGTH,
+      argumentsMaxDepth: raw.limits?.argumentsMaxDepth ?? 64,
+      argumentsMaxBytes: parseSize(raw.limits?.argumentsMaxBytes ?? '1mb'),
     }),
     audit: Object.freeze({
       store: store.startsWith('sqlite:') ? `sqlite:${abs(store.slice('sqlite:'.length))}` : store,
@@ -260,7 +301,7 @@ function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (
   const verification = policy.verification ? { verification: deriveVerification(policy.verification, source, abs) } : {};
   if (policy.bundle !== undefined) {
     if (/^https?:\/\//.test(policy.bundle)) return { bundle: policy.bundle, ...verification, ...statusFile };
-    const bundle = abs(policy.bundle);
+    const bundle = policy.bundle === SHIPPED_POLICY ? SHIPPED_POLICY_DIR : abs(policy.bundle);
     if (!existsSync(bundle)) {
       throw new ConfigError('config_invalid', `${at('bundle')}: ${bundle} does not exist. Fix: point it at a directory of .rego files or a bundle .tar.gz built with 'warden policy build'.`);
     }
@@ -303,7 +344,7 @@ function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (
     }
     const watch = b.watch === undefined ? {} : { watch: b.watch };
     if (b.path !== undefined) {
-      const path = abs(b.path);
+      const path = b.path === SHIPPED_POLICY ? SHIPPED_POLICY_DIR : abs(b.path);
       if (!existsSync(path)) throw new ConfigError('config_invalid', `${at(`${key}.path`)}: ${path} does not exist. Fix: point it at a policy or data directory, or a bundle .tar.gz.`);
       bundles.push(Object.freeze({ name, path, headers: Object.freeze({}), ...polling, ...signing, ...watch }));
       continue;
@@ -369,18 +410,44 @@ function safeUser(): string {
 
 const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
-function deriveHttp(raw: RawHttp): HttpConfig {
-  const limit = raw.bodyLimit ?? '4mb';
-  let bodyLimit: number;
-  if (typeof limit === 'number') bodyLimit = limit;
-  else {
-    // The schema's pattern already admitted it: digits, optional fraction, unit.
-    const m = /^([0-9.]+)\s*([a-z]+)$/.exec(limit.toLowerCase()) as RegExpExecArray;
-    bodyLimit = Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
-  }
+/**
+ * The default `policy.limits`, generous for real bundles. 256 MiB unpacked is the fixed cap Warden
+ * had before the limits could be set, so nothing that loaded before is refused for size. Rego,
+ * JSON and Wasm compress 3 to 10 times, so 64 MiB of gzip carries a bundle near that cap. 10,000
+ * entries is far beyond a policy tree (Warden's shipped one has 11 files; Rego, data and their
+ * directories rarely reach a thousand), and each entry is cheap, so the limit only stops floods.
+ */
+export const DEFAULT_BUNDLE_LIMITS: BundleLimits = Object.freeze({
+  compressedBytes: 64 * 1024 ** 2,
+  uncompressedBytes: 256 * 1024 ** 2,
+  files: 10_000,
+});
+
+/** Bytes of a size the schema admitted: an integer, or digits with a unit (`512kb`, `4mb`). */
+function parseSize(size: number | string): number {
+  if (typeof size === 'number') return size;
+  // The schema's pattern already admitted it: digits, optional fraction, unit.
+  const m = /^([0-9.]+)\s*([a-z]+)$/.exec(size.toLowerCase()) as RegExpExecArray;
+  return Math.floor(Number(m[1]) * (SIZE_UNITS[m[2] as string] ?? 1));
+}
+
+function deriveBundleLimits(raw: NonNullable<RawConfig['policy']['limits']>): BundleLimits {
   return Object.freeze({
-    bodyLimit,
+    compressedBytes: parseSize(raw.compressedBytes ?? DEFAULT_BUNDLE_LIMITS.compressedBytes),
+    uncompressedBytes: parseSize(raw.uncompressedBytes ?? DEFAULT_BUNDLE_LIMITS.uncompressedBytes),
+    files: raw.files ?? DEFAULT_BUNDLE_LIMITS.files,
+  });
+}
+
+function deriveHttp(raw: RawHttp): HttpConfig {
+  return Object.freeze({
+    bodyLimit: parseSize(raw.bodyLimit ?? '4mb'),
     idleTimeoutMs: raw.idleTimeoutMs ?? 30 * 60_000,
+    // Each session runs its own copy of every stdio server. 16 covers one person's clients (an IDE,
+    // a desktop app, a few agents) with room for reconnects that never send DELETE and wait for the
+    // idle reaper; 256 bounds the process (16 such principals, or 256 x the stdio servers).
+    maxSessions: raw.maxSessions ?? 256,
+    maxSessionsPerPrincipal: raw.maxSessionsPerPrincipal ?? 16,
     allowedHosts: raw.allowedHosts ? Object.freeze(raw.allowedHosts.map((h) => h.toLowerCase())) : undefined,
     allowedOrigins: raw.allowedOrigins ? Object.freeze(raw.allowedOrigins.map((o) => o.toLowerCase())) : undefined,
     publicUrl: raw.publicUrl?.replace(/\/+$/, ''),
@@ -391,7 +458,10 @@ function deriveHttp(raw: RawHttp): HttpConfig {
 const AUTH_KEYS: Record<RawAuth['type'], readonly string[]> = {
   none: ['type', 'authorizationServers'],
   bearer: ['type', 'tokens', 'authorizationServers'],
-  jwt: ['type', 'jwks', 'issuer', 'audience', 'algorithms', 'rolesClaim', 'clockToleranceSec', 'authorizationServers'],
+  jwt: [
+    'type', 'jwks', 'issuer', 'audience', 'algorithms', 'rolesClaim', 'clockToleranceSec',
+    'requireExp', 'maxTokenAgeSec', 'authorizationServers',
+  ],
 };
 
 function deriveAuth(raw: RawAuth, source: string, abs: (p: string) => string): AuthConfig {
@@ -439,6 +509,9 @@ function deriveAuth(raw: RawAuth, source: string, abs: (p: string) => string): A
     algorithms: raw.algorithms ? Object.freeze([...raw.algorithms]) : undefined,
     rolesClaim: raw.rolesClaim ?? 'roles',
     clockToleranceSec: raw.clockToleranceSec ?? 0,
+    // A token without exp never expires: a leaked one works until its key is rotated.
+    requireExp: raw.requireExp ?? true,
+    maxTokenAgeSec: raw.maxTokenAgeSec,
     authorizationServers,
   });
 }

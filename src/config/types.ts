@@ -35,6 +35,10 @@ export interface HttpConfig {
   readonly bodyLimit: number;
   /** A session with no request in flight for this long is closed; 0 never reaps. */
   readonly idleTimeoutMs: number;
+  /** Most MCP sessions open at once, initializing ones included. */
+  readonly maxSessions: number;
+  /** Most MCP sessions one principal may hold open, initializing ones included. */
+  readonly maxSessionsPerPrincipal: number;
   /** Host header values accepted (`host` any port, or `host:port`); undefined = the bound host and loopback names with the port. */
   readonly allowedHosts: readonly string[] | undefined;
   /** Origin values accepted; undefined = `http://` + each allowed host. */
@@ -62,6 +66,10 @@ export type AuthConfig =
       readonly algorithms: readonly string[] | undefined;
       readonly rolesClaim: string;
       readonly clockToleranceSec: number;
+      /** Tokens without `exp` are refused. */
+      readonly requireExp: boolean;
+      /** Tokens whose `iat` is older than this are refused (and `iat` is required); undefined: no limit. */
+      readonly maxTokenAgeSec: number | undefined;
       readonly authorizationServers: readonly string[];
     };
 
@@ -84,6 +92,19 @@ export interface PolicyVerificationConfig {
   readonly keyid?: string;
   readonly scope?: string;
   readonly excludeFiles: readonly string[];
+}
+
+/**
+ * `policy.limits`: the largest bundle Warden reads, from any source. A source over a limit is
+ * refused as soon as it crosses it, before the rest is read.
+ */
+export interface BundleLimits {
+  /** A `.tar.gz` file or bundle-service download, in bytes, before it is unpacked. */
+  readonly compressedBytes: number;
+  /** The bundle unpacked (the tar stream inside the gzip), or the policy files read from a directory, in bytes. */
+  readonly uncompressedBytes: number;
+  /** Entries in a tarball (files, directories, links), or policy files read from a directory. */
+  readonly files: number;
 }
 
 /** `decisionLogs.service`: OPA's decision log upload API. */
@@ -113,9 +134,22 @@ export interface WardenConfig {
     readonly verification?: PolicyVerificationConfig;
     /** Explicit `policy.statusFile`; undefined means the default in the data directory. */
     readonly statusFile?: string;
+    /** `policy.evaluation`: what one evaluation may spend before it is stopped and denied. */
+    readonly evaluation: { readonly timeoutMs: number; readonly maxMemoryMb: number };
+    /** `policy.limits`, defaults filled in. */
+    readonly limits: BundleLimits;
   };
   readonly identity: Principal;
   readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };
+  /** Bounds on what a client sends: URIs before routing (both fronts), arguments before the policy runs. */
+  readonly limits: {
+    /** Longest resource URI accepted. */
+    readonly maxUriLength: number;
+    /** Deepest nesting of a call's arguments (`{}` is 1). */
+    readonly argumentsMaxDepth: number;
+    /** Largest size of a call's arguments, in UTF-8 bytes of compact JSON. */
+    readonly argumentsMaxBytes: number;
+  };
   readonly audit: {
     readonly store: string;
     readonly onFailure: 'deny' | 'allow';

@@ -3,3 +3,5 @@ export type { RawTool, ServerStatus, RequestOptions, DownstreamServerHooks } fro
 export { OrderedTransport } from './ordered-transport.js';
 export { DownstreamPool } from './pool.js';
 export type { ToolRoute, PoolHooks, ListKind } from './pool.js';
+export { compileUriTemplate } from './uri-template.js';
+export type { MatchMeter, TemplateMatchMode, UriTemplateMatcher } from './uri-template.js';

@@ -3,6 +3,7 @@ import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { DownstreamError, type Logger } from '../common/index.js';
 import type { ServerConfig } from '../config/index.js';
 import { DownstreamServer, type RawTool, type RequestOptions } from './server.js';
+import { compileUriTemplate, type UriTemplateMatcher } from './uri-template.js';
 
 export interface ToolRoute {
   server: DownstreamServer;
@@ -40,7 +41,7 @@ export class DownstreamPool {
   private routes = new Map<string, ToolRoute>();
   private catalogue: RawTool[] = [];
   private readonly resourceOwners = new Map<string, DownstreamServer>();
-  private readonly templateOwners = new Map<string, { server: DownstreamServer; pattern: RegExp }>();
+  private readonly templateOwners = new Map<string, { server: DownstreamServer; matcher: UriTemplateMatcher }>();
   private readonly promptRoutes = new Map<string, { server: DownstreamServer; name: string }>();
 
   constructor(
@@ -164,7 +165,9 @@ export class DownstreamPool {
 
   private learn(kind: ListKind, server: DownstreamServer, item: Record<string, unknown>): Record<string, unknown> {
     if (kind === 'resources' && typeof item['uri'] === 'string') this.resourceOwners.set(item['uri'], server);
-    if (kind === 'resourceTemplates' && typeof item['uriTemplate'] === 'string') this.templateOwners.set(item['uriTemplate'], { server, pattern: templatePattern(item['uriTemplate']) });
+    if (kind === 'resourceTemplates' && typeof item['uriTemplate'] === 'string') {
+      this.templateOwners.set(item['uriTemplate'], { server, matcher: compileUriTemplate(item['uriTemplate']) });
+    }
     if (kind === 'prompts' && typeof item['name'] === 'string') {
       const name = `${server.config.prefix}${item['name']}`;
       this.promptRoutes.set(name, { server, name: item['name'] });
@@ -184,11 +187,17 @@ export class DownstreamPool {
     return best.length === 1 ? { server: best[0]!, name: name.slice(longest) } : undefined;
   }
 
-  /** The server that owns a resource URI: listed resources, then templates, then the only resource server. */
+  /**
+   * The server that owns a resource URI: listed resources, then templates (first read as the SDK
+   * reads them, then loosely: see {@link UriTemplateMatcher.matches}), then the only resource server.
+   * Each template match is linear in the URI's length; the proxy caps that length before routing.
+   */
   resolveResource(uri: string): DownstreamServer | undefined {
     const known = this.resourceOwners.get(uri);
     if (known) return known;
-    for (const { server, pattern } of this.templateOwners.values()) if (pattern.test(uri)) return server;
+    for (const mode of ['strict', 'loose'] as const) {
+      for (const { server, matcher } of this.templateOwners.values()) if (matcher.matches(uri, mode)) return server;
+    }
     const withResources = this.servers.filter((s) => s.serverCapabilities?.resources);
     return withResources.length === 1 ? withResources[0] : undefined;
   }
@@ -220,10 +229,4 @@ function decodeCursor(cursor: string | undefined): { server: number; cursor?: st
     // fall through
   }
   throw new McpError(ErrorCode.InvalidParams, `Invalid cursor: ${cursor}`);
-}
-
-/** An RFC 6570 template as a loose matcher: each expression matches one or more characters. */
-function templatePattern(template: string): RegExp {
-  const parts = template.split(/\{[^}]*\}/).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  return new RegExp(`^${parts.join('.+?')}$`);
 }

@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { ApprovalError, mayApprove, type PendingApproval } from '../approval/index.js';
 import {
   csvHeader,
+  listArchives,
   parseTimeArg,
   toCsvLine,
   verifyChain,
@@ -50,7 +51,7 @@ export interface AdminOptions {
 /** Who is asking, as the admin API sees it. */
 interface Caller {
   principal: Principal;
-  /** The approver identity handed to the broker: a fresh object, so self-approval is recognised by `sub`. */
+  /** The approver identity handed to the broker (which refuses self-approval by `sub`). */
   approver: { sub: string; roles: readonly string[] };
   admin: boolean;
 }
@@ -112,14 +113,19 @@ export function createAdminRouter(options: AdminOptions): Router {
   // --- workflow status ------------------------------------------------------------------------
 
   const liveById = (): Map<string, LiveSessionState> => new Map(warden.liveSessions().map((s) => [s.id, s]));
-  const statusOf = (row: SessionRow | undefined, liveState: LiveSessionState | undefined): WorkflowStatus => {
+  // Cached per session and revision, failures too: a status rule over its evaluation budget is not
+  // run again (holding up the policy's worker for every call) until the session or policy changes.
+  const statusOf = async (
+    row: SessionRow | undefined,
+    liveState: LiveSessionState | undefined,
+  ): Promise<WorkflowStatus> => {
     const revision = warden.policy.revision ?? '';
     const key = liveState ? `live:${revision}:${liveState.calls}` : `rec:${revision}:${row?.last_seq ?? 0}`;
     const id = liveState?.id ?? row!.session_id;
     const cached = statusCache.get(id);
     if (cached && cached.key === key) return cached.status;
     const input = liveState ? liveState.input() : inputFromRecords(row!, config.session);
-    const status = evaluateWorkflowStatus(warden.policy, input);
+    const status = await evaluateWorkflowStatus(warden.policy, input);
     if (statusCache.size > 5000) statusCache.clear();
     statusCache.set(id, { key, status });
     return status;
@@ -214,7 +220,11 @@ export function createAdminRouter(options: AdminOptions): Router {
       const store = warden.audit as Partial<ChainStore>;
       const result: VerifyResult =
         typeof store.state === 'function' && typeof store.scan === 'function'
-          ? await verifyChain(warden.audit as ChainStore)
+          ? await verifyChain(warden.audit as ChainStore, {
+              // A moved base is only trusted with its archives: look where retention writes them.
+              archives: config.audit.retention ? listArchives(config.audit.retention.archiveDir) : [],
+              checkpointEvery: config.audit.checkpointEvery,
+            })
           : { ok: false, seq: 0, problem: 'truncated', detail: 'this audit store cannot be verified from here', source: 'store' };
       verified = { key, result, checked_at: new Date().toISOString() };
     }
@@ -244,12 +254,13 @@ export function createAdminRouter(options: AdminOptions): Router {
     const items: Record<string, unknown>[] = [];
     for (const s of liveSessions.values()) {
       const row = view.session(s.id);
-      items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: statusOf(row, s) } : {}) });
+      items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: await statusOf(row, s) } : {}) });
     }
     if (!onlyLive) {
       for (const row of view.allSessions()) {
         if (liveSessions.has(row.session_id)) continue;
-        items.push({ ...sessionItem(row, undefined), ...(withWorkflows ? { workflows: statusOf(row, undefined) } : {}) });
+        const workflows = withWorkflows ? { workflows: await statusOf(row, undefined) } : {};
+        items.push({ ...sessionItem(row, undefined), ...workflows });
       }
     }
     const { limit, offset } = paging(req, 100, 1000);
@@ -265,7 +276,7 @@ export function createAdminRouter(options: AdminOptions): Router {
     if (!liveState && !row && records.length === 0) throw new HttpError(404, 'session_not_found', `no session ${id} in the audit trail`);
     return {
       session: row || liveState ? sessionItem(row, liveState) : { session_id: id, live: false },
-      workflows: row || liveState ? statusOf(row, liveState) : null,
+      workflows: row || liveState ? await statusOf(row, liveState) : null,
       calls: (row?.calls ?? []).map(callItem),
       report: buildSessionReport(id, records),
     };
@@ -307,7 +318,10 @@ export function createAdminRouter(options: AdminOptions): Router {
 
   router.get('/approvals', route(async (_req, res) => {
     const c = caller(res);
-    const pending = warden.approvals.list().filter((a) => visibleApproval(c, a)).map((a) => ({ ...a, may_approve: mayApprove(a, c.approver) }));
+    const pending = warden.approvals
+      .list()
+      .filter((a) => visibleApproval(c, a))
+      .map((a) => ({ ...a, may_approve: mayApprove(a, c.approver, 'admin') }));
     if (!c.admin) return { pending };
     await view.sync();
     const recent = view
@@ -358,7 +372,7 @@ export function createAdminRouter(options: AdminOptions): Router {
     const query = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(bucket ? { bucket } : {}) };
     const liveSessions = liveById();
     try {
-      return complianceReport(view.allSessions().reverse(), query, {
+      return await complianceReport(view.allSessions().reverse(), query, {
         live: new Set(liveSessions.keys()),
         status: (row) => statusOf(row, liveSessions.get(row.session_id)),
       });

@@ -11,7 +11,19 @@ import type { AuthConfig, Principal } from '../config/index.js';
  */
 export interface AuthFailure {
   readonly ok: false;
-  readonly code: 'missing_token' | 'malformed_header' | 'unknown_token' | 'expired' | 'bad_signature' | 'wrong_issuer' | 'wrong_audience' | 'invalid_claims' | 'invalid_token' | 'jwks_unavailable';
+  readonly code:
+    | 'missing_token'
+    | 'malformed_header'
+    | 'unknown_token'
+    | 'expired'
+    | 'missing_exp'
+    | 'too_old'
+    | 'bad_signature'
+    | 'wrong_issuer'
+    | 'wrong_audience'
+    | 'invalid_claims'
+    | 'invalid_token'
+    | 'jwks_unavailable';
   readonly message: string;
   readonly tokenGiven: boolean;
 }
@@ -115,6 +127,9 @@ function jwtAuthenticator(auth: Extract<AuthConfig, { type: 'jwt' }>): Authentic
     audience: [...auth.audience],
     clockTolerance: auth.clockToleranceSec,
     ...(auth.algorithms ? { algorithms: [...auth.algorithms] } : {}),
+    // jose checks exp only when the token has one: requiring it is what makes every token expire.
+    ...(auth.requireExp ? { requiredClaims: ['exp'] } : {}),
+    ...(auth.maxTokenAgeSec !== undefined ? { maxTokenAge: auth.maxTokenAgeSec } : {}),
   };
   return {
     type: 'jwt',
@@ -125,7 +140,7 @@ function jwtAuthenticator(auth: Extract<AuthConfig, { type: 'jwt' }>): Authentic
       try {
         ({ payload } = await jwtVerify(parsed.token, keys, options));
       } catch (err) {
-        return jwtFailure(err);
+        return jwtFailure(err, auth);
       }
       if (typeof payload.sub !== 'string' || payload.sub === '') {
         return { ok: false, code: 'invalid_claims', message: 'the token has no sub claim', tokenGiven: true };
@@ -135,9 +150,23 @@ function jwtAuthenticator(auth: Extract<AuthConfig, { type: 'jwt' }>): Authentic
   };
 }
 
-function jwtFailure(err: unknown): AuthFailure {
+function jwtFailure(err: unknown, auth: Extract<AuthConfig, { type: 'jwt' }>): AuthFailure {
   const fail = (code: AuthFailure['code'], message: string): AuthFailure => ({ ok: false, code, message, tokenGiven: true });
+  if (err instanceof joseErrors.JWTExpired && err.claim === 'iat') {
+    const age = `${auth.maxTokenAgeSec} s ago, the most auth.maxTokenAgeSec allows`;
+    return fail('too_old', `the token was issued more than ${age}; get a fresh one`);
+  }
   if (err instanceof joseErrors.JWTExpired) return fail('expired', 'the token has expired');
+  if (err instanceof joseErrors.JWTClaimValidationFailed && err.reason === 'missing') {
+    if (err.claim === 'exp') {
+      const why = 'Warden accepts only tokens that expire (auth.requireExp)';
+      return fail('missing_exp', `the token has no exp claim, and ${why}; have the issuer set exp`);
+    }
+    if (err.claim === 'iat') {
+      const why = 'which auth.maxTokenAgeSec needs to tell its age';
+      return fail('invalid_claims', `the token has no iat claim, ${why}; have the issuer set iat`);
+    }
+  }
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
     if (err.claim === 'iss') return fail('wrong_issuer', 'the token was issued by another issuer');
     if (err.claim === 'aud') return fail('wrong_audience', 'the token is not meant for this resource (aud)');
@@ -152,13 +181,14 @@ function jwtFailure(err: unknown): AuthFailure {
 
 // An exact claim name wins (namespaced claims such as https://example.com/roles contain dots);
 // otherwise dots reach nested claims (realm_access.roles). A space-separated string (like scope) is split.
+// Own properties only: a token that lacks the claim must not find Object.prototype's members.
 function readRoles(payload: JWTPayload, claim: string): string[] {
-  let value: unknown = payload[claim];
+  const own = (v: unknown, key: string): unknown =>
+    v && typeof v === 'object' && Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
+  let value = own(payload, claim);
   if (value === undefined) {
     value = payload;
-    for (const part of claim.split('.')) {
-      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[part] : undefined;
-    }
+    for (const part of claim.split('.')) value = own(value, part);
   }
   if (typeof value === 'string') return value.split(/\s+/).filter(Boolean);
   if (Array.isArray(value)) return value.filter((v): v is string => typeof v === 'string');

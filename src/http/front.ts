@@ -310,7 +310,54 @@ class HttpFront {
       return jsonRpcError(res, 400, -32000, 'Bad Request: no valid Mcp-Session-Id header; only an initialize request may open a session');
     }
     if (this.closed) return jsonRpcError(res, 503, -32000, 'Warden is shutting down');
+    if (this.refuseOverCap(req, res, principal)) return;
     return this.openSession(req, res, principal);
+  }
+
+  /**
+   * Refuses an initialize when the principal, or Warden, already holds as many sessions as allowed
+   * (each one runs every stdio server). Sessions still initializing count: the check and the
+   * entry's `pending.add` in openSession run in one tick, so concurrent initializes cannot race it.
+   */
+  private refuseOverCap(req: Request, res: Response, principal: Principal): boolean {
+    const { maxSessions, maxSessionsPerPrincipal, idleTimeoutMs } = this.config.http;
+    const open = [...this.sessions.values(), ...this.pending];
+    const key = principalKey(principal);
+    const mine = open.filter((s) => s.principalKey === key).length;
+    const reason = mine >= maxSessionsPerPrincipal ? 'per_principal' : open.length >= maxSessions ? 'total' : null;
+    if (!reason) return false;
+    const idle =
+      idleTimeoutMs > 0
+        ? `, or wait until idle ones are closed (after http.idleTimeoutMs, ${idleTimeoutMs} ms without a request)`
+        : ' (idle ones are never closed here: http.idleTimeoutMs is 0)';
+    const free =
+      'end sessions no longer in use (DELETE /mcp with their Mcp-Session-Id; SDK clients: ' +
+      `transport.terminateSession())${idle}`;
+    const [limit, configKey, message] =
+      reason === 'per_principal'
+        ? [
+            maxSessionsPerPrincipal,
+            'http.maxSessionsPerPrincipal',
+            `${principal.sub} already has ${mine} open MCP sessions, the most http.maxSessionsPerPrincipal ` +
+              `allows (${maxSessionsPerPrincipal}). Fix: ${free}; or ask the operator to raise ` +
+              'http.maxSessionsPerPrincipal.',
+          ]
+        : [
+            maxSessions,
+            'http.maxSessions',
+            `Warden has ${open.length} open MCP sessions, the most http.maxSessions allows (${maxSessions}). ` +
+              `Fix: try again once sessions end; clients can ${free}; or ask the operator to raise http.maxSessions.`,
+          ];
+    this.metrics.sessionRefused(reason);
+    this.logger.warn('session refused: limit reached', { principal: principal.sub, reason, limit, open: open.length });
+    const id = (req.body as { id?: unknown }).id ?? null;
+    // 429: this principal's own sessions are the problem; 503: Warden is full, whoever asks.
+    res.status(reason === 'per_principal' ? 429 : 503).json({
+      jsonrpc: '2.0',
+      id,
+      error: { code: -32000, message, data: { reason, limit, config_key: configKey } },
+    });
+    return true;
   }
 
   private async openSession(req: Request, res: Response, principal: Principal): Promise<void> {

@@ -26,6 +26,7 @@ export class WardenMetrics {
   private source: MetricsSource | null = null;
   private readonly lastUp = new Map<string, number>();
   private readonly authFailures: Counter<'reason'>;
+  private readonly sessionsRefused: Counter<'reason'>;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -77,6 +78,14 @@ export class WardenMetrics {
       labelNames: ['reason'] as const,
       registers,
     });
+    this.sessionsRefused = new Counter({
+      name: 'warden_sessions_refused_total',
+      help:
+        'MCP initialize requests refused by a session cap, by reason: per_principal (http.maxSessionsPerPrincipal) ' +
+        'or total (http.maxSessions).',
+      labelNames: ['reason'] as const,
+      registers,
+    });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'warden_' });
 
     this.observer = {
@@ -100,6 +109,11 @@ export class WardenMetrics {
 
   authFailed(reason: string): void {
     this.authFailures.inc({ reason });
+  }
+
+  /** An initialize refused by a session cap. */
+  sessionRefused(reason: 'per_principal' | 'total'): void {
+    this.sessionsRefused.inc({ reason });
   }
 
   get contentType(): string {

@@ -2,15 +2,22 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { Parser } from 'tar';
 import YAML from 'yaml';
 import { PolicyError } from '../common/index.js';
+import {
+  DEFAULT_BUNDLE_LIMITS,
+  UNLIMITED,
+  bundleTooLarge,
+  formatBytes,
+  readAtMost,
+  readBundleBytes,
+  untar,
+  type BundleLimits,
+} from './archive.js';
 import type { CompiledBundle } from './engine.js';
 import { SIGNATURES_FILE, verifyBundleSignatures, type VerificationConfig, type VerifiedSignature } from './signing.js';
+import { prebuiltShippedBundle } from './shipped.js';
 import { runOpa } from './toolchain.js';
-
-/** Largest total size of a bundle's unpacked files. */
-const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 
 /** Source files that make up a policy directory, as `opa build` reads them. */
 const POLICY_FILE = /\.(rego|json|ya?ml)$/;
@@ -104,9 +111,12 @@ export async function loadBundleSource(source: string, entrypoint: string): Prom
   return statSync(source).isDirectory() ? compileDirectory(source, entrypoint) : readBundleFile(source);
 }
 
-/** Reads a built bundle (`/policy.wasm`, `/data.json`, `/.manifest`) from a `.tar.gz` file. */
-export async function readBundleFile(file: string): Promise<CompiledBundle> {
-  const files = await untar(readFileSync(file), file);
+/** Reads a built bundle (`/policy.wasm`, `/data.json`, `/.manifest`) from a `.tar.gz` file, within `limits`. */
+export async function readBundleFile(
+  file: string,
+  limits: BundleLimits = DEFAULT_BUNDLE_LIMITS,
+): Promise<CompiledBundle> {
+  const files = await untar(readBundleBytes(file, limits), file, limits);
   return bundleFromFiles(files, file);
 }
 
@@ -168,10 +178,15 @@ export function loadedBundleFromFiles(
   };
 }
 
-/** Reads (and, when configured, verifies) a bundle tarball's bytes. */
-export async function loadTarball(bytes: Buffer, options: { name: string; source: string; verification?: VerificationConfig; etag?: string }): Promise<LoadedBundle> {
-  const files = await untar(bytes, options.source);
-  const signature = options.verification ? await verifyBundleSignatures(files, options.verification, options.source) : undefined;
+/** Reads (and, when configured, verifies) a bundle tarball's bytes, within `limits` (default: the defaults). */
+export async function loadTarball(
+  bytes: Buffer,
+  options: { name: string; source: string; verification?: VerificationConfig; etag?: string; limits?: BundleLimits },
+): Promise<LoadedBundle> {
+  const files = await untar(bytes, options.source, options.limits);
+  const signature = options.verification
+    ? await verifyBundleSignatures(files, options.verification, options.source)
+    : undefined;
   return loadedBundleFromFiles(files, { name: options.name, source: options.source, ...(options.etag ? { etag: options.etag } : {}), ...(signature ? { signature } : {}) });
 }
 
@@ -188,15 +203,42 @@ export async function loadDirectoryBundle(options: {
   verification?: VerificationConfig;
   /** A snapshot already taken (the watcher takes one to see whether anything changed). */
   snapshot?: Map<string, Buffer>;
+  /** For the snapshot, when none is given (default: {@link DEFAULT_BUNDLE_LIMITS}). */
+  limits?: BundleLimits;
 }): Promise<LoadedBundle> {
   const { dir } = options;
-  const snapshot = options.snapshot ?? snapshotDirectory(dir);
-  const signature = options.verification ? await verifyBundleSignatures(snapshot, options.verification, dir) : undefined;
+  const snapshot = options.snapshot ?? snapshotDirectory(dir, options.limits);
+  // Every file of the snapshot but the root's .signatures.json goes to opa build (which, without a
+  // .manifest, loads any .json or .yaml as data), so every one of them counts as loaded.
+  const signature = options.verification
+    ? await verifyBundleSignatures(snapshot, options.verification, dir, { loads: () => true })
+    : undefined;
   const revision = snapshotRevision(snapshot);
   const hasRego = [...snapshot.keys()].some((p) => p.endsWith('.rego'));
   if (!hasRego) {
     return loadedBundleFromFiles(snapshot, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
   }
+  // The shipped policy, unchanged, comes pre-built in the package: no opa needed to serve it.
+  const digest = filesDigest(snapshot);
+  const tarball =
+    prebuiltShippedBundle(digest, options.entrypoint) ??
+    (await compileSnapshot(snapshot, { dir, entrypoint: options.entrypoint, revision })).tarball;
+  // opa's own output (or the package's) from a snapshot that was within the limits: not limited again.
+  const files = await untar(tarball, dir, UNLIMITED);
+  const sig = signature ? { signature } : {};
+  const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...sig });
+  return { ...loaded, digest };
+}
+
+/**
+ * Compiles a directory snapshot with `opa build -t wasm` (in a private copy, so the files compiled
+ * are exactly the snapshot's): the decision and the optional entrypoints the policy defines.
+ * Returns the bundle's bytes and the entrypoints it was built with.
+ */
+export async function compileSnapshot(
+  snapshot: ReadonlyMap<string, Buffer>,
+  options: { dir: string; entrypoint: string; revision: string },
+): Promise<{ tarball: Buffer; entrypoints: string[] }> {
   const work = mkdtempSync(join(tmpdir(), 'warden-build-'));
   try {
     const src = join(work, 'src');
@@ -208,16 +250,19 @@ export async function loadDirectoryBundle(options: {
     mkdirSync(src, { recursive: true });
     const out = join(work, 'bundle.tar.gz');
     const bundleMode = snapshot.has('.manifest');
+    const flags = ['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', options.revision, '-o', out];
     const build = (entrypoints: string[]): ReturnType<typeof runOpa> =>
-      runOpa(['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), '--revision', revision, '-o', out, ...entrypoints.flatMap((e) => ['-e', e]), '.'], { cwd: src });
+      runOpa([...flags, ...entrypoints.flatMap((e) => ['-e', e]), '.'], { cwd: src });
     const optional = definedOptionalEntrypoints(snapshot).filter((e) => e !== options.entrypoint);
-    let { code, stderr, stdout } = await build([options.entrypoint, ...optional]);
+    let entrypoints = [options.entrypoint, ...optional];
+    let { code, stderr, stdout } = await build(entrypoints);
     // The look for optional entrypoints is textual; if opa disagrees, the decision alone still builds.
-    if (code !== 0 && optional.some((e) => (stderr || stdout).includes(`entrypoint "${e}"`))) ({ code, stderr, stdout } = await build([options.entrypoint]));
-    if (code !== 0) throw compileError(src, (stderr || stdout).trim(), dir);
-    const files = await untar(readFileSync(out), dir);
-    const loaded = loadedBundleFromFiles(files, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
-    return { ...loaded, digest: filesDigest(snapshot) };
+    if (code !== 0 && optional.some((e) => (stderr || stdout).includes(`entrypoint "${e}"`))) {
+      entrypoints = [options.entrypoint];
+      ({ code, stderr, stdout } = await build(entrypoints));
+    }
+    if (code !== 0) throw compileError(src, (stderr || stdout).trim(), options.dir);
+    return { tarball: readFileSync(out), entrypoints };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -260,9 +305,14 @@ export function isIgnoredPolicyPath(name: string): boolean {
   return false;
 }
 
-/** Reads the files `opa build` would read (plus .manifest and .signatures.json), skipping editor litter and hidden directories. */
-export function snapshotDirectory(dir: string): Map<string, Buffer> {
+/**
+ * Reads the files `opa build` would read (plus .manifest and .signatures.json), skipping editor
+ * litter and hidden directories. At most `limits.files` files and `limits.uncompressedBytes` bytes
+ * in all: a file that would cross either is refused from its size, before it is read.
+ */
+export function snapshotDirectory(dir: string, limits: BundleLimits = DEFAULT_BUNDLE_LIMITS): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
+  let total = 0;
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const path = join(d, name);
@@ -278,11 +328,23 @@ export function snapshotDirectory(dir: string): Map<string, Buffer> {
       }
       if (!st.isFile() || isIgnoredPolicyPath(name)) continue;
       if (!POLICY_FILE.test(name) && name !== '.manifest') continue;
-      try {
-        files.set(relative(dir, path).split('\\').join('/'), readFileSync(path));
-      } catch {
-        // removed between readdir and read: the watcher will fire again
+      const rel = relative(dir, path).split('\\').join('/');
+      if (files.size + 1 > limits.files) {
+        const what = `policy directory ${dir} holds more than ${limits.files} policy files (refused at ${rel})`;
+        throw bundleTooLarge('files', limits, what);
       }
+      let read: ReturnType<typeof readAtMost>;
+      try {
+        read = readAtMost(path, limits.uncompressedBytes - total);
+      } catch {
+        continue; // removed between readdir and read: the watcher will fire again
+      }
+      if (!read.bytes) {
+        const seen = `${formatBytes(total + read.size)}${read.grew ? ' or more' : ''} with ${rel}`;
+        throw bundleTooLarge('uncompressedBytes', limits, `policy directory ${dir}: its policy files come to ${seen}`);
+      }
+      total += read.bytes.length;
+      files.set(rel, read.bytes);
     }
   };
   let isDir = false;
@@ -405,36 +467,6 @@ function parseYaml(bytes: Buffer, path: string, source: string): unknown {
   } catch (err) {
     throw new PolicyError('policy_bundle_invalid', `bundle ${source}: ${path} is not valid YAML`, { cause: err });
   }
-}
-
-/** Reads every regular file of a gzipped tar into memory (bundles are small). */
-export function untar(bytes: Buffer, source: string): Promise<Map<string, Buffer>> {
-  return new Promise((resolvePromise, reject) => {
-    const files = new Map<string, Buffer>();
-    let total = 0;
-    let tooBig = false;
-    const parser = new Parser({
-      onReadEntry: (entry) => {
-        const chunks: Buffer[] = [];
-        entry.on('data', (c: Buffer) => {
-          total += c.length;
-          // Same guard as OPA's size limit: a gzip bomb must not exhaust memory.
-          if (total > MAX_BUNDLE_BYTES) {
-            if (!tooBig) reject(new PolicyError('policy_bundle_invalid', `bundle ${source} unpacks to more than ${MAX_BUNDLE_BYTES} bytes; refused`));
-            tooBig = true;
-            return;
-          }
-          chunks.push(c);
-        });
-        entry.on('end', () => {
-          if (entry.type === 'File' || entry.type === 'OldFile') files.set(entry.path.replace(/^\.?\//, ''), Buffer.concat(chunks));
-        });
-      },
-    });
-    parser.on('error', (err: Error) => reject(new PolicyError('policy_bundle_invalid', `bundle ${source} is not a readable .tar.gz: ${err.message}`, { cause: err })));
-    parser.on('end', () => resolvePromise(files));
-    parser.end(bytes);
-  });
 }
 
 /** A stable revision for a policy directory: hash of every source file's relative path and bytes. */

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import YAML from 'yaml';
-import { PolicyError } from '../common/index.js';
+import { PolicyError, setOwn } from '../common/index.js';
 
 /**
  * A JSON number kept as the text it was written with. OPA decodes bundle JSON with Go's
@@ -72,7 +72,7 @@ function fromPlain(value: unknown): Canonical {
   if (Array.isArray(value)) return value.map(fromPlain);
   if (value instanceof Date) return value.toISOString();
   const out: Record<string, Canonical> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = fromPlain(v);
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) setOwn(out, k, fromPlain(v));
   return out;
 }
 
@@ -159,7 +159,8 @@ export function parseJsonPreservingNumbers(text: string, what = 'document'): Can
         ws();
         if (text[i] !== ':') fail("expected ':'");
         i++;
-        obj[key] = value();
+        // setOwn: a `__proto__` key must count in the digest as it does in OPA's, not vanish.
+        setOwn(obj, key, value());
         ws();
         if (text[i] === ',') {
           i++;

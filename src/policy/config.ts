@@ -17,7 +17,10 @@ export function policyStatusFile(config: WardenConfig): string {
   return join(base, 'data', POLICY_STATUS_FILE);
 }
 
-/** The runtime options a config asks for: its bundles, their verification, watching and the status file. */
+/**
+ * The runtime options a config asks for: its bundles, their verification, watching, the status
+ * file and the evaluation budget.
+ */
 export function runtimeOptionsFromConfig(config: WardenConfig, extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
   const p = config.policy;
   const verification = (signing?: { keyid?: string; scope?: string; excludeFiles?: readonly string[] }): { verification?: VerificationConfig } => {
@@ -41,14 +44,23 @@ export function runtimeOptionsFromConfig(config: WardenConfig, extra: Partial<Ru
         ...(b.polling ? { polling: b.polling } : {}),
         ...(b.watch !== undefined ? { watch: b.watch } : {}),
         ...verification(b.signing),
+        limits: p.limits,
       }))
-    : [{ name: 'policy', ...(/^https?:\/\//.test(p.bundle) ? { url: p.bundle } : { path: p.bundle }), ...verification() }];
+    : [
+        {
+          name: 'policy',
+          ...(/^https?:\/\//.test(p.bundle) ? { url: p.bundle } : { path: p.bundle }),
+          ...verification(),
+          limits: p.limits,
+        },
+      ];
   return {
     bundles,
     entrypoint: p.entrypoint,
     watch: p.watch,
     nameFromManifest: !p.bundles,
     statusFile: policyStatusFile(config),
+    evaluation: p.evaluation,
     ...extra,
   };
 }

@@ -1,7 +1,7 @@
-import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
-import { PolicyError, describeError } from '../common/index.js';
-import { createHostBuiltins, HOST_BUILTINS, SDK_BUILTINS, type BuiltinContext } from './builtins.js';
+import { PolicyError } from '../common/index.js';
+import { memoryMessage, type EvaluationBudget } from './budget.js';
 import { readDecision, type Decision } from './decision.js';
+import { WasmLoadError, WasmPolicy, type RawOutcome } from './wasm-policy.js';
 
 /** A compiled bundle in memory: what `opa build -t wasm` produced, whatever its source. */
 export interface CompiledBundle {
@@ -20,7 +20,11 @@ export type PolicyFailureCode =
   | 'policy_eval_error'
   | 'policy_undefined'
   | 'policy_conflict'
-  | 'policy_bad_decision';
+  | 'policy_bad_decision'
+  /** The evaluation ran past `policy.evaluation.timeoutMs` and was stopped. */
+  | 'policy_timeout'
+  /** The evaluation needed more memory than `policy.evaluation.maxMemoryMb`. */
+  | 'policy_memory_exceeded';
 
 /** The outcome of one evaluation. A failure always carries a deny decision that says what broke. */
 export interface Evaluation {
@@ -36,11 +40,26 @@ export interface Evaluation {
 /** The outcome of evaluating an entrypoint other than the decision ({@link PolicyEngine.evaluateEntrypoint}). */
 export type EntrypointResult =
   | { readonly ok: true; readonly result: unknown; readonly revision: string; readonly evalNs: number }
-  | { readonly ok: false; readonly code: 'policy_missing' | 'policy_entrypoint_missing' | 'policy_eval_error' | 'policy_undefined'; readonly message: string; readonly revision: string };
+  | { readonly ok: false; readonly code: EntrypointFailureCode; readonly message: string; readonly revision: string };
+
+export type EntrypointFailureCode =
+  | 'policy_missing'
+  | 'policy_entrypoint_missing'
+  | 'policy_eval_error'
+  | 'policy_undefined'
+  | 'policy_timeout'
+  | 'policy_memory_exceeded';
+
+export interface EngineOptions {
+  /** Caps the Wasm memory at `maxMemoryMb` (needing more is `policy_memory_exceeded`). Unset: no cap. */
+  readonly budget?: EvaluationBudget;
+}
 
 /**
- * One loaded bundle, ready to answer. Evaluation is synchronous and not re-entrant per instance,
- * which JavaScript's single thread guarantees.
+ * One loaded bundle, ready to answer, in this thread. Evaluation is synchronous and not re-entrant
+ * per instance, which JavaScript's single thread guarantees; nothing can stop it once it runs.
+ * Warden runs its policy in a {@link WorkerEngine} instead, which can; this one serves tests and
+ * the bench's in-thread baseline.
  *
  * @example
  * ```ts
@@ -52,70 +71,33 @@ export class PolicyEngine {
   private constructor(
     readonly bundle: CompiledBundle,
     readonly entrypoint: string,
-    private readonly policy: LoadedPolicy,
-    private readonly ctx: BuiltinContext,
+    private readonly policy: WasmPolicy,
+    private readonly budget: EvaluationBudget | undefined,
   ) {}
 
   /** Instantiates the Wasm module, checks the entrypoint and every builtin it needs, and loads its data. */
-  static async load(bundle: CompiledBundle, entrypoint: string): Promise<PolicyEngine> {
-    const ctx: BuiltinContext = { nowMs: Date.now(), uuids: new Map() };
-    let policy: LoadedPolicy;
+  static async load(bundle: CompiledBundle, entrypoint: string, options: EngineOptions = {}): Promise<PolicyEngine> {
     try {
-      policy = await loadPolicy(bundle.wasm, undefined, createHostBuiltins(ctx));
+      const policy = await WasmPolicy.load(bundle, bundle.wasm, entrypoint, {
+        data: { value: bundle.data },
+        ...(options.budget ? { maxMemoryMb: options.budget.maxMemoryMb } : {}),
+      });
+      return new PolicyEngine(bundle, entrypoint, policy, options.budget);
     } catch (err) {
-      throw new PolicyError('policy_wasm_invalid', `bundle ${bundle.source} (revision ${bundle.revision}): the Wasm module cannot be loaded: ${describeError(err)}. Fix: rebuild it with 'warden policy build'.`, { cause: err });
+      if (err instanceof WasmLoadError) throw new PolicyError(err.code, err.message, { cause: err.cause });
+      throw err;
     }
-    const entrypoints = Object.keys((policy.entrypoints ?? {}) as Record<string, number>);
-    if (!entrypoints.includes(entrypoint)) {
-      throw new PolicyError(
-        'policy_entrypoint_missing',
-        `bundle ${bundle.source} has no entrypoint ${entrypoint} (it has: ${entrypoints.join(', ') || 'none'}). ` +
-          `Fix: define data.${entrypoint.replace(/\//g, '.')} in your Rego and build with -e ${entrypoint}, or set policy.entrypoint.`,
-      );
-    }
-    const missing = requiredBuiltins(policy).filter((name) => !SDK_BUILTINS.has(name) && !HOST_BUILTINS.has(name));
-    if (missing.length > 0) {
-      throw new PolicyError(
-        'policy_builtin_missing',
-        `bundle ${bundle.source} (revision ${bundle.revision}) calls builtin(s) that OPA's Wasm target leaves to the host and Warden does not supply: ${missing.join(', ')}. ` +
-          'Fix: rewrite the rule without them (see docs/policies.md, "Builtins"), or ask for them to be added to Warden.',
-      );
-    }
-    try {
-      policy.setData((bundle.data ?? {}) as object);
-    } catch (err) {
-      throw new PolicyError('policy_data_invalid', `bundle ${bundle.source}: its data cannot be loaded into the Wasm module: ${describeError(err)}`, { cause: err });
-    }
-    return new PolicyEngine(bundle, entrypoint, policy, ctx);
   }
 
   /** Never throws: every failure is a deny that names what broke (fail closed). */
   evaluate(input: unknown, nowMs: number = Date.now()): Evaluation {
-    this.ctx.nowMs = nowMs;
-    this.ctx.uuids.clear();
-    const started = process.hrtime.bigint();
-    let resultSet: unknown;
-    try {
-      resultSet = this.policy.evaluate(input, this.entrypoint);
-    } catch (err) {
-      return this.failure('policy_eval_error', `policy evaluation failed: ${describeError(err)}`, undefined, started);
-    }
-    const results = Array.isArray(resultSet) ? (resultSet as { result?: unknown }[]) : [];
-    if (results.length === 0 || results[0]?.result === undefined) {
-      return this.failure('policy_undefined', `the policy's ${this.entrypoint} is undefined for this input; it must always produce a decision (add a default)`, undefined, started);
-    }
-    if (results.length > 1) {
-      return this.failure('policy_conflict', `the policy's ${this.entrypoint} produced ${results.length} results; it must produce exactly one`, results, started);
-    }
-    const result = results[0]!.result;
-    const read = readDecision(result);
-    if (!read.ok) return this.failure('policy_bad_decision', `the policy's ${this.entrypoint}: ${read.problem}`, result, started);
-    return { decision: read.decision, revision: this.bundle.revision, bundle: this.bundle.name, result, evalNs: elapsed(started) };
+    const raw = this.policy.evaluate(this.entrypoint, input, nowMs);
+    return readEvaluation(raw, this.bundle, this.entrypoint, this.budget);
   }
 
   /** Whether the compiled module has `name` (e.g. `mcp/workflow/status`) as an entrypoint. */
   hasEntrypoint(name: string): boolean {
-    return Object.hasOwn((this.policy.entrypoints ?? {}) as Record<string, number>, name);
+    return this.policy.hasEntrypoint(name);
   }
 
   /**
@@ -130,28 +112,75 @@ export class PolicyEngine {
    * ```
    */
   evaluateEntrypoint(name: string, input: unknown, nowMs: number = Date.now()): EntrypointResult {
-    const started = process.hrtime.bigint();
-    if (!this.hasEntrypoint(name)) {
-      return { ok: false, code: 'policy_entrypoint_missing', message: `the active policy (revision ${this.bundle.revision}) has no entrypoint ${name}`, revision: this.bundle.revision };
-    }
-    this.ctx.nowMs = nowMs;
-    this.ctx.uuids.clear();
-    let resultSet: unknown;
-    try {
-      resultSet = this.policy.evaluate(input, name);
-    } catch (err) {
-      return { ok: false, code: 'policy_eval_error', message: `evaluating ${name} failed: ${describeError(err)}`, revision: this.bundle.revision };
-    }
-    const results = Array.isArray(resultSet) ? (resultSet as { result?: unknown }[]) : [];
-    if (results.length !== 1 || results[0]?.result === undefined) {
-      return { ok: false, code: 'policy_undefined', message: `the policy's ${name} is undefined for this input`, revision: this.bundle.revision };
-    }
-    return { ok: true, result: results[0].result, revision: this.bundle.revision, evalNs: elapsed(started) };
+    if (!this.hasEntrypoint(name)) return entrypointMissing(name, this.bundle.revision);
+    return readEntrypoint(this.policy.evaluate(name, input, nowMs), name, this.bundle.revision, this.budget);
   }
+}
 
-  private failure(code: PolicyFailureCode, message: string, result: unknown, started: bigint): Evaluation {
-    return { ...failClosed(code, message), revision: this.bundle.revision, bundle: this.bundle.name, result, evalNs: elapsed(started) };
+/**
+ * Pure: the {@link Evaluation} of a decision's raw outcome (in this thread or a worker's): exactly
+ * one result, of the decision's shape, or a deny that names what broke.
+ */
+export function readEvaluation(
+  raw: RawOutcome,
+  bundle: Pick<CompiledBundle, 'name' | 'revision'>,
+  entrypoint: string,
+  budget: EvaluationBudget | undefined,
+): Evaluation {
+  const failure = (code: PolicyFailureCode, message: string, result?: unknown): Evaluation => ({
+    ...failClosed(code, message),
+    revision: bundle.revision,
+    bundle: bundle.name,
+    result,
+    evalNs: raw.evalNs,
+  });
+  if (!raw.ok) {
+    if (budget && raw.exhausted) return failure('policy_memory_exceeded', memoryMessage(entrypoint, budget, raw.error));
+    return failure('policy_eval_error', `policy evaluation failed: ${raw.error}`);
   }
+  const results = Array.isArray(raw.resultSet) ? (raw.resultSet as { result?: unknown }[]) : [];
+  if (results.length === 0 || results[0]?.result === undefined) {
+    const fix = 'it must always produce a decision (add a default)';
+    return failure('policy_undefined', `the policy's ${entrypoint} is undefined for this input; ${fix}`);
+  }
+  if (results.length > 1) {
+    const problem = `the policy's ${entrypoint} produced ${results.length} results; it must produce exactly one`;
+    return failure('policy_conflict', problem, results);
+  }
+  const result = results[0]!.result;
+  const read = readDecision(result);
+  if (!read.ok) return failure('policy_bad_decision', `the policy's ${entrypoint}: ${read.problem}`, result);
+  return { decision: read.decision, revision: bundle.revision, bundle: bundle.name, result, evalNs: raw.evalNs };
+}
+
+/** Pure: the {@link EntrypointResult} of another entrypoint's raw outcome. */
+export function readEntrypoint(
+  raw: RawOutcome,
+  name: string,
+  revision: string,
+  budget: EvaluationBudget | undefined,
+): EntrypointResult {
+  const failure = (code: EntrypointFailureCode, message: string): EntrypointResult => ({
+    ok: false,
+    code,
+    message,
+    revision,
+  });
+  if (!raw.ok) {
+    if (budget && raw.exhausted) return failure('policy_memory_exceeded', memoryMessage(name, budget, raw.error));
+    return failure('policy_eval_error', `evaluating ${name} failed: ${raw.error}`);
+  }
+  const results = Array.isArray(raw.resultSet) ? (raw.resultSet as { result?: unknown }[]) : [];
+  if (results.length !== 1 || results[0]?.result === undefined) {
+    return failure('policy_undefined', `the policy's ${name} is undefined for this input`);
+  }
+  return { ok: true, result: results[0].result, revision, evalNs: raw.evalNs };
+}
+
+/** The answer for an entrypoint the module was not compiled with. */
+export function entrypointMissing(name: string, revision: string): EntrypointResult {
+  const message = `the active policy (revision ${revision}) has no entrypoint ${name}`;
+  return { ok: false, code: 'policy_entrypoint_missing', message, revision };
 }
 
 /** The deny decision that stands in for any policy failure. */
@@ -160,21 +189,4 @@ export function failClosed(code: PolicyFailureCode, message: string): { decision
     decision: { allow: false, reasons: [{ rule: `warden.${code}`, message: `Warden denied the call because its policy failed (fail closed): ${message}` }], monitored: [], obligations: {} },
     error: { code, message },
   };
-}
-
-function elapsed(started: bigint): number {
-  return Number(process.hrtime.bigint() - started);
-}
-
-/** Names of the builtins the module imports through `opa_builtinN`, read from its `builtins()` export. */
-function requiredBuiltins(policy: LoadedPolicy): string[] {
-  const exports = (policy.wasmInstance as unknown as { exports: Record<string, unknown> }).exports;
-  const builtins = exports['builtins'] as (() => number) | undefined;
-  const dump = exports['opa_json_dump'] as ((addr: number) => number) | undefined;
-  if (!builtins || !dump) return [];
-  const addr = dump(builtins());
-  const bytes = new Uint8Array((policy.mem as unknown as { buffer: ArrayBuffer }).buffer);
-  let end = addr;
-  while (bytes[end] !== 0) end++;
-  return Object.keys(JSON.parse(Buffer.from(bytes.subarray(addr, end)).toString('utf8')) as Record<string, number>);
 }

@@ -3,9 +3,11 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import { dirname, join } from 'node:path';
 import { PolicyError, WardenError, describeError } from '../common/index.js';
 import type { LoadedBundle, RegoLocation } from './bundle.js';
+import { DEFAULT_EVALUATION_BUDGET, type EvaluationBudget } from './budget.js';
 import { composeBundles, type ComposedBundle } from './compose.js';
-import { failClosed, PolicyEngine, type EntrypointResult, type Evaluation } from './engine.js';
+import { failClosed, type EntrypointResult, type Evaluation } from './engine.js';
 import { createSource, type BundleSource, type BundleSpec, type SourceState } from './sources.js';
+import { WorkerEngine } from './worker-engine.js';
 
 /** File names of the status document and the control request, side by side in the data directory. */
 export const POLICY_STATUS_FILE = 'policy-status.json';
@@ -30,6 +32,8 @@ export interface RuntimeOptions {
   readonly controlPollMs?: number;
   /** Revisions kept for rollback (default 5). */
   readonly keepPrevious?: number;
+  /** What one evaluation may spend (`policy.evaluation`); default {@link DEFAULT_EVALUATION_BUDGET}. */
+  readonly evaluation?: EvaluationBudget;
 }
 
 /** One line of the runtime's history, newest last. */
@@ -90,11 +94,19 @@ export interface PolicyEvents {
 
 interface Activation {
   readonly id: number;
-  readonly engine: PolicyEngine;
+  /** Running only while this activation is the active one; a kept one is started again on rollback. */
+  readonly engine: WorkerEngine;
   readonly bundles: ReadonlyMap<string, LoadedBundle>;
   readonly composed: ComposedBundle;
   readonly loadedAt: string;
   readonly reason: ActivationReason;
+}
+
+/** A candidate ready to become active: its engine (started, smoke-tested) and what it was built from. */
+interface Prepared {
+  readonly engine: WorkerEngine;
+  readonly bundles: ReadonlyMap<string, LoadedBundle>;
+  readonly composed: ComposedBundle;
 }
 
 /** A request written to `policy-control.json` by `warden policy rollback` (or anything else). */
@@ -106,17 +118,18 @@ export interface ControlRequest {
 
 /**
  * Holds the active policy and swaps it atomically. A call reads the active engine once and
- * evaluates synchronously against it, so in-flight calls finish on the old revision and new calls
- * get the new one; nothing is ever decided by a mix. A candidate (any source changed) must
- * compose, load and answer a smoke evaluation before it becomes active; a bad one is refused,
- * recorded with its error (file:line for Rego), and the active one stays. The last few revisions
- * are kept for {@link rollback}.
+ * queues its evaluation on it (in that engine's worker thread, within `evaluation`'s budget), so
+ * in-flight calls finish on the old revision and new calls get the new one; nothing is ever
+ * decided by a mix. A swapped-out engine stops its worker once its queue is empty. A candidate
+ * (any source changed) must compose, load and answer a smoke evaluation before it becomes active;
+ * a bad one is refused, recorded with its error (file:line for Rego), and the active one stays.
+ * The last few revisions are kept for {@link rollback} (their bundles; a worker is started again).
  *
  * @example
  * ```ts
  * const runtime = new PolicyRuntime({ bundles: [{ name: 'policy', path: './policy' }], entrypoint: 'mcp/decision', watch: true });
  * await runtime.start();
- * runtime.evaluate(input).decision.allow;
+ * (await runtime.evaluate(input)).decision.allow;
  * ```
  */
 export class PolicyRuntime {
@@ -244,8 +257,18 @@ export class PolicyRuntime {
         throw new PolicyError('policy_rollback_unavailable', 'there is no previous revision to roll back to (only the revision loaded at start, or every kept one was already rolled back).');
       }
       const from = this.active.composed.revision;
-      const restored: Activation = { ...target, loadedAt: new Date().toISOString(), reason: 'rollback' };
+      let engine: WorkerEngine;
+      try {
+        engine = await this.load(target.composed);
+      } catch (err) {
+        this.previous.push(target);
+        const message = `revision ${target.composed.revision} could not be started again: ${describeError(err)}`;
+        throw new PolicyError('policy_rollback_failed', message, { cause: err });
+      }
+      const restored: Activation = { ...target, engine, loadedAt: new Date().toISOString(), reason: 'rollback' };
+      const replaced = this.active;
       this.active = restored;
+      void replaced.engine.retire();
       this.lastError = null;
       this.record({ at: restored.loadedAt, event: 'rolled_back', revision: restored.composed.revision, bundles: { ...restored.composed.bundles }, reason: 'rollback' });
       this.events.onActivated?.(restored.composed.revision, restored.composed.source, { reason: 'rollback', previous: from, bundles: { ...restored.composed.bundles } });
@@ -260,16 +283,28 @@ export class PolicyRuntime {
     for (const s of this.sources) s.stop();
     if (this.controlTimer) clearInterval(this.controlTimer);
     this.controlTimer = null;
+    // Whatever is still evaluating is denied; the worker thread ends with it.
+    void this.active?.engine.close();
     this.writeStatus(true);
   }
 
-  /** Evaluates with the active engine (read once); with none, denies and says so (fail closed). */
-  evaluate(input: unknown, nowMs?: number): Evaluation {
+  /**
+   * Evaluates with the active engine (read once), within the evaluation budget. Never rejects:
+   * with no policy, or one over budget, it denies and says so (fail closed).
+   */
+  evaluate(input: unknown, nowMs?: number): Promise<Evaluation> {
     const engine = this.active?.engine;
     if (!engine) {
-      return { ...failClosed('policy_missing', `no policy bundle is loaded (source ${this.source}${this.lastError ? `; last error: ${this.lastError.message}` : ''})`), revision: '', bundle: '', result: undefined, evalNs: 0 };
+      const last = this.lastError ? `; last error: ${this.lastError.message}` : '';
+      const missing = failClosed('policy_missing', `no policy bundle is loaded (source ${this.source}${last})`);
+      return Promise.resolve({ ...missing, revision: '', bundle: '', result: undefined, evalNs: 0 });
     }
     return engine.evaluate(input, nowMs);
+  }
+
+  /** The budget every evaluation gets (`policy.evaluation`). */
+  get budget(): EvaluationBudget {
+    return this.options.evaluation ?? DEFAULT_EVALUATION_BUDGET;
   }
 
   /**
@@ -277,9 +312,10 @@ export class PolicyRuntime {
    * the dashboard. Never throws; with no policy loaded, or an entrypoint the active revision was
    * not compiled with, the result says so.
    */
-  evaluateEntrypoint(name: string, input: unknown, nowMs?: number): EntrypointResult {
+  evaluateEntrypoint(name: string, input: unknown, nowMs?: number): Promise<EntrypointResult> {
     const engine = this.active?.engine;
-    if (!engine) return { ok: false, code: 'policy_missing', message: 'no policy bundle is loaded', revision: '' };
+    const missing = 'no policy bundle is loaded';
+    if (!engine) return Promise.resolve({ ok: false, code: 'policy_missing', message: missing, revision: '' });
     return engine.evaluateEntrypoint(name, input, nowMs);
   }
 
@@ -400,26 +436,42 @@ export class PolicyRuntime {
     if (updates.length > 1) for (const u of updates) await attempt([u]);
   }
 
-  private async prepare(bundles: ReadonlyMap<string, LoadedBundle>): Promise<{ engine: PolicyEngine; bundles: ReadonlyMap<string, LoadedBundle>; composed: ComposedBundle }> {
+  private async prepare(bundles: ReadonlyMap<string, LoadedBundle>): Promise<Prepared> {
     let composed = composeBundles([...bundles.values()]);
     if (this.options.nameFromManifest && bundles.size === 1) {
       const metaName = (composed.manifest['metadata'] as Record<string, unknown> | undefined)?.['name'];
       if (typeof metaName === 'string' && metaName !== '') composed = { ...composed, name: metaName, bundles: { [metaName]: { revision: composed.revision } } };
     }
-    const engine = await PolicyEngine.load(composed, this.options.entrypoint);
-    const smoke = engine.evaluate(SMOKE_INPUT);
+    const engine = await this.load(composed);
+    const smoke = await engine.evaluate(SMOKE_INPUT);
     if (smoke.error) {
+      await engine.close();
       throw new PolicyError('policy_smoke_failed', `bundle ${composed.source} (revision ${composed.revision}) failed its smoke evaluation: ${smoke.error.message}`);
     }
     return { engine, bundles, composed };
   }
 
-  private activate(prepared: { engine: PolicyEngine; bundles: ReadonlyMap<string, LoadedBundle>; composed: ComposedBundle }, reason: ActivationReason): void {
+  /** Starts a worker for `composed` with this runtime's budget; a replaced worker is reported as a warning. */
+  private load(composed: ComposedBundle): Promise<WorkerEngine> {
+    return WorkerEngine.load(composed, this.options.entrypoint, {
+      budget: this.budget,
+      onRestart: (why) => {
+        this.events.onWarning?.(`policy revision ${composed.revision}: ${why}; its worker thread was replaced`);
+      },
+    });
+  }
+
+  private activate(prepared: Prepared, reason: ActivationReason): void {
+    if (this.stopped) {
+      void prepared.engine.close();
+      return;
+    }
     const previous = this.active;
     const activation: Activation = { id: ++this.activations, ...prepared, loadedAt: new Date().toISOString(), reason };
-    // The swap itself: one assignment. Calls already evaluating hold their own engine reference.
+    // The swap itself: one assignment. Calls already queued on the old engine finish there.
     this.active = activation;
     if (previous) {
+      void previous.engine.retire();
       this.previous.push(previous);
       while (this.previous.length > (this.options.keepPrevious ?? 5)) this.previous.shift();
     }

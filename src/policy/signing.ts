@@ -1,4 +1,5 @@
 import { createPublicKey, createSecretKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { basename } from 'node:path';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { PolicyError, describeError } from '../common/index.js';
 import { fileDigest } from './canonical-json.js';
@@ -38,18 +39,37 @@ export interface VerifiedSignature {
 
 export const SIGNATURES_FILE = '.signatures.json';
 
+/** How the caller reads the bundle it asks to verify. */
+export interface VerifyOptions {
+  /**
+   * Whether Warden would load this file (as policy, data, manifest or Wasm). Such a file can never
+   * be left out by `exclude_files`. Default: the files a built bundle is read for
+   * ({@link builtBundleLoads}); a directory that is compiled whole says every file.
+   */
+  readonly loads?: (path: string) => boolean;
+}
+
 /**
  * Verifies a bundle's `.signatures.json` the way OPA does (`bundle/verify.go`, `Reader.Read`):
  * exactly one JWS in compact form; key chosen by the configured keyid, else the JWS `kid`, else
  * the deprecated `keyid` claim; signature checked with that key's algorithm; `scope` claim equal
  * to the configured scope (the bundle's, else the key's); then every file of the bundle except the
  * signatures file and `exclude_files` matches the digest listed for it, and every listed file is
- * present. One difference, on purpose: a bundle without signatures is refused whenever
- * verification is configured (OPA accepts it when no keyid is configured).
+ * present. Only the bundle root's `.signatures.json` is the signatures file: any other file, even
+ * one named `zzsignatures.json` or `sub/.signatures.json`, is an ordinary file that must be signed
+ * (as `opa build --verification-key` checks it). Differences, on purpose: a bundle without
+ * signatures is refused whenever verification is configured (OPA accepts it when no keyid is
+ * configured); and `exclude_files` cannot exempt a file that Warden loads (`options.loads`), since
+ * OPA would load it unverified.
  *
  * @throws PolicyError `policy_signature_missing` or `policy_signature_invalid`, saying which check failed.
  */
-export async function verifyBundleSignatures(files: ReadonlyMap<string, Buffer>, config: VerificationConfig, source: string): Promise<VerifiedSignature> {
+export async function verifyBundleSignatures(
+  files: ReadonlyMap<string, Buffer>,
+  config: VerificationConfig,
+  source: string,
+  options: VerifyOptions = {},
+): Promise<VerifiedSignature> {
   const fail = (message: string, cause?: unknown): never => {
     throw new PolicyError('policy_signature_invalid', `bundle ${source}: signature verification failed: ${message}`, cause === undefined ? undefined : { cause });
   };
@@ -105,12 +125,22 @@ export async function verifyBundleSignatures(files: ReadonlyMap<string, Buffer>,
     if (typeof f?.name !== 'string') continue;
     listed.set(f.name, { hash: typeof f.hash === 'string' ? f.hash : '', algorithm: typeof f.algorithm === 'string' ? f.algorithm : '' });
   }
-  const excludes = (config.excludeFiles ?? []).map(globToRegExp);
+  const excludes = (config.excludeFiles ?? []).map((pattern) => ({ pattern, re: globToRegExp(pattern) }));
+  const loads = options.loads ?? builtBundleLoads(files);
   const verified: string[] = [];
   const excluded: string[] = [];
   for (const [path, bytes] of files) {
-    if (path.endsWith('signatures.json')) continue;
-    if (excludes.some((re) => re.test(path))) {
+    // The exact root path only: a suffix test let `zzsignatures.json` through unverified, and
+    // opa build loads it as data.
+    if (path === SIGNATURES_FILE) continue;
+    const exclusion = excludes.find(({ re }) => re.test(path));
+    if (exclusion) {
+      if (loads(path)) {
+        fail(
+          `${path} matches exclude_files pattern "${exclusion.pattern}", but Warden loads it (as policy or data), ` +
+            'and an excluded file is not verified. Fix: sign it, or narrow exclude_files to files Warden does not load',
+        );
+      }
       listed.delete(path);
       excluded.push(path);
       continue;
@@ -130,6 +160,25 @@ export async function verifyBundleSignatures(files: ReadonlyMap<string, Buffer>,
   }
   if (listed.size > 0) fail(`file(s) [${[...listed.keys()].join(' ')}] specified in bundle signatures but not found in the target bundle`);
   return { keyid, scope, files: verified, excluded };
+}
+
+/**
+ * Which files of a built bundle are read as policy, data, manifest or Wasm, by Warden or by OPA
+ * reading the same bundle: Rego, `data.json|yaml|yml`, manifests, Wasm modules (`*.wasm` and any
+ * the manifest names). Anything else a tarball carries is never read.
+ */
+export function builtBundleLoads(files: ReadonlyMap<string, Buffer>): (path: string) => boolean {
+  const modules = new Set<string>();
+  try {
+    const manifest = JSON.parse(files.get('.manifest')?.toString('utf8') ?? '{}') as { wasm?: { module?: unknown }[] };
+    for (const w of Array.isArray(manifest.wasm) ? manifest.wasm : []) {
+      if (typeof w?.module === 'string') modules.add(w.module.replace(/^\//, ''));
+    }
+  } catch {
+    // The manifest is verified (it always counts as loaded); a broken one is refused when it is read.
+  }
+  const data = new Set(['data.json', 'data.yaml', 'data.yml', 'patch.json', 'plan.json']);
+  return (path) => /\.(rego|wasm|manifest)$/.test(path) || data.has(basename(path)) || modules.has(path);
 }
 
 // OPA's parseVerificationKey: HS* take the text as the secret; others a PEM public key, PKCS#1

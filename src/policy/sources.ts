@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PolicyError, describeError } from '../common/index.js';
+import { DEFAULT_BUNDLE_LIMITS, readBundleBytes, readBundleResponse, type BundleLimits } from './archive.js';
 import { isIgnoredPolicyPath, loadDirectoryBundle, loadTarball, snapshotDirectory, filesDigest, type LoadedBundle } from './bundle.js';
 import type { VerificationConfig } from './signing.js';
 
@@ -26,6 +27,8 @@ export interface BundleSpec {
   readonly verification?: VerificationConfig;
   /** Watch a local source for changes. */
   readonly watch?: boolean;
+  /** The largest bundle read from this source (`policy.limits`; default {@link DEFAULT_BUNDLE_LIMITS}). */
+  readonly limits?: BundleLimits;
 }
 
 /** What a source reports while it runs. */
@@ -245,7 +248,7 @@ export class DirectorySource extends LocalSource {
 
   protected read(): { digest: string; load: () => Promise<LoadedBundle> } {
     const dir = this.spec.path!;
-    const snapshot = snapshotDirectory(dir);
+    const snapshot = snapshotDirectory(dir, this.spec.limits);
     const verification = this.spec.verification ? { verification: this.spec.verification } : {};
     return { digest: filesDigest(snapshot), load: () => loadDirectoryBundle({ name: this.spec.name, dir, entrypoint: this.options.entrypoint, snapshot, ...verification }) };
   }
@@ -314,14 +317,18 @@ export class FileSource extends LocalSource {
 
   protected read(): { digest: string; load: () => Promise<LoadedBundle> } | null {
     const file = this.spec.path!;
+    const limits = this.spec.limits ?? DEFAULT_BUNDLE_LIMITS;
     let bytes: Buffer;
     try {
-      bytes = readFileSync(file);
-    } catch {
+      bytes = readBundleBytes(file, limits);
+    } catch (err) {
+      if (err instanceof PolicyError) throw err; // over policy.limits.compressedBytes
       return null; // mid-replacement: the rename fires again
     }
     const verification = this.spec.verification ? { verification: this.spec.verification } : {};
-    return { digest: sha256(bytes), load: () => loadTarball(bytes, { name: this.spec.name, source: file, ...verification }) };
+    const load = (): Promise<LoadedBundle> =>
+      loadTarball(bytes, { name: this.spec.name, source: file, limits, ...verification });
+    return { digest: sha256(bytes), load };
   }
 
   protected watch(poke: () => void): FSWatcher {
@@ -445,13 +452,21 @@ export class HttpSource implements BundleSource {
     const signal = AbortSignal.any([this.abort.signal, timeout]);
     this.st.last_check_at = new Date().toISOString();
     const sentAt = Date.now();
-    let res: Response;
+    let res: Response | undefined;
     let body: Buffer;
     try {
       res = await fetch(url, { headers, signal });
-      body = res.status === 200 ? Buffer.from(await res.arrayBuffer()) : Buffer.alloc(0);
+      body = res.status === 200 ? await readBundleResponse(res, url, this.spec.limits) : Buffer.alloc(0);
       if (res.status !== 200) await res.body?.cancel().catch(() => undefined);
     } catch (err) {
+      if (err instanceof PolicyError && err.code === 'policy_bundle_too_large') {
+        // The service answered; its bundle is refused. Keep its ETag so that the next poll gets a
+        // 304 instead of downloading the same oversized bundle again.
+        this.etag = res?.headers.get('etag') ?? '';
+        this.downloadOk();
+        this.st.last_error = describeError(err);
+        throw err;
+      }
       this.etag = '';
       const why = timeout.aborted ? 'timed out' : describeError((err as { cause?: unknown }).cause ?? err);
       const failure = new PolicyError('policy_download_failed', `bundle ${this.spec.name}: request to ${url} failed: ${why}`, { cause: err });
@@ -484,7 +499,13 @@ export class HttpSource implements BundleSource {
     this.lastDigest = digest;
     this.st.last_change_at = this.st.last_check_at;
     try {
-      const bundle = await loadTarball(body, { name: this.spec.name, source: url, ...(etag ? { etag } : {}), ...(this.spec.verification ? { verification: this.spec.verification } : {}) });
+      const bundle = await loadTarball(body, {
+        name: this.spec.name,
+        source: url,
+        ...(etag ? { etag } : {}),
+        ...(this.spec.verification ? { verification: this.spec.verification } : {}),
+        ...(this.spec.limits ? { limits: this.spec.limits } : {}),
+      });
       this.st.last_error = null;
       return { kind: 'bundle', bundle };
     } catch (err) {

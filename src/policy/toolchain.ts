@@ -23,12 +23,17 @@ export function findOpa(env: NodeJS.ProcessEnv = process.env): string {
   for (const dir of (env['PATH'] ?? '').split(delimiter)) {
     if (dir && isExecutable(join(dir, 'opa'))) return join(dir, 'opa');
   }
+  // A checkout can build the pinned opa itself; an npm install has to be told where to get one.
+  const checkout = existsSync(join(PACKAGE_ROOT, 'Makefile'));
   throw new ToolchainError(
     'opa_not_found',
-    'the opa CLI is needed to compile Rego to Wasm and was not found. Fix: run `make tools` in the mcp-warden checkout ' +
-      '(builds the pinned opa into .tools/bin), or install opa v1.x (`go install github.com/open-policy-agent/opa@v1.22.3`, ' +
-      'or a release from https://github.com/open-policy-agent/opa/releases) and put it on PATH, or set WARDEN_OPA=/path/to/opa. ' +
-      'A bundle .tar.gz built elsewhere with `opa build -t wasm` needs no opa at run time.',
+    'the opa CLI is needed to compile Rego to Wasm (warden policy build|test|fmt|lint, and serving a policy ' +
+      'directory other than the unchanged shipped one) and was not found. Fix: ' +
+      (checkout ? 'run `make tools` in the mcp-warden checkout (builds the pinned opa into .tools/bin), or ' : '') +
+      'install opa v1.x (a release binary from https://github.com/open-policy-agent/opa/releases, or ' +
+      '`go install github.com/open-policy-agent/opa@v1.22.3`) and put it on PATH, or set WARDEN_OPA=/path/to/opa. ' +
+      'No opa is needed to serve the shipped policy (policy.bundle: builtin:shipped) or a bundle .tar.gz built ' +
+      'elsewhere with `warden policy build`.',
   );
 }
 

@@ -6,3 +6,5 @@ export { createProxyServer, DECISION_META_KEY } from './server.js';
 export { settleVerdict, denialText } from './verdict.js';
 export type { Verdict } from './verdict.js';
 export type { AuditPort, DecisionLogPort, PolicyPort, PipelineObserver, DecisionInfo, CompletionInfo } from './ports.js';
+export { checkArguments, DEFAULT_ARGUMENT_LIMITS } from './argument-limits.js';
+export type { ArgumentLimits, ArgumentsRefusal, ArgumentsSummary } from './argument-limits.js';

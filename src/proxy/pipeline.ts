@@ -9,10 +9,16 @@ import {
   type DecisionLogEvent,
   type TruncatedResult,
 } from '../audit/index.js';
-import { describeError, type Logger } from '../common/index.js';
+import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
-import type { Outcome, PendingCall, Session } from '../session/index.js';
+import { argumentsDigest, type Outcome, type PendingCall, type Session } from '../session/index.js';
+import {
+  checkArguments,
+  DEFAULT_ARGUMENT_LIMITS,
+  type ArgumentLimits,
+  type ArgumentsRefusal,
+} from './argument-limits.js';
 import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
@@ -28,16 +34,15 @@ export interface PipelineOptions {
   logger: Logger;
   /** Results kept in the audit trail are cut to this many characters. */
   auditResultMaxChars: number;
-  /** Told to the model when an approval obligation cannot be met because no approval gate is configured. */
-  approvalHint?: string;
+  /** Arguments nested deeper or larger are refused before the policy runs (default {@link DEFAULT_ARGUMENT_LIMITS}). */
+  argumentLimits?: ArgumentLimits;
+  /** The audit redaction: for what approvers see (admin API, events, elicitation) and a refused call's digest. */
+  redactArguments?: (args: Record<string, unknown>) => Record<string, unknown>;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
-  approvals?: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
+  approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
   now?: () => number;
 }
-
-/** The reason's tail when a pipeline has no approval gate at all (embedders; Warden always has one). */
-const NO_APPROVAL_GATE = 'No approval gate is configured, so the call is denied.';
 
 export type PipelineOutcome =
   | { kind: 'denied'; decisionId: string; reasons: Reason[] }
@@ -64,6 +69,8 @@ export class CallPipeline {
     const started = this.now();
     const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
+    const refusal = checkArguments(call.arguments, o.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS, this.redactArguments);
+    if (refusal) return this.refuse(session, call, callId, started, refusal);
 
     const received = this.append(
       callReceived(session.id, {
@@ -78,10 +85,11 @@ export class CallPipeline {
         now_ms: started,
       }),
     );
-    let { decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, callId, started);
+    let { decisionId, evaluation, verdict, decided } = await this.decide(session, call, callId, callId, started);
 
     const deny = (reasons: Reason[]): PipelineOutcome => {
-      session.record(call, 'deny', 'denied', null, started, this.now() - started);
+      // With the call id: an approval this call was given but never used lapses here.
+      session.record(call, 'deny', 'denied', null, started, this.now() - started, callId);
       this.completed(decisionId, session.id, ref, 'denied', started);
       return { kind: 'denied', decisionId, reasons };
     };
@@ -94,12 +102,14 @@ export class CallPipeline {
     const blocks = (): boolean => o.auditOnFailure === 'deny' || verdict.auditRequired;
 
     // Held for approval: a person answers (or not), then the policy decides again with the
-    // approval in input.approvals. One round: a policy that still asks after approval denies.
+    // approval in input.approvals, bound to this call (its id, tool, arguments digest and
+    // principal): no other call's decision sees it. One round: a policy that still asks denies.
     if (this.holds(evaluation, verdict)) {
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
         id: callId, session_id: session.id, principal: { sub: session.principal.sub, roles: session.principal.roles },
-        call: { server: call.server, name: call.name, arguments: call.arguments }, ...(obligation.reason ? { reason: obligation.reason } : {}),
+        call: { server: call.server, name: call.name, arguments: this.redactArguments(call.arguments) },
+        ...(obligation.reason ? { reason: obligation.reason } : {}),
         approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
       };
       const asked = this.append(
@@ -113,7 +123,7 @@ export class CallPipeline {
       const recordedHold = await settled(Promise.all([received, decided, asked]));
       // Nobody is asked to approve a call that could not be forwarded anyway.
       if (!recordedHold.ok && blocks()) return auditUnavailable(recordedHold.error);
-      const answer = await o.approvals!.request(request, channel);
+      const answer = await o.approvals.request(request, channel);
       // approval.granted, .denied or .timed_out, by the answer's outcome (granted is outcome approved).
       const answered = this.append(
         approvalAnswered(session.id, {
@@ -125,8 +135,13 @@ export class CallPipeline {
         }),
       );
       if (answer.granted) {
-        session.approve({ tool: call.name, by: answer.by ?? 'unknown', at: answer.at, ...(answer.comment ? { comment: answer.comment } : {}) });
-        ({ decisionId, evaluation, verdict, decided } = this.decide(session, call, callId, o.newId(), this.now()));
+        session.approve({
+          tool: call.name, by: answer.by ?? 'unknown', at: answer.at,
+          ...(answer.comment ? { comment: answer.comment } : {}),
+          call_id: callId, arguments_digest: argumentsDigest(call.arguments), principal: session.principal.sub,
+        });
+        const redecided = await this.decide(session, call, callId, o.newId(), this.now());
+        ({ decisionId, evaluation, verdict, decided } = redecided);
         if (verdict.approvalRequired) verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message: `${call.name} was approved by ${answer.by}, but the policy still requires approval` }] };
       } else {
         verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }] };
@@ -143,6 +158,9 @@ export class CallPipeline {
     if (!recordedDecision.ok && blocks()) return auditUnavailable(recordedDecision.error);
     if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
 
+    // The approval is used up as the call leaves, not when it returns: a call decided while this
+    // one runs downstream cannot count it as unused.
+    session.consume(callId);
     const forwarded = this.append(callForwarded(session.id, { call_id: callId, server: call.server }));
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
@@ -152,9 +170,9 @@ export class CallPipeline {
       failure = err;
     }
     const finished = this.now();
-    const outcome: 'success' | 'error' = result && result['isError'] !== true ? 'success' : 'error';
+    const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
     const recordedResult = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
-    session.record(call, 'allow', outcome, recordedResult, started, finished - started);
+    session.record(call, 'allow', outcome, recordedResult, started, finished - started, callId);
     const completed = this.append(
       callCompleted(session.id, {
         call_id: callId,
@@ -172,7 +190,82 @@ export class CallPipeline {
       if (blocks()) return { kind: 'unrecorded', decisionId, error: recordedOutcome.error };
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
-    return { kind: 'completed', decisionId, outcome, result: result! };
+    return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+  }
+
+  /** Arguments as people see them: redacted (identity when nothing is configured). */
+  private readonly redactArguments = (args: Record<string, unknown>): Record<string, unknown> =>
+    this.options.redactArguments?.(args) ?? args;
+
+  /**
+   * Refuses a call whose arguments exceed `argumentLimits`, in every mode: the policy never sees
+   * them, and the trail records a summary (depth, bytes, digest) in their place, so that a record
+   * can always be stored and nothing downstream of here walks a client-chosen depth. The decision
+   * is recorded like any other (decision log, observer, `call.decided`), and the call joins the
+   * session's history as denied, with empty arguments.
+   */
+  private async refuse(
+    session: Session,
+    call: PendingCall,
+    callId: string,
+    started: number,
+    refusal: ArgumentsRefusal,
+  ): Promise<PipelineOutcome> {
+    const o = this.options;
+    const reasons = [refusal.reason];
+    const ref = { kind: call.kind, server: call.server, name: call.name };
+    const bounded: PendingCall = { ...call, arguments: {} };
+    const received = this.append(
+      callReceived(session.id, {
+        call_id: callId,
+        kind: call.kind,
+        server: call.server,
+        tool: call.tool,
+        name: call.name,
+        // Never the arguments themselves: what they measured stands in for them.
+        arguments: {},
+        arguments_refused: refusal.summary,
+        annotations: call.annotations,
+        ...(call.uri !== undefined ? { uri: call.uri } : {}),
+        now_ms: started,
+      }),
+    );
+    const evaluation: Evaluation = {
+      decision: { allow: false, reasons, monitored: [], obligations: {} },
+      revision: '', bundle: '', result: undefined, evalNs: 0,
+    };
+    const verdict: Verdict = { allow: false, reasons, wouldDeny: [], approvalRequired: false, auditRequired: false };
+    this.logDecision(callId, session.buildInput(bounded, started), evaluation, verdict, session.id, 0);
+    o.observer?.onDecision?.({
+      decision_id: callId, session_id: session.id, call: ref, allow: false, policy_allow: false,
+      mode: o.mode, reasons, monitored: [], revision: '', eval_ns: 0,
+    });
+    o.logger.warn('call refused: arguments over the limit', {
+      decision_id: callId, name: call.name, rule: refusal.reason.rule,
+      depth: refusal.summary.depth, bytes: refusal.summary.bytes,
+    });
+    const decided = this.append(
+      callDecided(session.id, {
+        call_id: callId,
+        decision_id: callId,
+        allow: false,
+        policy_allow: false,
+        reasons,
+        monitored: [],
+        obligations: {},
+        revision: '',
+        mode: o.mode,
+        now_ms: started,
+        refused: refusal.reason.rule,
+      }),
+    );
+    const recorded = await settled(Promise.all([received, decided]));
+    if (!recorded.ok) {
+      o.logger.error('audit trail could not record a denial', { decision_id: callId, error: recorded.error });
+    }
+    session.record(bounded, 'deny', 'denied', null, started, this.now() - started);
+    this.completed(callId, session.id, ref, 'denied', started);
+    return { kind: 'denied', decisionId: callId, reasons };
   }
 
   /**
@@ -186,18 +279,27 @@ export class CallPipeline {
     return pending;
   }
 
-  /** Whether this decision holds the call for approval (the gate exists, enforce mode, policy otherwise allows). */
+  /** Whether this decision holds the call for approval (enforce mode, and the policy otherwise allows). */
   private holds(evaluation: Evaluation, verdict: Verdict): boolean {
-    return verdict.approvalRequired && evaluation.decision.allow && !!this.options.approvals && this.options.mode === 'enforce';
+    return verdict.approvalRequired && evaluation.decision.allow && this.options.mode === 'enforce';
   }
 
-  /** Evaluates the call now and records the decision (log, observer, audit); does not wait for the audit. */
-  private decide(session: Session, call: PendingCall, callId: string, decisionId: string, nowMs: number): { decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> } {
+  /**
+   * Evaluates the call now (the input is taken at once; the policy answers within its budget) and
+   * records the decision (log, observer, audit); does not wait for the audit.
+   */
+  private async decide(
+    session: Session,
+    call: PendingCall,
+    callId: string,
+    decisionId: string,
+    nowMs: number,
+  ): Promise<{ decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> }> {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
-    const input = session.buildInput(call, nowMs);
-    const evaluation = o.policy.evaluate(input, nowMs);
-    const verdict = settleVerdict(evaluation, o.mode, o.approvals ? 'Warden holds the call until an approver answers.' : (o.approvalHint ?? NO_APPROVAL_GATE));
+    const input = session.buildInput(call, nowMs, callId);
+    const evaluation = await o.policy.evaluate(input, nowMs);
+    const verdict = settleVerdict(evaluation, o.mode, 'Warden holds the call until an approver answers.');
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
     this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
     o.observer?.onDecision?.({
@@ -230,7 +332,14 @@ export class CallPipeline {
     this.options.observer?.onCompleted?.({ decision_id: decisionId, session_id: sessionId, call, outcome, duration_ms: this.now() - started });
   }
 
-  private logDecision(decisionId: string, input: unknown, evaluation: ReturnType<PolicyPort['evaluate']>, verdict: Verdict, sessionId: string, handlerNs: number): void {
+  private logDecision(
+    decisionId: string,
+    input: unknown,
+    evaluation: Evaluation,
+    verdict: Verdict,
+    sessionId: string,
+    handlerNs: number,
+  ): void {
     const o = this.options;
     const event: DecisionLogEvent = {
       decision_id: decisionId,
@@ -269,12 +378,14 @@ async function settled(p: Promise<unknown>): Promise<Settled> {
   }
 }
 
+// compactJson is JSON.stringify without its recursion: a result nested deeper than V8's stack
+// would otherwise throw here, and the call would go unrecorded.
 function digest(value: unknown): string {
-  return `sha256:${createHash('sha256').update(JSON.stringify(value) ?? '').digest('hex')}`;
+  return `sha256:${createHash('sha256').update(compactJson(value) ?? '').digest('hex')}`;
 }
 
 function cutResult(result: Record<string, unknown>, maxChars: number): Record<string, unknown> | TruncatedResult {
-  const text = JSON.stringify(result) ?? '';
+  const text = compactJson(result) ?? '';
   if (text.length <= maxChars) return result;
   return { truncated: true, chars: text.length, preview: text.slice(0, maxChars) };
 }

@@ -14,7 +14,8 @@ export interface DecisionLogPort {
 }
 
 export interface PolicyPort {
-  evaluate(input: unknown, nowMs?: number): Evaluation;
+  /** Resolves to the decision, or to a deny naming the failure (fail closed); never rejects. */
+  evaluate(input: unknown, nowMs?: number): Promise<Evaluation>;
   readonly entrypoint: string;
 }
 

@@ -33,6 +33,8 @@ export interface ProxyServerOptions {
   logger: Logger;
   serverInfo: { name: string; version: string };
   capabilities: ServerCapabilities;
+  /** Longest resource URI accepted (`limits.maxUriLength`); longer ones are refused before routing. */
+  maxUriLength: number;
   instructions?: string;
   onInitialized?(server: Server): void;
 }
@@ -71,8 +73,8 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     'resources/templates/list': (params, extra) => listPage('resourceTemplates', params, extra),
     'prompts/list': (params, extra) => listPage('prompts', params, extra),
     'resources/read': (params, extra) => readResource(params, extra),
-    'resources/subscribe': (params, extra) => forward(resourceServer(params), 'resources/subscribe', params, extra),
-    'resources/unsubscribe': (params, extra) => forward(resourceServer(params), 'resources/unsubscribe', params, extra),
+    'resources/subscribe': (params, extra) => relayResource('resources/subscribe', params, extra),
+    'resources/unsubscribe': (params, extra) => relayResource('resources/unsubscribe', params, extra),
     'prompts/get': (params, extra) => getPrompt(params, extra),
     'completion/complete': (params, extra) => complete(params, extra),
   };
@@ -129,7 +131,7 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
   async function readResource(params: Params, extra: Extra): Promise<Record<string, unknown>> {
     const uri = params['uri'];
     if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'resources/read needs params.uri (a string)');
-    const target = resourceServer(params);
+    const target = resourceServer(params, 'resources/read');
     const call: PendingCall = { kind: 'resource', server: target.name, tool: uri, name: uri, uri, arguments: {}, annotations: {} };
     return unwrap(uri, await pipeline.run(session, call, () => forward(target, 'resources/read', params, extra)));
   }
@@ -152,6 +154,7 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       return forward(route.server, 'completion/complete', { ...params, ref: { ...ref, name: route.name } }, extra);
     }
     if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+      checkUriLength(ref.uri, 'completion/complete', 'params.ref.uri');
       const target = pool.resolveResource(ref.uri);
       if (!target) throw new McpError(ErrorCode.InvalidParams, `No server offers resource template ${ref.uri}`);
       return forward(target, 'completion/complete', params, extra);
@@ -164,13 +167,31 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     return pool.listPage(kind, cursor, { signal: extra.signal });
   }
 
-  function resourceServer(params: Params): DownstreamServer {
+  function relayResource(method: string, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+    return forward(resourceServer(params, method), method, params, extra);
+  }
+
+  function resourceServer(params: Params, method: string): DownstreamServer {
     const uri = params['uri'];
     if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.uri must be a string');
+    checkUriLength(uri, method, 'params.uri');
     const target = pool.resolveResource(uri);
     // -32002 is the spec's "resource not found".
     if (!target) throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
     return target;
+  }
+
+  // Before routing: a URI is matched against every listed template, and it lands in the policy
+  // input, the decision log and the audit trail.
+  function checkUriLength(uri: string, method: string, field: string): void {
+    if (uri.length <= options.maxUriLength) return;
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      `${method}: ${field} is ${uri.length} characters long; Warden accepts resource URIs of at most ` +
+        `${options.maxUriLength} characters (limits.maxUriLength). Fix: use a shorter URI, or raise ` +
+        "limits.maxUriLength in Warden's config.",
+      { limit: options.maxUriLength, length: uri.length, config_key: 'limits.maxUriLength' },
+    );
   }
 
   /**

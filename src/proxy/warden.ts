@@ -94,7 +94,7 @@ export class Warden {
    *
    * @example
    * ```ts
-   * for (const s of warden.liveSessions()) runtime.evaluateEntrypoint('mcp/workflow/status', s.input());
+   * for (const s of warden.liveSessions()) await runtime.evaluateEntrypoint('mcp/workflow/status', s.input());
    * ```
    */
   liveSessions(): LiveSessionState[] {
@@ -142,17 +142,13 @@ export class Warden {
     await policy.start();
 
     const redactKey = config.audit.redactKey ?? loadOrCreateRedactKey(config.audit.store, logger);
-    const redactData = config.audit.redact.length ? createRedactor({ keys: config.audit.redact.filter((r) => !r.startsWith('/')), pointers: [], secret: redactKey }) : null;
-    const redactArgs = config.audit.redact.some((r) => r.startsWith('/'))
-      ? createRedactor({ keys: [], pointers: config.audit.redact.filter((r) => r.startsWith('/')), secret: redactKey })
-      : null;
-    const redactEvent = (data: Record<string, unknown>): Record<string, unknown> => redactRecord(data, redactData, redactArgs);
+    const redaction = createRedaction(config.audit.redact, redactKey);
 
     const audit = await openAuditStore(config.audit.store, {
       checkpointEvery: config.audit.checkpointEvery,
       synchronous: config.audit.synchronous,
       ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
-      redact: (data) => redactEvent(data),
+      redact: redaction.record,
     });
     const retention = config.audit.retention;
     let retentionTimer: NodeJS.Timeout | null = null;
@@ -170,12 +166,12 @@ export class Warden {
       retentionTimer = setInterval(() => void archive(), RETENTION_INTERVAL_MS);
       retentionTimer.unref();
     }
-    const decisionLog = createDecisionLog({
+    const decisionLog = withPolicyMasks(policy, logger, createDecisionLog({
       ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
       stderr: config.decisionLogs.stderr,
       ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
-      mask: (event) => maskDecision(event, redactEvent),
-    });
+      mask: redaction.decision,
+    }));
     const auditPort: AuditPort = { append: (e) => audit.append(e) };
     const labels = { id: randomUUID(), version: WARDEN_VERSION };
     // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
@@ -187,12 +183,14 @@ export class Warden {
       audit: auditPort,
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
-      decisionLog: { write: (event) => decisionLog.write(policyMasks(policy, logger, { ...event, bundles: policy.expandBundles(event.bundles) })) },
+      decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
       ...(options.observer ? { observer: options.observer } : {}),
       labels,
       bundleName: () => policy.bundleName,
       logger,
       auditResultMaxChars: config.audit.resultMaxChars,
+      argumentLimits: { maxDepth: config.limits.argumentsMaxDepth, maxBytes: config.limits.argumentsMaxBytes },
+      redactArguments: redaction.arguments,
       approvals,
       newId: newDecisionId,
     });
@@ -275,6 +273,7 @@ export class Warden {
           logger: this.logger,
           serverInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
           capabilities: pool.capabilities(),
+          maxUriLength: this.config.limits.maxUriLength,
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
             const opened = { client: session.client, principal: session.principal, started_at: session.startedAt };
@@ -317,21 +316,41 @@ export class Warden {
   }
 }
 
-type Redactor = (value: unknown) => unknown;
-
-// Argument pointers (`/card/number`) are relative to a call's arguments; names match at any depth.
-function redactRecord(data: Record<string, unknown>, byName: Redactor | null, byPointer: Redactor | null): Record<string, unknown> {
-  let out = data;
-  if (byPointer && out['arguments'] && typeof out['arguments'] === 'object') out = { ...out, arguments: byPointer(out['arguments']) };
-  if (byName) out = byName(out) as Record<string, unknown>;
-  return out;
-}
-
-function maskDecision(event: DecisionLogEvent, redact: (d: Record<string, unknown>) => Record<string, unknown>): DecisionLogEvent {
-  const input = event.input as { call?: Record<string, unknown>; history?: Record<string, unknown>[] } | undefined;
-  if (!input || typeof input !== 'object') return event;
-  const masked = redact({ ...input, call: input.call ? redact(input.call) : input.call, history: input.history?.map((h) => redact(h)) });
-  return { ...event, input: masked };
+/**
+ * One redaction (`audit.redact`, one HMAC key) for everything a person or a log sees: audit records,
+ * decision-log lines, and the arguments shown to approvers (admin API, live events, elicitation).
+ * Each value is replaced once, from its own text, so a secret gets the same mark in all of them.
+ * Names match at any depth; pointers (`/card/number`) are relative to a call's arguments.
+ */
+function createRedaction(rules: readonly string[], secret: string): {
+  record: (data: Record<string, unknown>) => Record<string, unknown>;
+  decision: (event: DecisionLogEvent) => DecisionLogEvent;
+  arguments: (args: Record<string, unknown>) => Record<string, unknown>;
+} {
+  if (rules.length === 0) return { record: (data) => data, decision: (event) => event, arguments: (args) => args };
+  const keys = rules.filter((r) => !r.startsWith('/'));
+  const pointers = rules.filter((r) => r.startsWith('/'));
+  const argumentsOf = (value: unknown): unknown =>
+    value && typeof value === 'object' ? (value as Record<string, unknown>)['arguments'] : undefined;
+  const record = createRedactor({ keys, pointers, secret, pointersFrom: (data) => [argumentsOf(data)] });
+  const decision = createRedactor({
+    keys,
+    pointers,
+    secret,
+    pointersFrom: (event) => {
+      const input = (event as { input?: { call?: unknown; history?: unknown } }).input;
+      return [argumentsOf(input?.call), ...(Array.isArray(input?.history) ? input.history.map(argumentsOf) : [])];
+    },
+  });
+  return {
+    record: (data) => record(data) as Record<string, unknown>,
+    // The input (the call, its history) and the policy's result; the rest is Warden's own metadata.
+    decision: (event) => {
+      const redacted = decision({ input: event.input, result: event.result });
+      return { ...event, ...(redacted as Pick<DecisionLogEvent, 'input' | 'result'>) };
+    },
+    arguments: (args) => (record({ arguments: args }) as { arguments: Record<string, unknown> }).arguments,
+  };
 }
 
 // A stable key makes equal secrets hash equally across restarts (correlation without disclosure).
@@ -358,13 +377,44 @@ function mirrorCapabilities(client: ClientCapabilities): ClientCapabilities {
 }
 
 /**
+ * A decision log that applies the policy's masks ({@link policyMasks}) before `sink` writes. The
+ * mask rule is evaluated in the policy's worker, so its lines are written when it answers, in
+ * the order the decisions were made; without a mask rule a line is written at once. `close`
+ * writes what is still pending first.
+ */
+function withPolicyMasks(policy: PolicyRuntime, logger: Logger, sink: DecisionLogSink): DecisionLogSink {
+  let pending = 0;
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    write: (event) => {
+      if (pending === 0 && !policy.hasEntrypoint(MASK_ENTRYPOINT)) return sink.write(event);
+      pending++;
+      tail = tail.then(async () => {
+        try {
+          sink.write(await policyMasks(policy, logger, event));
+        } catch (err) {
+          logger.error('decision log write failed', { decision_id: event.decision_id, error: describeError(err) });
+        } finally {
+          pending--;
+        }
+      });
+    },
+    close: async () => {
+      await tail;
+      await sink.close();
+    },
+    ...(sink.uploadStats ? { uploadStats: () => sink.uploadStats!() } : {}),
+  };
+}
+
+/**
  * OPA's decision-log masking: when the active policy defines `data.system.log.mask`, it is
  * evaluated with the event as input and its pointers (or {op, path, value} objects) remove or
  * replace parts of the event before it is written; `erased` / `masked` list what changed.
  */
-function policyMasks(policy: PolicyRuntime, logger: Logger, event: DecisionLogEvent): DecisionLogEvent {
+async function policyMasks(policy: PolicyRuntime, logger: Logger, event: DecisionLogEvent): Promise<DecisionLogEvent> {
   if (!policy.hasEntrypoint(MASK_ENTRYPOINT)) return event;
-  const masks = policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
+  const masks = await policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
   if (!masks.ok) {
     // Fail safe: a mask rule that cannot answer must not let the unmasked input through.
     logger.error('system.log.mask failed; the decision is logged without its input', { decision_id: event.decision_id, error: masks.message });

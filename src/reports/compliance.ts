@@ -159,7 +159,7 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
       if (a) {
         approvals.requested++;
         const outcome = a.outcome ?? 'pending';
-        if (outcome in approvals) approvals[outcome as keyof typeof approvals]++;
+        if (Object.hasOwn(approvals, outcome)) approvals[outcome as keyof typeof approvals]++;
         if (a.answered_at && a.by && outcome !== 'timed_out' && outcome !== 'unavailable') latencies.push(Math.max(0, Date.parse(a.answered_at) - Date.parse(a.requested_at)));
       }
     }
@@ -283,14 +283,25 @@ function ranked(m: Map<string, number>): Counted[] {
   return [...m.entries()].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
 }
 
-/** Bucket sizes the dashboard and API pick from (`5m`, `1h`, ...). */
-export const BUCKETS: Record<string, number> = { '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '1d': 86_400_000, '7d': 604_800_000 };
+/**
+ * Bucket sizes the dashboard and API pick from (`5m`, `1h`, ...), in milliseconds. A Map, not an
+ * object: names come from the query string, and an object would also answer `constructor`.
+ */
+export const BUCKETS: ReadonlyMap<string, number> = new Map([
+  ['1m', 60_000],
+  ['5m', 300_000],
+  ['15m', 900_000],
+  ['1h', 3_600_000],
+  ['6h', 21_600_000],
+  ['1d', 86_400_000],
+  ['7d', 604_800_000],
+]);
 
 /** The smallest bucket that cuts `[from, to)` into at most `max` pieces. */
 export function autoBucket(fromMs: number, toMs: number, max = 48): number {
   const span = Math.max(1, toMs - fromMs);
-  for (const ms of Object.values(BUCKETS)) if (span / ms <= max) return ms;
-  return BUCKETS['7d']!;
+  for (const ms of BUCKETS.values()) if (span / ms <= max) return ms;
+  return BUCKETS.get('7d')!;
 }
 
 /** The range and bucket a compliance report is asked for (`GET /admin/compliance`, `warden audit compliance`). */
@@ -321,8 +332,11 @@ export function complianceWindow(
   const fromMs = query.from ? Date.parse(query.from) : earliest;
   if (!(fromMs < toMs)) throw invalid('from must be before to');
   const bucket = query.bucket ?? '';
-  if (bucket && !(bucket in BUCKETS)) throw invalid(`bucket must be one of ${Object.keys(BUCKETS).join(', ')}`);
-  const bucketMs = bucket ? BUCKETS[bucket]! : autoBucket(fromMs, toMs);
+  const bucketMs = bucket ? BUCKETS.get(bucket) : autoBucket(fromMs, toMs);
+  if (bucketMs === undefined) {
+    const known = `${[...BUCKETS.keys()].join(', ')} (or left out to fit the range)`;
+    throw invalid(`bucket must be one of ${known}, not ${JSON.stringify(bucket.slice(0, 64))}`);
+  }
   if ((toMs - fromMs) / bucketMs > MAX_BUCKETS) {
     throw invalid('too many buckets: pick a larger bucket or a shorter range');
   }
@@ -336,14 +350,27 @@ export function complianceWindow(
  * @example
  * ```ts
  * await view.sync();
- * const report = complianceReport(view.allSessions().reverse(), { from, to, bucket: '1h' }, { live, status });
+ * const report = await complianceReport(view.allSessions().reverse(), { from, to, bucket: '1h' }, { live, status });
  * ```
  */
-export function complianceReport(
+export async function complianceReport(
   sessions: readonly SessionRow[],
   query: ComplianceQuery,
-  options: Pick<ComplianceOptions, 'live' | 'status'> & { nowMs?: number },
-): ComplianceReport {
+  options: {
+    live: ComplianceOptions['live'];
+    /** The policy's workflow status for a session; it may answer asynchronously (its worker). */
+    status: (session: SessionRow) => WorkflowStatus | Promise<WorkflowStatus>;
+    nowMs?: number;
+  },
+): Promise<ComplianceReport> {
   const window = complianceWindow(query, sessions, options.nowMs ?? Date.now());
-  return computeCompliance(sessions, { ...window, live: options.live, status: options.status });
+  // Ask the policy first, for the sessions the report judges (those opened in range).
+  const statuses = new Map<string, WorkflowStatus>();
+  for (const row of sessions) {
+    const opened = Date.parse(row.first_at);
+    if (opened >= window.fromMs && opened < window.toMs) statuses.set(row.session_id, await options.status(row));
+  }
+  const outOfRange: WorkflowStatus = { available: false, revision: '', reason: 'out of range' };
+  const status = (row: SessionRow): WorkflowStatus => statuses.get(row.session_id) ?? outOfRange;
+  return computeCompliance(sessions, { ...window, live: options.live, status });
 }

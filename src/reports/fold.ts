@@ -17,6 +17,7 @@ import {
   type SessionOpenedData,
   type UnknownRecord,
 } from '../audit/index.js';
+import { compactJson, setOwn } from '../common/index.js';
 
 /** One `call.decided` record. A call held for approval has two: before and after the answer. */
 export type DecisionRow = CallDecidedData & { seq: number; at: string };
@@ -343,10 +344,12 @@ export class AuditFold {
   private keptArguments(args: Record<string, unknown>): Record<string, unknown> {
     const max = this.options.maxArgumentChars;
     if (max === undefined) return args;
+    // compactJson: a recorded value may nest deeper than JSON.stringify's stack reaches; setOwn keeps
+    // an argument named `__proto__` (assignment would set the copy's prototype instead).
     const out: Record<string, unknown> = {};
     for (const [k, value] of Object.entries(args)) {
-      const text = JSON.stringify(value);
-      if (text !== undefined && text.length <= max) out[k] = value;
+      const text = compactJson(value);
+      if (text !== undefined && text.length <= max) setOwn(out, k, value);
     }
     return out;
   }
@@ -355,7 +358,7 @@ export class AuditFold {
     const max = this.options.maxResultChars;
     if (max === undefined) return result;
     if (isTruncatedResult(result)) return undefined;
-    const text = JSON.stringify(result);
+    const text = compactJson(result);
     return text !== undefined && text.length <= max ? result : undefined;
   }
 }

@@ -1,5 +1,5 @@
 import type { Principal } from '../config/index.js';
-import { Session, type Approval, type PendingCall, type SessionOptions } from '../session/index.js';
+import { argumentsDigest, Session, type Approval, type PendingCall, type SessionOptions } from '../session/index.js';
 import type { ApprovalRow, CallRow, FoldStep, SessionRow } from './fold.js';
 
 // A recorded session's history, rebuilt through the same core `Session` the pipeline uses, so that
@@ -35,11 +35,15 @@ export function sessionFromRow(row: SessionRow, options: SessionOptions): Sessio
  */
 export function applyToSession(session: Session, step: FoldStep): void {
   if (step.kind === 'call.approved') {
-    session.approve(approvalOf(step.call, step.approval));
+    session.approve(approvalOf(session, step.call, step.approval));
   } else if (step.kind === 'call.settled') {
     const { call, settled } = step;
-    const result = settled.outcome === 'denied' ? null : call.result;
-    session.record(pendingCall(call), settled.decision, settled.outcome, result, call.started_ms, settled.duration_ms);
+    const ran = settled.outcome !== 'denied';
+    // It ran: its approval was used up when it was forwarded. Denied: the approval lapses in record.
+    if (ran) session.consume(call.call_id);
+    const result = ran ? call.result : null;
+    const at = call.started_ms;
+    session.record(pendingCall(call), settled.decision, settled.outcome, result, at, settled.duration_ms, call.call_id);
   }
 }
 
@@ -56,11 +60,18 @@ export function historySteps(row: SessionRow): FoldStep[] {
   return steps.sort((a, b) => a.seq - b.seq).map((s) => s.step);
 }
 
-function approvalOf(call: CallRow, approval: ApprovalRow): Approval {
+/**
+ * The approval bound to its call, as the pipeline grants it. The digest is of the arguments as
+ * recorded (redaction may have masked some), which is what the rebuilt call carries.
+ */
+function approvalOf(session: Session, call: CallRow, approval: ApprovalRow): Approval {
   return {
     tool: call.name,
     by: approval.by ?? 'unknown',
     at: approval.answered_at ?? call.last_at,
     ...(approval.comment ? { comment: approval.comment } : {}),
+    call_id: call.call_id,
+    arguments_digest: argumentsDigest(call.arguments),
+    principal: session.principal.sub,
   };
 }

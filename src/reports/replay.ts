@@ -125,6 +125,8 @@ export async function replayRecords(
         case 'call.decided':
           // A call whose call.received is missing cannot be rebuilt; what follows it is skipped too.
           if (step.call.received_at === null || step.decision.now_ms < sinceMs) break;
+          // Refused before the policy ran (arguments over limits.*): no policy would be asked either.
+          if (step.decision.refused !== undefined) break;
           await compare(step.call, step.decision, sessionOf(step.call), options.policy, report);
           break;
         case 'call.approved':
@@ -154,7 +156,8 @@ async function compare(
   policy: ReplayPolicy,
   report: ReplayReport,
 ): Promise<void> {
-  const evaluation = await policy.evaluate(session.buildInput(pendingCall(call), decision.now_ms), decision.now_ms);
+  const input = session.buildInput(pendingCall(call), decision.now_ms, call.call_id);
+  const evaluation = await policy.evaluate(input, decision.now_ms);
   report.decisions++;
   const before = recordedVerdict(decision);
   const after = newVerdict(evaluation);

@@ -37,10 +37,15 @@ export type WorkflowStatus =
 /**
  * Asks the active policy where a session stands in each workflow. Workflow logic lives in the
  * policy only: this reads `data.mcp.workflow.status` and checks its shape. A policy compiled
- * without that entrypoint gets `available: false` with a reason the dashboard shows.
+ * without that entrypoint, or one over its evaluation budget, gets `available: false` with a
+ * reason the dashboard shows.
  */
-export function evaluateWorkflowStatus(policy: Pick<PolicyRuntime, 'evaluateEntrypoint'>, input: InputDocument, nowMs?: number): WorkflowStatus {
-  const r = policy.evaluateEntrypoint(WORKFLOW_STATUS_ENTRYPOINT, input, nowMs);
+export async function evaluateWorkflowStatus(
+  policy: Pick<PolicyRuntime, 'evaluateEntrypoint'>,
+  input: InputDocument,
+  nowMs?: number,
+): Promise<WorkflowStatus> {
+  const r = await policy.evaluateEntrypoint(WORKFLOW_STATUS_ENTRYPOINT, input, nowMs);
   if (!r.ok) {
     const reason =
       r.code === 'policy_entrypoint_missing'

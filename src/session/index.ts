@@ -1,3 +1,3 @@
-export { Session, summarizeResult } from './session.js';
+export { Session, argumentsDigest, summarizeResult } from './session.js';
 export type { SessionOptions } from './session.js';
 export type { Approval, CallKind, ClientInfo, HistoryEntry, InputDocument, Outcome, PendingCall, ToolSummary } from './types.js';

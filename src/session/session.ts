@@ -1,3 +1,5 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import type { Principal } from '../config/index.js';
 import type { Approval, ClientInfo, HistoryEntry, InputDocument, Outcome, PendingCall, ToolSummary } from './types.js';
 
@@ -15,7 +17,12 @@ export interface SessionOptions {
 export class Session {
   private readonly entries: HistoryEntry[] = [];
   private readonly perTool = new Map<string, ToolSummary>();
-  private readonly granted: Approval[] = [];
+  /** Approvals of calls not forwarded yet, by call id: only that call's own decisions see one. */
+  private readonly pendingApprovals = new Map<string, Approval>();
+  /** Approvals used up by a call being forwarded: nobody sees them until the call's outcome is recorded. */
+  private readonly spending = new Map<string, Approval>();
+  /** Approvals of calls that ran (one per run they covered), shown to later calls as such. */
+  private readonly spent: Approval[] = [];
   private seq = 0;
   client: ClientInfo;
 
@@ -29,24 +36,43 @@ export class Session {
     this.client = client;
   }
 
-  /** The input document for a pending call (DESIGN.md section 5), built in one place. */
-  buildInput(call: PendingCall, nowMs: number): InputDocument {
+  /**
+   * The input document for a pending call (DESIGN.md section 5), built in one place. With the
+   * call's id, `input.call.id` is set and `input.approvals` holds the approval given for this
+   * call (if any, and only while it matches the call's tool, arguments and principal) after the
+   * approvals of earlier calls that ran. An approval given for another call that has not finished
+   * is never in it, so two calls cannot share one.
+   */
+  buildInput(call: PendingCall, nowMs: number, callId?: string): InputDocument {
     const window = this.options.historyWindow;
+    const own = callId === undefined ? undefined : this.pendingApprovals.get(callId);
     return {
       version: 1,
-      call,
+      call: callId === undefined ? call : { ...call, id: callId },
       session: { id: this.id, client: this.client, started_at: this.startedAt },
       principal: this.principal,
       history: window === 0 ? [] : this.entries.length > window ? this.entries.slice(-window) : this.entries.slice(),
       summary: Object.fromEntries(this.perTool),
-      approvals: this.granted.slice(),
+      approvals: own && this.covers(own, call) ? [...this.spent, own] : this.spent.slice(),
       now: new Date(nowMs).toISOString(),
       now_ms: nowMs,
     };
   }
 
-  /** Records a finished call (denied, failed or succeeded) and returns its history entry. */
-  record(call: PendingCall, decision: 'allow' | 'deny', outcome: Outcome, result: unknown, atMs: number, durationMs: number): HistoryEntry {
+  /**
+   * Records a finished call (denied, failed or succeeded) and returns its history entry. With the
+   * call's id, its approval is settled too: one it used up now counts as an approval of a call
+   * that ran; one it never used (the call was denied after all) lapses, so no spare is left.
+   */
+  record(
+    call: PendingCall,
+    decision: 'allow' | 'deny',
+    outcome: Outcome,
+    result: unknown,
+    atMs: number,
+    durationMs: number,
+    callId?: string,
+  ): HistoryEntry {
     const entry: HistoryEntry = {
       seq: ++this.seq,
       kind: call.kind,
@@ -65,12 +91,28 @@ export class Session {
     // Keep memory bounded for very long sessions: the policy only ever sees the window.
     if (this.entries.length > Math.max(this.options.historyWindow, 1) * 2 + 1024) this.entries.splice(0, this.entries.length - this.options.historyWindow);
     this.summarize(entry);
+    if (callId !== undefined) this.settleApproval(callId, decision);
     return entry;
   }
 
-  /** Grants an approval for a tool; it appears in `input.approvals` from now on. */
+  /**
+   * Grants an approval for the one call `approval.call_id`: that call's decisions see it in
+   * `input.approvals` until it is forwarded ({@link consume}) or recorded as denied.
+   */
   approve(approval: Approval): void {
-    this.granted.push(approval);
+    this.pendingApprovals.set(approval.call_id, approval);
+  }
+
+  /**
+   * The call is being forwarded: its approval (if any) is used up now, not when the call
+   * finishes, so a call decided meanwhile cannot count it as unused.
+   */
+  consume(callId: string): Approval | undefined {
+    const approval = this.pendingApprovals.get(callId);
+    if (!approval) return undefined;
+    this.pendingApprovals.delete(callId);
+    this.spending.set(callId, approval);
+    return approval;
   }
 
   get callCount(): number {
@@ -82,8 +124,29 @@ export class Session {
     return Object.fromEntries(this.perTool);
   }
 
+  /** Whether an approval was given for this very call: same tool, same arguments, same principal. */
+  private covers(approval: Approval, call: PendingCall): boolean {
+    return (
+      approval.tool === call.name &&
+      approval.principal === this.principal.sub &&
+      approval.arguments_digest === argumentsDigest(call.arguments)
+    );
+  }
+
+  private settleApproval(callId: string, decision: 'allow' | 'deny'): void {
+    this.pendingApprovals.delete(callId);
+    const used = this.spending.get(callId);
+    if (!used) return;
+    this.spending.delete(callId);
+    if (decision === 'allow') this.spent.push(used);
+  }
+
   private summarize(entry: HistoryEntry): void {
-    const s = this.perTool.get(entry.name) ?? { calls: 0, successes: 0, failures: 0, denied: 0, last_outcome: entry.outcome, first_seq: entry.seq, last_seq: entry.seq };
+    // A copy, never the published object: an input document built earlier (still waiting for the
+    // policy, or being logged) keeps the summary it was built with.
+    const previous = this.perTool.get(entry.name);
+    const fresh = { calls: 0, successes: 0, failures: 0, denied: 0, last_outcome: entry.outcome, first_seq: entry.seq };
+    const s: ToolSummary = previous ? { ...previous } : { ...fresh, last_seq: entry.seq };
     s.calls++;
     s.last_outcome = entry.outcome;
     s.last_seq = entry.seq;
@@ -99,6 +162,37 @@ export class Session {
     }
     this.perTool.set(entry.name, s);
   }
+}
+
+const DIGEST_KEY = randomBytes(32);
+
+/**
+ * The digest an approval is bound to: `hmac-sha256:` and the hex HMAC-SHA-256 of the arguments'
+ * RFC 8785 canonical JSON (key order and whitespace do not matter; any change of a value does).
+ * Its key is private to this process, so a digest in a decision log says nothing about arguments
+ * that redaction hides (a plain hash of a short secret could be guessed). A lone surrogate reads
+ * as U+FFFD, as in the audit trail (RFC 8785 has no text for it).
+ *
+ * @example
+ * ```ts
+ * argumentsDigest({ b: 1, a: 'x' }) === argumentsDigest({ a: 'x', b: 1 }); // true
+ * ```
+ */
+export function argumentsDigest(args: Record<string, unknown>): string {
+  const text = canonicalize(wellFormed(args)) ?? 'null';
+  return `hmac-sha256:${createHmac('sha256', DIGEST_KEY).update(text, 'utf8').digest('hex')}`;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** A copy with lone surrogates replaced; every key is kept as an own key (`__proto__` included). */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\uFFFD');
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k) as string, wellFormed(v)]));
+  }
+  return value;
 }
 
 /**

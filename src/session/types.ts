@@ -46,11 +46,23 @@ export interface ToolSummary {
   last_denied_seq?: number;
 }
 
+/**
+ * An approval, bound to the one call it was given for (`input.approvals[]`). Warden presents it to
+ * that call's own decision, uses it up when the call is forwarded, and lists it for later calls
+ * (as an approval of an earlier call, `call_id` not theirs) once the call's outcome is recorded.
+ */
 export interface Approval {
   tool: string;
+  /** Who approved. */
   by: string;
   at: string;
   comment?: string;
+  /** The call it approves (`input.call.id` of that call's decisions). */
+  call_id: string;
+  /** `sha256:` and the hex SHA-256 of the RFC 8785 canonical JSON of that call's arguments. */
+  arguments_digest: string;
+  /** The `sub` of the principal whose call it approves. */
+  principal: string;
 }
 
 export interface ClientInfo {
@@ -61,7 +73,8 @@ export interface ClientInfo {
 /** Input document v1 (DESIGN.md section 5). Wire format: snake_case. */
 export interface InputDocument {
   version: 1;
-  call: PendingCall;
+  /** `id`: the call's id, when the input is for a call (approvals name it in `call_id`). */
+  call: PendingCall & { id?: string };
   session: { id: string; client: ClientInfo; started_at: string };
   principal: Principal;
   history: HistoryEntry[];

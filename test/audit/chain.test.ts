@@ -112,7 +112,16 @@ describe('verifyChain on a list of records', () => {
   }
 
   test('an empty list verifies', async () => {
-    expect(await verifyChain([])).toEqual({ ok: true, count: 0, first_seq: null, last_seq: null, checkpoints: 0, signed_checkpoints: 0 });
+    expect(await verifyChain([])).toEqual({
+      ok: true,
+      count: 0,
+      first_seq: null,
+      last_seq: null,
+      checkpoints: 0,
+      signed_checkpoints: 0,
+      signed_through: null,
+      base: { seq: 0, attested_by: 'genesis' },
+    });
   });
 
   test.each([

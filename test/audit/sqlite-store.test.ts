@@ -122,8 +122,8 @@ describe('retention', () => {
     expect(header.checkpoints.map((c) => c.seq)).toEqual([20]);
 
     expect(await verifyChain(store, { archives: [r2!.file, archive1] })).toMatchObject({ ok: true, count: 40, first_seq: 1, last_seq: 40 });
-    // Live store alone: checked from its recorded base.
-    expect(await verifyChain(store)).toMatchObject({ ok: true, count: 11, first_seq: 30 });
+    // Live store alone: its moved base is vouched for by nothing (no archive, no signature).
+    expect(await verifyChain(store)).toMatchObject({ ok: false, seq: 1, problem: 'deleted' });
     // A missing archive in the middle is named.
     expect(await verifyChain(store, { archives: [archive1] })).toMatchObject({ ok: false, seq: 16, problem: 'deleted' });
 

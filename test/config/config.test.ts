@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { expandEnv, parseConfig } from '../../src/config/index.js';
+import { DEFAULT_EVALUATION_BUDGET } from '../../src/policy/index.js';
 import { FIXTURES, POLICIES } from '../helpers/warden.js';
 
 const base = `
@@ -17,16 +18,57 @@ describe('config', () => {
       { kind: 'stdio', name: 'crm', command: 'node', args: ['servers/crm.js'], env: { MODE: 'demo' }, cwd: FIXTURES, prefix: '', timeoutMs: 60000 },
       { kind: 'http', name: 'ci', url: 'http://127.0.0.1:9100/mcp', headers: { Authorization: 'Bearer t0k' }, prefix: 'ci_', timeoutMs: 60000 },
     ]);
-    expect(c.policy).toEqual({ bundle: join(POLICIES, 'allow-all'), entrypoint: 'mcp/decision', mode: 'enforce', watch: false });
+    expect(c.policy).toEqual({
+      bundle: join(POLICIES, 'allow-all'),
+      entrypoint: 'mcp/decision',
+      mode: 'enforce',
+      watch: false,
+      evaluation: DEFAULT_EVALUATION_BUDGET,
+      limits: { compressedBytes: 64 * 1024 ** 2, uncompressedBytes: 256 * 1024 ** 2, files: 10_000 },
+    });
     expect(c.audit.store).toBe(`sqlite:${join(FIXTURES, 'data/audit.db')}`);
     expect(c.audit.onFailure).toBe('deny');
     expect(c.session).toEqual({ historyWindow: 100, resultMaxChars: 512 });
+    expect(c.limits).toEqual({ maxUriLength: 8192, argumentsMaxDepth: 64, argumentsMaxBytes: 1024 * 1024 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.servers[0])).toBe(true);
+  });
+
+  test('policy.evaluation: the budget as given, each key defaulted on its own', () => {
+    const parse = (evaluation: string): ReturnType<typeof parseConfig> =>
+      parseConfig(`mcpServers: { a: { command: x } }\npolicy: { bundle: ., evaluation: ${evaluation} }`, '/tmp/w', {});
+    expect(parse('{ timeoutMs: 9, maxMemoryMb: 64 }').policy.evaluation).toEqual({ timeoutMs: 9, maxMemoryMb: 64 });
+    expect(parse('{ timeoutMs: 40 }').policy.evaluation).toEqual({ timeoutMs: 40, maxMemoryMb: 256 });
+    expect(() => parse('{ timeoutMs: 0 }')).toThrow(/policy\.evaluation\.timeoutMs: must be >= 1/);
+    expect(() => parse('{ maxMemoryMb: 8 }')).toThrow(/policy\.evaluation\.maxMemoryMb: must be >= 32/);
+    expect(() => parse('{ timeout: 5 }')).toThrow(/policy\.evaluation\.timeout: unknown key/);
   });
 
   test('JSON configs are read as JSON', () => {
     const c = parseConfig(JSON.stringify({ mcpServers: { a: { command: 'x' } }, policy: { bundle: join(POLICIES, 'allow-all') } }), '/tmp/w.json', {});
     expect(c.servers[0]!.name).toBe('a');
+  });
+
+  test('policy.limits: sizes in bytes or with a unit, each defaulted on its own', () => {
+    const withLimits = (limits: string): ReturnType<typeof parseConfig> =>
+      parseConfig(
+        `mcpServers: { a: { command: x } }\npolicy: { bundle: ${join(POLICIES, 'allow-all')}, limits: ${limits} }`,
+        '/tmp/w.yaml',
+        {},
+      );
+    expect(withLimits('{ compressedBytes: 1mb, uncompressedBytes: 1048576, files: 50 }').policy.limits).toEqual({
+      compressedBytes: 1024 ** 2,
+      uncompressedBytes: 1024 ** 2,
+      files: 50,
+    });
+    expect(withLimits('{ uncompressedBytes: 1.5gb }').policy.limits).toEqual({
+      compressedBytes: 64 * 1024 ** 2,
+      uncompressedBytes: 1.5 * 1024 ** 3,
+      files: 10_000,
+    });
+    expect(() => withLimits('{ files: 0 }')).toThrow(/policy\.limits\.files: must be >= 1/);
+    expect(() => withLimits('{ compressedBytes: lots }')).toThrow(/policy\.limits\.compressedBytes/);
+    const unknown = /policy\.limits\.entries: unknown key.*compressedBytes, uncompressedBytes, files/;
+    expect(() => withLimits('{ entries: 5 }')).toThrow(unknown);
   });
 
   test('${VAR:-default} and unset variables', () => {
@@ -40,6 +82,11 @@ describe('config', () => {
     ['missing policy', 'mcpServers: { a: { command: x } }', /policy: required key is missing/],
     ['unknown nested key', 'mcpServers: { a: { command: x, comand: y } }\npolicy: { bundle: . }', /mcpServers\.a\.comand: unknown key/],
     ['wrong type', 'mcpServers: { a: { command: x, args: "one" } }\npolicy: { bundle: . }', /mcpServers\.a\.args: must be array/],
+    [
+      'a zero URI cap',
+      'mcpServers: { a: { command: x } }\npolicy: { bundle: . }\nlimits: { maxUriLength: 0 }',
+      /limits\.maxUriLength: must be >= 1/,
+    ],
   ])('%s', (_n, text, expected) => {
     expect(() => parseConfig(text, '/tmp/w.yaml', {})).toThrow(expected);
   });

@@ -40,7 +40,13 @@ describe('conformance parity through Warden', () => {
   ] as const)(
     'fixture behind Warden over %s: every scenario that passes directly passes through Warden',
     async (transport, server) => {
-      const warden = await spawnHttpWarden({ mcpServers: { conformance: server() }, policy: { bundle: join(POLICIES, 'allow-all') }, audit: { store: 'memory:' } });
+      // The suite opens over 30 sessions as one principal (auth none) and ends none of them.
+      const warden = await spawnHttpWarden({
+        mcpServers: { conformance: server() },
+        policy: { bundle: join(POLICIES, 'allow-all') },
+        audit: { store: 'memory:' },
+        http: { maxSessionsPerPrincipal: 256 },
+      });
       wardens.push(warden);
       // A localhost name: the suite's DNS-rebinding scenario requires one.
       const through = await runConformance(`http://localhost:${warden.port}/mcp`);

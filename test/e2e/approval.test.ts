@@ -38,9 +38,14 @@ async function auditTypes(): Promise<{ type: string; data: Record<string, unknow
   }
 }
 
+// The fixture policy lets a principal with the role self-approver approve their own call; without
+// it, Warden refuses the requester's own answer on every channel (see 'self-approval' below).
+const SOLO = ['approver', 'self-approver'];
+
 describe('approval gate through elicitation', () => {
   test('accept: the approval is recorded, the policy decides again with it, and the call goes through', async () => {
-    const { asked } = await withElicitation(['approver'], async () => ({ action: 'accept', content: { comment: 'looks fine' } }));
+    const accept = async () => ({ action: 'accept', content: { comment: 'looks fine' } });
+    const { asked } = await withElicitation(SOLO, accept);
     const result = await w!.client.callTool({ name: 'echo', arguments: { message: 'approve-me please' } });
     expect(result.isError).toBeFalsy();
     expect(textOf(result)).toBe('approve-me please');
@@ -51,7 +56,15 @@ describe('approval gate through elicitation', () => {
     // Two decisions: held with the obligation, then allowed with the approval in input.approvals.
     const decisions = await eventually(() => (w!.decisions().length >= 2 ? w!.decisions() : undefined));
     expect(decisions[0]!['result']).toMatchObject({ allow: true, obligations: { approval: { required: true, approvers: ['approver'] } } });
-    expect((decisions[1]!['input'] as { approvals: unknown[] }).approvals).toEqual([{ tool: 'echo', by: 'alice', at: expect.any(String), comment: 'looks fine' }]);
+    // The approval is bound to this call: its id, its arguments' digest, its principal.
+    const again = decisions[1]!['input'] as { call: { id: string }; approvals: unknown[] };
+    expect(again.call.id).toBe((decisions[0]!['input'] as { call: { id: string } }).call.id);
+    expect(again.approvals).toEqual([
+      {
+        tool: 'echo', by: 'alice', at: expect.any(String), comment: 'looks fine',
+        call_id: again.call.id, arguments_digest: expect.stringMatching(/^hmac-sha256:/), principal: 'alice',
+      },
+    ]);
     expect(decisions[1]!['result']).toMatchObject({ allow: true, obligations: {} });
 
     const events = await auditTypes();
@@ -68,7 +81,7 @@ describe('approval gate through elicitation', () => {
     ['decline', { action: 'decline' }, /alice declined the approval request for echo/],
     ['cancel', { action: 'cancel' }, /alice dismissed the approval request for echo/],
   ])('%s: denied, never forwarded', async (_name, answer, message) => {
-    await withElicitation(['approver'], async () => answer);
+    await withElicitation(SOLO, async () => answer);
     const result = await w!.client.callTool({ name: 'echo', arguments: { message: 'approve-me' } });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(message);
@@ -78,14 +91,14 @@ describe('approval gate through elicitation', () => {
   });
 
   test('calls that need no approval are never held', async () => {
-    const { asked } = await withElicitation(['approver'], async () => ({ action: 'decline' }));
+    const { asked } = await withElicitation(SOLO, async () => ({ action: 'decline' }));
     expect(textOf(await w!.client.callTool({ name: 'echo', arguments: { message: 'plain' } }))).toBe('plain');
     expect(asked).toEqual([]);
   });
 
   test('timeout: denied, and progress keeps the held request alive meanwhile', async () => {
     const progress: string[] = [];
-    await withElicitation(['approver'], () => new Promise(() => undefined), { timeoutMs: 1200, progressIntervalMs: 200 });
+    await withElicitation(SOLO, () => new Promise(() => undefined), { timeoutMs: 1200, progressIntervalMs: 200 });
     const result = await w!.client.callTool({ name: 'echo', arguments: { message: 'approve-me' } }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/approval for echo was not given within 1 s, so the call is denied/);
@@ -113,5 +126,28 @@ describe('approval gate without a way to ask', () => {
     expect(textOf(result)).toMatch(/the session's principal alice is not an approver/);
     expect(asked).toEqual([]);
     expect(echoed()).toEqual([]);
+  });
+});
+
+describe('self-approval through elicitation (issue 11, break 3)', () => {
+  test('an approver is not asked in their own client unless the policy allows it; denied, naming who may', async () => {
+    // alice holds the approver role, and her client would accept at once, without a human.
+    const { asked } = await withElicitation(['approver'], async () => ({ action: 'accept' }));
+    const result = await w!.client.callTool({ name: 'echo', arguments: { message: 'approve-me myself' } });
+    expect(asked).toEqual([]);
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain(
+      'approval required: echo needs approval (by one of: approver) (echoing this needs a second pair of eyes), ' +
+        "and nobody can be asked: the session's principal alice may not approve their own call (self-approval is " +
+        'refused unless the policy allows it) and no admin API is running. Fix: run Warden with --http and approve ' +
+        'the call in the dashboard (or POST /admin/approvals/<id>) as a principal with one of the roles approver ' +
+        'other than alice. [warden.approval_required]',
+    );
+    expect(echoed()).toEqual([]);
+    const events = await auditTypes();
+    expect(events.map((e) => e.type)).not.toContain('approval.granted');
+    expect(events.find((e) => e.type === 'approval.denied')!.data).toMatchObject({ outcome: 'unavailable', by: null });
+    // The decision carried no permission for self-approval.
+    expect(w!.decisions()[0]!['result']).toMatchObject({ obligations: { approval: { allow_self_approval: false } } });
   });
 });

@@ -1,12 +1,21 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { openAuditStore } from '../../src/audit/index.js';
-import type { PolicyStatus } from '../../src/policy/index.js';
+import { findOpa, type PolicyStatus } from '../../src/policy/index.js';
 import { CLI, SERVERS, eventually, nodeServer, startWarden, tempDir, textOf, type RunningWarden } from '../helpers/warden.js';
-import { BundleServer, copyFixture, decisionRego, keyPair, opaBuild, policyDir, until } from '../policy/bundle-helpers.js';
+import {
+  BundleServer,
+  copyFixture,
+  decisionRego,
+  keyPair,
+  opaBuild,
+  policyDir,
+  until,
+  writeTree,
+} from '../policy/bundle-helpers.js';
 
 const run = promisify(execFile);
 const warden = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run(process.execPath, [CLI, ...args], { env: { ...process.env }, timeout: 30_000 });
@@ -161,5 +170,61 @@ describe('bundle service, several bundles, signatures: end to end', () => {
     const r = spawnSync(process.execPath, [CLI, 'serve', '--config', cfg], { encoding: 'utf8', input: '', timeout: 30_000 });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/has no \.signatures\.json but policy\.verification is configured, so it is refused/);
+  });
+
+  // Issue 11, break 2: a signed directory without .manifest; opa build loads every .json in it as
+  // data, and `zzsignatures.json` used to skip the digest check because its name ends like the
+  // signatures file's. The attacker can write to the policy directory but not sign.
+  test('signed directory: an unsigned zzsignatures.json exempting a denied tool is refused', async () => {
+    const dir = tempDir('e2e-signed-dir');
+    const keys = keyPair(dir, 'RS256');
+    const policy = writeTree(join(dir, 'policy'), {
+      'mcp/decision.rego': `package mcp
+
+default decision := {"allow": true, "reasons": [], "obligations": {}}
+
+decision := {"allow": false, "reasons": [{"rule": "test.denied", "message": "echo is denied"}], "obligations": {}} if {
+\tinput.call.name == "echo"
+\tnot data.exempt.echo
+}
+`,
+      'data.json': '{"owner": "platform"}',
+    });
+    execFileSync(findOpa(), ['sign', '--signing-key', keys.privateKey, '--bundle', '.'], { cwd: policy });
+    const verification = { keys: { ci: { algorithm: 'RS256', key_file: keys.publicKey } } };
+    const config = { mcpServers: { faulty: faulty() }, policy: { bundle: policy, watch: true, verification } };
+    running = await startWarden(config);
+    const w = running;
+    const status = (): PolicyStatus =>
+      JSON.parse(readFileSync(join(w.dir, 'policy-status.json'), 'utf8')) as PolicyStatus;
+    const before = status().active!.revision;
+    const denied = await w.client.callTool({ name: 'echo', arguments: { message: 'blocked' } });
+    expect(denied.isError).toBe(true);
+    expect(textOf(denied)).toContain('echo is denied');
+
+    writeFileSync(join(policy, 'zzsignatures.json'), '{"exempt": {"echo": true}}');
+    // Either outcome ends the wait: the refusal (fixed), or the activation (the break).
+    await eventually(() => status().last_error !== null || status().active!.revision !== before, 15_000);
+    const still = await w.client.callTool({ name: 'echo', arguments: { message: 'still blocked' } });
+    expect(textOf(still)).toContain('echo is denied');
+    expect(w.executed().filter((c) => c.tool === 'echo')).toEqual([]);
+    expect(status().active!.revision).toBe(before);
+    expect(status().last_error).toMatchObject({ code: 'policy_signature_invalid' });
+    expect(status().last_error!.message).toContain('file zzsignatures.json not included in bundle signature');
+    const refusal = w.stderr().split('\n').find((l) => l.includes('policy bundle refused; the active policy stays'));
+    expect(refusal).toContain('file zzsignatures.json not included in bundle signature');
+    await w.close();
+    running = null;
+
+    // The same directory at start: Warden refuses to start on it, naming the file.
+    const cfg = join(dir, 'warden.json');
+    const faultyServer = { command: process.execPath, args: [join(SERVERS, 'faulty.js')] };
+    const audit = { store: 'memory:' };
+    const atStart = { mcpServers: { faulty: faultyServer }, policy: { bundle: policy, verification }, audit };
+    writeFileSync(cfg, JSON.stringify(atStart));
+    const serve = [CLI, 'serve', '--config', cfg];
+    const r = spawnSync(process.execPath, serve, { encoding: 'utf8', input: '', timeout: 30_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('file zzsignatures.json not included in bundle signature');
   });
 });

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CLI, ROOT, readJsonl, tempDir } from '../helpers/warden.js';
+import { CLI, ROOT, WARDEN_NODE, readJsonl, tempDir, wardenNodeEnv } from '../helpers/warden.js';
 
 // `make demo` runs scripts/demo.mjs: a scripted session through the real proxy that checks its own
 // outcomes and exits non-zero when one differs, then the dashboard on the same records. Its records
@@ -12,8 +12,9 @@ describe('make demo (scripts/demo.mjs)', () => {
   test('runs the scripted session, exits 0 and prints what a person needs to follow and reuse it', async () => {
     const data = tempDir('demo');
     const { NO_COLOR: _n, FORCE_COLOR: _f, ...env } = process.env;
-    const run = await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/demo.mjs')], {
-      cwd: ROOT, env: { ...env, WARDEN_DATA_DIR: data, WARDEN_DEMO_PORT: '0' }, timeout: 45_000,
+    // The script runs Warden with its own Node (process.execPath): under WARDEN_NODE, so does Warden.
+    const run = await promisify(execFile)(WARDEN_NODE, [join(ROOT, 'scripts/demo.mjs')], {
+      cwd: ROOT, env: { ...env, ...wardenNodeEnv(), WARDEN_DATA_DIR: data, WARDEN_DEMO_PORT: '0' }, timeout: 90_000,
     }).catch((err: { code?: number; stdout?: string; stderr?: string }) => err);
     const stdout = run.stdout ?? '';
     expect((run as { code?: number }).code ?? 0, `demo failed:\n${stdout}\n${run.stderr ?? ''}`).toBe(0);
@@ -53,5 +54,5 @@ describe('make demo (scripts/demo.mjs)', () => {
     const reEvaluated = decisions.find((d) => (d['input'] as { approvals: unknown[] }).approvals.length > 0)!;
     expect(reEvaluated['input']).toMatchObject({ call: { name: 'deploy_to_production' }, approvals: [{ tool: 'deploy_to_production', comment: 'change ticket CHG-1042' }] });
     expect(reEvaluated['result']).toMatchObject({ allow: true, obligations: {} });
-  });
+  }, 120_000);
 });

@@ -57,7 +57,12 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
     const logged = await decisionById(w, denied.decisionId);
     expect(logged.result).toEqual({
       allow: true, reasons: [], monitored: [],
-      obligations: { approval: { required: true, approvers: ['release-manager'], reason: 'production deploy needs a release manager' } },
+      obligations: {
+        approval: {
+          required: true, approvers: ['release-manager'], reason: 'production deploy needs a release manager',
+          allow_self_approval: false,
+        },
+      },
     });
     expect(logged.custom).toMatchObject({ allow: false, reasons: [{ rule: 'warden.approval_required' }] });
   });

@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { createLogger } from '../../src/common/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/http/index.js';
-import { CLI, readJsonl, tempDir } from './warden.js';
+import { CLI, WARDEN_NODE, readJsonl, tempDir, wardenNodeEnv } from './warden.js';
 
 export interface WardenFiles {
   dir: string;
@@ -56,8 +56,16 @@ export interface SpawnedWarden extends WardenFiles {
 /** Spawns the built `warden serve --http 0` and reads the bound port from its stderr log line. */
 export async function spawnHttpWarden(config: Record<string, unknown>, options: { env?: Record<string, string>; host?: string } = {}): Promise<SpawnedWarden> {
   const files = writeWardenConfig(config, 'http-cli');
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', files.configPath, '--http', '0', ...(options.host ? ['--host', options.host] : [])], {
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...options.env },
+  const host = options.host ? ['--host', options.host] : [];
+  const args = [CLI, 'serve', '--config', files.configPath, '--http', '0', ...host];
+  const child = spawn(WARDEN_NODE, args, {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
+      ...wardenNodeEnv(),
+      ...options.env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -92,7 +100,8 @@ export async function spawnHttpWarden(config: Record<string, unknown>, options: 
 
 /** Runs the built CLI to completion (for start-up refusals). */
 export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env['PATH'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const base = { PATH: process.env['PATH'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...wardenNodeEnv() };
+  const child = spawn(WARDEN_NODE, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   return new Promise((r) => child.once('exit', (code) => r({ code, stderr })));

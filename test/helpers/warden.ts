@@ -13,6 +13,19 @@ export const POLICIES = join(FIXTURES, 'policies');
 export const SERVERS = join(FIXTURES, 'servers');
 export const EXAMPLES = join(ROOT, 'examples/servers');
 
+/**
+ * The Node that runs Warden in end-to-end tests: the machine's, or another version's binary
+ * (scripts/e2e-node.sh runs a subset with Node 22 and 24). The tests themselves, and the servers
+ * behind Warden, stay on the machine's Node.
+ */
+export const WARDEN_NODE = process.env['WARDEN_TEST_NODE'] || process.execPath;
+
+/** Environment a Warden process needs under {@link WARDEN_NODE} (NODE_OPTIONS loading native-addons.mjs there). */
+export function wardenNodeEnv(): Record<string, string> {
+  const options = process.env['WARDEN_TEST_NODE_OPTIONS'];
+  return options ? { NODE_OPTIONS: options } : {};
+}
+
 /** A stdio server entry for a fixture or example server script, recording calls to `log`. */
 export function nodeServer(script: string, log: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { command: process.execPath, args: [script], env: { WARDEN_EXAMPLE_LOG: log }, ...extra };
@@ -57,9 +70,15 @@ export async function startWarden(
   const configPath = join(dir, 'warden.yaml');
   writeFileSync(configPath, YAML.stringify(full).replaceAll('$CALL_LOG', callLog));
   const transport = new StdioClientTransport({
-    command: process.execPath,
+    command: WARDEN_NODE,
     args: [CLI, 'serve', '--config', configPath],
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...options.env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
+      ...wardenNodeEnv(),
+      ...options.env,
+    },
     stderr: 'pipe',
   });
   let stderr = '';

@@ -1,5 +1,10 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { eventually, textOf } from '../helpers/warden.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { openAuditStore } from '../../src/audit/index.js';
+import { fill } from '../audit/helpers/fixtures.js';
+import { eventually, tempDir, textOf } from '../helpers/warden.js';
 import { startHttpWarden, type InProcessWarden } from '../helpers/http.js';
 import { admin, agent, approvalConfig, followEvents, shippedConfig, type Person } from './admin-helpers.js';
 
@@ -51,7 +56,14 @@ describe('admin API: approvals through the admin channel', () => {
     // Re-evaluation: the second decision saw the approval in input.approvals and dropped the obligation.
     const decisions = await eventually(() => (w.decisions().length >= 2 ? w.decisions() : undefined));
     expect(decisions[0]!['result']).toMatchObject({ allow: true, obligations: { approval: { required: true, approvers: ['approver'] } } });
-    expect((decisions[1]!['input'] as { approvals: unknown[] }).approvals).toEqual([{ tool: 'echo', by: 'bob', at: expect.any(String), comment: 'CHG-7' }]);
+    const again = decisions[1]!['input'] as { call: { id: string }; approvals: unknown[] };
+    expect(again.call.id).toBe(pending!.id);
+    expect(again.approvals).toEqual([
+      {
+        tool: 'echo', by: 'bob', at: expect.any(String), comment: 'CHG-7',
+        call_id: pending!.id, arguments_digest: expect.stringMatching(/^hmac-sha256:/), principal: 'alice',
+      },
+    ]);
     expect(decisions[1]!['result']).toMatchObject({ allow: true, obligations: {} });
     expect((await admin(w.url, '/admin/approvals', 'bob')).body).toEqual({ pending: [] });
 
@@ -95,6 +107,28 @@ describe('admin API: approvals through the admin channel', () => {
     expect(refused.body['error_description']).toMatch(/^erin requested echo and may not approve it too/);
     expect((await admin(w.url, `/admin/approvals/${pending!.id}`, 'bob', { method: 'POST', body: { approve: true } })).status).toBe(200);
     expect(textOf(await call)).toBe('approve-me myself');
+  });
+
+  const APPROVE = { method: 'POST', body: { approve: true } };
+  test('self-approval is refused in the client too: erin\'s client could elicit but is not asked', async () => {
+    const e = await agent(w.url, 'erin', { elicitation: {} });
+    closers.push(e.close);
+    const asked: string[] = [];
+    e.client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(request.params.message);
+      return { action: 'accept' };
+    });
+    const call = e.client.callTool({ name: 'echo', arguments: { message: 'approve-me in my client' } });
+    const [pending] = await waitPending(w, 'bob');
+    expect(pending).toMatchObject({ principal: { sub: 'erin' }, may_approve: null });
+    const [own] = (await admin<{ pending: Pending[] }>(w.url, '/admin/approvals', 'erin')).body.pending;
+    expect(own!.may_approve).toMatch(/^erin requested echo and may not approve it too/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(asked).toEqual([]);
+    const approved = await admin(w.url, `/admin/approvals/${pending!.id}`, 'bob', APPROVE);
+    expect(approved.body).toMatchObject({ result: { by: 'bob', via: 'admin' } });
+    expect(textOf(await call)).toBe('approve-me in my client');
+    expect(asked).toEqual([]);
   });
 
   test.each([
@@ -327,6 +361,25 @@ describe('admin API: workflow status and compliance from the shipped policy', ()
       expect(policy.body).toMatchObject({ workflow_status: true, last_error: null, active: { reason: 'start' } });
     } finally {
       await s4.close();
+    }
+  });
+});
+
+describe('admin API: verification after retention', () => {
+  test('the chain verifies from seq 1 with the archives retention wrote (a moved base needs them)', async () => {
+    const dir = tempDir('admin-retention');
+    const store = `sqlite:${join(dir, 'audit.db')}`;
+    const old = await openAuditStore(store);
+    await fill(old, 6); // dated January 2025: older than maxAgeDays
+    await old.close();
+    const retention = { maxAgeDays: 30, archiveDir: join(dir, 'archive') };
+    const w = await startHttpWarden({ ...approvalConfig(), audit: { store, retention } });
+    try {
+      const verify = await admin<Record<string, unknown>>(w.url, '/admin/audit/verify', 'root');
+      expect(readdirSync(retention.archiveDir)).toEqual(['audit-1-6.jsonl']);
+      expect(verify.body).toMatchObject({ ok: true, first_seq: 1, last_seq: 6, count: 6 });
+    } finally {
+      await w.close();
     }
   });
 });

@@ -13,9 +13,19 @@ const ISSUER = 'https://idp.example.com/';
 const AUDIENCE = 'https://warden.example.com/mcp';
 const LOCAL: Principal = { sub: 'local', roles: [], claims: {} };
 
+/** `null` leaves the claim out. */
+interface SignOptions {
+  iss?: string;
+  aud?: string;
+  exp?: string | number | null;
+  iat?: number | null;
+  kid?: string;
+  sub?: string | null;
+}
+
 interface Keys {
   jwks: { keys: JWK[] };
-  sign(claims: Record<string, unknown>, options?: { iss?: string; aud?: string; exp?: string | number; kid?: string; sub?: string | null }): Promise<string>;
+  sign(claims: Record<string, unknown>, options?: SignOptions): Promise<string>;
 }
 
 /** An RS256 key pair published as a JWKS, and a signer for tokens with sensible defaults. */
@@ -28,9 +38,9 @@ async function makeKeys(kid: string): Promise<Keys> {
       const jwt = new SignJWT(claims)
         .setProtectedHeader({ alg: 'RS256', kid: o.kid ?? kid })
         .setIssuer(o.iss ?? ISSUER)
-        .setAudience(o.aud ?? AUDIENCE)
-        .setIssuedAt()
-        .setExpirationTime(o.exp ?? '5m');
+        .setAudience(o.aud ?? AUDIENCE);
+      if (o.iat !== null) jwt.setIssuedAt(o.iat);
+      if (o.exp !== null) jwt.setExpirationTime(o.exp ?? '5m');
       if (o.sub !== null) jwt.setSubject(o.sub ?? 'carol');
       return jwt.sign(privateKey);
     },
@@ -81,6 +91,10 @@ describe('JWT auth against a JWKS file (through the real HTTP front)', () => {
     'wrong audience': { token: (k) => k.sign({}, { aud: 'https://other.example.com/mcp' }), description: /not meant for this resource/ },
     expired: { token: (k) => k.sign({}, { exp: Math.floor(Date.now() / 1000) - 120 }), description: /expired/ },
     'no sub': { token: (k) => k.sign({}, { sub: null }), description: /no sub claim/ },
+    'no exp (required by default)': {
+      token: (k) => k.sign({}, { exp: null }),
+      description: /no exp claim, and Warden accepts only tokens that expire \(auth\.requireExp\); have the issuer/,
+    },
     'not a JWT': { token: () => Promise.resolve('definitely.not.ajwt'), description: /malformed/ },
   };
   test.each(Object.keys(cases))('401 invalid_token: %s', async (name) => {
@@ -101,6 +115,70 @@ describe('JWT auth against a JWKS file (through the real HTTP front)', () => {
   test('metadata lists the issuer as authorization server when none is configured', async () => {
     const res = await rawRequest(`${w.url}/.well-known/oauth-protected-resource`);
     expect(res.json()).toEqual({ resource: `${w.url}/mcp`, authorization_servers: [ISSUER], bearer_methods_supported: ['header'], resource_name: 'mcp-warden' });
+  });
+});
+
+describe('JWT auth: auth.maxTokenAgeSec, and auth.requireExp turned off (through the real HTTP front)', () => {
+  let w: InProcessWarden;
+  let keys: Keys;
+  const now = (): number => Math.floor(Date.now() / 1000);
+
+  beforeAll(async () => {
+    keys = await makeKeys('age-1');
+    const dir = tempDir('jwks');
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify(keys.jwks));
+    w = await startHttpWarden({
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+      policy: { bundle: join(POLICIES, 'allow-all') },
+      auth: {
+        type: 'jwt',
+        jwks: join(dir, 'jwks.json'),
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        requireExp: false,
+        maxTokenAgeSec: 300,
+      },
+    });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  const refuse = async (token: string): Promise<string> => {
+    const headers = { ...MCP_HEADERS, authorization: `Bearer ${token}` };
+    const res = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers, body: INITIALIZE });
+    expect(res.status).toBe(401);
+    expect(res.json()).toMatchObject({ error: 'invalid_token' });
+    return res.headers['www-authenticate'] as string;
+  };
+
+  test('a token issued longer ago than maxTokenAgeSec is refused, even with a valid exp', async () => {
+    const challenge = await refuse(await keys.sign({}, { iat: now() - 3600, exp: now() + 3600 }));
+    expect(challenge).toContain('error="invalid_token"');
+    const description = 'the token was issued more than 300 s ago, the most auth.maxTokenAgeSec allows; get a fresh';
+    expect(challenge).toContain(`error_description="${description} one"`);
+  });
+
+  test('with maxTokenAgeSec, a token without iat is refused', async () => {
+    expect(await refuse(await keys.sign({}, { iat: null }))).toMatch(/no iat claim, which auth\.maxTokenAgeSec needs/);
+  });
+
+  test('a fresh token is accepted; with requireExp false, so is one without exp', async () => {
+    for (const token of [await keys.sign({}, { iat: now() - 60 }), await keys.sign({}, { exp: null })]) {
+      const { client, transport } = await connectHttp(w.url, { token });
+      try {
+        expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'fresh' } }))).toBe('fresh');
+      } finally {
+        await transport.terminateSession();
+        await client.close();
+      }
+    }
+  });
+
+  test('refusals are counted by reason', async () => {
+    const metrics = (await rawRequest(`${w.url}/metrics`)).body;
+    expect(metrics).toMatch(/^warden_http_auth_failures_total\{reason="too_old"\} 1$/m);
+    expect(metrics).toMatch(/^warden_http_auth_failures_total\{reason="invalid_claims"\} 1$/m);
   });
 });
 

@@ -10,9 +10,17 @@ const BASE = { mcpServers: { a: { command: 'node' } }, policy: { bundle: join(PO
 const parse = (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => parseConfig(YAML.stringify({ ...BASE, ...extra }), join(ROOT, 'test/.tmp/inline.yaml'), env);
 
 describe('config: http and auth', () => {
-  test('defaults: 4 MB body, 30 min idle, loopback guards, auth none', () => {
+  test('defaults: 4 MB body, 30 min idle, 256 sessions (16 a principal), loopback guards, auth none', () => {
     const c = parse({});
-    expect(c.http).toEqual({ bodyLimit: 4 * 1024 * 1024, idleTimeoutMs: 1_800_000, allowedHosts: undefined, allowedOrigins: undefined, publicUrl: undefined });
+    expect(c.http).toEqual({
+      bodyLimit: 4 * 1024 * 1024,
+      idleTimeoutMs: 1_800_000,
+      maxSessions: 256,
+      maxSessionsPerPrincipal: 16,
+      allowedHosts: undefined,
+      allowedOrigins: undefined,
+      publicUrl: undefined,
+    });
     expect(c.auth).toEqual({ type: 'none', authorizationServers: [] });
   });
 
@@ -35,6 +43,7 @@ describe('config: http and auth', () => {
     writeFileSync(join(dir, 'jwks.json'), '{"keys":[]}');
     const c = parseConfig(YAML.stringify({ ...BASE, auth: { type: 'jwt', jwks: 'jwks.json', issuer: 'https://i', audience: 'warden' } }), join(dir, 'warden.yaml'), {});
     expect(c.auth).toMatchObject({ type: 'jwt', jwks: { kind: 'file', path: join(dir, 'jwks.json') }, audience: ['warden'], rolesClaim: 'roles', clockToleranceSec: 0 });
+    expect(c.auth).toMatchObject({ requireExp: true, maxTokenAgeSec: undefined });
     expect(parse({ auth: { type: 'jwt', jwks: 'https://idp/jwks', issuer: 'https://i', audience: ['a', 'b'] } }).auth).toMatchObject({ jwks: { kind: 'url', url: 'https://idp/jwks' }, audience: ['a', 'b'] });
   });
 
@@ -48,10 +57,15 @@ describe('config: http and auth', () => {
     'duplicate bearer tokens': [{ auth: { type: 'bearer', tokens: [{ token: 'x'.repeat(20), sub: 'a' }, { token: 'x'.repeat(20), sub: 'b' }] } }, /auth\.tokens\[1\]\.token: is the same as an earlier token/],
     'a jwt key under bearer': [{ auth: { type: 'bearer', issuer: 'i', tokens: [{ token: 'x'.repeat(20), sub: 'a' }] } }, /auth\.issuer: does not apply to type bearer\. Fix: remove it, or set type to jwt/],
     'tokens under none': [{ auth: { type: 'none', tokens: [] } }, /auth\.tokens: does not apply to type none/],
+    'a token age under bearer': [
+      { auth: { type: 'bearer', maxTokenAgeSec: 60, tokens: [{ token: 'x'.repeat(20), sub: 'a' }] } },
+      /auth\.maxTokenAgeSec: does not apply to type bearer\. Fix: remove it, or set type to jwt/,
+    ],
     'an unknown auth type': [{ auth: { type: 'basic' } }, /auth\.type: must be one of "none", "bearer", "jwt"/],
     'a bad body limit': [{ http: { bodyLimit: 'lots' } }, /http\.bodyLimit/],
     'an origin with a path': [{ http: { allowedOrigins: ['https://app.example.com/x'] } }, /http\.allowedOrigins\[0\]/],
     'an unknown http key': [{ http: { port: 80 } }, /http\.port: unknown key/],
+    'a zero session cap': [{ http: { maxSessionsPerPrincipal: 0 } }, /http\.maxSessionsPerPrincipal: must be >= 1/],
   };
   test.each(Object.keys(invalid))('refuses %s, naming the key', (name) => {
     const [extra, message] = invalid[name]!;

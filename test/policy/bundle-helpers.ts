@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
-import { create as createTar } from 'tar';
+import { once } from 'node:events';
+import { gzipSync } from 'node:zlib';
+import { create as createTar, Header } from 'tar';
 import { findOpa, untar } from '../../src/policy/index.js';
 import { FIXTURES, tempDir } from '../helpers/warden.js';
 
@@ -175,13 +177,71 @@ export class BundleServer {
   }
 }
 
-/** Waits until `check` is truthy (polling every 20 ms), failing after `ms`. */
-export async function until<T>(check: () => T | undefined | false | null, ms = 10_000, what = 'condition'): Promise<T> {
+type Check<T> = () => T | undefined | false | null | Promise<T | undefined | false | null>;
+
+/** Waits until `check` (sync or async) is truthy (polling every 20 ms), failing after `ms`. */
+export async function until<T>(check: Check<T>, ms = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`${what} not met within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Writes a gzip bomb without ever holding it: a tar whose files hold `size` zero bytes each (whole
+ * MiB), as concatenated gzip members (RFC 1952 allows several; zlib and tar read them as one
+ * stream). One member of 1 MiB of zeros is ~1 KiB and is repeated, so a GiB costs ~1 MiB on disk.
+ */
+export async function writeGzipBomb(out: string, files: { path: string; size: number }[]): Promise<string> {
+  const zeros = gzipSync(Buffer.alloc(MiB), { level: 9 });
+  const stream = createWriteStream(out);
+  const write = async (chunk: Buffer): Promise<void> => {
+    if (!stream.write(chunk)) await once(stream, 'drain');
+  };
+  for (const f of files) {
+    await write(gzipSync(tarHeader(f.path, f.size)));
+    for (let done = 0; done < f.size; done += MiB) await write(zeros);
+  }
+  await write(gzipSync(Buffer.alloc(1024)));
+  stream.end();
+  await once(stream, 'finish');
+  return out;
+}
+
+/**
+ * A `.tar.gz` of `count` empty entries (one name, repeated), a few hundred KiB for 200,000;
+ * followed by the entries of `then` (a real bundle's .tar.gz, appended as further gzip members).
+ */
+export function writeTarFlood(out: string, count: number, then?: Buffer): string {
+  const headers = (n: number): Buffer =>
+    gzipSync(Buffer.concat(Array.from({ length: n }, () => tarHeader('empty.json', 0))));
+  const full = headers(10_000);
+  const members = Array.from({ length: Math.floor(count / 10_000) }, () => full);
+  if (count % 10_000) members.push(headers(count % 10_000));
+  writeFileSync(out, Buffer.concat([...members, then ?? gzipSync(Buffer.alloc(1024))]));
+  return out;
+}
+
+function tarHeader(path: string, size: number): Buffer {
+  const block = Buffer.alloc(512);
+  new Header({ path, size, mode: 0o644, type: 'File', mtime: new Date(0), uid: 0, gid: 0 }).encode(block, 0);
+  return block;
+}
+
+/** Peak RSS growth (bytes) while `run` runs, sampled every millisecond. */
+export async function rssGrowth<T>(
+  run: () => Promise<T>,
+): Promise<{ growth: number; result: PromiseSettledResult<T> }> {
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 1);
+  const [result] = await Promise.allSettled([run()]);
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  return { growth: peak - before, result: result! };
 }

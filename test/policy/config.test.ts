@@ -53,8 +53,21 @@ describe('policy bundles config', () => {
     expect(runtimeOptionsFromConfig(local)).toMatchObject({ bundles: [{ name: 'policy', path: join(POLICIES, 'allow-all') }], watch: true, nameFromManifest: true });
     expect(policyStatusFile(local)).toBe(join(dir, 'db', 'policy-status.json'));
     const remote = parse({ bundle: 'https://bundles.example.com/p.tar.gz', statusFile: './state/status.json' });
-    expect(runtimeOptionsFromConfig(remote).bundles).toEqual([{ name: 'policy', url: 'https://bundles.example.com/p.tar.gz' }]);
+    const limits = { compressedBytes: 64 * 1024 ** 2, uncompressedBytes: 256 * 1024 ** 2, files: 10_000 };
+    const remoteSpec = { name: 'policy', url: 'https://bundles.example.com/p.tar.gz', limits };
+    expect(runtimeOptionsFromConfig(remote).bundles).toEqual([remoteSpec]);
     expect(policyStatusFile(remote)).toBe(join(dir, 'state/status.json'));
+  });
+
+  test('policy.limits reach every bundle source', () => {
+    const limits = { compressedBytes: '1mb', uncompressedBytes: '2mb', files: 5 };
+    const one = parse({ bundle: join(POLICIES, 'allow-all'), limits });
+    const two = { a: { path: join(POLICIES, 'allow-all') }, b: { resource: 'https://x.example/b.tar.gz' } };
+    const several = parse({ bundles: two, limits });
+    const expected = { compressedBytes: 1024 ** 2, uncompressedBytes: 2 * 1024 ** 2, files: 5 };
+    for (const spec of [...runtimeOptionsFromConfig(one).bundles, ...runtimeOptionsFromConfig(several).bundles]) {
+      expect(spec.limits).toEqual(expected);
+    }
   });
 
   test.each<[string, Record<string, unknown>, RegExp]>([

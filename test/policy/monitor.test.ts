@@ -33,15 +33,15 @@ describe('monitor mode with hot-swapped bundles', () => {
     await runtime.start();
     const input = call('release_canary', { service: 'api' });
 
-    const trial = runtime.evaluate(input);
+    const trial = await runtime.evaluate(input);
     expect(trial.error).toBeUndefined();
     expect(trial.decision.allow).toBe(true);
     expect(trial.decision.monitored).toEqual([expect.objectContaining({ rule: 'workflow.step_order', workflow: 'shadow_release', step: 'release_canary' })]);
     expect(settleVerdict(trial, 'enforce', '')).toMatchObject({ allow: true, wouldDeny: trial.decision.monitored });
 
     writeFileSync(join(dir, 'workflows/shadow_release.yaml'), shadow('enforce'));
-    await until(() => !runtime!.evaluate(input).decision.allow, 10_000, 'enforced after the swap');
-    const enforced = runtime.evaluate(input);
+    await until(async () => !(await runtime!.evaluate(input)).decision.allow, 10_000, 'enforced after the swap');
+    const enforced = await runtime.evaluate(input);
     expect(enforced.revision).not.toBe(trial.revision);
     expect(enforced.decision.monitored).toEqual([]);
     expect(enforced.decision.reasons).toEqual([expect.objectContaining({ rule: 'workflow.step_order', workflow: 'shadow_release' })]);

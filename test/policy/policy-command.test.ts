@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -43,5 +44,34 @@ describe('warden policy build', () => {
     const engine = await PolicyEngine.load(bundle, 'mcp/decision');
     for (const e of entrypoints) expect(engine.hasEntrypoint(e)).toBe(true);
     expect(((bundle.manifest['wasm'] as { entrypoint: string }[]) ?? []).map((w) => w.entrypoint).sort()).toEqual([...entrypoints].sort());
+  });
+});
+
+describe('warden policy eval', () => {
+  // As `warden serve` evaluates: in the policy worker, within the budget (issue 11, break 9).
+  test('over --timeout-ms it prints the fail-closed deny and exits 1; a quick one prints the decision', async () => {
+    const dir = tempDir('eval');
+    const input = (args: Record<string, unknown>): string => {
+      const file = join(dir, `input-${Object.keys(args).join('-') || 'plain'}.json`);
+      const call = { kind: 'tool', server: 's', tool: 'echo', name: 'echo', arguments: args, annotations: {} };
+      writeFileSync(file, JSON.stringify({ version: 1, call }));
+      return file;
+    };
+    const bundle = join(POLICIES, 'budget');
+    const stalled = await warden('policy', 'eval', '-b', bundle, '-i', input({ spin: 100_000 }), '--timeout-ms', '300');
+    expect(stalled.code).toBe(1);
+    const decision = JSON.parse(stalled.out) as { allow: boolean; reasons: { rule: string; message: string }[] };
+    expect(decision.allow).toBe(false);
+    const reason = { rule: 'warden.policy_timeout', message: expect.stringContaining('within 300 ms') };
+    expect(decision.reasons).toEqual([reason]);
+
+    const quick = await warden('policy', 'eval', '-b', bundle, '-i', input({ message: 'forbidden' }), '--explain');
+    expect(quick.code).toBe(0);
+    const verdict = { allow: false, reasons: [{ rule: 'budget.no_forbidden_echo' }] };
+    expect(JSON.parse(quick.out)).toMatchObject({ verdict });
+
+    const bad = await warden('policy', 'eval', '-b', bundle, '-i', input({}), '--timeout-ms', '0');
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain('needs a whole number from 1 to 600000');
   });
 });

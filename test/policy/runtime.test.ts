@@ -21,7 +21,8 @@ function runtime(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'bundle
   return r;
 }
 
-const marker = (r: PolicyRuntime, name = 'x'): unknown => (r.evaluate(input(name)).result as { marker?: string } | undefined)?.marker;
+const marker = async (r: PolicyRuntime, name = 'x'): Promise<unknown> =>
+  ((await r.evaluate(input(name))).result as { marker?: string } | undefined)?.marker;
 
 describe('policy directory: watch, debounce, atomic swap', () => {
   test('a change is compiled and swapped in while calls keep being decided, each wholly by one revision', async () => {
@@ -33,7 +34,7 @@ describe('policy directory: watch, debounce, atomic swap', () => {
     let stop = false;
     const loop = (async () => {
       while (!stop) {
-        const e = r.evaluate(input('x'));
+        const e = await r.evaluate(input('x'));
         seen.push({ revision: e.revision, marker: (e.result as { marker?: string }).marker, ...(e.error ? { error: e.error.message } : {}) });
         await new Promise((res) => setImmediate(res));
       }
@@ -79,10 +80,10 @@ describe('policy directory: watch, debounce, atomic swap', () => {
       writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: `burst-${i}` }));
       await new Promise((res) => setTimeout(res, 5));
     }
-    await until(() => marker(r) === 'burst-19', 5000, 'last save active');
+    await until(async () => (await marker(r)) === 'burst-19', 5000, 'last save active');
     await new Promise((res) => setTimeout(res, 300));
     expect(activations - 1).toBeLessThanOrEqual(3);
-    expect(marker(r)).toBe('burst-19');
+    expect(await marker(r)).toBe('burst-19');
   });
 
   test('an atomic rename (how many editors save) is seen', async () => {
@@ -91,7 +92,7 @@ describe('policy directory: watch, debounce, atomic swap', () => {
     await r.start();
     writeFileSync(join(dir, 'mcp/decision.rego.tmp'), decisionRego({ marker: 'renamed' }));
     renameSync(join(dir, 'mcp/decision.rego.tmp'), join(dir, 'mcp/decision.rego'));
-    await until(() => marker(r) === 'renamed', 5000, 'renamed content active');
+    await until(async () => (await marker(r)) === 'renamed', 5000, 'renamed content active');
   });
 });
 
@@ -110,10 +111,10 @@ describe('a bad candidate is refused and the active policy stays', () => {
     expect(status.history.at(-1)).toMatchObject({ event: 'refused', bundle: 'policy' });
     expect(rejected).toHaveLength(1);
     expect(r.revision).toBe(good);
-    expect(marker(r)).toBe('good');
+    expect(await marker(r)).toBe('good');
     // Fixed again: swapped in, error cleared.
     writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: 'fixed' }));
-    await until(() => marker(r) === 'fixed', 5000, 'fix active');
+    await until(async () => (await marker(r)) === 'fixed', 5000, 'fix active');
     expect(r.status().last_error).toBeNull();
   });
 
@@ -125,7 +126,7 @@ describe('a bad candidate is refused and the active policy stays', () => {
     await until(() => r.status().last_error, 5000, 'refusal');
     expect(r.status().last_error).toMatchObject({ code: 'policy_smoke_failed' });
     expect(r.status().last_error!.message).toMatch(/allow/);
-    expect(marker(r)).toBe('good');
+    expect(await marker(r)).toBe('good');
   });
 
   test('bad Wasm in a bundle file: refused, the old bundle keeps answering', async () => {
@@ -143,7 +144,7 @@ describe('a bad candidate is refused and the active policy stays', () => {
     await until(() => r.status().last_error, 5000, 'refusal');
     expect(r.status().last_error).toMatchObject({ code: 'policy_wasm_invalid' });
     expect(r.revision).toBe('good-1');
-    expect(marker(r)).toBe('good');
+    expect(await marker(r)).toBe('good');
   });
 
   test('at start a bad bundle is an error naming it, and status says so', async () => {
@@ -165,24 +166,24 @@ describe('rollback', () => {
     await r.start();
     const v1 = r.revision!;
     writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: 'v2' }));
-    await until(() => marker(r) === 'v2', 5000, 'v2');
+    await until(async () => (await marker(r)) === 'v2', 5000, 'v2');
     writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: 'v3' }));
-    await until(() => marker(r) === 'v3', 5000, 'v3');
+    await until(async () => (await marker(r)) === 'v3', 5000, 'v3');
     const v3 = r.revision!;
     expect(r.status().previous.map((p) => p.revision)).toHaveLength(2);
     const back = await r.rollback();
     expect(back.from).toBe(v3);
-    expect(marker(r)).toBe('v2');
+    expect(await marker(r)).toBe('v2');
     await r.rollback();
     expect(r.revision).toBe(v1);
-    expect(marker(r)).toBe('v1');
+    expect(await marker(r)).toBe('v1');
     await expect(r.rollback()).rejects.toMatchObject({ code: 'policy_rollback_unavailable' });
     expect(r.status().history.filter((h) => h.event === 'rolled_back')).toHaveLength(2);
     // The source is not rewound: the rolled-back revision stays until the directory changes.
     await new Promise((res) => setTimeout(res, 400));
-    expect(marker(r)).toBe('v1');
+    expect(await marker(r)).toBe('v1');
     writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: 'v4' }));
-    await until(() => marker(r) === 'v4', 5000, 'v4');
+    await until(async () => (await marker(r)) === 'v4', 5000, 'v4');
   });
 
   test('through the control file, as `warden policy rollback` asks a running Warden', async () => {
@@ -191,7 +192,7 @@ describe('rollback', () => {
     const r = runtime({ bundles: [{ name: 'policy', path: dir }], statusFile });
     await r.start();
     writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: 'v2' }));
-    await until(() => marker(r) === 'v2', 5000, 'v2');
+    await until(async () => (await marker(r)) === 'v2', 5000, 'v2');
     const before = JSON.parse(readFileSync(statusFile, 'utf8')) as PolicyStatus;
     expect(before.active!.reason).toBe('update');
     writeFileSync(join(statusFile, '..', 'policy-control.json'), JSON.stringify({ id: 'req-1', action: 'rollback', requested_at: new Date().toISOString() }));
@@ -201,7 +202,7 @@ describe('rollback', () => {
     }, 5000, 'control handled');
     expect(after.control).toMatchObject({ action: 'rollback', ok: true });
     expect(after.active).toMatchObject({ reason: 'rollback', revision: before.previous[0]!.revision });
-    expect(marker(r)).toBe('v1');
+    expect(await marker(r)).toBe('v1');
   });
 });
 
@@ -214,8 +215,9 @@ describe('several bundles: base policy + team data', () => {
     const team = copyFixture('team-payments');
     const r = runtime({ bundles: [{ name: 'base', path: base }, { name: 'team', path: team }] });
     await r.start();
-    expect(r.evaluate(payment(50)).decision.allow).toBe(true);
-    expect(r.evaluate(payment(150)).decision.reasons[0]!.message).toBe('amount 150 is over the payment limit 100 of team payments');
+    expect((await r.evaluate(payment(50))).decision.allow).toBe(true);
+    const over = await r.evaluate(payment(150));
+    expect(over.decision.reasons[0]!.message).toBe('amount 150 is over the payment limit 100 of team payments');
     const status = r.status();
     expect(Object.keys(status.active!.bundles)).toEqual(['base', 'team']);
     // A directory's revision is the hash of its content, so every edit is told apart.
@@ -224,7 +226,7 @@ describe('several bundles: base policy + team data', () => {
     expect(r.bundleRevisions(r.revision!)).toEqual({ base: { revision: status.active!.bundles['base']!.revision }, team: { revision: status.active!.bundles['team']!.revision } });
     const baseRevision = status.active!.bundles['base']!.revision;
     writeFileSync(join(team, 'teams/payments/data.json'), '{"payment_limit": 200}');
-    await until(() => r.evaluate(payment(150)).decision.allow, 5000, 'new limit');
+    await until(async () => (await r.evaluate(payment(150))).decision.allow, 5000, 'new limit');
     expect(r.status().active!.bundles['base']!.revision).toBe(baseRevision);
   });
 
@@ -272,14 +274,14 @@ describe('bundle service (OPA bundle protocol) on 127.0.0.1', () => {
 
     server.publish(build('v2', 'r2'));
     await until(() => r.revision === 'r2', 5000, 'r2 active');
-    expect(marker(r)).toBe('v2');
+    expect(await marker(r)).toBe('v2');
 
     const port = server.port;
     await server.stop();
     await until(() => errors.length >= 2, 5000, 'download errors');
     expect(errors[0]).toMatch(/request to .* failed/);
     expect(r.revision).toBe('r2');
-    expect(marker(r)).toBe('v2');
+    expect(await marker(r)).toBe('v2');
     expect(r.status().bundles['policy']!.last_error).toMatch(/failed/);
 
     // Back, with a new bundle: picked up (after backoff), the error cleared.
@@ -352,11 +354,11 @@ describe('signed bundles through the runtime', () => {
     writeFileSync(join(src, 'mcp/decision.rego'), decisionRego({ marker: 'unsigned' }));
     await publish(await readTar(opaBuild(src, join(dir, 'v3.tar.gz'), { revision: 's3' })));
     await until(() => r.status().last_error?.code === 'policy_signature_missing', 5000, 'unsigned refused');
-    expect(marker(r)).toBe('signed-v1');
+    expect(await marker(r)).toBe('signed-v1');
 
     writeFileSync(join(src, 'mcp/decision.rego'), decisionRego({ marker: 'signed-v4' }));
     await publish(await readTar(opaBuild(src, join(dir, 'v4.tar.gz'), { signingKey: keys.privateKey, alg: 'ES256', revision: 's4' })));
     await until(() => r.revision === 's4', 5000, 'properly signed update');
-    expect(marker(r)).toBe('signed-v4');
+    expect(await marker(r)).toBe('signed-v4');
   });
 });

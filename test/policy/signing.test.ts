@@ -134,6 +134,56 @@ describe('bundle signatures, as OPA verifies them', () => {
     await expect(loadDirectoryBundle({ name: 'p', dir: signedDir, entrypoint: 'mcp/decision', verification: single })).rejects.toThrow(/mcp\/decision\.rego: digest mismatch/);
   });
 
+  // Issue 11, break 2: only the root's .signatures.json is the signature; opa build loads every other
+  // .json of a directory without .manifest as data, so a file merely named like it must be signed too.
+  describe('a signed directory without .manifest: every file opa build would load must be signed', () => {
+    const signedDir = (name: string): { dir: string; verification: VerificationConfig } => {
+      const d = writeTree(join(dir, name), { 'mcp/decision.rego': decisionRego({ deny: 'echo' }), 'data.json': '{}' });
+      execFileSync(findOpa(), ['sign', '--signing-key', keys['RS256']!.privateKey, '--bundle', '.'], { cwd: d });
+      return { dir: d, verification: { keys: { ci: { algorithm: 'RS256', key: keys['RS256']!.publicPem } } } };
+    };
+    const load = (d: { dir: string; verification: VerificationConfig }): Promise<unknown> =>
+      loadDirectoryBundle({ name: 'p', dir: d.dir, entrypoint: 'mcp/decision', verification: d.verification });
+
+    test.each([
+      ['zzsignatures.json', '{"exempt": {"echo": true}}'],
+      ['signatures.json', '{"exempt": {"echo": true}}'],
+      ['sub/.signatures.json', '{"signatures": []}'],
+      ['extra/data.json', '{"exempt": {"echo": true}}'],
+      ['extra/notes.yaml', 'exempt: {echo: true}\n'],
+      ['mcp/override.rego', 'package mcp.override\n\nx := 1\n'],
+    ])('an unsigned %s added after signing is refused, naming the file', async (path, text) => {
+      const signed = signedDir(`uncovered-${path.replace(/[/.]/g, '-')}`);
+      await expect(load(signed)).resolves.toMatchObject({ signature: { keyid: 'ci' } });
+      writeTree(signed.dir, { [path]: text });
+      const refused = load(signed);
+      await expect(refused).rejects.toMatchObject({ code: 'policy_signature_invalid' });
+      await expect(refused).rejects.toThrow(`file ${path} not included in bundle signature`);
+    });
+
+    test('the same file inside a signed tarball is refused too, as opa build --verification-key does', async () => {
+      const files = await tamper((f) => f.set('zzsignatures.json', Buffer.from('{"exempt": {"echo": true}}')));
+      await expect(verifyBundleSignatures(files, config('RS256'), 'b')).rejects.toThrow(
+        'file zzsignatures.json not included in bundle signature',
+      );
+      const nested = await tamper((f) => f.set('sub/.signatures.json', Buffer.from('{"signatures": []}')));
+      await expect(verifyBundleSignatures(nested, config('RS256'), 'b')).rejects.toThrow(
+        'file sub/.signatures.json not included in bundle signature',
+      );
+    });
+
+    test('exclude_files cannot exempt a file Warden loads: an excluded data file is refused', async () => {
+      const signed = signedDir('excluded-data');
+      writeTree(signed.dir, { 'extra/data.json': '{"exempt": {"echo": true}}' });
+      const verification = { ...signed.verification, excludeFiles: ['extra/*'] };
+      const refused = loadDirectoryBundle({ name: 'p', dir: signed.dir, entrypoint: 'mcp/decision', verification });
+      await expect(refused).rejects.toThrow(/extra\/data\.json matches exclude_files pattern "extra\/\*", but Warden/);
+      const files = await tamper((f) => f.set('extra/data.json', Buffer.from('{"exempt": {"echo": true}}')));
+      const excluding = config('RS256', { excludeFiles: ['extra/*'] });
+      await expect(verifyBundleSignatures(files, excluding, 'b')).rejects.toThrow(/extra\/data\.json matches exclude/);
+    });
+  });
+
   test('exclude_files leaves matching files out, with Go filepath.Match globs', async () => {
     const files = await tamper((f) => f.set('notes/README.md', Buffer.from('not signed')));
     await expect(verifyBundleSignatures(files, config('RS256'), 'b')).rejects.toThrow(/notes\/README\.md not included/);

@@ -1,12 +1,13 @@
 // The call pipeline is core: no I/O of its own, so it is tested here with in-memory ports (a real
 // compiled policy, a real Session), and end to end elsewhere.
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { join } from 'node:path';
 import { createLogger } from '../../src/common/index.js';
 import { compileDirectory, PolicyEngine } from '../../src/policy/index.js';
+import type { ApprovalRequest, ApprovalResult } from '../../src/approval/index.js';
 import { CallPipeline } from '../../src/proxy/index.js';
 import { Session } from '../../src/session/index.js';
-import { POLICIES } from '../helpers/warden.js';
+import { POLICIES, ROOT } from '../helpers/warden.js';
 
 let engine: PolicyEngine;
 beforeAll(async () => {
@@ -22,7 +23,7 @@ afterEach(() => {
 function pipeline(audit: (event: { type: string }) => Promise<unknown>, onFailure: 'deny' | 'allow'): CallPipeline {
   let n = 0;
   return new CallPipeline({
-    policy: { evaluate: (input, now) => engine.evaluate(input, now), entrypoint: 'mcp/decision' },
+    policy: { evaluate: async (input, now) => engine.evaluate(input, now), entrypoint: 'mcp/decision' },
     mode: 'enforce',
     audit: { append: audit },
     auditOnFailure: onFailure,
@@ -31,7 +32,7 @@ function pipeline(audit: (event: { type: string }) => Promise<unknown>, onFailur
     bundleName: () => 'policy',
     logger: createLogger({ silent: true }),
     auditResultMaxChars: 1000,
-    approvalHint: 'no approvals here',
+    approvals: { request: async () => Promise.reject(new Error('this policy asks for no approval')) },
     newId: () => `id-${++n}`,
   });
 }
@@ -79,7 +80,7 @@ describe('CallPipeline and a failing audit trail', () => {
     const approvalEngine = await PolicyEngine.load(await compileDirectory(join(POLICIES, 'approval'), 'mcp/decision'), 'mcp/decision');
     let asked = 0;
     const p = new CallPipeline({
-      policy: { evaluate: (input, now) => approvalEngine.evaluate(input, now), entrypoint: 'mcp/decision' },
+      policy: { evaluate: async (input, now) => approvalEngine.evaluate(input, now), entrypoint: 'mcp/decision' },
       mode: 'enforce',
       audit: { append: async () => Promise.reject(new Error('store down')) },
       auditOnFailure: 'deny',
@@ -88,7 +89,6 @@ describe('CallPipeline and a failing audit trail', () => {
       bundleName: () => 'policy',
       logger: createLogger({ silent: true }),
       auditResultMaxChars: 1000,
-      approvalHint: '',
       newId: () => 'id',
       approvals: {
         request: async () => {
@@ -100,5 +100,103 @@ describe('CallPipeline and a failing audit trail', () => {
     const outcome = await p.run(session(), echo('approve-me'), slowForward(1));
     expect(asked).toBe(0);
     expect(outcome).toMatchObject({ kind: 'denied', reasons: [{ rule: 'warden.audit_unavailable' }] });
+  });
+});
+
+const OPTIONS = { historyWindow: 100, resultMaxChars: 100 };
+
+describe('CallPipeline: an approval covers the one call it was given for', () => {
+  let shipped: PolicyEngine;
+  beforeAll(async () => {
+    shipped = await PolicyEngine.load(await compileDirectory(join(ROOT, 'policy'), 'mcp/decision'), 'mcp/decision');
+  });
+
+  /** The shipped policy; `answer` stands in for the approver, and sees every request. */
+  function gated(answer: (request: ApprovalRequest) => Promise<ApprovalResult>): CallPipeline {
+    let n = 0;
+    return new CallPipeline({
+      policy: { evaluate: (input, now) => shipped.evaluate(input, now), entrypoint: 'mcp/decision' },
+      mode: 'enforce',
+      audit: { append: async () => undefined },
+      auditOnFailure: 'deny',
+      decisionLog: { write: () => undefined },
+      labels: { id: 'test', version: '0' },
+      bundleName: () => 'policy',
+      logger: createLogger({ silent: true }),
+      auditResultMaxChars: 1000,
+      newId: () => `call-${++n}`,
+      approvals: { request: answer },
+    });
+  }
+  const alice = { sub: 'alice', roles: ['developer'], claims: {} };
+  const manager = (): Session => new Session('s1', alice, new Date().toISOString(), OPTIONS);
+  const ci = (tool: string, service: string) =>
+    ({ ...echo(''), server: 'ci', tool, name: tool, arguments: { service } });
+  const result = (r: Record<string, unknown>, ms = 0) =>
+    new Promise<Record<string, unknown>>((done) => setTimeout(() => done(r), ms));
+  const ok = (ms = 0) => () => result({ structuredContent: { ok: true }, content: [] }, ms);
+  const failing = () => result({ isError: true, content: [{ type: 'text', text: '3 tests failed' }] });
+  const answered = (outcome: 'approved' | 'declined'): ApprovalResult => ({
+    outcome, granted: outcome === 'approved', by: 'bob', via: 'admin',
+    at: new Date().toISOString(), message: `bob: ${outcome}`,
+  });
+  const approve = (): ApprovalResult => answered('approved');
+  const decline = (): ApprovalResult => answered('declined');
+
+  async function green(p: CallPipeline, s: Session, service: string): Promise<void> {
+    expect(await p.run(s, ci('run_tests', service), ok())).toMatchObject({ kind: 'completed', outcome: 'success' });
+    expect(await p.run(s, ci('security_scan', service), ok())).toMatchObject({ kind: 'completed', outcome: 'success' });
+  }
+
+  test('a deploy decided while an approved one still runs downstream is held for its own approval', async () => {
+    const asked: string[] = [];
+    const answers = [approve(), decline()];
+    const p = gated(async (r) => {
+      asked.push(String(r.call.arguments['service']));
+      return answers.shift()!;
+    });
+    const s = manager();
+    await green(p, s, 'svc-x');
+    await green(p, s, 'svc-y');
+    let forwardedX = false;
+    const x = p.run(s, ci('deploy_to_production', 'svc-x'), () => ((forwardedX = true), ok(400)()));
+    await vi.waitFor(() => expect(forwardedX).toBe(true));
+    let forwardedY = false;
+    const y = await p.run(s, ci('deploy_to_production', 'svc-y'), () => ((forwardedY = true), ok()()));
+    expect(asked).toEqual(['svc-x', 'svc-y']);
+    expect(y).toMatchObject({ kind: 'denied', reasons: [{ rule: 'warden.approval_required' }] });
+    expect(forwardedY).toBe(false);
+    expect(await x).toMatchObject({ kind: 'completed', outcome: 'success' });
+  });
+
+  test('an approval whose call is denied when decided again leaves no spare for the next call', async () => {
+    const asked: string[] = [];
+    const s = manager();
+    let p: CallPipeline;
+    const answers: (() => Promise<ApprovalResult>)[] = [
+      // While the deploy waits for approval, its tests fail again in the same session: once
+      // approved, the policy's second decision denies it (workflow.step_order).
+      async () => {
+        expect(await p.run(s, ci('run_tests', 'api'), failing)).toMatchObject({ kind: 'completed', outcome: 'error' });
+        return approve();
+      },
+      async () => decline(),
+    ];
+    p = gated(async (r) => {
+      asked.push(r.call.name);
+      return answers.shift()!();
+    });
+    await green(p, s, 'api');
+    const first = await p.run(s, ci('deploy_to_production', 'api'), ok());
+    expect(first).toMatchObject({ kind: 'denied', reasons: [{ rule: 'workflow.step_order' }] });
+    expect(await p.run(s, ci('run_tests', 'api'), ok())).toMatchObject({ kind: 'completed', outcome: 'success' });
+
+    // The approval given for the denied deploy lapsed with it: the next deploy is asked about.
+    let forwarded = false;
+    const second = await p.run(s, ci('deploy_to_production', 'api'), () => ((forwarded = true), ok()()));
+    expect(asked).toEqual(['deploy_to_production', 'deploy_to_production']);
+    expect(second).toMatchObject({ kind: 'denied', reasons: [{ rule: 'warden.approval_required' }] });
+    expect(forwarded).toBe(false);
+    expect(s.buildInput(ci('deploy_to_production', 'api'), Date.now(), 'call-99').approvals).toEqual([]);
   });
 });

@@ -43,13 +43,16 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
       const session = new Session('s-1', { sub: 'alice', roles: [], claims: {} }, new Date().toISOString(), SESSION);
       const now = Date.now();
       session.record({ ...CALL, tool: 'run_tests', name: 'run_tests', arguments: { service: 'api' } }, 'allow', 'success', { content: [] }, now, 5);
-      const status = evaluateWorkflowStatus(policy, session.buildInput({ ...CALL, tool: '', name: '', arguments: {} }, now));
+      const neutral = session.buildInput({ ...CALL, tool: '', name: '', arguments: {} }, now);
+      const status = await evaluateWorkflowStatus(policy, neutral);
       expect(status.available).toBe(true);
       if (!status.available) return;
       expect(status.revision).toBe(policy.revision);
       expect(status.workflows['production_deployment']!.subjects[0]!.steps.map((s) => `${s.tool}:${s.state}`)).toEqual(['run_tests:done', 'security_scan:pending', 'deploy_to_production:blocked']);
       // The decision entrypoint is untouched.
-      expect(policy.evaluate(session.buildInput({ ...CALL, tool: 'deploy_to_production', name: 'deploy_to_production', arguments: { service: 'api' } }, now)).decision.allow).toBe(false);
+      const name = 'deploy_to_production';
+      const deploy = { ...CALL, tool: name, name, arguments: { service: 'api' } };
+      expect((await policy.evaluate(session.buildInput(deploy, now))).decision.allow).toBe(false);
     } finally {
       policy.stop();
     }
@@ -59,7 +62,7 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     const policy = await runtime(join(POLICIES, 'allow-all'));
     try {
       expect(policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT)).toBe(false);
-      const status = evaluateWorkflowStatus(policy, {} as never);
+      const status = await evaluateWorkflowStatus(policy, {} as never);
       expect(status).toEqual({ available: false, revision: policy.revision, reason: expect.stringMatching(/^the active policy \(revision sha256:\w+\) does not define data\.mcp\.workflow\.status/) });
     } finally {
       policy.stop();
@@ -75,7 +78,8 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     const policy = await runtime(dir);
     try {
       expect(policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT)).toBe(false);
-      expect(policy.evaluateEntrypoint(WORKFLOW_STATUS_ENTRYPOINT, {})).toMatchObject({ ok: false, code: 'policy_entrypoint_missing' });
+      const missing = await policy.evaluateEntrypoint(WORKFLOW_STATUS_ENTRYPOINT, {});
+      expect(missing).toMatchObject({ ok: false, code: 'policy_entrypoint_missing' });
     } finally {
       policy.stop();
     }
@@ -109,7 +113,10 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     ]);
     expect(input.history[0]!.result).toEqual({ passed: 3 });
     expect(input.summary['deploy']).toMatchObject({ calls: 1, failures: 1, last_outcome: 'error' });
-    expect(input.approvals).toEqual([{ tool: 'deploy', by: 'bob', at: at(7.1) }]);
+    // The approval of c2, which ran: bound to it, and listed as an earlier call's.
+    expect(input.approvals).toEqual([
+      { tool: 'deploy', by: 'bob', at: at(7.1), call_id: 'c2', arguments_digest: expect.any(String), principal: 'alice' },
+    ]);
   });
 
   test('history is rebuilt in the order calls ended, on the pipeline clock, as the live session had it', async () => {

@@ -158,15 +158,17 @@ test_approval_needed_without_approval if {
 	}}
 }
 
-test_approval_satisfied_by_an_unused_approval if {
+test_approval_satisfied_by_an_approval_for_this_call if {
 	approvals("ship", [], [f.approval("ship")]) == set()
-	approvals("ship", [f.entry(1, "ship", {}, "success")], [f.approval("ship")]) != set()
-	approvals("ship", [f.entry(1, "ship", {}, "success")], [f.approval("ship"), f.approval("ship")]) == set()
+	shipped := [f.entry(1, "ship", {}, "success")]
+	approvals("ship", shipped, [f.approval_of("ship", "call-1")]) != set()
+	approvals("ship", shipped, [f.approval_of("ship", "call-1"), f.approval("ship")]) == set()
+	approvals("ship", [], [f.approval_of("ship", "call-1")]) != set()
 	approvals("ship", [], [f.approval("build")]) != set()
 }
 
 test_approval_scope_session if {
-	approvals("note", [f.entry(1, "note", {}, "success")], [f.approval("note")]) == set()
+	approvals("note", [f.entry(1, "note", {}, "success")], [f.approval_of("note", "call-1")]) == set()
 	approvals("note", [], []) != set()
 }
 

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import canonicalize from 'canonicalize';
 import pg from 'pg';
 import { hashRecord } from '../../../src/audit/index.js';
 
@@ -89,6 +90,69 @@ export type TamperCase = {
   apply: (db: RawDb) => Promise<void>;
 };
 
+async function insert(db: RawDb, r: Row): Promise<void> {
+  const values = [r.seq, r.at, r.type, r.session_id, r.data, r.prev_hash, r.hash];
+  const columns = 'seq, at, type, session_id, data, prev_hash, hash';
+  const sql = `INSERT INTO audit_events (${columns}) VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+  await db.run(sql, values);
+}
+
+/** Appends `count` well-formed records after the head (canonical data, valid hashes) and moves the head. */
+export async function appendForged(db: RawDb, count: number): Promise<void> {
+  const [state] = await db.all('SELECT head_seq, head_hash FROM audit_state');
+  let prev = { seq: Number(state!.head_seq), hash: String(state!.head_hash) };
+  const last = await row(db, prev.seq);
+  for (let i = 1; i <= count; i++) {
+    const forged: Row = {
+      seq: prev.seq + 1,
+      at: last.at,
+      type: 'approval.granted',
+      session_id: last.session_id,
+      data: canonicalize({ call_id: `c-${prev.seq}`, by: 'mallory', comment: 'forged' })!,
+      prev_hash: prev.hash,
+      hash: '',
+    };
+    forged.hash = rehash(forged);
+    await insert(db, forged);
+    prev = { seq: forged.seq, hash: forged.hash };
+  }
+  await db.run('UPDATE audit_state SET head_seq = $1, head_hash = $2', [prev.seq, prev.hash]);
+}
+
+/** Deletes records 1..`through` and their checkpoints and moves the base, as retention would, with no archive. */
+export async function dropFirst(db: RawDb, through: number): Promise<void> {
+  const base = await row(db, through);
+  await db.run('DELETE FROM audit_events WHERE seq <= $1', [through]);
+  await db.run('DELETE FROM audit_checkpoints WHERE seq <= $1', [through]);
+  await db.run('UPDATE audit_state SET base_seq = $1, base_hash = $2', [through, base.hash]);
+}
+
+/** Changes "alice" to "mallory" in record `seq` and recomputes every later hash and the head. */
+export async function rewriteAndRechain(db: RawDb, seq: number): Promise<void> {
+  let prevHash = (await row(db, seq - 1)).hash;
+  const [state] = await db.all('SELECT head_seq FROM audit_state');
+  for (let s = seq; s <= Number(state!.head_seq); s++) {
+    const r = await row(db, s);
+    if (s === seq) r.data = r.data.replace('alice', 'mallory');
+    r.prev_hash = prevHash;
+    r.hash = rehash(r);
+    const values = [r.data, r.prev_hash, r.hash, s];
+    await db.run('UPDATE audit_events SET data = $1, prev_hash = $2, hash = $3 WHERE seq = $4', values);
+    prevHash = r.hash;
+  }
+  await db.run('UPDATE audit_state SET head_hash = $1', [prevHash]);
+}
+
+/**
+ * Record 5 (a call.received of run_tests) gets a second "tool" key, before the real one: SQLite's
+ * json_extract reads the first ("mallory"), JSON.parse the last ("run_tests"), so the record still
+ * hashes as written.
+ */
+export async function duplicateKey(db: RawDb): Promise<void> {
+  const r = await row(db, 5);
+  await db.run('UPDATE audit_events SET data = $1 WHERE seq = 5', [r.data.replace('{', '{"tool":"mallory",')]);
+}
+
 /**
  * Every kind of tampering, on a chain of 25 records written with checkpointEvery 10 and closed
  * (checkpoints at 10, 20 and 25). Every record's data names "alice" (see fill()).
@@ -137,7 +201,7 @@ export const TAMPER_CASES: TamperCase[] = [
         at: prev.at,
         type: 'approval.granted',
         session_id: prev.session_id,
-        data: JSON.stringify({ call_id: 'c-4', by: 'mallory' }),
+        data: canonicalize({ call_id: 'c-4', by: 'mallory' })!,
         prev_hash: prev.hash,
         hash: '',
       };
@@ -192,6 +256,21 @@ export const TAMPER_CASES: TamperCase[] = [
       await db.run('DELETE FROM audit_events WHERE seq > 15');
       await db.run('UPDATE audit_state SET head_seq = 15, head_hash = $1', [last.hash]);
     },
+  },
+  {
+    name: 'duplicate JSON key in stored data (json_extract and JSON.parse read different values)',
+    expect: { seq: 5, problem: 'altered' },
+    apply: duplicateKey,
+  },
+  {
+    name: 'stored data re-serialised with whitespace (same value, same hash)',
+    expect: { seq: 5, problem: 'altered' },
+    apply: (db) => db.run(`UPDATE audit_events SET data = replace(data, ',"call_id"', ', "call_id"') WHERE seq=5`),
+  },
+  {
+    name: 'first records deleted and the base moved, with no archive',
+    expect: { seq: 1, problem: 'deleted' },
+    apply: (db) => dropFirst(db, 10),
   },
   {
     name: 'tail rewritten and re-chained (caught by checkpoint 10)',

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { POLICIES, SERVERS, nodeServer } from '../helpers/warden.js';
+import { connectHttp, rawRequest, startHttpWarden, type InProcessWarden } from '../helpers/http.js';
+
+// Query values used as keys must find only what Warden defined, never Object.prototype's members
+// (a `bucket=constructor` once reached the compliance computation as a function: 500).
+const BUCKET_NAMES = '1m, 5m, 15m, 1h, 6h, 1d, 7d';
+
+describe('admin API: lookups keyed by the query string (through the real HTTP front)', () => {
+  let w: InProcessWarden;
+
+  beforeAll(async () => {
+    // auth none on loopback: the local user is an admin.
+    w = await startHttpWarden({
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+      policy: { bundle: join(POLICIES, 'allow-all') },
+    });
+    // One session with a call, so the compliance report has something to fold into buckets.
+    const { client, transport } = await connectHttp(w.url);
+    await client.callTool({ name: 'echo', arguments: { message: 'for the report' } });
+    await transport.terminateSession();
+    await client.close();
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  test.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '3m'])(
+    'GET /admin/compliance?bucket=%s is 400 naming the buckets',
+    async (bucket) => {
+      const res = await rawRequest(w.url, { path: `/admin/compliance?bucket=${encodeURIComponent(bucket)}` });
+      expect(res.status).toBe(400);
+      expect(res.json()).toEqual({
+        error: 'bad_request',
+        error_description: `bucket must be one of ${BUCKET_NAMES} (or left out to fit the range), not "${bucket}"`,
+      });
+    },
+  );
+
+  test.each([
+    ['1h', 3_600_000],
+    ['7d', 604_800_000],
+  ])('GET /admin/compliance?bucket=%s answers in %s ms buckets', async (bucket, ms) => {
+    const res = await rawRequest(w.url, { path: `/admin/compliance?bucket=${bucket}` });
+    expect(res.status).toBe(200);
+    expect(res.json()).toMatchObject({ range: { bucket_ms: ms } });
+  });
+});
