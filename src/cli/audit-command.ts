@@ -84,7 +84,7 @@ export interface AuditCommandOptions {
 
 const PAGE = 1000;
 
-const BUCKET_NAMES = Object.keys(BUCKETS);
+const BUCKET_NAMES = [...BUCKETS.keys()];
 
 /** A policy the CLI only reads: no status or control file, nothing watched. */
 const READ_ONLY_POLICY = { statusFile: undefined, watch: false };
