@@ -6,7 +6,9 @@ import {
   callDecided,
   callForwarded,
   callReceived,
+  type CallReceived,
   type DecisionLogEvent,
+  type RefusedArguments,
   type TruncatedResult,
 } from '../audit/index.js';
 import { compactJson, describeError, type Logger } from '../common/index.js';
@@ -72,19 +74,7 @@ export class CallPipeline {
     const refusal = checkArguments(call.arguments, o.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS, this.redactArguments);
     if (refusal) return this.refuse(session, call, callId, started, refusal);
 
-    const received = this.append(
-      callReceived(session.id, {
-        call_id: callId,
-        kind: call.kind,
-        server: call.server,
-        tool: call.tool,
-        name: call.name,
-        arguments: call.arguments,
-        annotations: call.annotations,
-        ...(call.uri !== undefined ? { uri: call.uri } : {}),
-        now_ms: started,
-      }),
-    );
+    const received = this.append(receivedRecord(session.id, call, callId, started));
     let { decisionId, evaluation, verdict, decided } = await this.decide(session, call, callId, callId, started);
 
     const deny = (reasons: Reason[]): PipelineOutcome => {
@@ -215,21 +205,7 @@ export class CallPipeline {
     const reasons = [refusal.reason];
     const ref = { kind: call.kind, server: call.server, name: call.name };
     const bounded: PendingCall = { ...call, arguments: {} };
-    const received = this.append(
-      callReceived(session.id, {
-        call_id: callId,
-        kind: call.kind,
-        server: call.server,
-        tool: call.tool,
-        name: call.name,
-        // Never the arguments themselves: what they measured stands in for them.
-        arguments: {},
-        arguments_refused: refusal.summary,
-        annotations: call.annotations,
-        ...(call.uri !== undefined ? { uri: call.uri } : {}),
-        now_ms: started,
-      }),
-    );
+    const received = this.append(receivedRecord(session.id, call, callId, started, refusal.summary));
     const evaluation: Evaluation = {
       decision: { allow: false, reasons, monitored: [], obligations: {} },
       revision: '', bundle: '', result: undefined, evalNs: 0,
@@ -380,6 +356,31 @@ async function settled(p: Promise<unknown>): Promise<Settled> {
 
 // compactJson is JSON.stringify without its recursion: a result nested deeper than V8's stack
 // would otherwise throw here, and the call would go unrecorded.
+/**
+ * A call's `call.received` record: its arguments as sent, or, when they were refused for their
+ * size, never the arguments themselves but what they measured.
+ */
+function receivedRecord(
+  sessionId: string,
+  call: PendingCall,
+  callId: string,
+  started: number,
+  refused?: RefusedArguments,
+): CallReceived {
+  return callReceived(sessionId, {
+    call_id: callId,
+    kind: call.kind,
+    server: call.server,
+    tool: call.tool,
+    name: call.name,
+    arguments: refused ? {} : call.arguments,
+    ...(refused ? { arguments_refused: refused } : {}),
+    annotations: call.annotations,
+    ...(call.uri !== undefined ? { uri: call.uri } : {}),
+    now_ms: started,
+  });
+}
+
 function digest(value: unknown): string {
   return `sha256:${createHash('sha256').update(compactJson(value) ?? '').digest('hex')}`;
 }
