@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { openAuditStore, parseTimeArg, type AuditRecord, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
-import { loadConfig, type WardenConfig } from '../config/index.js';
+import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
 import {
   composeBundles,
   DEFAULT_BUNDLE_LIMITS,
@@ -56,8 +56,14 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
     .option('--since <time>', 'compare only decisions from this time on (ISO 8601, or an age: 24h, 7d); sessions are still rebuilt from their start')
     .option('--format <format>', 'table (for people) or json (for CI)', 'table')
     .option('--fail-on <changes>', 'exit 1 when any of these changes occur, e.g. allow-to-deny,deny-to-allow')
-    .option('--history-window <n>', 'session.historyWindow the recorded Warden ran with (default: the config\'s, else 200)')
-    .option('--result-max-chars <n>', 'session.resultMaxChars the recorded Warden ran with (default: the config\'s, else 2048)')
+    .option(
+      '--history-window <n>',
+      `session.historyWindow the recorded Warden ran with (default: the config's, else ${SESSION_DEFAULTS.historyWindow})`,
+    )
+    .option(
+      '--result-max-chars <n>',
+      `session.resultMaxChars the recorded Warden ran with (default: the config's, else ${SESSION_DEFAULTS.resultMaxChars})`,
+    )
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (opts: ReplayOpts) => {
       if (opts.format !== 'table' && opts.format !== 'json') throw new PolicyError('replay_usage', `--format must be table or json, not "${opts.format}"`);
@@ -68,9 +74,11 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       const storeUrl = opts.store ?? config?.audit.store;
       if (!storeUrl) throw new PolicyError('replay_usage', 'warden replay needs --store URL (sqlite:PATH or postgres://…) or --config FILE');
       const entrypoint = opts.entrypoint ?? config?.policy.entrypoint ?? 'mcp/decision';
+      // Without --config, the defaults the recorded Warden had (one place: config's SESSION_DEFAULTS).
+      const recorded = config?.session ?? SESSION_DEFAULTS;
       const session = {
-        historyWindow: opts.historyWindow !== undefined ? Number(opts.historyWindow) : (config?.session.historyWindow ?? 200),
-        resultMaxChars: opts.resultMaxChars !== undefined ? Number(opts.resultMaxChars) : (config?.session.resultMaxChars ?? 2048),
+        historyWindow: opts.historyWindow !== undefined ? Number(opts.historyWindow) : recorded.historyWindow,
+        resultMaxChars: opts.resultMaxChars !== undefined ? Number(opts.resultMaxChars) : recorded.resultMaxChars,
       };
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
 
