@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from '../common/index.js';
 import type { Principal } from '../config/index.js';
 import type { Approval, ClientInfo, HistoryEntry, InputDocument, Outcome, PendingCall, ToolSummary } from './types.js';
 
@@ -179,20 +179,9 @@ const DIGEST_KEY = randomBytes(32);
  * ```
  */
 export function argumentsDigest(args: Record<string, unknown>): string {
-  const text = canonicalize(wellFormed(args)) ?? 'null';
+  // RFC 8785 without recursion, lone surrogates replaced, every key kept (`__proto__` included).
+  const text = canonicalJson(args, { wellFormed: true }) ?? 'null';
   return `hmac-sha256:${createHmac('sha256', DIGEST_KEY).update(text, 'utf8').digest('hex')}`;
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/** A copy with lone surrogates replaced; every key is kept as an own key (`__proto__` included). */
-function wellFormed(value: unknown): unknown {
-  if (typeof value === 'string') return value.replace(LONE_SURROGATE, '\uFFFD');
-  if (Array.isArray(value)) return value.map(wellFormed);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [wellFormed(k) as string, wellFormed(v)]));
-  }
-  return value;
 }
 
 /**
