@@ -61,8 +61,11 @@ build: deps
 # --- tests -------------------------------------------------------------------------------------
 test: tools build lint-ts test-policy test-node test-node-versions
 
-# Layering of src/ (scripts/layers.json) and no console output outside the CLI.
+# Layout is Prettier's (.prettierrc.json, width 120; `make fmt` rewrites), then the layering of src/
+# (scripts/layers.json) and no console output outside the CLI.
+PRETTIER_FILES := 'src/**/*.{ts,js,mjs}' 'test/**/*.{ts,mjs}' 'scripts/**/*.mjs' 'bench/**/*.mjs' '*.{ts,mjs}'
 lint-ts: deps
+	npx prettier --check --log-level warn $(PRETTIER_FILES)
 	npx eslint src
 
 # Formatting, then the built CLI: opa check --strict plus our Rego conventions (src/policy/lint.ts),
@@ -95,8 +98,9 @@ test-deps:
 	@# The dashboard's browser test drives Debian's Chromium through playwright-core (no browser download).
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-fmt: tools
+fmt: tools deps
 	$(OPA) fmt --write policy policy-tests
+	npx prettier --write --log-level warn $(PRETTIER_FILES)
 
 # --- demo and bench ----------------------------------------------------------------------------
 demo: tools build

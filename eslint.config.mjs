@@ -16,9 +16,17 @@ const perPart = parts.map((part) => {
         {
           patterns: [
             ...(forbidden.length
-              ? [{ group: forbidden.map((p) => `../${p}/*`), message: `src/${part} may import only ${layers[part].join(', ') || 'nothing from other parts'} (scripts/layers.json): move the shared piece inward, or declare a port in the core that the edge implements.` }]
+              ? [
+                  {
+                    group: forbidden.map((p) => `../${p}/*`),
+                    message: `src/${part} may import only ${layers[part].join(', ') || 'nothing from other parts'} (scripts/layers.json): move the shared piece inward, or declare a port in the core that the edge implements.`,
+                  },
+                ]
               : []),
-            { group: parts.map((p) => `../${p}/*`).concat(['!../*/index.js']), message: 'Parts meet only through their index.ts: import from "../<part>/index.js".' },
+            {
+              group: parts.map((p) => `../${p}/*`).concat(['!../*/index.js']),
+              message: 'Parts meet only through their index.ts: import from "../<part>/index.js".',
+            },
           ],
         },
       ],

@@ -13,7 +13,6 @@ import { percentile } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-
 function event(i) {
   return {
     type: 'call.decided',
@@ -22,7 +21,10 @@ function event(i) {
       call_id: `c-${i}`,
       decision_id: `d-${i}`,
       allow: i % 5 !== 0,
-      reasons: i % 5 === 0 ? [{ rule: 'deploy.tests_first', message: 'run_tests must succeed before deploy_to_production' }] : [],
+      reasons:
+        i % 5 === 0
+          ? [{ rule: 'deploy.tests_first', message: 'run_tests must succeed before deploy_to_production' }]
+          : [],
       monitored: false,
       obligations: {},
       revision: 'rev-1',
@@ -64,20 +66,41 @@ async function concurrent(store, n, width = 32) {
   );
   const secs = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
-  return { mode: `${width} in flight`, appends_per_s: n / secs, p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99) };
+  return {
+    mode: `${width} in flight`,
+    appends_per_s: n / secs,
+    p50_ms: percentile(lat, 50),
+    p99_ms: percentile(lat, 99),
+  };
 }
 
 function startPostgres() {
-  const out = execFileSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'start'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  const vars = Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  return { url: vars.PGURL, stop: () => execFileSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'stop', vars.PGDATA], { stdio: 'ignore' }) };
+  const out = execFileSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'start'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const vars = Object.fromEntries(
+    out
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  return {
+    url: vars.PGURL,
+    stop: () =>
+      execFileSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'stop', vars.PGDATA], { stdio: 'ignore' }),
+  };
 }
 
 /**
  * Runs the audit benchmark and returns one row per store and mode. Options: `n` appends per
  * measurement (default 2000), `pgUrl` (default $WARDEN_BENCH_PG_URL or a private server), `stores`.
  */
-export async function benchAudit({ n = 2000, pgUrl = process.env.WARDEN_BENCH_PG_URL, stores = ['sqlite', 'postgres'] } = {}) {
+export async function benchAudit({
+  n = 2000,
+  pgUrl = process.env.WARDEN_BENCH_PG_URL,
+  stores = ['sqlite', 'postgres'],
+} = {}) {
   const { openAuditStore, verifyChain } = await import(join(ROOT, 'dist/audit/index.js'));
   const rows = [];
   const measure = async (name, url, options = {}) => {

@@ -112,9 +112,16 @@ export function formatBudget({ rows, budget, start, recovery, n }) {
   ];
   for (const r of rows) {
     const cells = [
-      r.label, r.history, r.window, f(r.bytes / 1024, 1),
-      f(r.thread.p50), f(r.thread.p99), f(r.worker.p50), f(r.worker.p99),
-      f(r.worker.p50 - r.thread.p50), f(r.worker.p99 - r.thread.p99),
+      r.label,
+      r.history,
+      r.window,
+      f(r.bytes / 1024, 1),
+      f(r.thread.p50),
+      f(r.thread.p99),
+      f(r.worker.p50),
+      f(r.worker.p99),
+      f(r.worker.p50 - r.thread.p50),
+      f(r.worker.p99 - r.thread.p99),
     ];
     lines.push(`| ${cells.join(' | ')} |`);
   }

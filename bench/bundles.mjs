@@ -25,7 +25,6 @@ const FAULTY = join(ROOT, 'test/fixtures/servers/faulty.js');
 const policy = await import(join(ROOT, 'dist/policy/index.js'));
 const reports = await import(join(ROOT, 'dist/reports/index.js'));
 
-
 const rego = (deny, marker) => `package mcp
 
 default decision := {"allow": true, "reasons": [], "monitored": [], "obligations": {}, "marker": "${marker}"}
@@ -55,7 +54,11 @@ async function startWarden(dir, policyDir) {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, 'serve', '--config', config],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa') },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa'),
+    },
     stderr: 'ignore',
   });
   const client = new Client({ name: 'bench', version: '1' });
@@ -135,7 +138,23 @@ async function servicePublishToActive(rounds) {
     const src = join(dir, `src${i}`);
     mkdirSync(join(src, 'mcp'), { recursive: true });
     writeFileSync(join(src, 'mcp/decision.rego'), rego('never', `svc${i}`));
-    execFileSync(opa, ['build', '-b', '-t', 'wasm', '-e', 'mcp/decision', '--revision', `svc-${i}`, '-o', join(dir, `b${i}.tar.gz`), '.'], { cwd: src });
+    execFileSync(
+      opa,
+      [
+        'build',
+        '-b',
+        '-t',
+        'wasm',
+        '-e',
+        'mcp/decision',
+        '--revision',
+        `svc-${i}`,
+        '-o',
+        join(dir, `b${i}.tar.gz`),
+        '.',
+      ],
+      { cwd: src },
+    );
     return readFileSync(join(dir, `b${i}.tar.gz`));
   };
   let bundle = build(0);
@@ -143,7 +162,8 @@ async function servicePublishToActive(rounds) {
   const waiters = new Set();
   const server = createServer((req, res) => {
     const send = () => {
-      if (req.headers['if-none-match'] === etag) res.writeHead(304, { ETag: etag, 'Content-Type': 'application/vnd.openpolicyagent.bundles' }).end();
+      if (req.headers['if-none-match'] === etag)
+        res.writeHead(304, { ETag: etag, 'Content-Type': 'application/vnd.openpolicyagent.bundles' }).end();
       else res.writeHead(200, { ETag: etag, 'Content-Type': 'application/vnd.openpolicyagent.bundles' }).end(bundle);
     };
     if (req.headers['if-none-match'] === etag && /wait=\d+/.test(req.headers['prefer'] ?? '')) {
@@ -158,7 +178,12 @@ async function servicePublishToActive(rounds) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${server.address().port}/b.tar.gz`;
-  const runtime = new policy.PolicyRuntime({ bundles: [{ name: 'policy', url, polling: { minDelaySeconds: 30, maxDelaySeconds: 60, longPollingTimeoutSeconds: 10 } }], entrypoint: 'mcp/decision' });
+  const runtime = new policy.PolicyRuntime({
+    bundles: [
+      { name: 'policy', url, polling: { minDelaySeconds: 30, maxDelaySeconds: 60, longPollingTimeoutSeconds: 10 } },
+    ],
+    entrypoint: 'mcp/decision',
+  });
   await runtime.start();
   const bundles = Array.from({ length: rounds }, (_, i) => build(i + 1));
   const times = [];
@@ -183,25 +208,77 @@ async function servicePublishToActive(rounds) {
 
 /** Synthetic recorded sessions (received, decided, completed per call) re-decided by the shipped policy. */
 async function replayRate(sessions, callsPerSession) {
-  const engine = await policy.PolicyEngine.load(await policy.compileDirectory(join(ROOT, 'policy'), 'mcp/decision'), 'mcp/decision');
-  const tools = ['run_tests', 'security_scan', 'fraud_check', 'payment_processing', 'crm_lookup', 'deploy_to_production'];
+  const engine = await policy.PolicyEngine.load(
+    await policy.compileDirectory(join(ROOT, 'policy'), 'mcp/decision'),
+    'mcp/decision',
+  );
+  const tools = [
+    'run_tests',
+    'security_scan',
+    'fraud_check',
+    'payment_processing',
+    'crm_lookup',
+    'deploy_to_production',
+  ];
   const records = [];
   let seq = 0;
   const t0 = Date.parse('2026-01-01T00:00:00Z');
   for (let s = 0; s < sessions; s++) {
     const sid = `s-${s}`;
-    records.push({ seq: ++seq, at: new Date(t0).toISOString(), type: 'session.opened', session_id: sid, data: { client: { name: 'bench', version: '1' }, principal: { sub: `u${s}`, roles: ['developer'], claims: {} } } });
+    records.push({
+      seq: ++seq,
+      at: new Date(t0).toISOString(),
+      type: 'session.opened',
+      session_id: sid,
+      data: { client: { name: 'bench', version: '1' }, principal: { sub: `u${s}`, roles: ['developer'], claims: {} } },
+    });
     for (let c = 0; c < callsPerSession; c++) {
       const at = new Date(t0 + s * 1_000_000 + c * 1000).toISOString();
       const tool = tools[(s + c) % tools.length];
       const args = { service: `svc${c % 3}`, payment_id: `p${c % 5}`, amount: c };
       const callId = `${sid}-${c}`;
-      records.push({ seq: ++seq, at, type: 'call.received', session_id: sid, data: { call_id: callId, kind: 'tool', server: 'bench', tool, name: tool, arguments: args } });
-      records.push({ seq: ++seq, at, type: 'call.decided', session_id: sid, data: { call_id: callId, decision_id: callId, allow: true, policy_allow: true, reasons: [], monitored: [], obligations: {}, revision: 'old', mode: 'enforce' } });
-      records.push({ seq: ++seq, at, type: 'call.completed', session_id: sid, data: { call_id: callId, outcome: 'success', duration_ms: 5, result: { structuredContent: { ok: true, ...args } } } });
+      records.push({
+        seq: ++seq,
+        at,
+        type: 'call.received',
+        session_id: sid,
+        data: { call_id: callId, kind: 'tool', server: 'bench', tool, name: tool, arguments: args },
+      });
+      records.push({
+        seq: ++seq,
+        at,
+        type: 'call.decided',
+        session_id: sid,
+        data: {
+          call_id: callId,
+          decision_id: callId,
+          allow: true,
+          policy_allow: true,
+          reasons: [],
+          monitored: [],
+          obligations: {},
+          revision: 'old',
+          mode: 'enforce',
+        },
+      });
+      records.push({
+        seq: ++seq,
+        at,
+        type: 'call.completed',
+        session_id: sid,
+        data: {
+          call_id: callId,
+          outcome: 'success',
+          duration_ms: 5,
+          result: { structuredContent: { ok: true, ...args } },
+        },
+      });
     }
   }
-  const report = await reports.replayRecords(records, { policy: engine, session: { historyWindow: 200, resultMaxChars: 2048 } });
+  const report = await reports.replayRecords(records, {
+    policy: engine,
+    session: { historyWindow: 200, resultMaxChars: 2048 },
+  });
   return report;
 }
 
@@ -210,21 +287,45 @@ export async function benchBundles(options = {}) {
   const rounds = options.rounds ?? 5;
   const rows = [];
   const dirTimes = await directoryToCall(rounds);
-  rows.push({ measure: 'directory change -> first call decided by it (p50)', value: `${dirTimes[Math.floor(dirTimes.length / 2)].toFixed(0)} ms`, note: `max ${dirTimes.at(-1).toFixed(0)} ms over ${rounds} edits; target <= 1000 ms` });
+  rows.push({
+    measure: 'directory change -> first call decided by it (p50)',
+    value: `${dirTimes[Math.floor(dirTimes.length / 2)].toFixed(0)} ms`,
+    note: `max ${dirTimes.at(-1).toFixed(0)} ms over ${rounds} edits; target <= 1000 ms`,
+  });
   const svcTimes = await servicePublishToActive(rounds);
-  rows.push({ measure: 'bundle service publish -> active (long poll, p50)', value: `${svcTimes[Math.floor(svcTimes.length / 2)].toFixed(0)} ms`, note: `max ${svcTimes.at(-1).toFixed(0)} ms over ${rounds} publishes` });
+  rows.push({
+    measure: 'bundle service publish -> active (long poll, p50)',
+    value: `${svcTimes[Math.floor(svcTimes.length / 2)].toFixed(0)} ms`,
+    note: `max ${svcTimes.at(-1).toFixed(0)} ms over ${rounds} publishes`,
+  });
   const { quiet, swapping } = await latencyDuringSwaps(options.latencyMs ?? 3000);
-  rows.push({ measure: 'call latency, no swap (p50 / p99 / max)', value: `${quiet.p50.toFixed(2)} / ${quiet.p99.toFixed(2)} / ${quiet.max.toFixed(1)} ms`, note: `${quiet.calls} calls` });
-  rows.push({ measure: 'call latency, swap every 300 ms (p50 / p99 / max)', value: `${swapping.p50.toFixed(2)} / ${swapping.p99.toFixed(2)} / ${swapping.max.toFixed(1)} ms`, note: `${swapping.calls} calls, ${swapping.swaps} swaps` });
+  rows.push({
+    measure: 'call latency, no swap (p50 / p99 / max)',
+    value: `${quiet.p50.toFixed(2)} / ${quiet.p99.toFixed(2)} / ${quiet.max.toFixed(1)} ms`,
+    note: `${quiet.calls} calls`,
+  });
+  rows.push({
+    measure: 'call latency, swap every 300 ms (p50 / p99 / max)',
+    value: `${swapping.p50.toFixed(2)} / ${swapping.p99.toFixed(2)} / ${swapping.max.toFixed(1)} ms`,
+    note: `${swapping.calls} calls, ${swapping.swaps} swaps`,
+  });
   const replay = await replayRate(options.sessions ?? 20, options.calls ?? 500);
-  rows.push({ measure: 'replay (shipped policy, history window 200)', value: `${replay.decisions_per_second} decisions/s`, note: `${replay.decisions} decisions, ${replay.sessions} sessions, ${replay.changed} changed` });
+  rows.push({
+    measure: 'replay (shipped policy, history window 200)',
+    value: `${replay.decisions_per_second} decisions/s`,
+    note: `${replay.decisions} decisions, ${replay.sessions} sessions, ${replay.changed} changed`,
+  });
   return rows;
 }
 
 export function formatBundles(rows) {
   const w0 = Math.max(...rows.map((r) => r.measure.length), 7);
   const w1 = Math.max(...rows.map((r) => r.value.length), 5);
-  return [`${'measure'.padEnd(w0)}  ${'value'.padEnd(w1)}  note`, `${'-'.repeat(w0)}  ${'-'.repeat(w1)}  ----`, ...rows.map((r) => `${r.measure.padEnd(w0)}  ${r.value.padEnd(w1)}  ${r.note}`)].join('\n');
+  return [
+    `${'measure'.padEnd(w0)}  ${'value'.padEnd(w1)}  note`,
+    `${'-'.repeat(w0)}  ${'-'.repeat(w1)}  ----`,
+    ...rows.map((r) => `${r.measure.padEnd(w0)}  ${r.value.padEnd(w1)}  ${r.note}`),
+  ].join('\n');
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

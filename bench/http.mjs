@@ -32,8 +32,6 @@ const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everyth
 const CLI = join(ROOT, 'dist/cli/main.js');
 const POLICY = join(ROOT, 'test/fixtures/policies/allow-all');
 
-
-
 // The client transport reuses one AbortSignal per session: lift its listener limit (MCP-NOTES 10).
 const benchFetch = (input, init) => {
   if (init?.signal) setMaxListeners(0, init.signal);
@@ -48,10 +46,12 @@ async function connect(url) {
 }
 
 async function closeAll(clients) {
-  await Promise.all(clients.map(async ({ client, transport }) => {
-    await transport.terminateSession().catch(() => undefined);
-    await client.close().catch(() => undefined);
-  }));
+  await Promise.all(
+    clients.map(async ({ client, transport }) => {
+      await transport.terminateSession().catch(() => undefined);
+      await client.close().catch(() => undefined);
+    }),
+  );
 }
 
 /** Opens `count` sessions, `width` at a time (each one starts its own downstream server through Warden). */
@@ -67,13 +67,15 @@ async function openSessions(url, count, width = 10) {
 async function timeCalls(clients, perSession) {
   const lat = [];
   const start = performance.now();
-  await Promise.all(clients.map(async ({ client }, s) => {
-    for (let i = 0; i < perSession; i++) {
-      const t = performance.now();
-      await client.callTool({ name: 'echo', arguments: { message: `s${s}m${i}` } });
-      lat.push(performance.now() - t);
-    }
-  }));
+  await Promise.all(
+    clients.map(async ({ client }, s) => {
+      for (let i = 0; i < perSession; i++) {
+        const t = performance.now();
+        await client.callTool({ name: 'echo', arguments: { message: `s${s}m${i}` } });
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
   const secs = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
   return { p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99), calls_per_s: lat.length / secs };
@@ -106,7 +108,10 @@ async function waitForHttp(url, ms = 20_000) {
 /** server-everything's own Streamable HTTP server (binds every interface; path /mcp). */
 async function startEverythingHttp() {
   const port = await freePort();
-  const child = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'ignore'] });
+  const child = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   await waitForHttp(`http://127.0.0.1:${port}/mcp`);
   return { url: `http://127.0.0.1:${port}/mcp`, pid: child.pid, stop: () => stopChild(child) };
 }
@@ -114,7 +119,9 @@ async function startEverythingHttp() {
 /** The minimal direct baseline, in a child process of its own (as Warden is). */
 async function startMinimalHttp() {
   const port = await freePort();
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve-minimal', String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve-minimal', String(port)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitForHttp(`http://127.0.0.1:${port}/mcp`);
   return { url: `http://127.0.0.1:${port}/mcp`, pid: child.pid, stop: () => stopChild(child) };
 }
@@ -128,11 +135,18 @@ function serveMinimal(port) {
     let transport = typeof id === 'string' ? transports.get(id) : undefined;
     if (!transport) {
       if (req.method !== 'POST' || !isInitializeRequest(req.body)) return void res.status(400).end();
-      transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID(), onsessioninitialized: (sid) => transports.set(sid, transport) });
+      transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sid) => transports.set(sid, transport),
+      });
       transport.onclose = () => transport.sessionId && transports.delete(transport.sessionId);
       const server = new Server({ name: 'minimal', version: '1' }, { capabilities: { tools: {} } });
-      server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [{ name: 'echo', inputSchema: { type: 'object', properties: { message: { type: 'string' } } } }] }));
-      server.setRequestHandler(CallToolRequestSchema, (r) => ({ content: [{ type: 'text', text: `Echo: ${r.params.arguments?.message}` }] }));
+      server.setRequestHandler(ListToolsRequestSchema, () => ({
+        tools: [{ name: 'echo', inputSchema: { type: 'object', properties: { message: { type: 'string' } } } }],
+      }));
+      server.setRequestHandler(CallToolRequestSchema, (r) => ({
+        content: [{ type: 'text', text: `Echo: ${r.params.arguments?.message}` }],
+      }));
       await server.connect(transport);
     }
     await transport.handleRequest(req, res, req.body);
@@ -148,7 +162,9 @@ async function startWarden(server, audit) {
     config,
     [
       'mcpServers:',
-      server.url ? `  everything: { url: ${JSON.stringify(server.url)} }` : `  everything: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(EVERYTHING)}, stdio] }`,
+      server.url
+        ? `  everything: { url: ${JSON.stringify(server.url)} }`
+        : `  everything: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(EVERYTHING)}, stdio] }`,
       `policy: { bundle: ${JSON.stringify(POLICY)} }`,
       `audit: { store: ${JSON.stringify(audit === 'memory' ? 'memory:' : `sqlite:${join(dir, 'audit.db')}`)} }`,
       // One principal (auth none) opens every session here: up to 1,000 idle ones.
@@ -157,7 +173,11 @@ async function startWarden(server, audit) {
     ].join('\n'),
   );
   const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--http', '0'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa') },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa'),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -206,11 +226,16 @@ async function measure(name, url, pid, sessions, perSession) {
 
 export async function benchHttp({ n = 1000, concurrent = 100, perSession = 20, idle = 1000 } = {}) {
   const rows = [];
-  for (const [label, start] of [['server-everything', startEverythingHttp], ['minimal SDK server', startMinimalHttp]]) {
+  for (const [label, start] of [
+    ['server-everything', startEverythingHttp],
+    ['minimal SDK server', startMinimalHttp],
+  ]) {
     const direct = await start();
     try {
       rows.push(await measure(`direct HTTP → ${label}, 1 session`, direct.url, null, 1, n));
-      rows.push(await measure(`direct HTTP → ${label}, ${concurrent} sessions`, direct.url, null, concurrent, perSession));
+      rows.push(
+        await measure(`direct HTTP → ${label}, ${concurrent} sessions`, direct.url, null, concurrent, perSession),
+      );
     } finally {
       await direct.stop();
     }
@@ -218,8 +243,25 @@ export async function benchHttp({ n = 1000, concurrent = 100, perSession = 20, i
   for (const audit of ['memory', 'sqlite']) {
     const warden = await startWarden({}, audit);
     try {
-      rows.push(await measure(`Warden HTTP → stdio server-everything, 1 session, audit ${audit === 'memory' ? 'memory:' : 'sqlite (full)'}`, warden.url, warden.pid, 1, n));
-      if (audit === 'memory') rows.push(await measure(`Warden HTTP → stdio server-everything, ${concurrent} sessions, audit memory:`, warden.url, warden.pid, concurrent, perSession));
+      rows.push(
+        await measure(
+          `Warden HTTP → stdio server-everything, 1 session, audit ${audit === 'memory' ? 'memory:' : 'sqlite (full)'}`,
+          warden.url,
+          warden.pid,
+          1,
+          n,
+        ),
+      );
+      if (audit === 'memory')
+        rows.push(
+          await measure(
+            `Warden HTTP → stdio server-everything, ${concurrent} sessions, audit memory:`,
+            warden.url,
+            warden.pid,
+            concurrent,
+            perSession,
+          ),
+        );
     } finally {
       await warden.stop();
     }
@@ -232,7 +274,13 @@ export async function benchHttp({ n = 1000, concurrent = 100, perSession = 20, i
     const clients = await openSessions(warden.url, idle, 20);
     await new Promise((r) => setTimeout(r, 1000));
     rows.push({ name: `Warden RSS, 0 sessions`, p50_ms: NaN, p99_ms: NaN, calls_per_s: NaN, rss_mb: baseline });
-    rows.push({ name: `Warden RSS, ${clients.length} idle sessions (HTTP downstream)`, p50_ms: NaN, p99_ms: NaN, calls_per_s: NaN, rss_mb: rssMb(warden.pid) });
+    rows.push({
+      name: `Warden RSS, ${clients.length} idle sessions (HTTP downstream)`,
+      p50_ms: NaN,
+      p99_ms: NaN,
+      calls_per_s: NaN,
+      rss_mb: rssMb(warden.pid),
+    });
     await closeAll(clients);
   } finally {
     await warden.stop();
@@ -244,13 +292,20 @@ export async function benchHttp({ n = 1000, concurrent = 100, perSession = 20, i
 /** Added p50 is against server-everything's own HTTP server and, after the slash, the minimal SDK server. */
 export function formatHttp(rows) {
   const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  const base = (label, one) => rows.find((r) => r.name.startsWith(`direct HTTP → ${label}`) && r.name.includes(', 1 session') === one);
-  const lines = ['| path | p50 ms | p99 ms | added p50 ms (vs everything / minimal) | calls/s | Warden RSS MB |', '|---|---|---|---|---|---|'];
+  const base = (label, one) =>
+    rows.find((r) => r.name.startsWith(`direct HTTP → ${label}`) && r.name.includes(', 1 session') === one);
+  const lines = [
+    '| path | p50 ms | p99 ms | added p50 ms (vs everything / minimal) | calls/s | Warden RSS MB |',
+    '|---|---|---|---|---|---|',
+  ];
   for (const r of rows) {
     const one = r.name.includes(', 1 session');
     const [e, m] = [base('server-everything', one), base('minimal SDK server', one)];
-    const added = r.name.startsWith('Warden HTTP') && e && m ? `${f(r.p50_ms - e.p50_ms)} / ${f(r.p50_ms - m.p50_ms)}` : '-';
-    lines.push(`| ${r.name} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${added} | ${Number.isFinite(r.calls_per_s) ? Math.round(r.calls_per_s) : '-'} | ${Number.isFinite(r.rss_mb) ? r.rss_mb : '-'} |`);
+    const added =
+      r.name.startsWith('Warden HTTP') && e && m ? `${f(r.p50_ms - e.p50_ms)} / ${f(r.p50_ms - m.p50_ms)}` : '-';
+    lines.push(
+      `| ${r.name} | ${f(r.p50_ms)} | ${f(r.p99_ms)} | ${added} | ${Number.isFinite(r.calls_per_s) ? Math.round(r.calls_per_s) : '-'} | ${Number.isFinite(r.rss_mb) ? r.rss_mb : '-'} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -262,6 +317,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && pro
     const i = process.argv.indexOf(`--${name}`);
     return i > 0 ? Number(process.argv[i + 1]) : d;
   };
-  const rows = await benchHttp({ n: arg('n', 1000), concurrent: arg('sessions', 100), perSession: arg('per-session', 20), idle: arg('idle', 1000) });
+  const rows = await benchHttp({
+    n: arg('n', 1000),
+    concurrent: arg('sessions', 100),
+    perSession: arg('per-session', 20),
+    idle: arg('idle', 1000),
+  });
   console.log(formatHttp(rows));
 }

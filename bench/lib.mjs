@@ -10,7 +10,9 @@ export function percentile(sorted, p) {
 /** Resident set size of a process in MB (Linux /proc), NaN where it cannot be read. */
 export function rssMb(pid) {
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : NaN;
   } catch {
     return NaN;

@@ -18,8 +18,6 @@ const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everyth
 const CLI = join(ROOT, 'dist/cli/main.js');
 const POLICIES = join(ROOT, 'test/fixtures/policies');
 
-
-
 async function timeCalls(client, n) {
   const lat = [];
   const start = performance.now();
@@ -34,7 +32,12 @@ async function timeCalls(client, n) {
 }
 
 async function connect(command, args, env = {}) {
-  const transport = new StdioClientTransport({ command, args, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stderr: 'ignore' });
+  const transport = new StdioClientTransport({
+    command,
+    args,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stderr: 'ignore',
+  });
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(transport);
   return { client, pid: transport.pid };
@@ -55,7 +58,9 @@ async function throughWarden(policy, history, n, audit, window) {
       '',
     ].join('\n'),
   );
-  const { client, pid } = await connect(process.execPath, [CLI, 'serve', '--config', config], { WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa') });
+  const { client, pid } = await connect(process.execPath, [CLI, 'serve', '--config', config], {
+    WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa'),
+  });
   try {
     for (let i = 0; i < history; i++) await client.callTool({ name: 'echo', arguments: { message: `warm${i}` } });
     const r = await timeCalls(client, n);
@@ -70,14 +75,41 @@ async function throughWarden(policy, history, n, audit, window) {
 async function decisionOnly(policy, history, window) {
   const { PolicyEngine, compileDirectory } = await import(join(ROOT, 'dist/policy/index.js'));
   const { Session } = await import(join(ROOT, 'dist/session/index.js'));
-  const engine = await PolicyEngine.load(await compileDirectory(join(POLICIES, policy), 'mcp/decision'), 'mcp/decision');
-  const session = new Session('bench', { sub: 'bench', roles: [], claims: {} }, new Date().toISOString(), { historyWindow: window, resultMaxChars: 256 });
+  const engine = await PolicyEngine.load(
+    await compileDirectory(join(POLICIES, policy), 'mcp/decision'),
+    'mcp/decision',
+  );
+  const session = new Session('bench', { sub: 'bench', roles: [], claims: {} }, new Date().toISOString(), {
+    historyWindow: window,
+    resultMaxChars: 256,
+  });
   const tools = ['run_tests', 'security_scan', 'fraud_check', 'echo', 'backup_database'];
   for (let i = 0; i < history; i++) {
     const name = tools[i % tools.length];
-    session.record({ kind: 'tool', server: 's', tool: name, name, arguments: { payment_id: `p${i}`, message: `m${i}` }, annotations: {} }, 'allow', 'success', { structuredContent: { ok: true, i } }, Date.now(), 1);
+    session.record(
+      {
+        kind: 'tool',
+        server: 's',
+        tool: name,
+        name,
+        arguments: { payment_id: `p${i}`, message: `m${i}` },
+        annotations: {},
+      },
+      'allow',
+      'success',
+      { structuredContent: { ok: true, i } },
+      Date.now(),
+      1,
+    );
   }
-  const call = { kind: 'tool', server: 's', tool: 'payment_processing', name: 'payment_processing', arguments: { payment_id: 'p3' }, annotations: {} };
+  const call = {
+    kind: 'tool',
+    server: 's',
+    tool: 'payment_processing',
+    name: 'payment_processing',
+    arguments: { payment_id: 'p3' },
+    annotations: {},
+  };
   const lat = [];
   for (let i = 0; i < 300; i++) {
     const t = performance.now();
@@ -98,7 +130,10 @@ export async function benchStdio({ n = 2000 } = {}) {
   } finally {
     await direct.client.close();
   }
-  for (const [policy, label] of [['allow-all', 'allow-all'], ['history10', '10 history rules']]) {
+  for (const [policy, label] of [
+    ['allow-all', 'allow-all'],
+    ['history10', '10 history rules'],
+  ]) {
     for (const history of [10, 10_000]) {
       const r = await throughWarden(policy, history, n, 'memory');
       rows.push({ path: `Warden (${label}, window 100, audit memory:)`, history, ...r });
@@ -110,10 +145,20 @@ export async function benchStdio({ n = 2000 } = {}) {
   }
   for (const audit of ['sqlite', 'sqlite-normal']) {
     const r = await throughWarden('history10', 10, n, audit);
-    rows.push({ path: `Warden (10 history rules, audit ${audit === 'sqlite' ? 'sqlite full' : 'sqlite normal'})`, history: 10, ...r });
+    rows.push({
+      path: `Warden (10 history rules, audit ${audit === 'sqlite' ? 'sqlite full' : 'sqlite normal'})`,
+      history: 10,
+      ...r,
+    });
   }
   const decisions = [];
-  for (const [history, window] of [[10, 100], [10_000, 20], [10_000, 100], [10_000, 200], [10_000, 10_000]]) {
+  for (const [history, window] of [
+    [10, 100],
+    [10_000, 20],
+    [10_000, 100],
+    [10_000, 200],
+    [10_000, 10_000],
+  ]) {
     decisions.push({ history, window, ...(await decisionOnly('history10', history, window)) });
   }
   return { rows, decisions, direct: rows[0] };
@@ -128,10 +173,17 @@ export function formatStdio({ rows, decisions, direct }) {
   for (const r of rows) {
     const added = r === direct ? '-' : f(r.p50 - direct.p50);
     const ratio = r === direct ? '-' : `${f(r.p99 / direct.p99, 2)}x`;
-    lines.push(`| ${r.path} | ${r.history} | ${f(r.p50)} | ${f(r.p99)} | ${added} | ${ratio} | ${Math.round(r.perSec)} | ${Number.isFinite(r.rss) ? r.rss : '-'} |`);
+    lines.push(
+      `| ${r.path} | ${r.history} | ${f(r.p50)} | ${f(r.p99)} | ${added} | ${ratio} | ${Math.round(r.perSec)} | ${Number.isFinite(r.rss) ? r.rss : '-'} |`,
+    );
   }
-  lines.push('', '| decision only (10 history rules, in process) | history | window | p50 ms | p99 ms |', '|---|---|---|---|---|');
-  for (const d of decisions) lines.push(`| evaluate mcp/decision | ${d.history} | ${d.window} | ${f(d.p50)} | ${f(d.p99)} |`);
+  lines.push(
+    '',
+    '| decision only (10 history rules, in process) | history | window | p50 ms | p99 ms |',
+    '|---|---|---|---|---|',
+  );
+  for (const d of decisions)
+    lines.push(`| evaluate mcp/decision | ${d.history} | ${d.window} | ${f(d.p50)} | ${f(d.p99)} |`);
   return lines.join('\n');
 }
 

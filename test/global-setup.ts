@@ -14,7 +14,8 @@ export default function setup(): void {
   if (!existsSync(entry) || newestMtime(join(ROOT, 'src')) > statSync(entry).mtimeMs) {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   }
-  if (!process.env['WARDEN_OPA'] && existsSync(join(ROOT, '.tools/bin/opa'))) process.env['WARDEN_OPA'] = join(ROOT, '.tools/bin/opa');
+  if (!process.env['WARDEN_OPA'] && existsSync(join(ROOT, '.tools/bin/opa')))
+    process.env['WARDEN_OPA'] = join(ROOT, '.tools/bin/opa');
   // The pre-built shipped policy follows policy/, which can change without any source file changing.
   const script = join(ROOT, 'scripts/build-shipped-policy.mjs');
   execFileSync(process.execPath, [script], { cwd: ROOT, stdio: 'inherit', env: process.env });

@@ -17,7 +17,12 @@ function files(dir: string): string[] {
   });
 }
 
-const sources = files(SRC).map((path) => ({ path, rel: relative(SRC, path), part: relative(SRC, path).split('/')[0]!, text: readFileSync(path, 'utf8') }));
+const sources = files(SRC).map((path) => ({
+  path,
+  rel: relative(SRC, path),
+  part: relative(SRC, path).split('/')[0]!,
+  text: readFileSync(path, 'utf8'),
+}));
 
 describe('layering of src/', () => {
   test('every directory of src/ is a declared part', () => {
@@ -30,8 +35,10 @@ describe('layering of src/', () => {
     for (const s of sources.filter((f) => f.part === part)) {
       for (const m of s.text.matchAll(/(?:from|import)\s*\(?\s*'\.\.\/([a-z]+)\/([^']+)'/g)) {
         const [, target, file] = m;
-        if (!layers[part]!.includes(target!)) problems.push(`${s.rel}: imports ${target} (allowed: ${layers[part]!.join(', ') || 'none'})`);
-        if (file !== 'index.js') problems.push(`${s.rel}: imports ../${target}/${file}; go through ../${target}/index.js`);
+        if (!layers[part]!.includes(target!))
+          problems.push(`${s.rel}: imports ${target} (allowed: ${layers[part]!.join(', ') || 'none'})`);
+        if (file !== 'index.js')
+          problems.push(`${s.rel}: imports ../${target}/${file}; go through ../${target}/index.js`);
       }
     }
     expect(problems).toEqual([]);
@@ -41,15 +48,24 @@ describe('layering of src/', () => {
     const offenders = sources
       .filter((s) => s.part !== 'cli')
       .flatMap((s) => s.text.split('\n').map((line, i) => ({ line, at: `${s.rel}:${i + 1}` })))
-      .filter(({ line }) => /\bconsole\.(log|info|warn|error|debug)\(|process\.stdout\.write\(/.test(line) && !line.trim().startsWith('//') && !line.trim().startsWith('*'))
+      .filter(
+        ({ line }) =>
+          /\bconsole\.(log|info|warn|error|debug)\(|process\.stdout\.write\(/.test(line) &&
+          !line.trim().startsWith('//') &&
+          !line.trim().startsWith('*'),
+      )
       .map(({ at }) => at);
     expect(offenders).toEqual([]);
   });
 
   test('no workflow tool name appears in TypeScript: rules live in Rego', () => {
-    const names = readdirSync(join(ROOT, 'policy/workflows')).flatMap((f) => [...readFileSync(join(ROOT, 'policy/workflows', f), 'utf8').matchAll(/tool:\s*([a-z_]+)/g)].map((m) => m[1]!));
+    const names = readdirSync(join(ROOT, 'policy/workflows')).flatMap((f) =>
+      [...readFileSync(join(ROOT, 'policy/workflows', f), 'utf8').matchAll(/tool:\s*([a-z_]+)/g)].map((m) => m[1]!),
+    );
     expect(names.length).toBeGreaterThan(5);
-    const hits = sources.flatMap((s) => names.filter((n) => new RegExp(`['"\`]${n}['"\`]`).test(s.text)).map((n) => `${s.rel}: ${n}`));
+    const hits = sources.flatMap((s) =>
+      names.filter((n) => new RegExp(`['"\`]${n}['"\`]`).test(s.text)).map((n) => `${s.rel}: ${n}`),
+    );
     expect(hits).toEqual([]);
   });
 });

@@ -42,7 +42,11 @@ export interface ApprovalResult {
 
 /** How the held call's own client can be asked (elicitation riding the call's request). */
 export interface ApprovalChannel {
-  elicit?: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) => Promise<{ action: string; content?: Record<string, unknown> }>;
+  elicit?: (
+    message: string,
+    requestedSchema: Record<string, unknown>,
+    signal: AbortSignal,
+  ) => Promise<{ action: string; content?: Record<string, unknown> }>;
   /** The call was cancelled by its client. */
   signal?: AbortSignal;
   /** Called every `keepAliveMs` while the call is held (progress notifications keep the client's request alive). */
@@ -60,7 +64,14 @@ export class ApprovalError extends WardenError {}
 export class ApprovalBroker extends EventEmitter {
   private readonly pending = new Map<string, { request: PendingApproval; settle: (r: ApprovalResult) => void }>();
 
-  constructor(private readonly options: { timeoutMs: number; keepAliveMs?: number; adminChannel: () => boolean; now?: () => number }) {
+  constructor(
+    private readonly options: {
+      timeoutMs: number;
+      keepAliveMs?: number;
+      adminChannel: () => boolean;
+      now?: () => number;
+    },
+  ) {
     super();
   }
 
@@ -82,7 +93,11 @@ export class ApprovalBroker extends EventEmitter {
     if (!canElicit && !admin) {
       return Promise.resolve(this.result('unavailable', false, { message: nobodyToAsk(request, !!channel.elicit) }));
     }
-    const held: PendingApproval = { ...request, requested_at: new Date(now).toISOString(), expires_at: new Date(now + this.options.timeoutMs).toISOString() };
+    const held: PendingApproval = {
+      ...request,
+      requested_at: new Date(now).toISOString(),
+      expires_at: new Date(now + this.options.timeoutMs).toISOString(),
+    };
     return new Promise<ApprovalResult>((resolve) => {
       const elicitAbort = new AbortController();
       let done = false;
@@ -98,13 +113,25 @@ export class ApprovalBroker extends EventEmitter {
         resolve(r);
       };
       const timer = setTimeout(
-        () => settle(this.result('timed_out', false, { message: `approval for ${request.call.name} was not given within ${Math.round(this.options.timeoutMs / 1000)} s, so the call is denied. Approvers${describeApprovers(request)} can approve it in the dashboard or through the admin API; retry the call once they are ready.` })),
+        () =>
+          settle(
+            this.result('timed_out', false, {
+              message: `approval for ${request.call.name} was not given within ${Math.round(this.options.timeoutMs / 1000)} s, so the call is denied. Approvers${describeApprovers(request)} can approve it in the dashboard or through the admin API; retry the call once they are ready.`,
+            }),
+          ),
         this.options.timeoutMs,
       );
       timer.unref?.();
-      const keepAlive = channel.keepAlive ? setInterval(() => channel.keepAlive!(this.now() - now), this.options.keepAliveMs ?? 10_000) : null;
+      const keepAlive = channel.keepAlive
+        ? setInterval(() => channel.keepAlive!(this.now() - now), this.options.keepAliveMs ?? 10_000)
+        : null;
       keepAlive?.unref?.();
-      const onAbort = (): void => settle(this.result('cancelled', false, { message: `the client cancelled ${request.call.name} while it waited for approval` }));
+      const onAbort = (): void =>
+        settle(
+          this.result('cancelled', false, {
+            message: `the client cancelled ${request.call.name} while it waited for approval`,
+          }),
+        );
       channel.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(request.id, { request: held, settle });
       this.emit('pending', held);
@@ -113,12 +140,32 @@ export class ApprovalBroker extends EventEmitter {
         channel.elicit!(elicitationMessage(request), ELICITATION_SCHEMA, elicitAbort.signal).then(
           (answer) => {
             const comment = typeof answer.content?.['comment'] === 'string' ? answer.content['comment'] : undefined;
-            if (answer.action === 'accept') settle(this.result('approved', true, { by: request.principal.sub, via: 'elicitation', ...(comment ? { comment } : {}), message: `approved by ${request.principal.sub} in the client` }));
-            else settle(this.result(answer.action === 'decline' ? 'declined' : 'cancelled', false, { by: request.principal.sub, via: 'elicitation', message: `${request.principal.sub} ${answer.action === 'decline' ? 'declined' : 'dismissed'} the approval request for ${request.call.name}, so the call is denied` }));
+            if (answer.action === 'accept')
+              settle(
+                this.result('approved', true, {
+                  by: request.principal.sub,
+                  via: 'elicitation',
+                  ...(comment ? { comment } : {}),
+                  message: `approved by ${request.principal.sub} in the client`,
+                }),
+              );
+            else
+              settle(
+                this.result(answer.action === 'decline' ? 'declined' : 'cancelled', false, {
+                  by: request.principal.sub,
+                  via: 'elicitation',
+                  message: `${request.principal.sub} ${answer.action === 'decline' ? 'declined' : 'dismissed'} the approval request for ${request.call.name}, so the call is denied`,
+                }),
+              );
           },
           (err: unknown) => {
             // The client could not show the request; an approver may still act before the timeout.
-            if (!admin) settle(this.result('unavailable', false, { message: `the client could not be asked to approve ${request.call.name}: ${String((err as Error)?.message ?? err)}` }));
+            if (!admin)
+              settle(
+                this.result('unavailable', false, {
+                  message: `the client could not be asked to approve ${request.call.name}: ${String((err as Error)?.message ?? err)}`,
+                }),
+              );
           },
         );
       }
@@ -129,19 +176,42 @@ export class ApprovalBroker extends EventEmitter {
    * An approver's answer through the admin API or dashboard.
    * @throws ApprovalError `approval_not_found` or `approval_forbidden` (with the reason).
    */
-  decide(id: string, approver: { sub: string; roles: readonly string[] }, approve: boolean, comment?: string): ApprovalResult {
+  decide(
+    id: string,
+    approver: { sub: string; roles: readonly string[] },
+    approve: boolean,
+    comment?: string,
+  ): ApprovalResult {
     const entry = this.pending.get(id);
-    if (!entry) throw new ApprovalError('approval_not_found', `no pending approval ${id} (it may have been answered, timed out or cancelled)`);
+    if (!entry)
+      throw new ApprovalError(
+        'approval_not_found',
+        `no pending approval ${id} (it may have been answered, timed out or cancelled)`,
+      );
     const refusal = mayApprove(entry.request, approver, 'admin');
     if (refusal) throw new ApprovalError('approval_forbidden', refusal);
     const r = approve
-      ? this.result('approved', true, { by: approver.sub, via: 'admin', ...(comment ? { comment } : {}), message: `approved by ${approver.sub}` })
-      : this.result('declined', false, { by: approver.sub, via: 'admin', ...(comment ? { comment } : {}), message: `${approver.sub} denied the approval for ${entry.request.call.name}${comment ? `: ${comment}` : ''}` });
+      ? this.result('approved', true, {
+          by: approver.sub,
+          via: 'admin',
+          ...(comment ? { comment } : {}),
+          message: `approved by ${approver.sub}`,
+        })
+      : this.result('declined', false, {
+          by: approver.sub,
+          via: 'admin',
+          ...(comment ? { comment } : {}),
+          message: `${approver.sub} denied the approval for ${entry.request.call.name}${comment ? `: ${comment}` : ''}`,
+        });
     entry.settle(r);
     return r;
   }
 
-  private result(outcome: ApprovalOutcome, granted: boolean, fields: Partial<ApprovalResult> & { message: string }): ApprovalResult {
+  private result(
+    outcome: ApprovalOutcome,
+    granted: boolean,
+    fields: Partial<ApprovalResult> & { message: string },
+  ): ApprovalResult {
     return { outcome, granted, at: new Date(this.now()).toISOString(), ...fields };
   }
 
@@ -213,7 +283,9 @@ function nobodyToAsk(request: ApprovalRequest, clientCanElicit: boolean): string
 
 const ELICITATION_SCHEMA = {
   type: 'object',
-  properties: { comment: { type: 'string', title: 'Comment', description: 'Optional note recorded with your approval' } },
+  properties: {
+    comment: { type: 'string', title: 'Comment', description: 'Optional note recorded with your approval' },
+  },
 };
 
 function elicitationMessage(r: ApprovalRequest): string {

@@ -83,7 +83,9 @@ export async function readArchive(file: string): Promise<{
       break;
     }
   } catch (err) {
-    throw new AuditError('audit_archive_invalid', `cannot read the audit archive ${file}: ${describeError(err)}`, { cause: err });
+    throw new AuditError('audit_archive_invalid', `cannot read the audit archive ${file}: ${describeError(err)}`, {
+      cause: err,
+    });
   }
   if (!validHeader(header)) {
     throw new AuditError(

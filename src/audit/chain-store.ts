@@ -80,9 +80,13 @@ export function rowToRecord(row: StoredRow): AuditRecord {
   try {
     data = typeof row.data === 'string' ? JSON.parse(row.data) : row.data;
   } catch (err) {
-    throw new AuditError('audit_record_corrupt', `audit record ${String(row.seq)} has unreadable data; run "warden audit verify" to find what changed`, {
-      cause: err,
-    });
+    throw new AuditError(
+      'audit_record_corrupt',
+      `audit record ${String(row.seq)} has unreadable data; run "warden audit verify" to find what changed`,
+      {
+        cause: err,
+      },
+    );
   }
   return {
     seq: Number(row.seq),
@@ -115,7 +119,10 @@ export class ChainedStore implements ChainStore {
     this.description = backend.description;
     const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     if (!Number.isInteger(every) || every < 1) {
-      throw new AuditError('audit_store_options_invalid', `checkpointEvery must be a positive integer, got ${String(every)}`);
+      throw new AuditError(
+        'audit_store_options_invalid',
+        `checkpointEvery must be a positive integer, got ${String(every)}`,
+      );
     }
     this.checkpointEvery = every;
     this.maxBatch = Math.max(1, options.maxBatch ?? 256);
@@ -126,11 +133,16 @@ export class ChainedStore implements ChainStore {
 
   append(event: AuditEvent): Promise<AuditRecord> {
     if (this.readOnly) {
-      return Promise.reject(new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`));
+      return Promise.reject(
+        new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`),
+      );
     }
     if (this.closing) {
       return Promise.reject(
-        new AuditError('audit_store_unavailable', `the audit store ${this.description} is closed; nothing can be recorded after close()`),
+        new AuditError(
+          'audit_store_unavailable',
+          `the audit store ${this.description} is closed; nothing can be recorded after close()`,
+        ),
       );
     }
     let prepared: Prepared;
@@ -147,8 +159,10 @@ export class ChainedStore implements ChainStore {
   }
 
   private prepare(event: AuditEvent): Prepared {
-    if (!event || typeof event !== 'object') throw new AuditError('audit_event_invalid', 'an audit event must be an object {type, session_id, data}');
-    if (typeof event.type !== 'string' || (event.type as string) === '') throw new AuditError('audit_event_invalid', 'audit event "type" must be a non-empty string');
+    if (!event || typeof event !== 'object')
+      throw new AuditError('audit_event_invalid', 'an audit event must be an object {type, session_id, data}');
+    if (typeof event.type !== 'string' || (event.type as string) === '')
+      throw new AuditError('audit_event_invalid', 'audit event "type" must be a non-empty string');
     if (typeof event.session_id !== 'string') {
       throw new AuditError('audit_event_invalid', `audit event "${event.type}": session_id must be a string`);
     }
@@ -163,7 +177,13 @@ export class ChainedStore implements ChainStore {
       throw new AuditError('audit_event_invalid', `audit event "${event.type}": the redactor must return an object`);
     }
     const at = event.at === undefined ? new Date().toISOString() : normalizeTime(event.at);
-    return { type: event.type, session_id: event.session_id, at, data: value as Record<string, unknown>, dataText: text };
+    return {
+      type: event.type,
+      session_id: event.session_id,
+      at,
+      data: value as Record<string, unknown>,
+      dataText: text,
+    };
   }
 
   private async drain(): Promise<void> {
@@ -179,7 +199,14 @@ export class ChainedStore implements ChainStore {
             let prev = head;
             for (const { event } of batch) {
               const seq = prev.seq + 1;
-              const fields = { seq, at: event.at, type: event.type, session_id: event.session_id, data: event.data, prev_hash: prev.hash };
+              const fields = {
+                seq,
+                at: event.at,
+                type: event.type,
+                session_id: event.session_id,
+                data: event.data,
+                prev_hash: prev.hash,
+              };
               const hash = hashRecord(fields, event.dataText);
               rows.push({ ...fields, data: event.dataText, hash });
               records.push({ ...fields, hash });
@@ -244,13 +271,19 @@ export class ChainedStore implements ChainStore {
   }
 
   async checkpoint(): Promise<Checkpoint | null> {
-    if (this.readOnly) throw new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`);
+    if (this.readOnly)
+      throw new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`);
     await this.settle();
-    return this.guard('write a checkpoint to', () => this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head))));
+    return this.guard('write a checkpoint to', () =>
+      this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head))),
+    );
   }
 
   dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
-    if (this.readOnly) return Promise.reject(new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`));
+    if (this.readOnly)
+      return Promise.reject(
+        new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`),
+      );
     // Signed when there is a key: it lets the store alone, without its archives, prove its base.
     const base = this.makeCheckpoint(through, 'base');
     return this.guard('archive records from', () => this.backend.dropPrefix(through, expectedBase, base));
@@ -265,7 +298,8 @@ export class ChainedStore implements ChainStore {
     this.closing ??= (async () => {
       try {
         await this.settle();
-        if (!this.readOnly) await this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head)));
+        if (!this.readOnly)
+          await this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head)));
       } finally {
         await this.backend.close();
       }
@@ -278,7 +312,11 @@ export class ChainedStore implements ChainStore {
       return await fn();
     } catch (err) {
       if (err instanceof AuditError) throw err;
-      throw new AuditError('audit_store_unavailable', `could not ${what} the audit store ${this.description}: ${describeError(err)}`, { cause: err });
+      throw new AuditError(
+        'audit_store_unavailable',
+        `could not ${what} the audit store ${this.description}: ${describeError(err)}`,
+        { cause: err },
+      );
     }
   }
 }

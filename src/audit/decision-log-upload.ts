@@ -15,7 +15,10 @@ export interface DecisionLogUploadOptions {
   timeoutMs?: number;
   /** Most records in one POST (default 500). */
   maxBatchRecords?: number;
-  logger?: { warn(message: string, fields?: Record<string, unknown>): unknown; info?(message: string, fields?: Record<string, unknown>): unknown };
+  logger?: {
+    warn(message: string, fields?: Record<string, unknown>): unknown;
+    info?(message: string, fields?: Record<string, unknown>): unknown;
+  };
 }
 
 /** Counters for metrics and status. */
@@ -52,7 +55,14 @@ export class DecisionLogUploader {
   private uploading: Promise<boolean> | null = null;
   private retries = 0;
   private closed = false;
-  private readonly counters: DecisionLogUploadStats = { buffered: 0, uploaded: 0, dropped: 0, failed_requests: 0, last_error: null, last_upload_at: null };
+  private readonly counters: DecisionLogUploadStats = {
+    buffered: 0,
+    uploaded: 0,
+    dropped: 0,
+    failed_requests: 0,
+    last_error: null,
+    last_upload_at: null,
+  };
 
   constructor(private readonly options: DecisionLogUploadOptions) {
     this.schedule(this.periodicDelay());
@@ -90,11 +100,19 @@ export class DecisionLogUploader {
     let attempt = 0;
     while (this.buffer.length > 0 && Date.now() < deadline) {
       if (await this.flush()) break;
-      await new Promise((r) => setTimeout(r, Math.min(backoff(MIN_RETRY_DELAY_MS, this.options.maxDelayMs, ++attempt), Math.max(0, deadline - Date.now()))));
+      await new Promise((r) =>
+        setTimeout(
+          r,
+          Math.min(backoff(MIN_RETRY_DELAY_MS, this.options.maxDelayMs, ++attempt), Math.max(0, deadline - Date.now())),
+        ),
+      );
     }
     if (this.buffer.length > 0) {
       this.counters.dropped += this.buffer.length;
-      this.options.logger?.warn('decision log upload: records not shipped at shutdown', { url: this.options.url, dropped: this.buffer.length });
+      this.options.logger?.warn('decision log upload: records not shipped at shutdown', {
+        url: this.options.url,
+        dropped: this.buffer.length,
+      });
       this.buffer = [];
     }
   }
@@ -130,7 +148,8 @@ export class DecisionLogUploader {
         await this.post(batch);
         this.counters.uploaded += batch.length;
         this.counters.last_upload_at = new Date().toISOString();
-        if (this.counters.last_error) this.options.logger?.info?.('decision log upload recovered', { url: this.options.url });
+        if (this.counters.last_error)
+          this.options.logger?.info?.('decision log upload recovered', { url: this.options.url });
         this.counters.last_error = null;
       } catch (err) {
         // Back to the front, in order; what does not fit any more is the oldest, dropped.
@@ -138,7 +157,12 @@ export class DecisionLogUploader {
         this.trim();
         this.counters.failed_requests++;
         const message = err instanceof Error ? err.message : String(err);
-        if (this.counters.last_error === null) this.options.logger?.warn('decision log upload failed; keeping records and retrying', { url: this.options.url, error: message, buffered: this.buffer.length });
+        if (this.counters.last_error === null)
+          this.options.logger?.warn('decision log upload failed; keeping records and retrying', {
+            url: this.options.url,
+            error: message,
+            buffered: this.buffer.length,
+          });
         this.counters.last_error = message;
         return false;
       }
@@ -162,7 +186,11 @@ export class DecisionLogUploader {
     const over = this.buffer.length - this.options.maxBufferRecords;
     if (over <= 0) return;
     this.buffer.splice(0, over);
-    if (this.counters.dropped === 0) this.options.logger?.warn('decision log buffer full: dropping the oldest records', { url: this.options.url, max: this.options.maxBufferRecords });
+    if (this.counters.dropped === 0)
+      this.options.logger?.warn('decision log buffer full: dropping the oldest records', {
+        url: this.options.url,
+        max: this.options.maxBufferRecords,
+      });
     this.counters.dropped += over;
   }
 }

@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
-import { DecisionLogUploader, type DecisionLogUploadOptions, type DecisionLogUploadStats } from './decision-log-upload.js';
+import {
+  DecisionLogUploader,
+  type DecisionLogUploadOptions,
+  type DecisionLogUploadStats,
+} from './decision-log-upload.js';
 
 /**
  * One decision in OPA's decision-log shape (https://www.openpolicyagent.org/docs/management-decision-logs),
@@ -47,7 +51,9 @@ export function createDecisionLog(options: {
   service?: Omit<DecisionLogUploadOptions, 'logger'>;
   logger?: DecisionLogUploadOptions['logger'];
 }): DecisionLogSink {
-  const uploader = options.service ? new DecisionLogUploader({ ...options.service, ...(options.logger ? { logger: options.logger } : {}) }) : null;
+  const uploader = options.service
+    ? new DecisionLogUploader({ ...options.service, ...(options.logger ? { logger: options.logger } : {}) })
+    : null;
   const transports: winston.transport[] = [];
   if (options.file) {
     mkdirSync(dirname(options.file), { recursive: true });
@@ -59,7 +65,11 @@ export function createDecisionLog(options: {
   const mask = options.mask ?? ((e: DecisionLogEvent) => e);
   if (transports.length === 0) {
     if (!uploader) return { write: () => undefined, close: async () => undefined };
-    return { write: (event) => uploader.push(mask(event)), close: () => uploader.close(), uploadStats: () => uploader.stats() };
+    return {
+      write: (event) => uploader.push(mask(event)),
+      close: () => uploader.close(),
+      uploadStats: () => uploader.stats(),
+    };
   }
   const logger = winston.createLogger({
     level: 'info',

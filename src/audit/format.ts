@@ -28,7 +28,11 @@ export function csvHeader(): string {
 /** One record as an RFC 4180 CSV line; `data` is a JSON column, `call_id` is lifted out for filtering. */
 export function toCsvLine(r: AuditRecord): string {
   const callId = typeof r.data?.['call_id'] === 'string' ? r.data['call_id'] : '';
-  return [String(r.seq), r.at, r.type, r.session_id, callId, JSON.stringify(r.data), r.prev_hash, r.hash].map(csvField).join(',') + '\r\n';
+  return (
+    [String(r.seq), r.at, r.type, r.session_id, callId, JSON.stringify(r.data), r.prev_hash, r.hash]
+      .map(csvField)
+      .join(',') + '\r\n'
+  );
 }
 
 /** Parses `--since`/`--until`: an ISO time, or an age such as `15m`, `24h`, `7d` before `now`. */
@@ -40,7 +44,10 @@ export function parseTimeArg(value: string, now: Date = new Date()): string {
   }
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) {
-    throw new AuditError('audit_time_invalid', `"${value}" is not a time; use ISO 8601 (2025-01-31T12:00:00Z) or an age like 24h or 7d`);
+    throw new AuditError(
+      'audit_time_invalid',
+      `"${value}" is not a time; use ISO 8601 (2025-01-31T12:00:00Z) or an age like 24h or 7d`,
+    );
   }
   return new Date(ms).toISOString();
 }

@@ -74,7 +74,10 @@ export function hashRecord(fields: HashedFields, dataText?: string): string {
 export function normalizeTime(at: string, what = 'at'): string {
   const ms = Date.parse(at);
   if (Number.isNaN(ms)) {
-    throw new AuditError('audit_event_invalid', `${what} "${at}" is not an ISO 8601 time; pass e.g. 2025-01-31T12:00:00Z`);
+    throw new AuditError(
+      'audit_event_invalid',
+      `${what} "${at}" is not an ISO 8601 time; pass e.g. 2025-01-31T12:00:00Z`,
+    );
   }
   return new Date(ms).toISOString();
 }

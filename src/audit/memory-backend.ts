@@ -68,7 +68,10 @@ export class MemoryBackend implements Backend {
 
   async dropPrefix(through: ChainPoint, expectedBase: ChainPoint, base: Checkpoint): Promise<number> {
     if (this.chain.base.seq !== expectedBase.seq || this.chain.base.hash !== expectedBase.hash) {
-      throw new AuditError('audit_archive_conflict', 'the chain base moved while archiving (another archiver ran); archive again');
+      throw new AuditError(
+        'audit_archive_conflict',
+        'the chain base moved while archiving (another archiver ran); archive again',
+      );
     }
     const before = this.rows.length;
     this.rows = this.rows.filter((row) => Number(row.seq) > through.seq);

@@ -19,7 +19,10 @@ import type { AuditStoreOptions, ChainStore } from './types.js';
 export async function openAuditStore(url: string, options: AuditStoreOptions = {}): Promise<ChainStore> {
   let backend: Backend;
   if (typeof url !== 'string' || url === '') {
-    throw new AuditError('audit_store_url_invalid', 'audit.store is empty; use sqlite:./data/audit.db, postgres://user@host/db or memory:');
+    throw new AuditError(
+      'audit_store_url_invalid',
+      'audit.store is empty; use sqlite:./data/audit.db, postgres://user@host/db or memory:',
+    );
   }
   if (url.startsWith('sqlite:')) {
     const { SqliteBackend } = await import('./sqlite-backend.js');

@@ -109,7 +109,11 @@ export class PostgresBackend implements Backend {
     try {
       PgPool = (await import('pg')).default.Pool;
     } catch (err) {
-      throw new AuditError('audit_store_unavailable', `cannot load the "pg" module (${describeError(err)}); run "make deps"`, { cause: err });
+      throw new AuditError(
+        'audit_store_unavailable',
+        `cannot load the "pg" module (${describeError(err)}); run "make deps"`,
+        { cause: err },
+      );
     }
     const pool = new PgPool({ connectionString: url, max: Math.max(2, poolSize), connectionTimeoutMillis: 10_000 });
     // An idle connection that drops emits here; without a listener it would crash the process.
@@ -120,7 +124,10 @@ export class PostgresBackend implements Backend {
       await backend.transaction(async (client) => {
         if (readOnly) {
           const { rows } = await client.query(`SELECT to_regclass('audit_state') IS NOT NULL AS present`);
-          if (!rows[0]?.present) throw new Error('it has no audit tables (audit_events, audit_state): is this the database Warden writes to?');
+          if (!rows[0]?.present)
+            throw new Error(
+              'it has no audit tables (audit_events, audit_state): is this the database Warden writes to?',
+            );
         } else {
           await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
           await client.query(SCHEMA);
@@ -144,7 +151,10 @@ export class PostgresBackend implements Backend {
    * Runs `fn` in a transaction. With `lock`, the first round trip also locks the audit_state row
    * and hands its content to `fn`: every writer of the chain queues there.
    */
-  private async transaction<T>(fn: (client: PoolClient, state: ChainState | null) => Promise<T>, lock = false): Promise<T> {
+  private async transaction<T>(
+    fn: (client: PoolClient, state: ChainState | null) => Promise<T>,
+    lock = false,
+  ): Promise<T> {
     const client = await this.pool.connect();
     let broken = false;
     try {
@@ -152,7 +162,9 @@ export class PostgresBackend implements Backend {
       const begin = 'BEGIN; SET LOCAL synchronous_commit TO on';
       let state: ChainState | null = null;
       if (lock) {
-        const results = (await client.query(`${begin}; ${LOCK_STATE}`)) as unknown as { rows: Record<string, unknown>[] }[];
+        const results = (await client.query(`${begin}; ${LOCK_STATE}`)) as unknown as {
+          rows: Record<string, unknown>[];
+        }[];
         const row = results[results.length - 1]?.rows[0];
         if (!row) throw new AuditError('audit_store_corrupt', `${this.description}: the audit_state row is missing`);
         state = toState(row);
@@ -200,7 +212,9 @@ export class PostgresBackend implements Backend {
       }
       if (batch.checkpoints.length > 0) {
         const tuples = checkpointTuples(batch.checkpoints, values);
-        parts.push(`cp AS (INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ${tuples} ON CONFLICT (seq) DO NOTHING)`);
+        parts.push(
+          `cp AS (INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES ${tuples} ON CONFLICT (seq) DO NOTHING)`,
+        );
       }
       values.push(batch.head.seq, batch.head.hash);
       const update = `UPDATE audit_state SET head_seq = $${values.length - 1}, head_hash = $${values.length} WHERE id = 1`;
@@ -229,18 +243,25 @@ export class PostgresBackend implements Backend {
   }
 
   async scan(afterSeq: number, limit: number): Promise<StoredRow[]> {
-    const { rows } = await this.pool.query(`SELECT ${COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, [afterSeq, limit]);
+    const { rows } = await this.pool.query(`SELECT ${COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2`, [
+      afterSeq,
+      limit,
+    ]);
     return rows as StoredRow[];
   }
 
   async state(): Promise<ChainState> {
-    const { rows } = await this.pool.query('SELECT head_seq, head_hash, base_seq, base_hash FROM audit_state WHERE id = 1');
+    const { rows } = await this.pool.query(
+      'SELECT head_seq, head_hash, base_seq, base_hash FROM audit_state WHERE id = 1',
+    );
     if (!rows[0]) throw new AuditError('audit_store_corrupt', `${this.description}: the audit_state row is missing`);
     return toState(rows[0] as Record<string, unknown>);
   }
 
   async checkpoints(): Promise<Checkpoint[]> {
-    const { rows } = await this.pool.query('SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq');
+    const { rows } = await this.pool.query(
+      'SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq',
+    );
     return toCheckpoints(rows as Record<string, unknown>[]);
   }
 
@@ -264,11 +285,17 @@ export class PostgresBackend implements Backend {
     return this.transaction(async (client, state) => {
       const { base } = state!;
       if (base.seq !== expectedBase.seq || base.hash !== expectedBase.hash) {
-        throw new AuditError('audit_archive_conflict', 'the chain base moved while archiving (another archiver ran); archive again');
+        throw new AuditError(
+          'audit_archive_conflict',
+          'the chain base moved while archiving (another archiver ran); archive again',
+        );
       }
       const res = await client.query('DELETE FROM audit_events WHERE seq <= $1', [through.seq]);
       await client.query('DELETE FROM audit_checkpoints WHERE seq <= $1', [through.seq]);
-      await client.query('UPDATE audit_state SET base_seq = $1, base_hash = $2 WHERE id = 1', [through.seq, through.hash]);
+      await client.query('UPDATE audit_state SET base_seq = $1, base_hash = $2 WHERE id = 1', [
+        through.seq,
+        through.hash,
+      ]);
       await client.query(
         `INSERT INTO audit_bases (seq, hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (seq) DO UPDATE

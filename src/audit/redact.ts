@@ -22,7 +22,10 @@ export interface RedactorOptions {
 export function parsePointer(pointer: string): string[] {
   if (pointer === '') return [];
   if (!pointer.startsWith('/')) {
-    throw new AuditError('audit_redact_invalid', `JSON pointer "${pointer}" must start with "/" (RFC 6901), e.g. /arguments/password`);
+    throw new AuditError(
+      'audit_redact_invalid',
+      `JSON pointer "${pointer}" must start with "/" (RFC 6901), e.g. /arguments/password`,
+    );
   }
   return pointer
     .slice(1)
@@ -52,7 +55,11 @@ function childOf(node: unknown, token: string): { found: boolean; value?: unknow
 }
 
 /** Calls `fn(parent, key)` for the node at `tokens` if it exists (never the root). */
-function atPointer(root: unknown, tokens: string[], fn: (parent: Record<string, unknown> | unknown[], key: string) => void): boolean {
+function atPointer(
+  root: unknown,
+  tokens: string[],
+  fn: (parent: Record<string, unknown> | unknown[], key: string) => void,
+): boolean {
   if (tokens.length === 0) return false;
   let node = root;
   for (const token of tokens.slice(0, -1)) {
@@ -81,7 +88,10 @@ function atPointer(root: unknown, tokens: string[], fn: (parent: Record<string, 
  */
 export function createRedactor(options: RedactorOptions): (value: unknown) => unknown {
   if (typeof options.secret !== 'string' || options.secret.length === 0) {
-    throw new AuditError('audit_redact_invalid', 'redaction needs a non-empty secret (audit.redactSecret); without one a keyed hash is guessable');
+    throw new AuditError(
+      'audit_redact_invalid',
+      'redaction needs a non-empty secret (audit.redactSecret); without one a keyed hash is guessable',
+    );
   }
   const keys = new Set((options.keys ?? []).map((key) => key.toLowerCase()));
   const pointers = (options.pointers ?? []).map(parsePointer);

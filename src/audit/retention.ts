@@ -1,4 +1,14 @@
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync, mkdirSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  mkdirSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AuditError } from '../common/index.js';
 import { recordLine, type ArchiveHeader } from './archive-file.js';
@@ -40,9 +50,15 @@ function fsyncDir(dir: string): void {
 }
 
 /** The last seq to archive: records before `cutoff` (a seq, exclusive, or a time), as one prefix. */
-async function lastToArchive(store: ChainStore, cutoff: number | Date | string, base: number, head: number): Promise<number> {
+async function lastToArchive(
+  store: ChainStore,
+  cutoff: number | Date | string,
+  base: number,
+  head: number,
+): Promise<number> {
   if (typeof cutoff === 'number') {
-    if (!Number.isSafeInteger(cutoff)) throw new AuditError('audit_archive_invalid', `archive cutoff seq must be an integer, got ${cutoff}`);
+    if (!Number.isSafeInteger(cutoff))
+      throw new AuditError('audit_archive_invalid', `archive cutoff seq must be an integer, got ${cutoff}`);
     return Math.min(cutoff - 1, head);
   }
   const limit = normalizeTime(cutoff instanceof Date ? cutoff.toISOString() : cutoff, 'cutoff');
@@ -83,11 +99,17 @@ export async function archiveBefore(
   const fromSeq = base.seq + 1;
   const target = resolve(typeof file === 'function' ? file({ from_seq: fromSeq, to_seq: toSeq }) : file);
   if (existsSync(target)) {
-    throw new AuditError('audit_archive_exists', `the archive file ${target} already exists; move it away or choose another name`);
+    throw new AuditError(
+      'audit_archive_exists',
+      `the archive file ${target} already exists; move it away or choose another name`,
+    );
   }
   const [lastRow] = await store.scan(toSeq - 1, 1);
   if (!lastRow || Number(lastRow.seq) !== toSeq) {
-    throw new AuditError('audit_chain_invalid', `record ${toSeq} is missing from ${store.description}; run "warden audit verify" before archiving`);
+    throw new AuditError(
+      'audit_chain_invalid',
+      `record ${toSeq} is missing from ${store.description}; run "warden audit verify" before archiving`,
+    );
   }
   const header: ArchiveHeader = {
     warden_audit_archive: 1,
@@ -154,12 +176,21 @@ export async function archiveBefore(
  * Applies `audit.retention`: archives records older than `maxAgeDays` into
  * `archiveDir/audit-<from>-<to>.jsonl`. Run it at start and then daily.
  */
-export function applyRetention(store: ChainStore, retention: RetentionOptions, now: Date = new Date()): Promise<ArchiveResult | null> {
+export function applyRetention(
+  store: ChainStore,
+  retention: RetentionOptions,
+  now: Date = new Date(),
+): Promise<ArchiveResult | null> {
   if (!(retention.maxAgeDays > 0)) {
-    throw new AuditError('audit_retention_invalid', `audit.retention.maxAgeDays must be a positive number, got ${String(retention.maxAgeDays)}`);
+    throw new AuditError(
+      'audit_retention_invalid',
+      `audit.retention.maxAgeDays must be a positive number, got ${String(retention.maxAgeDays)}`,
+    );
   }
   const cutoff = new Date(now.getTime() - retention.maxAgeDays * 86_400_000);
-  return archiveBefore(store, cutoff, ({ from_seq, to_seq }) => join(retention.archiveDir, `audit-${from_seq}-${to_seq}.jsonl`));
+  return archiveBefore(store, cutoff, ({ from_seq, to_seq }) =>
+    join(retention.archiveDir, `audit-${from_seq}-${to_seq}.jsonl`),
+  );
 }
 
 /** The archive files in `dir` written by {@link applyRetention}, for `verifyChain(store, {archives})`. */

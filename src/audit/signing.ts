@@ -35,13 +35,17 @@ export function checkpointMessage(
 /** First 16 hex digits of SHA-256 over the public key's SPKI DER bytes. */
 export function keyId(key: KeyObject): string {
   const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(pub.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function loadPrivateKey(key: string | KeyObject): KeyObject {
   try {
     const obj = typeof key === 'string' ? createPrivateKey(key) : key;
-    if (obj.type !== 'private' || obj.asymmetricKeyType !== 'ed25519') throw new Error(`got a ${obj.asymmetricKeyType ?? obj.type} key`);
+    if (obj.type !== 'private' || obj.asymmetricKeyType !== 'ed25519')
+      throw new Error(`got a ${obj.asymmetricKeyType ?? obj.type} key`);
     return obj;
   } catch (err) {
     throw new AuditError(

@@ -56,7 +56,8 @@ interface StateRow {
 export function sqlitePath(url: string): string {
   let path = url.slice('sqlite:'.length);
   if (path.startsWith('//')) path = path.slice(2);
-  if (path === '') throw new AuditError('audit_store_url_invalid', 'sqlite store URL has no path; use e.g. sqlite:./data/audit.db');
+  if (path === '')
+    throw new AuditError('audit_store_url_invalid', 'sqlite store URL has no path; use e.g. sqlite:./data/audit.db');
   return resolve(path);
 }
 
@@ -84,16 +85,23 @@ export class SqliteBackend implements Backend {
     this.description = `sqlite:${path}`;
     this.stmt = {
       state: db.prepare('SELECT head_seq, head_hash, base_seq, base_hash FROM audit_state WHERE id = 1'),
-      insert: db.prepare('INSERT INTO audit_events (seq, at, type, session_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      checkpoint: db.prepare('INSERT OR IGNORE INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)'),
+      insert: db.prepare(
+        'INSERT INTO audit_events (seq, at, type, session_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      checkpoint: db.prepare(
+        'INSERT OR IGNORE INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)',
+      ),
       setHead: db.prepare('UPDATE audit_state SET head_seq = ?, head_hash = ? WHERE id = 1'),
-      scan: db.prepare('SELECT seq, at, type, session_id, data, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?'),
+      scan: db.prepare(
+        'SELECT seq, at, type, session_id, data, prev_hash, hash FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?',
+      ),
     };
     const tx = db.transaction((build: (head: ChainPoint) => Batch) => {
       const state = this.readState();
       const batch = build(state.head);
       for (const r of batch.rows) this.stmt.insert.run(r.seq, r.at, r.type, r.session_id, r.data, r.prev_hash, r.hash);
-      for (const cp of batch.checkpoints) this.stmt.checkpoint.run(cp.seq, cp.hash, cp.at, cp.key_id ?? null, cp.signature ?? null);
+      for (const cp of batch.checkpoints)
+        this.stmt.checkpoint.run(cp.seq, cp.hash, cp.at, cp.key_id ?? null, cp.signature ?? null);
       this.stmt.setHead.run(batch.head.seq, batch.head.hash);
     });
     // IMMEDIATE takes the write lock before reading the head, so two processes cannot fork the chain.
@@ -102,7 +110,10 @@ export class SqliteBackend implements Backend {
 
   static async open(url: string, readOnly = false, synchronous: 'full' | 'normal' = 'full'): Promise<SqliteBackend> {
     if (synchronous !== 'full' && synchronous !== 'normal') {
-      throw new AuditError('audit_store_options_invalid', `audit synchronous must be "full" or "normal", got ${JSON.stringify(synchronous)}`);
+      throw new AuditError(
+        'audit_store_options_invalid',
+        `audit synchronous must be "full" or "normal", got ${JSON.stringify(synchronous)}`,
+      );
     }
     const path = sqlitePath(url);
     let Database: typeof BetterSqlite3;
@@ -132,7 +143,8 @@ export class SqliteBackend implements Backend {
         db.pragma('fullfsync = ON');
         db.transaction(() => db!.exec(SCHEMA)).immediate();
       }
-      const format = (db.prepare('SELECT format FROM audit_state WHERE id = 1').get() as { format: number } | undefined)?.format;
+      const format = (db.prepare('SELECT format FROM audit_state WHERE id = 1').get() as { format: number } | undefined)
+        ?.format;
       if (format !== 1) throw new Error(`unknown audit store format ${String(format)} (this Warden reads format 1)`);
       return new SqliteBackend(db, path);
     } catch (err) {
@@ -187,7 +199,9 @@ export class SqliteBackend implements Backend {
   }
 
   async checkpoints(): Promise<Checkpoint[]> {
-    return this.db.prepare('SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq').all() as Checkpoint[];
+    return this.db
+      .prepare('SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq')
+      .all() as Checkpoint[];
   }
 
   async bases(): Promise<Checkpoint[]> {
@@ -214,11 +228,16 @@ export class SqliteBackend implements Backend {
       .transaction(() => {
         const { base } = this.readState();
         if (base.seq !== expectedBase.seq || base.hash !== expectedBase.hash) {
-          throw new AuditError('audit_archive_conflict', 'the chain base moved while archiving (another archiver ran); archive again');
+          throw new AuditError(
+            'audit_archive_conflict',
+            'the chain base moved while archiving (another archiver ran); archive again',
+          );
         }
         const { changes } = this.db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(through.seq);
         this.db.prepare('DELETE FROM audit_checkpoints WHERE seq <= ?').run(through.seq);
-        this.db.prepare('UPDATE audit_state SET base_seq = ?, base_hash = ? WHERE id = 1').run(through.seq, through.hash);
+        this.db
+          .prepare('UPDATE audit_state SET base_seq = ?, base_hash = ? WHERE id = 1')
+          .run(through.seq, through.hash);
         this.db
           .prepare('INSERT OR REPLACE INTO audit_bases (seq, hash, at, key_id, signature) VALUES (?, ?, ?, ?, ?)')
           .run(cp.seq, cp.hash, cp.at, cp.key_id ?? null, cp.signature ?? null);

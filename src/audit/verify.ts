@@ -227,7 +227,11 @@ async function* parsedEntries(
 
 function hashAs(r: Parsed, seq: number): boolean {
   if (r.malformed) return false;
-  const ok = hashRecord({ seq, at: r.at, type: r.type, session_id: r.session_id, data: null, prev_hash: r.prev_hash }, r.dataText) === r.hash;
+  const ok =
+    hashRecord(
+      { seq, at: r.at, type: r.type, session_id: r.session_id, data: null, prev_hash: r.prev_hash },
+      r.dataText,
+    ) === r.hash;
   return ok;
 }
 
@@ -467,7 +471,12 @@ class Walker {
       throw new Failure(e, 'inserted', `record ${e} was inserted (the records after it were renumbered)`, source);
     }
     if (this.count === 0 || this.prev.seq === 0) {
-      throw new Failure(e, 'altered', `record ${e}'s prev_hash does not continue the chain from seq ${this.prev.seq} (${p.slice(0, 12)}…)`, source);
+      throw new Failure(
+        e,
+        'altered',
+        `record ${e}'s prev_hash does not continue the chain from seq ${this.prev.seq} (${p.slice(0, 12)}…)`,
+        source,
+      );
     }
     throw new Failure(
       this.prev.seq,
@@ -478,11 +487,18 @@ class Walker {
   }
 }
 
-async function* fromIterable(items: Iterable<AuditRecord | StoredRow> | AsyncIterable<AuditRecord | StoredRow>): AsyncGenerator<AuditRecord | StoredRow> {
+async function* fromIterable(
+  items: Iterable<AuditRecord | StoredRow> | AsyncIterable<AuditRecord | StoredRow>,
+): AsyncGenerator<AuditRecord | StoredRow> {
   for await (const item of items as AsyncIterable<AuditRecord | StoredRow>) yield item;
 }
 
-async function* scanStore(store: ChainStore, afterSeq: number, pageSize: number, seen: { last: number }): AsyncGenerator<StoredRow> {
+async function* scanStore(
+  store: ChainStore,
+  afterSeq: number,
+  pageSize: number,
+  seen: { last: number },
+): AsyncGenerator<StoredRow> {
   let after = afterSeq;
   for (;;) {
     const page = await store.scan(after, pageSize);
@@ -499,7 +515,9 @@ async function* scanStore(store: ChainStore, afterSeq: number, pageSize: number,
 }
 
 function isStore(source: Source): source is ChainStore {
-  return !!source && typeof (source as ChainStore).scan === 'function' && typeof (source as ChainStore).state === 'function';
+  return (
+    !!source && typeof (source as ChainStore).scan === 'function' && typeof (source as ChainStore).state === 'function'
+  );
 }
 
 async function verifyArchive(
@@ -511,27 +529,57 @@ async function verifyArchive(
 ): Promise<void> {
   if (walker.prev.seq !== header.from_seq - 1) {
     if (walker.prev.seq < header.from_seq - 1) {
-      throw new Failure(walker.prev.seq + 1, 'deleted', `records ${walker.prev.seq + 1}..${header.from_seq - 1} are in no archive given`, file);
+      throw new Failure(
+        walker.prev.seq + 1,
+        'deleted',
+        `records ${walker.prev.seq + 1}..${header.from_seq - 1} are in no archive given`,
+        file,
+      );
     }
-    throw new Failure(header.from_seq, 'inserted', `archive starts at seq ${header.from_seq}, which an earlier archive already holds`, file);
+    throw new Failure(
+      header.from_seq,
+      'inserted',
+      `archive starts at seq ${header.from_seq}, which an earlier archive already holds`,
+      file,
+    );
   }
   if (walker.prev.hash !== header.prev_hash) {
-    throw new Failure(header.from_seq, 'altered', `archive's prev_hash does not continue the chain at seq ${walker.prev.seq}`, file);
+    throw new Failure(
+      header.from_seq,
+      'altered',
+      `archive's prev_hash does not continue the chain at seq ${walker.prev.seq}`,
+      file,
+    );
   }
   walker.addCheckpoints(header.checkpoints, file);
   await walker.walk(parsedEntries(entries, skip ?? undefined), file);
   if (walker.prev.seq < header.to_seq) {
-    throw new Failure(walker.prev.seq + 1, 'truncated', `archive says it ends at seq ${header.to_seq} but its records stop at ${walker.prev.seq}`, file);
+    throw new Failure(
+      walker.prev.seq + 1,
+      'truncated',
+      `archive says it ends at seq ${header.to_seq} but its records stop at ${walker.prev.seq}`,
+      file,
+    );
   }
   if (walker.prev.seq > header.to_seq) {
-    throw new Failure(header.to_seq + 1, 'inserted', `archive says it ends at seq ${header.to_seq} but holds records up to ${walker.prev.seq}`, file);
+    throw new Failure(
+      header.to_seq + 1,
+      'inserted',
+      `archive says it ends at seq ${header.to_seq} but holds records up to ${walker.prev.seq}`,
+      file,
+    );
   }
   if (walker.prev.hash !== header.last_hash) {
     throw new Failure(header.to_seq, 'altered', `archive's last_hash does not match its record ${header.to_seq}`, file);
   }
   const left = walker.beyond(0).filter((cp) => cp.seq <= header.to_seq);
   if (left.length > 0) {
-    throw new Failure(left[0]!.seq, 'deleted', `archive holds a checkpoint for seq ${left[0]!.seq} but no such record`, file);
+    throw new Failure(
+      left[0]!.seq,
+      'deleted',
+      `archive holds a checkpoint for seq ${left[0]!.seq} but no such record`,
+      file,
+    );
   }
 }
 
@@ -657,7 +705,9 @@ export async function verifyChain(source: Source, options: VerifyOptions = {}): 
       walker.addCheckpoints(bases, store.description, 'base');
     }
 
-    const archives = await Promise.all((options.archives ?? []).map(async (file) => ({ file, ...(await readArchive(file)) })));
+    const archives = await Promise.all(
+      (options.archives ?? []).map(async (file) => ({ file, ...(await readArchive(file)) })),
+    );
     archives.sort((a, b) => a.header.from_seq - b.header.from_seq);
     let overlap: Map<number, string> | null = null;
     for (const [i, archive] of archives.entries()) {
@@ -675,9 +725,19 @@ export async function verifyChain(source: Source, options: VerifyOptions = {}): 
         attestedBy = storeStart(walker, initial.base, publicKey, where);
         baseSeq = initial.base.seq;
       } else if (initial.base.seq > walker.prev.seq) {
-        throw new Failure(walker.prev.seq + 1, 'deleted', `records ${walker.prev.seq + 1}..${initial.base.seq} were archived to a file not given`, where);
+        throw new Failure(
+          walker.prev.seq + 1,
+          'deleted',
+          `records ${walker.prev.seq + 1}..${initial.base.seq} were archived to a file not given`,
+          where,
+        );
       } else if (initial.base.seq === walker.prev.seq && initial.base.hash !== walker.prev.hash) {
-        throw new Failure(initial.base.seq, 'altered', `the store's base hash for seq ${initial.base.seq} differs from the archive's`, where);
+        throw new Failure(
+          initial.base.seq,
+          'altered',
+          `the store's base hash for seq ${initial.base.seq} differs from the archive's`,
+          where,
+        );
       }
       const seen = { last: walker.prev.seq };
       const startAfter = Math.min(initial.base.seq, walker.prev.seq);
@@ -702,13 +762,28 @@ export async function verifyChain(source: Source, options: VerifyOptions = {}): 
       }
       const last = walker.prev;
       if (state.head.seq > last.seq) {
-        throw new Failure(last.seq + 1, 'truncated', `the store's head is seq ${state.head.seq} but its records end at ${last.seq}`, where);
+        throw new Failure(
+          last.seq + 1,
+          'truncated',
+          `the store's head is seq ${state.head.seq} but its records end at ${last.seq}`,
+          where,
+        );
       }
       if (state.head.seq < last.seq) {
-        throw new Failure(state.head.seq + 1, 'inserted', `records after seq ${state.head.seq} (the head Warden recorded) were added outside Warden`, where);
+        throw new Failure(
+          state.head.seq + 1,
+          'inserted',
+          `records after seq ${state.head.seq} (the head Warden recorded) were added outside Warden`,
+          where,
+        );
       }
       if (state.head.hash !== last.hash) {
-        throw new Failure(last.seq, 'altered', `record ${last.seq}'s hash differs from the head Warden recorded`, where);
+        throw new Failure(
+          last.seq,
+          'altered',
+          `record ${last.seq}'s hash differs from the head Warden recorded`,
+          where,
+        );
       }
     } else if (source) {
       if (options.checkpoints) walker.addCheckpoints(options.checkpoints, where);
@@ -718,7 +793,12 @@ export async function verifyChain(source: Source, options: VerifyOptions = {}): 
     if (beyond.length > 0) {
       const cp = beyond[0]!;
       walker.checkSignature(cp, where);
-      throw new Failure(walker.prev.seq + 1, 'truncated', `a checkpoint at seq ${cp.seq} (${cp.at}) proves records the store no longer has: they end at ${walker.prev.seq}`, where);
+      throw new Failure(
+        walker.prev.seq + 1,
+        'truncated',
+        `a checkpoint at seq ${cp.seq} (${cp.at}) proves records the store no longer has: they end at ${walker.prev.seq}`,
+        where,
+      );
     }
     if (publicKey) requireSignedHead(walker, every, where);
     return {
@@ -732,7 +812,8 @@ export async function verifyChain(source: Source, options: VerifyOptions = {}): 
       base: { seq: baseSeq, attested_by: attestedBy },
     };
   } catch (err) {
-    if (err instanceof Failure) return { ok: false, seq: err.seq, problem: err.problem, detail: err.detail, source: err.source };
+    if (err instanceof Failure)
+      return { ok: false, seq: err.seq, problem: err.problem, detail: err.detail, source: err.source };
     if (err instanceof AuditError) throw err;
     throw new AuditError('audit_verify_failed', `could not verify ${where}: ${describeError(err)}`, { cause: err });
   }

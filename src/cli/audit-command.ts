@@ -97,7 +97,13 @@ const NO_POLICY_STATUS: WorkflowStatus = {
 
 /** `audit.checkpointEvery`'s default in a Warden config (schema/warden.schema.json). */
 const CONFIG_CHECKPOINT_EVERY = 100;
-interface ExportOpts { format: 'jsonl' | 'csv'; session?: string; since?: string; until?: string; progress?: boolean }
+interface ExportOpts {
+  format: 'jsonl' | 'csv';
+  session?: string;
+  since?: string;
+  until?: string;
+  progress?: boolean;
+}
 
 const defaultIo: AuditCommandIo = {
   out: (t) => void process.stdout.write(t),
@@ -141,7 +147,9 @@ export function registerAuditCommands(
   more: AuditCommandOptions = {},
 ): Command {
   const positional = !!ioOrOptions && typeof (ioOrOptions as AuditCommandIo).out === 'function';
-  const options: AuditCommandOptions = positional ? { ...more, io: ioOrOptions as AuditCommandIo } : { ...(ioOrOptions as AuditCommandOptions | undefined), ...more };
+  const options: AuditCommandOptions = positional
+    ? { ...more, io: ioOrOptions as AuditCommandIo }
+    : { ...(ioOrOptions as AuditCommandOptions | undefined), ...more };
   const io = options.io ?? defaultIo;
   const setExit =
     setExitArg ??
@@ -229,7 +237,12 @@ export function registerAuditCommands(
     try {
       const keyed = publicKey ? { publicKey } : {};
       const total = store ? ((await store.head())?.seq ?? 0) : 0;
-      const progress = await openProgress({ label: 'verify', unit: 'records', total, enabled: opts.progress !== false });
+      const progress = await openProgress({
+        label: 'verify',
+        unit: 'records',
+        total,
+        enabled: opts.progress !== false,
+      });
       let result: VerifyResult;
       try {
         const onProgress = (seq: number): void => progress.update(seq);
@@ -289,51 +302,64 @@ export function registerAuditCommands(
       .option('--session <id>', 'only this session')
       .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'jsonl']).default('text'))
       .option('--interval <ms>', 'poll interval in milliseconds', '500'),
-  ).action(async (opts: StoreSelection & { fromStart?: boolean; lines: string; session?: string; format: 'text' | 'jsonl'; interval: string }) => {
-    const interval = Math.max(20, Number(opts.interval) || 500);
-    const stop = new AbortController();
-    const onSignal = (): void => stop.abort();
-    options.signal?.addEventListener('abort', onSignal, { once: true });
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const store = await open(opts);
-    const show = (r: AuditRecord): void => io.out(opts.format === 'jsonl' ? JSON.stringify(r) + '\n' : formatRecordLine(r));
-    const base: AuditQuery = opts.session ? { session: opts.session } : {};
-    try {
-      let after = 0;
-      if (!opts.fromStart) {
-        const head = (await store.head())?.seq ?? 0;
-        // Like tail(1): some recent context first. With --session, only what comes next.
-        const back = opts.session ? 0 : Math.max(0, Math.floor(Number(opts.lines) || 0));
-        after = Math.max(0, head - back);
-        for await (const page of pages(store, { ...base, sinceSeq: after })) {
-          for (const r of page) if (r.seq <= head) show(r);
+  ).action(
+    async (
+      opts: StoreSelection & {
+        fromStart?: boolean;
+        lines: string;
+        session?: string;
+        format: 'text' | 'jsonl';
+        interval: string;
+      },
+    ) => {
+      const interval = Math.max(20, Number(opts.interval) || 500);
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      options.signal?.addEventListener('abort', onSignal, { once: true });
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const store = await open(opts);
+      const show = (r: AuditRecord): void =>
+        io.out(opts.format === 'jsonl' ? JSON.stringify(r) + '\n' : formatRecordLine(r));
+      const base: AuditQuery = opts.session ? { session: opts.session } : {};
+      try {
+        let after = 0;
+        if (!opts.fromStart) {
+          const head = (await store.head())?.seq ?? 0;
+          // Like tail(1): some recent context first. With --session, only what comes next.
+          const back = opts.session ? 0 : Math.max(0, Math.floor(Number(opts.lines) || 0));
+          after = Math.max(0, head - back);
+          for await (const page of pages(store, { ...base, sinceSeq: after })) {
+            for (const r of page) if (r.seq <= head) show(r);
+          }
+          after = head;
         }
-        after = head;
+        while (!stop.signal.aborted && !options.signal?.aborted) {
+          for await (const page of pages(store, { ...base, sinceSeq: after })) {
+            page.forEach(show);
+            after = page[page.length - 1]!.seq;
+          }
+          try {
+            await sleep(interval, undefined, { signal: stop.signal });
+          } catch {
+            break; // aborted
+          }
+        }
+      } finally {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+        options.signal?.removeEventListener('abort', onSignal);
+        await store.close();
       }
-      while (!stop.signal.aborted && !options.signal?.aborted) {
-        for await (const page of pages(store, { ...base, sinceSeq: after })) {
-          page.forEach(show);
-          after = page[page.length - 1]!.seq;
-        }
-        try {
-          await sleep(interval, undefined, { signal: stop.signal });
-        } catch {
-          break; // aborted
-        }
-      }
-    } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-      options.signal?.removeEventListener('abort', onSignal);
-      await store.close();
-    }
-  });
+    },
+  );
 
   withStore(
     audit
       .command('report')
-      .description("one session's calls: received, decided (allow/deny, reasons), approvals, completed (outcome, duration)")
+      .description(
+        "one session's calls: received, decided (allow/deny, reasons), approvals, completed (outcome, duration)",
+      )
       .requiredOption('--session <id>', 'the session to report')
       .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text')),
   ).action(async (opts: StoreSelection & { session: string; format: 'text' | 'json' }) => {
@@ -343,7 +369,8 @@ export function registerAuditCommands(
       for await (const page of pages(store, { session: opts.session })) records.push(...page);
       const report = buildSessionReport(opts.session, records);
       if (opts.format === 'json') {
-        if (records.length === 0) throw new AuditError('audit_session_unknown', `no audit records for session "${opts.session}"`);
+        if (records.length === 0)
+          throw new AuditError('audit_session_unknown', `no audit records for session "${opts.session}"`);
         io.out(JSON.stringify(report, null, 2) + '\n');
       } else {
         io.out(formatSessionReport(report));
@@ -399,15 +426,24 @@ export function registerAuditCommands(
       .option('--signing-key <file>', 'Ed25519 private key (PEM) to sign the base checkpoint (or from --config)'),
   ).action(async (opts: ArchiveOpts) => {
     if (!opts.olderThan === !opts.beforeSeq) {
-      throw new AuditError('audit_archive_invalid', 'give exactly one of --older-than AGE (e.g. 90d) or --before-seq N');
+      throw new AuditError(
+        'audit_archive_invalid',
+        'give exactly one of --older-than AGE (e.g. 90d) or --before-seq N',
+      );
     }
     const resolved = await resolve(opts);
     // Signed, the base checkpoint lets the store alone prove where it now starts (verify --public-key).
     const store = await open(opts, true, resolved, opts.signingKey ?? resolved?.signingKey);
     try {
       const cutoff = opts.beforeSeq ? Number(opts.beforeSeq) : parseTimeArg(opts.olderThan!);
-      const result = await archiveBefore(store, cutoff, ({ from_seq, to_seq }) => join(opts.dir, `audit-${from_seq}-${to_seq}.jsonl`));
-      io.out(result ? `archived records ${result.from_seq}..${result.to_seq} (${result.count}) to ${result.file}\n` : 'nothing to archive\n');
+      const result = await archiveBefore(store, cutoff, ({ from_seq, to_seq }) =>
+        join(opts.dir, `audit-${from_seq}-${to_seq}.jsonl`),
+      );
+      io.out(
+        result
+          ? `archived records ${result.from_seq}..${result.to_seq} (${result.count}) to ${result.file}\n`
+          : 'nothing to archive\n',
+      );
     } finally {
       await store.close();
     }

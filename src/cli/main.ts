@@ -14,7 +14,10 @@ import { serveStdio } from './serve.js';
 import { serveHttp } from './serve-http.js';
 
 /** Runs the `warden` CLI; returns the exit code. Output goes through `io` so tests can capture it. */
-export async function main(argv: string[], io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) }): Promise<number> {
+export async function main(
+  argv: string[],
+  io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t) },
+): Promise<number> {
   let exitCode = 0;
   const setExit = (code: number): void => {
     exitCode = Math.max(exitCode, code);
@@ -33,15 +36,30 @@ export async function main(argv: string[], io = { out: (t: string) => void proce
     .option('--http <port>', 'serve Streamable HTTP on this port (0 picks a free one) instead of stdio', parsePort)
     .option('--host <host>', 'address to bind with --http (default 127.0.0.1; anything else needs auth in the config)')
     .option('--log-level <level>', 'error | warn | info | debug')
-    .action(async (opts: { config: string; http?: number; host?: string; logLevel?: 'error' | 'warn' | 'info' | 'debug' }) => {
-      const logLevel = opts.logLevel ? { logLevel: opts.logLevel } : {};
-      if (opts.host !== undefined && opts.http === undefined) {
-        io.err('warden: --host applies to --http only. Fix: add --http PORT, or drop --host to serve on stdio.\n');
-        return setExit(2);
-      }
-      if (opts.http !== undefined) setExit(await serveHttp({ config: opts.config, port: opts.http, ...(opts.host ? { host: opts.host } : {}), ...logLevel }));
-      else setExit(await serveStdio({ config: opts.config, ...logLevel }));
-    });
+    .action(
+      async (opts: {
+        config: string;
+        http?: number;
+        host?: string;
+        logLevel?: 'error' | 'warn' | 'info' | 'debug';
+      }) => {
+        const logLevel = opts.logLevel ? { logLevel: opts.logLevel } : {};
+        if (opts.host !== undefined && opts.http === undefined) {
+          io.err('warden: --host applies to --http only. Fix: add --http PORT, or drop --host to serve on stdio.\n');
+          return setExit(2);
+        }
+        if (opts.http !== undefined)
+          setExit(
+            await serveHttp({
+              config: opts.config,
+              port: opts.http,
+              ...(opts.host ? { host: opts.host } : {}),
+              ...logLevel,
+            }),
+          );
+        else setExit(await serveStdio({ config: opts.config, ...logLevel }));
+      },
+    );
 
   registerInitCommand(program, io, setExit);
   registerPolicyCommands(program, io, setExit);
@@ -51,7 +69,11 @@ export async function main(argv: string[], io = { out: (t: string) => void proce
     io,
     setExit,
     resolveStore: (opts: { config?: string }) => {
-      if (!opts.config) throw new ConfigError('audit_store_missing', 'warden audit needs --store URL (sqlite:PATH or postgres://...) or --config FILE to use the configured store');
+      if (!opts.config)
+        throw new ConfigError(
+          'audit_store_missing',
+          'warden audit needs --store URL (sqlite:PATH or postgres://...) or --config FILE to use the configured store',
+        );
       const { audit } = loadConfig(opts.config);
       return {
         store: audit.store,
@@ -97,6 +119,7 @@ function isEntryPoint(): boolean {
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('must be a port number, 0-65535 (0 picks a free port)');
+  if (!/^\d+$/.test(value) || port > 65535)
+    throw new InvalidArgumentError('must be a port number, 0-65535 (0 picks a free port)');
   return port;
 }

@@ -48,12 +48,20 @@ const PAGE = 2000;
 export function registerReplayCommand(program: Command, io: Io, setExit: (code: number) => void): void {
   program
     .command('replay')
-    .description('evaluate the recorded audit history against another bundle and report every decision that would change (what-if before deploy)')
+    .description(
+      'evaluate the recorded audit history against another bundle and report every decision that would change (what-if before deploy)',
+    )
     .option('--store <url>', 'audit store: sqlite:PATH, postgres://… (default: the one in --config)')
     .option('-c, --config <file>', 'take the store, entrypoint and session settings from this warden.yaml')
-    .requiredOption('-b, --bundle <source...>', 'the new policy: a directory, a bundle .tar.gz or an http(s) bundle URL; several as NAME=SOURCE')
-    .option('-e, --entrypoint <path>', 'decision entrypoint (default: the config\'s, else mcp/decision)')
-    .option('--since <time>', 'compare only decisions from this time on (ISO 8601, or an age: 24h, 7d); sessions are still rebuilt from their start')
+    .requiredOption(
+      '-b, --bundle <source...>',
+      'the new policy: a directory, a bundle .tar.gz or an http(s) bundle URL; several as NAME=SOURCE',
+    )
+    .option('-e, --entrypoint <path>', "decision entrypoint (default: the config's, else mcp/decision)")
+    .option(
+      '--since <time>',
+      'compare only decisions from this time on (ISO 8601, or an age: 24h, 7d); sessions are still rebuilt from their start',
+    )
     .option('--format <format>', 'table (for people) or json (for CI)', 'table')
     .option('--fail-on <changes>', 'exit 1 when any of these changes occur, e.g. allow-to-deny,deny-to-allow')
     .option(
@@ -66,13 +74,25 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
     )
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (opts: ReplayOpts) => {
-      if (opts.format !== 'table' && opts.format !== 'json') throw new PolicyError('replay_usage', `--format must be table or json, not "${opts.format}"`);
-      const failOn = (opts.failOn ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      if (opts.format !== 'table' && opts.format !== 'json')
+        throw new PolicyError('replay_usage', `--format must be table or json, not "${opts.format}"`);
+      const failOn = (opts.failOn ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const bad = failOn.filter((c) => !CHANGE.test(c));
-      if (bad.length) throw new PolicyError('replay_usage', `--fail-on: unknown change ${bad.join(', ')}; use allow-to-deny, deny-to-allow, allow-to-approval, approval-to-allow, deny-to-approval or approval-to-deny`);
+      if (bad.length)
+        throw new PolicyError(
+          'replay_usage',
+          `--fail-on: unknown change ${bad.join(', ')}; use allow-to-deny, deny-to-allow, allow-to-approval, approval-to-allow, deny-to-approval or approval-to-deny`,
+        );
       const config: WardenConfig | null = opts.config ? loadConfig(opts.config) : null;
       const storeUrl = opts.store ?? config?.audit.store;
-      if (!storeUrl) throw new PolicyError('replay_usage', 'warden replay needs --store URL (sqlite:PATH or postgres://…) or --config FILE');
+      if (!storeUrl)
+        throw new PolicyError(
+          'replay_usage',
+          'warden replay needs --store URL (sqlite:PATH or postgres://…) or --config FILE',
+        );
       const entrypoint = opts.entrypoint ?? config?.policy.entrypoint ?? 'mcp/decision';
       // Without --config, the defaults the recorded Warden had (one place: config's SESSION_DEFAULTS).
       const recorded = config?.session ?? SESSION_DEFAULTS;
@@ -115,12 +135,18 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
         await store.close();
       }
 
-      const header = { store: redactUrl(storeUrl), bundle: { revision: composed.revision, source: composed.source }, since: since ?? null, fail_on: failOn };
+      const header = {
+        store: redactUrl(storeUrl),
+        bundle: { revision: composed.revision, source: composed.source },
+        since: since ?? null,
+        fail_on: failOn,
+      };
       if (opts.format === 'json') io.out(JSON.stringify({ ...header, ...report }, null, 2) + '\n');
       else io.out(formatTable(report, header));
       const matched = failOn.filter((c) => (report.by_change[c] ?? 0) > 0);
       if (matched.length) {
-        if (opts.format === 'table') io.err(`replay: --fail-on matched: ${matched.map((c) => `${c} (${report.by_change[c]})`).join(', ')}\n`);
+        if (opts.format === 'table')
+          io.err(`replay: --fail-on matched: ${matched.map((c) => `${c} (${report.by_change[c]})`).join(', ')}\n`);
         setExit(1);
       }
     });
@@ -149,19 +175,27 @@ async function loadReplayBundle(
   const source = named ? spec.slice(eq + 1) : spec;
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source);
-    if (res.status !== 200) throw new PolicyError('policy_download_failed', `bundle ${source} answered ${res.status} ${res.statusText}`);
+    if (res.status !== 200)
+      throw new PolicyError('policy_download_failed', `bundle ${source} answered ${res.status} ${res.statusText}`);
     const etag = res.headers.get('etag');
     const bytes = await readBundleResponse(res, source, limits);
     return loadTarball(bytes, { name, source, limits, ...(etag ? { etag } : {}) });
   }
   const path = resolve(source);
-  if (!existsSync(path)) throw new PolicyError('policy_source_missing', `bundle ${path} does not exist. Fix: pass --bundle with a policy directory, a bundle .tar.gz or a bundle URL.`);
+  if (!existsSync(path))
+    throw new PolicyError(
+      'policy_source_missing',
+      `bundle ${path} does not exist. Fix: pass --bundle with a policy directory, a bundle .tar.gz or a bundle URL.`,
+    );
   return statSync(path).isDirectory()
     ? loadDirectoryBundle({ name, dir: path, entrypoint, limits })
     : loadTarball(readBundleBytes(path, limits), { name, source: path, limits });
 }
 
-function formatTable(report: ReplayReport, header: { store: string; bundle: { revision: string; source: string }; since: string | null }): string {
+function formatTable(
+  report: ReplayReport,
+  header: { store: string; bundle: { revision: string; source: string }; since: string | null },
+): string {
   const lines: string[] = [];
   const kinds = Object.entries(report.by_change).map(([k, n]) => `${n} ${k.replace('-to-', '→')}`);
   lines.push(
@@ -169,17 +203,31 @@ function formatTable(report: ReplayReport, header: { store: string; bundle: { re
     `${report.decisions} decisions in ${report.sessions} sessions: ${report.changed} would change${kinds.length ? ` (${kinds.join(', ')})` : ''}; ${report.decisions_per_second} decisions/s`,
   );
   if (report.changes.length) {
-    const rows = report.changes.map((c) => [c.session_id.slice(0, 8), String(c.seq), c.tool, `${c.old} → ${c.new}`, (c.new_rules.length ? c.new_rules : c.old_rules).join(', ') || (c.error ? `error: ${c.error}` : '-')]);
+    const rows = report.changes.map((c) => [
+      c.session_id.slice(0, 8),
+      String(c.seq),
+      c.tool,
+      `${c.old} → ${c.new}`,
+      (c.new_rules.length ? c.new_rules : c.old_rules).join(', ') || (c.error ? `error: ${c.error}` : '-'),
+    ]);
     const head = ['SESSION', 'SEQ', 'TOOL', 'OLD → NEW', 'RULES'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const fmt = (r: string[]): string => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
+    const fmt = (r: string[]): string =>
+      r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ');
     lines.push('', fmt(head), ...rows.map(fmt));
   }
   const inexact = report.inexact;
   const notes: string[] = [];
-  if (inexact.annotations_missing) notes.push(`${inexact.annotations_missing} calls were recorded without tool annotations (rules on input.call.annotations see {})`);
-  if (inexact.truncated_results) notes.push(`${inexact.truncated_results} results were kept truncated in the trail (their history entries hold the preview)`);
-  if (inexact.sessions_without_open) notes.push(`${inexact.sessions_without_open} sessions have no session.opened record (principal unknown)`);
+  if (inexact.annotations_missing)
+    notes.push(
+      `${inexact.annotations_missing} calls were recorded without tool annotations (rules on input.call.annotations see {})`,
+    );
+  if (inexact.truncated_results)
+    notes.push(
+      `${inexact.truncated_results} results were kept truncated in the trail (their history entries hold the preview)`,
+    );
+  if (inexact.sessions_without_open)
+    notes.push(`${inexact.sessions_without_open} sessions have no session.opened record (principal unknown)`);
   if (notes.length) lines.push('', ...notes.map((n) => `note: ${n}`));
   return lines.join('\n') + '\n';
 }

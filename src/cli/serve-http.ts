@@ -20,7 +20,12 @@ export async function serveHttp(options: ServeHttpOptions): Promise<number> {
   const logger = createLogger({ level: options.logLevel ?? config.log.level, format: config.log.format });
   let front;
   try {
-    front = await startHttpServer({ config, logger, port: options.port, ...(options.host ? { host: options.host } : {}) });
+    front = await startHttpServer({
+      config,
+      logger,
+      port: options.port,
+      ...(options.host ? { host: options.host } : {}),
+    });
   } catch (err) {
     logger.error(describeError(err), err instanceof WardenError ? { code: err.code } : {});
     throw err;

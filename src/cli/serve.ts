@@ -37,7 +37,11 @@ export async function serveStdio(options: ServeOptions): Promise<number> {
   let failed = false;
   try {
     const session = await warden.openSession(transport);
-    logger.info('warden listening on stdio', { servers: config.servers.map((s) => s.name), revision: warden.policy.revision, mode: config.policy.mode });
+    logger.info('warden listening on stdio', {
+      servers: config.servers.map((s) => s.name),
+      revision: warden.policy.revision,
+      mode: config.policy.mode,
+    });
     // A downstream server that cannot start fails the client's initialize (with the reason) and
     // ends this process: a client that spawned us has nothing else to talk to.
     session.ready.catch(() => {

@@ -32,7 +32,5 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[]
 /** `mcpServers.crm.args[0]`-style path for messages. */
 export function formatPath(path: readonly string[]): string {
   if (path.length === 0) return '(top level)';
-  return path
-    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
-    .join('');
+  return path.map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`)).join('');
 }

@@ -1,4 +1,11 @@
-export { loadConfig, parseConfig, CONFIG_SCHEMA, DEFAULT_BUNDLE_LIMITS, SESSION_DEFAULTS, SHIPPED_POLICY } from './load.js';
+export {
+  loadConfig,
+  parseConfig,
+  CONFIG_SCHEMA,
+  DEFAULT_BUNDLE_LIMITS,
+  SESSION_DEFAULTS,
+  SHIPPED_POLICY,
+} from './load.js';
 export { expandEnv } from './env.js';
 export type {
   WardenConfig,

@@ -43,7 +43,14 @@ export const SESSION_DEFAULTS: Readonly<{ historyWindow: number; resultMaxChars:
 });
 
 // strictRequired is off only because oneOf branches name keys declared by the parent schema.
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, strictTuples: false, allowUnionTypes: true });
+const ajv = new Ajv({
+  allErrors: true,
+  verbose: true,
+  strict: true,
+  strictRequired: false,
+  strictTuples: false,
+  allowUnionTypes: true,
+});
 const validate = ajv.compile(CONFIG_SCHEMA);
 
 /**
@@ -59,13 +66,18 @@ const validate = ajv.compile(CONFIG_SCHEMA);
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): WardenConfig {
   const path = resolve(file);
   if (!existsSync(path)) {
-    throw new ConfigError('config_not_found', `config file not found: ${path}. Fix: pass --config with the path of your warden.yaml (see examples/warden.yaml).`);
+    throw new ConfigError(
+      'config_not_found',
+      `config file not found: ${path}. Fix: pass --config with the path of your warden.yaml (see examples/warden.yaml).`,
+    );
   }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('config_unreadable', `cannot read config file ${path}: ${describeError(err)}`, { cause: err });
+    throw new ConfigError('config_unreadable', `cannot read config file ${path}: ${describeError(err)}`, {
+      cause: err,
+    });
   }
   return parseConfig(text, path, env);
 }
@@ -76,10 +88,17 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   try {
     raw = extname(source) === '.json' ? JSON.parse(text) : YAML.parse(text, { prettyErrors: true });
   } catch (err) {
-    throw new ConfigError('config_syntax', `config file ${source} is not valid ${extname(source) === '.json' ? 'JSON' : 'YAML'}: ${describeError(err)}`, { cause: err });
+    throw new ConfigError(
+      'config_syntax',
+      `config file ${source} is not valid ${extname(source) === '.json' ? 'JSON' : 'YAML'}: ${describeError(err)}`,
+      { cause: err },
+    );
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError('config_invalid', `config file ${source} must hold an object with at least mcpServers and policy. See examples/warden.yaml.`);
+    throw new ConfigError(
+      'config_invalid',
+      `config file ${source} must hold an object with at least mcpServers and policy. See examples/warden.yaml.`,
+    );
   }
   precheckServers(raw as Record<string, unknown>, source);
   if (!validate(raw)) throw new ConfigError('config_invalid', describeSchemaErrors(validate.errors ?? [], source));
@@ -88,49 +107,100 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
 }
 
 interface RawServer {
-  command?: string; args?: string[]; env?: Record<string, string>; cwd?: string;
-  url?: string; headers?: Record<string, string>; prefix?: string; timeoutMs?: number; disabled?: boolean;
+  command?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  url?: string;
+  headers?: Record<string, string>;
+  prefix?: string;
+  timeoutMs?: number;
+  disabled?: boolean;
 }
 interface RawConfig {
   mcpServers: Record<string, RawServer>;
   policy: {
-    bundle?: string; entrypoint?: string; mode?: 'enforce' | 'monitor'; watch?: boolean; statusFile?: string;
+    bundle?: string;
+    entrypoint?: string;
+    mode?: 'enforce' | 'monitor';
+    watch?: boolean;
+    statusFile?: string;
     evaluation?: { timeoutMs?: number; maxMemoryMb?: number };
-    bundles?: Record<string, RawPolicyBundle>; services?: Record<string, RawBundleService>; verification?: RawVerification;
+    bundles?: Record<string, RawPolicyBundle>;
+    services?: Record<string, RawBundleService>;
+    verification?: RawVerification;
     limits?: { compressedBytes?: number | string; uncompressedBytes?: number | string; files?: number };
   };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
   session?: { historyWindow?: number; resultMaxChars?: number };
   limits?: { maxUriLength?: number; argumentsMaxDepth?: number; argumentsMaxBytes?: number | string };
   audit?: {
-    store?: string; onFailure?: 'deny' | 'allow'; synchronous?: 'full' | 'normal'; redact?: string[]; redactKey?: string; resultMaxChars?: number;
-    checkpointEvery?: number; signingKey?: string; retention?: { maxAgeDays?: number; archiveDir?: string };
+    store?: string;
+    onFailure?: 'deny' | 'allow';
+    synchronous?: 'full' | 'normal';
+    redact?: string[];
+    redactKey?: string;
+    resultMaxChars?: number;
+    checkpointEvery?: number;
+    signingKey?: string;
+    retention?: { maxAgeDays?: number; archiveDir?: string };
   };
   approval?: { timeoutMs?: number; progressIntervalMs?: number };
   decisionLogs?: {
-    file?: string; stderr?: boolean;
-    service?: { url: string; headers?: Record<string, string>; minDelayMs?: number; maxDelayMs?: number; maxBufferRecords?: number; timeoutMs?: number };
+    file?: string;
+    stderr?: boolean;
+    service?: {
+      url: string;
+      headers?: Record<string, string>;
+      minDelayMs?: number;
+      maxDelayMs?: number;
+      maxBufferRecords?: number;
+      timeoutMs?: number;
+    };
   };
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
   http?: RawHttp;
   auth?: RawAuth;
 }
 interface RawPolicyBundle {
-  path?: string; service?: string; resource?: string; watch?: boolean;
+  path?: string;
+  service?: string;
+  resource?: string;
+  watch?: boolean;
   polling?: { min_delay_seconds?: number; max_delay_seconds?: number; long_polling_timeout_seconds?: number };
   signing?: { keyid?: string; scope?: string; exclude_files?: string[] };
 }
-interface RawBundleService { url: string; headers?: Record<string, string>; credentials?: { bearer?: { token: string; scheme?: string } } }
-interface RawVerification { keys: Record<string, { algorithm?: string; key?: string; key_file?: string; scope?: string }>; keyid?: string; scope?: string; exclude_files?: string[] }
+interface RawBundleService {
+  url: string;
+  headers?: Record<string, string>;
+  credentials?: { bearer?: { token: string; scheme?: string } };
+}
+interface RawVerification {
+  keys: Record<string, { algorithm?: string; key?: string; key_file?: string; scope?: string }>;
+  keyid?: string;
+  scope?: string;
+  exclude_files?: string[];
+}
 interface RawHttp {
-  bodyLimit?: number | string; idleTimeoutMs?: number; maxSessions?: number; maxSessionsPerPrincipal?: number;
-  allowedHosts?: string[]; allowedOrigins?: string[]; publicUrl?: string;
+  bodyLimit?: number | string;
+  idleTimeoutMs?: number;
+  maxSessions?: number;
+  maxSessionsPerPrincipal?: number;
+  allowedHosts?: string[];
+  allowedOrigins?: string[];
+  publicUrl?: string;
 }
 interface RawAuth {
   type: 'none' | 'bearer' | 'jwt';
   tokens?: { token: string; sub: string; roles?: string[]; claims?: Record<string, unknown> }[];
-  jwks?: string; issuer?: string; audience?: string | string[]; algorithms?: string[]; rolesClaim?: string; clockToleranceSec?: number;
-  requireExp?: boolean; maxTokenAgeSec?: number;
+  jwks?: string;
+  issuer?: string;
+  audience?: string | string[];
+  algorithms?: string[];
+  rolesClaim?: string;
+  clockToleranceSec?: number;
+  requireExp?: boolean;
+  maxTokenAgeSec?: number;
   authorizationServers?: string[];
 }
 
@@ -157,16 +227,26 @@ function describeSchemaErrors(errors: ErrorObject[], source: string): string {
     .filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'not' && e.keyword !== 'if')
     .map((e) => describeOne(e));
   const unique = [...new Set(lines)];
-  return `config error in ${source}:\n  - ${unique.slice(0, 8).join('\n  - ')}` + (unique.length > 8 ? `\n  (${unique.length - 8} more)` : '');
+  return (
+    `config error in ${source}:\n  - ${unique.slice(0, 8).join('\n  - ')}` +
+    (unique.length > 8 ? `\n  (${unique.length - 8} more)` : '')
+  );
 }
 
 function describeOne(e: ErrorObject): string {
-  const path = formatPath(e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')));
+  const path = formatPath(
+    e.instancePath
+      .split('/')
+      .slice(1)
+      .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')),
+  );
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-      const where = e.instancePath ? `${path}.${String(params['additionalProperty'])}` : String(params['additionalProperty']);
+      const where = e.instancePath
+        ? `${path}.${String(params['additionalProperty'])}`
+        : String(params['additionalProperty']);
       return `${where}: unknown key. Fix: remove it or use one of: ${allowed.join(', ')}`;
     }
     case 'required':
@@ -184,7 +264,7 @@ function describeOne(e: ErrorObject): string {
 
 function describePattern(instancePath: string): string {
   if (instancePath.endsWith('/store')) return ' (use sqlite:PATH, postgres://... or memory:)';
-  if (instancePath.endsWith('/url')) return ' (an http:// or https:// URL of the server\'s MCP endpoint)';
+  if (instancePath.endsWith('/url')) return " (an http:// or https:// URL of the server's MCP endpoint)";
   if (instancePath.endsWith('/entrypoint')) return ' (a path such as mcp/decision)';
   return '';
 }
@@ -200,15 +280,37 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     if (s.command !== undefined) {
       const cwd = abs(s.cwd ?? '.');
       if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
-        throw new ConfigError('config_invalid', `config error in ${source} at mcpServers.${name}.cwd: directory ${cwd} does not exist. Fix: create it or correct the path (relative paths resolve against the config file's directory).`);
+        throw new ConfigError(
+          'config_invalid',
+          `config error in ${source} at mcpServers.${name}.cwd: directory ${cwd} does not exist. Fix: create it or correct the path (relative paths resolve against the config file's directory).`,
+        );
       }
-      servers.push(Object.freeze({ kind: 'stdio', ...common, command: s.command, args: Object.freeze([...(s.args ?? [])]), env: Object.freeze({ ...(s.env ?? {}) }), cwd }));
+      servers.push(
+        Object.freeze({
+          kind: 'stdio',
+          ...common,
+          command: s.command,
+          args: Object.freeze([...(s.args ?? [])]),
+          env: Object.freeze({ ...(s.env ?? {}) }),
+          cwd,
+        }),
+      );
     } else {
-      servers.push(Object.freeze({ kind: 'http', ...common, url: s.url as string, headers: Object.freeze({ ...(s.headers ?? {}) }) }));
+      servers.push(
+        Object.freeze({
+          kind: 'http',
+          ...common,
+          url: s.url as string,
+          headers: Object.freeze({ ...(s.headers ?? {}) }),
+        }),
+      );
     }
   }
   if (servers.length === 0) {
-    throw new ConfigError('config_invalid', `config error in ${source} at mcpServers: every server is disabled. Fix: enable at least one.`);
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at mcpServers: every server is disabled. Fix: enable at least one.`,
+    );
   }
 
   const policySources = derivePolicySources(raw.policy, source, abs);
@@ -255,7 +357,10 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       signingKey: audit.signingKey === undefined ? undefined : abs(audit.signingKey),
       retention: deriveRetention(audit.retention, store, source, abs),
     }),
-    approval: Object.freeze({ timeoutMs: raw.approval?.timeoutMs ?? 300_000, progressIntervalMs: raw.approval?.progressIntervalMs ?? 10_000 }),
+    approval: Object.freeze({
+      timeoutMs: raw.approval?.timeoutMs ?? 300_000,
+      progressIntervalMs: raw.approval?.progressIntervalMs ?? 10_000,
+    }),
     decisionLogs: Object.freeze({
       file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file),
       stderr: raw.decisionLogs?.stderr ?? false,
@@ -278,32 +383,54 @@ function deriveRetention(
 ): { maxAgeDays: number; archiveDir: string } | undefined {
   if (retention === undefined) return undefined;
   if (retention.maxAgeDays === undefined) {
-    throw new ConfigError('config_invalid', `config error in ${source} at audit.retention.maxAgeDays: required key is missing. Fix: say how many days records stay in the live store, e.g. maxAgeDays: 90.`);
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at audit.retention.maxAgeDays: required key is missing. Fix: say how many days records stay in the live store, e.g. maxAgeDays: 90.`,
+    );
   }
   let archiveDir = retention.archiveDir === undefined ? undefined : abs(retention.archiveDir);
-  if (archiveDir === undefined && store.startsWith('sqlite:')) archiveDir = join(dirname(abs(store.slice('sqlite:'.length))), 'archive');
+  if (archiveDir === undefined && store.startsWith('sqlite:'))
+    archiveDir = join(dirname(abs(store.slice('sqlite:'.length))), 'archive');
   if (archiveDir === undefined) {
-    throw new ConfigError('config_invalid', `config error in ${source} at audit.retention.archiveDir: required with a ${store.split(':')[0]} store. Fix: name the directory where archived records (with their chain proof) are written.`);
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at audit.retention.archiveDir: required with a ${store.split(':')[0]} store. Fix: name the directory where archived records (with their chain proof) are written.`,
+    );
   }
   return Object.freeze({ maxAgeDays: retention.maxAgeDays, archiveDir });
 }
 
 // policy.bundle (one local path or URL) or policy.bundles (OPA-style named bundles, services, keys).
-function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (p: string) => string): Pick<WardenConfig['policy'], 'bundle' | 'bundles' | 'verification' | 'statusFile'> {
+function derivePolicySources(
+  policy: RawConfig['policy'],
+  source: string,
+  abs: (p: string) => string,
+): Pick<WardenConfig['policy'], 'bundle' | 'bundles' | 'verification' | 'statusFile'> {
   const at = (key: string): string => `config error in ${source} at policy.${key}`;
   if (policy.bundle !== undefined && policy.bundles !== undefined) {
-    throw new ConfigError('config_invalid', `${at('bundle')}: set either policy.bundle (one source) or policy.bundles (named bundles), not both.`);
+    throw new ConfigError(
+      'config_invalid',
+      `${at('bundle')}: set either policy.bundle (one source) or policy.bundles (named bundles), not both.`,
+    );
   }
   if (policy.bundle === undefined && policy.bundles === undefined) {
-    throw new ConfigError('config_invalid', `${at('bundle')}: required key is missing. Fix: set policy.bundle to a policy directory, a bundle .tar.gz or a bundle URL, or configure policy.bundles.`);
+    throw new ConfigError(
+      'config_invalid',
+      `${at('bundle')}: required key is missing. Fix: set policy.bundle to a policy directory, a bundle .tar.gz or a bundle URL, or configure policy.bundles.`,
+    );
   }
   const statusFile = policy.statusFile === undefined ? {} : { statusFile: abs(policy.statusFile) };
-  const verification = policy.verification ? { verification: deriveVerification(policy.verification, source, abs) } : {};
+  const verification = policy.verification
+    ? { verification: deriveVerification(policy.verification, source, abs) }
+    : {};
   if (policy.bundle !== undefined) {
     if (/^https?:\/\//.test(policy.bundle)) return { bundle: policy.bundle, ...verification, ...statusFile };
     const bundle = policy.bundle === SHIPPED_POLICY ? SHIPPED_POLICY_DIR : abs(policy.bundle);
     if (!existsSync(bundle)) {
-      throw new ConfigError('config_invalid', `${at('bundle')}: ${bundle} does not exist. Fix: point it at a directory of .rego files or a bundle .tar.gz built with 'warden policy build'.`);
+      throw new ConfigError(
+        'config_invalid',
+        `${at('bundle')}: ${bundle} does not exist. Fix: point it at a directory of .rego files or a bundle .tar.gz built with 'warden policy build'.`,
+      );
     }
     return { bundle, ...verification, ...statusFile };
   }
@@ -318,7 +445,10 @@ function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (
       );
     }
     if (b.signing && !policy.verification) {
-      throw new ConfigError('config_invalid', `${at(`${key}.signing`)}: there are no keys to verify with. Fix: add policy.verification.keys.`);
+      throw new ConfigError(
+        'config_invalid',
+        `${at(`${key}.signing`)}: there are no keys to verify with. Fix: add policy.verification.keys.`,
+      );
     }
     const signing = b.signing
       ? {
@@ -335,17 +465,26 @@ function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (
           polling: Object.freeze({
             minDelaySeconds,
             maxDelaySeconds: b.polling.max_delay_seconds ?? Math.max(120, minDelaySeconds),
-            ...(b.polling.long_polling_timeout_seconds !== undefined ? { longPollingTimeoutSeconds: b.polling.long_polling_timeout_seconds } : {}),
+            ...(b.polling.long_polling_timeout_seconds !== undefined
+              ? { longPollingTimeoutSeconds: b.polling.long_polling_timeout_seconds }
+              : {}),
           }),
         }
       : {};
     if (polling.polling && polling.polling.minDelaySeconds > polling.polling.maxDelaySeconds) {
-      throw new ConfigError('config_invalid', `${at(`${key}.polling`)}: min_delay_seconds (${polling.polling.minDelaySeconds}) is greater than max_delay_seconds (${polling.polling.maxDelaySeconds}).`);
+      throw new ConfigError(
+        'config_invalid',
+        `${at(`${key}.polling`)}: min_delay_seconds (${polling.polling.minDelaySeconds}) is greater than max_delay_seconds (${polling.polling.maxDelaySeconds}).`,
+      );
     }
     const watch = b.watch === undefined ? {} : { watch: b.watch };
     if (b.path !== undefined) {
       const path = b.path === SHIPPED_POLICY ? SHIPPED_POLICY_DIR : abs(b.path);
-      if (!existsSync(path)) throw new ConfigError('config_invalid', `${at(`${key}.path`)}: ${path} does not exist. Fix: point it at a policy or data directory, or a bundle .tar.gz.`);
+      if (!existsSync(path))
+        throw new ConfigError(
+          'config_invalid',
+          `${at(`${key}.path`)}: ${path} does not exist. Fix: point it at a policy or data directory, or a bundle .tar.gz.`,
+        );
       bundles.push(Object.freeze({ name, path, headers: Object.freeze({}), ...polling, ...signing, ...watch }));
       continue;
     }
@@ -354,14 +493,22 @@ function derivePolicySources(policy: RawConfig['policy'], source: string, abs: (
     const resource = b.resource ?? `bundles/${name}`;
     if (b.service !== undefined) {
       const svc = services[b.service];
-      if (!svc) throw new ConfigError('config_invalid', `${at(`${key}.service`)}: no service "${b.service}" in policy.services (configured: ${Object.keys(services).join(', ') || 'none'}).`);
+      if (!svc)
+        throw new ConfigError(
+          'config_invalid',
+          `${at(`${key}.service`)}: no service "${b.service}" in policy.services (configured: ${Object.keys(services).join(', ') || 'none'}).`,
+        );
       url = /^https?:\/\//.test(resource) ? resource : `${svc.url.replace(/\/+$/, '')}/${resource.replace(/^\/+/, '')}`;
       headers = { ...(svc.headers ?? {}) };
-      if (svc.credentials?.bearer) headers['Authorization'] = `${svc.credentials.bearer.scheme ?? 'Bearer'} ${svc.credentials.bearer.token}`;
+      if (svc.credentials?.bearer)
+        headers['Authorization'] = `${svc.credentials.bearer.scheme ?? 'Bearer'} ${svc.credentials.bearer.token}`;
     } else if (/^https?:\/\//.test(resource)) {
       url = resource;
     } else {
-      throw new ConfigError('config_invalid', `${at(`${key}.resource`)}: "${resource}" is not a URL and no service is named. Fix: set ${key}.service, or give a full http(s) URL.`);
+      throw new ConfigError(
+        'config_invalid',
+        `${at(`${key}.resource`)}: "${resource}" is not a URL and no service is named. Fix: set ${key}.service, or give a full http(s) URL.`,
+      );
     }
     bundles.push(Object.freeze({ name, url, headers: Object.freeze(headers), ...polling, ...signing, ...watch }));
   }
@@ -373,18 +520,31 @@ function deriveVerification(v: RawVerification, source: string, abs: (p: string)
   const keys: Record<string, { algorithm: string; key: string; scope?: string }> = {};
   for (const [id, k] of Object.entries(v.keys)) {
     const at = `config error in ${source} at policy.verification.keys.${id}`;
-    if ((k.key === undefined) === (k.key_file === undefined)) throw new ConfigError('config_invalid', `${at}: give exactly one of key (PEM text or HMAC secret) and key_file.`);
+    if ((k.key === undefined) === (k.key_file === undefined))
+      throw new ConfigError('config_invalid', `${at}: give exactly one of key (PEM text or HMAC secret) and key_file.`);
     let material = k.key;
     if (k.key_file !== undefined) {
       try {
         material = readFileSync(abs(k.key_file), 'utf8');
       } catch (err) {
-        throw new ConfigError('config_invalid', `${at}.key_file: cannot read ${abs(k.key_file)}: ${describeError(err)}`, { cause: err });
+        throw new ConfigError(
+          'config_invalid',
+          `${at}.key_file: cannot read ${abs(k.key_file)}: ${describeError(err)}`,
+          { cause: err },
+        );
       }
     }
-    keys[id] = Object.freeze({ algorithm: k.algorithm ?? 'RS256', key: material!, ...(k.scope !== undefined ? { scope: k.scope } : {}) });
+    keys[id] = Object.freeze({
+      algorithm: k.algorithm ?? 'RS256',
+      key: material!,
+      ...(k.scope !== undefined ? { scope: k.scope } : {}),
+    });
   }
-  if (v.keyid !== undefined && !keys[v.keyid]) throw new ConfigError('config_invalid', `config error in ${source} at policy.verification.keyid: no key "${v.keyid}" in policy.verification.keys.`);
+  if (v.keyid !== undefined && !keys[v.keyid])
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at policy.verification.keyid: no key "${v.keyid}" in policy.verification.keys.`,
+    );
   return Object.freeze({
     keys: Object.freeze(keys),
     ...(v.keyid ? { keyid: v.keyid } : {}),
@@ -393,11 +553,25 @@ function deriveVerification(v: RawVerification, source: string, abs: (p: string)
   });
 }
 
-function deriveDecisionLogService(s: NonNullable<NonNullable<RawConfig['decisionLogs']>['service']>, source: string): DecisionLogServiceConfig {
+function deriveDecisionLogService(
+  s: NonNullable<NonNullable<RawConfig['decisionLogs']>['service']>,
+  source: string,
+): DecisionLogServiceConfig {
   const minDelayMs = s.minDelayMs ?? 1000;
   const maxDelayMs = s.maxDelayMs ?? Math.max(10_000, minDelayMs);
-  if (minDelayMs > maxDelayMs) throw new ConfigError('config_invalid', `config error in ${source} at decisionLogs.service: minDelayMs (${minDelayMs}) is greater than maxDelayMs (${maxDelayMs}).`);
-  return Object.freeze({ url: s.url, headers: Object.freeze({ ...(s.headers ?? {}) }), minDelayMs, maxDelayMs, maxBufferRecords: s.maxBufferRecords ?? 10_000, timeoutMs: s.timeoutMs ?? 10_000 });
+  if (minDelayMs > maxDelayMs)
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at decisionLogs.service: minDelayMs (${minDelayMs}) is greater than maxDelayMs (${maxDelayMs}).`,
+    );
+  return Object.freeze({
+    url: s.url,
+    headers: Object.freeze({ ...(s.headers ?? {}) }),
+    minDelayMs,
+    maxDelayMs,
+    maxBufferRecords: s.maxBufferRecords ?? 10_000,
+    timeoutMs: s.timeoutMs ?? 10_000,
+  });
 }
 
 function safeUser(): string {
@@ -459,8 +633,16 @@ const AUTH_KEYS: Record<RawAuth['type'], readonly string[]> = {
   none: ['type', 'authorizationServers'],
   bearer: ['type', 'tokens', 'authorizationServers'],
   jwt: [
-    'type', 'jwks', 'issuer', 'audience', 'algorithms', 'rolesClaim', 'clockToleranceSec',
-    'requireExp', 'maxTokenAgeSec', 'authorizationServers',
+    'type',
+    'jwks',
+    'issuer',
+    'audience',
+    'algorithms',
+    'rolesClaim',
+    'clockToleranceSec',
+    'requireExp',
+    'maxTokenAgeSec',
+    'authorizationServers',
   ],
 };
 
@@ -477,20 +659,42 @@ function deriveAuth(raw: RawAuth, source: string, abs: (p: string) => string): A
   const authorizationServers = Object.freeze([...(raw.authorizationServers ?? [])]);
   if (raw.type === 'none') return Object.freeze({ type: 'none', authorizationServers });
   if (raw.type === 'bearer') {
-    if (!raw.tokens?.length) fail('tokens', 'type bearer needs at least one token. Fix: add tokens: [{ token: "${TOKEN_ALICE}", sub: alice, roles: [...] }].');
+    if (!raw.tokens?.length)
+      fail(
+        'tokens',
+        'type bearer needs at least one token. Fix: add tokens: [{ token: "${TOKEN_ALICE}", sub: alice, roles: [...] }].',
+      );
     const seen = new Set<string>();
     const tokens = (raw.tokens ?? []).map((t, i) => {
       // Checked after ${ENV} expansion: a short token is guessable whatever the schema saw.
-      if (t.token.length < 16) fail(`tokens[${i}].token`, `is ${t.token.length} characters; at least 16 are required. Fix: generate one with \`openssl rand -hex 32\`.`);
-      if (seen.has(t.token)) fail(`tokens[${i}].token`, 'is the same as an earlier token, so the principal would be ambiguous. Fix: give each principal its own token.');
+      if (t.token.length < 16)
+        fail(
+          `tokens[${i}].token`,
+          `is ${t.token.length} characters; at least 16 are required. Fix: generate one with \`openssl rand -hex 32\`.`,
+        );
+      if (seen.has(t.token))
+        fail(
+          `tokens[${i}].token`,
+          'is the same as an earlier token, so the principal would be ambiguous. Fix: give each principal its own token.',
+        );
       seen.add(t.token);
-      return Object.freeze({ token: t.token, principal: Object.freeze({ sub: t.sub, roles: Object.freeze([...(t.roles ?? [])]), claims: Object.freeze({ ...(t.claims ?? {}) }) }) });
+      return Object.freeze({
+        token: t.token,
+        principal: Object.freeze({
+          sub: t.sub,
+          roles: Object.freeze([...(t.roles ?? [])]),
+          claims: Object.freeze({ ...(t.claims ?? {}) }),
+        }),
+      });
     });
     return Object.freeze({ type: 'bearer', tokens: Object.freeze(tokens), authorizationServers });
   }
   for (const key of ['jwks', 'issuer', 'audience'] as const) {
     if (raw[key] === undefined || (Array.isArray(raw[key]) && raw[key].length === 0)) {
-      fail(key, `type jwt requires jwks, issuer and audience; ${key} is missing. Fix: set it to ${key === 'jwks' ? "your issuer's JWKS URL (or a JWKS file path)" : key === 'issuer' ? "the token's expected iss" : "the aud your tokens carry for Warden"}.`);
+      fail(
+        key,
+        `type jwt requires jwks, issuer and audience; ${key} is missing. Fix: set it to ${key === 'jwks' ? "your issuer's JWKS URL (or a JWKS file path)" : key === 'issuer' ? "the token's expected iss" : 'the aud your tokens carry for Warden'}.`,
+      );
     }
   }
   const jwks = raw.jwks as string;
@@ -498,7 +702,11 @@ function deriveAuth(raw: RawAuth, source: string, abs: (p: string) => string): A
   if (/^https?:\/\//.test(jwks)) jwksSource = { kind: 'url', url: jwks };
   else {
     const path = abs(jwks);
-    if (!existsSync(path)) fail('jwks', `${path} does not exist. Fix: give an https:// URL of the issuer's JWKS or the path of a JWKS JSON file.`);
+    if (!existsSync(path))
+      fail(
+        'jwks',
+        `${path} does not exist. Fix: give an https:// URL of the issuer's JWKS or the path of a JWKS JSON file.`,
+      );
     jwksSource = { kind: 'file', path };
   }
   return Object.freeze({

@@ -56,7 +56,11 @@ export interface BearerToken {
 /** How HTTP clients authenticate. */
 export type AuthConfig =
   | { readonly type: 'none'; readonly authorizationServers: readonly string[] }
-  | { readonly type: 'bearer'; readonly tokens: readonly BearerToken[]; readonly authorizationServers: readonly string[] }
+  | {
+      readonly type: 'bearer';
+      readonly tokens: readonly BearerToken[];
+      readonly authorizationServers: readonly string[];
+    }
   | {
       readonly type: 'jwt';
       /** An http(s) URL, or an absolute file path. */
@@ -81,14 +85,20 @@ export interface PolicyBundleConfig {
   /** Full URL of the bundle on a bundle service. */
   readonly url?: string;
   readonly headers: Readonly<Record<string, string>>;
-  readonly polling?: { readonly minDelaySeconds: number; readonly maxDelaySeconds: number; readonly longPollingTimeoutSeconds?: number };
+  readonly polling?: {
+    readonly minDelaySeconds: number;
+    readonly maxDelaySeconds: number;
+    readonly longPollingTimeoutSeconds?: number;
+  };
   readonly signing?: { readonly keyid?: string; readonly scope?: string; readonly excludeFiles?: readonly string[] };
   readonly watch?: boolean;
 }
 
 /** `policy.verification`: keys (material read from key_file) and default signing options. */
 export interface PolicyVerificationConfig {
-  readonly keys: Readonly<Record<string, { readonly algorithm: string; readonly key: string; readonly scope?: string }>>;
+  readonly keys: Readonly<
+    Record<string, { readonly algorithm: string; readonly key: string; readonly scope?: string }>
+  >;
   readonly keyid?: string;
   readonly scope?: string;
   readonly excludeFiles: readonly string[];
@@ -162,7 +172,11 @@ export interface WardenConfig {
     readonly retention: { readonly maxAgeDays: number; readonly archiveDir: string } | undefined;
   };
   readonly approval: { readonly timeoutMs: number; readonly progressIntervalMs: number };
-  readonly decisionLogs: { readonly file: string | undefined; readonly stderr: boolean; readonly service?: DecisionLogServiceConfig };
+  readonly decisionLogs: {
+    readonly file: string | undefined;
+    readonly stderr: boolean;
+    readonly service?: DecisionLogServiceConfig;
+  };
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly format: 'json' | 'text' };
   readonly http: HttpConfig;
   /** HTTP clients only; stdio sessions use `identity`. */

@@ -19,7 +19,11 @@ export interface PoolHooks {
   onServerExit?(server: string, detail: string): void;
   onNotification?(server: string, notification: Notification): void;
   /** A server-to-client request (sampling, elicitation, roots) to relay upstream. */
-  onRequest?(server: string, request: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>>;
+  onRequest?(
+    server: string,
+    request: { method: string; params?: Record<string, unknown> },
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
 }
 
 /** The lists Warden pages through across servers. */
@@ -46,7 +50,12 @@ export class DownstreamPool {
 
   constructor(
     configs: readonly ServerConfig[],
-    private readonly options: { clientInfo: { name: string; version: string }; capabilities: ClientCapabilities; logger: Logger; hooks?: PoolHooks },
+    private readonly options: {
+      clientInfo: { name: string; version: string };
+      capabilities: ClientCapabilities;
+      logger: Logger;
+      hooks?: PoolHooks;
+    },
   ) {
     const hooks = options.hooks ?? {};
     this.servers = configs.map(
@@ -62,7 +71,15 @@ export class DownstreamPool {
               hooks.onToolsChanged?.();
             },
             onNotification: (server, n) => hooks.onNotification?.(server.name, n),
-            ...(hooks.onRequest ? { onRequest: (server: DownstreamServer, request: { method: string; params?: Record<string, unknown> }, signal: AbortSignal) => hooks.onRequest!(server.name, request, signal) } : {}),
+            ...(hooks.onRequest
+              ? {
+                  onRequest: (
+                    server: DownstreamServer,
+                    request: { method: string; params?: Record<string, unknown> },
+                    signal: AbortSignal,
+                  ) => hooks.onRequest!(server.name, request, signal),
+                }
+              : {}),
           },
         }),
     );
@@ -125,7 +142,11 @@ export class DownstreamPool {
   capabilities(): ServerCapabilities {
     const caps: ServerCapabilities = { tools: { listChanged: true }, logging: {} };
     const offered = this.servers.map((s) => s.serverCapabilities ?? {});
-    if (offered.some((c) => c.resources)) caps.resources = { listChanged: true, ...(offered.some((c) => c.resources?.subscribe) ? { subscribe: true } : {}) };
+    if (offered.some((c) => c.resources))
+      caps.resources = {
+        listChanged: true,
+        ...(offered.some((c) => c.resources?.subscribe) ? { subscribe: true } : {}),
+      };
     if (offered.some((c) => c.prompts)) caps.prompts = { listChanged: true };
     if (offered.some((c) => c.completions)) caps.completions = {};
     return caps;
@@ -135,7 +156,11 @@ export class DownstreamPool {
    * One page of an aggregated list. The cursor Warden hands out names the server and that
    * server's own cursor, so a client pages through every server's pages in turn.
    */
-  async listPage(kind: ListKind, cursor: string | undefined, options: RequestOptions = {}): Promise<Record<string, unknown>> {
+  async listPage(
+    kind: ListKind,
+    cursor: string | undefined,
+    options: RequestOptions = {},
+  ): Promise<Record<string, unknown>> {
     const spec = LIST[kind];
     let position = decodeCursor(cursor);
     for (let i = position.server; i < this.servers.length; i++) {
@@ -143,8 +168,13 @@ export class DownstreamPool {
       if (!server.serverCapabilities?.[spec.capability]) continue;
       const downstreamCursor = i === position.server ? position.cursor : undefined;
       const page = await server.request(spec.method, downstreamCursor ? { cursor: downstreamCursor } : {}, options);
-      const items = ((page[spec.field] as Record<string, unknown>[] | undefined) ?? []).map((item) => this.learn(kind, server, item));
-      const next = typeof page['nextCursor'] === 'string' ? encodeCursor({ server: i, cursor: page['nextCursor'] }) : this.nextServerCursor(i, spec.capability);
+      const items = ((page[spec.field] as Record<string, unknown>[] | undefined) ?? []).map((item) =>
+        this.learn(kind, server, item),
+      );
+      const next =
+        typeof page['nextCursor'] === 'string'
+          ? encodeCursor({ server: i, cursor: page['nextCursor'] })
+          : this.nextServerCursor(i, spec.capability);
       if (items.length === 0 && next !== undefined) {
         position = decodeCursor(next);
         i = position.server - 1;
@@ -217,14 +247,17 @@ export class DownstreamPool {
 }
 
 function encodeCursor(position: { server: number; cursor?: string }): string {
-  return Buffer.from(JSON.stringify(position.cursor === undefined ? { s: position.server } : { s: position.server, c: position.cursor })).toString('base64url');
+  return Buffer.from(
+    JSON.stringify(position.cursor === undefined ? { s: position.server } : { s: position.server, c: position.cursor }),
+  ).toString('base64url');
 }
 
 function decodeCursor(cursor: string | undefined): { server: number; cursor?: string } {
   if (cursor === undefined) return { server: 0 };
   try {
     const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { s?: unknown; c?: unknown };
-    if (typeof value.s === 'number' && Number.isInteger(value.s) && value.s >= 0) return { server: value.s, ...(typeof value.c === 'string' ? { cursor: value.c } : {}) };
+    if (typeof value.s === 'number' && Number.isInteger(value.s) && value.s >= 0)
+      return { server: value.s, ...(typeof value.c === 'string' ? { cursor: value.c } : {}) };
   } catch {
     // fall through
   }

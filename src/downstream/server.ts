@@ -3,7 +3,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, McpError, ResultSchema, type ClientCapabilities, type Notification, type Progress } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  ResultSchema,
+  type ClientCapabilities,
+  type Notification,
+  type Progress,
+} from '@modelcontextprotocol/sdk/types.js';
 import { DownstreamError, describeError, type Logger } from '../common/index.js';
 import { OrderedTransport } from './ordered-transport.js';
 import type { ServerConfig } from '../config/index.js';
@@ -27,7 +34,11 @@ export interface DownstreamServerHooks {
   /** Any other notification the server sent (logging, progress of unrelated requests, list_changed…). */
   onNotification?(server: DownstreamServer, notification: Notification): void;
   /** A request from the server to the client (sampling, elicitation, roots): relayed upstream. */
-  onRequest?(server: DownstreamServer, request: { method: string; params?: Record<string, unknown> }, signal: AbortSignal): Promise<Record<string, unknown>>;
+  onRequest?(
+    server: DownstreamServer,
+    request: { method: string; params?: Record<string, unknown> },
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
 }
 
 const STDERR_TAIL_LINES = 20;
@@ -54,7 +65,12 @@ export class DownstreamServer {
 
   constructor(
     readonly config: ServerConfig,
-    private readonly options: { clientInfo: { name: string; version: string }; capabilities: ClientCapabilities; logger: Logger; hooks: DownstreamServerHooks },
+    private readonly options: {
+      clientInfo: { name: string; version: string };
+      capabilities: ClientCapabilities;
+      logger: Logger;
+      hooks: DownstreamServerHooks;
+    },
   ) {}
 
   get name(): string {
@@ -93,14 +109,23 @@ export class DownstreamServer {
     const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities });
     client.fallbackNotificationHandler = async (notification) => {
       if (notification.method === 'notifications/tools/list_changed') {
-        await this.refreshTools(client).catch((err: unknown) => this.options.logger.warn('cannot refresh tools after list_changed', { server: this.name, error: describeError(err) }));
+        await this.refreshTools(client).catch((err: unknown) =>
+          this.options.logger.warn('cannot refresh tools after list_changed', {
+            server: this.name,
+            error: describeError(err),
+          }),
+        );
       }
       this.options.hooks.onNotification?.(this, notification);
     };
     client.fallbackRequestHandler = async (request, extra) => {
       const onRequest = this.options.hooks.onRequest;
       if (!onRequest) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
-      return (await onRequest(this, { method: request.method, ...(request.params ? { params: request.params as Record<string, unknown> } : {}) }, extra.signal)) as never;
+      return (await onRequest(
+        this,
+        { method: request.method, ...(request.params ? { params: request.params as Record<string, unknown> } : {}) },
+        extra.signal,
+      )) as never;
     };
     const transport = new OrderedTransport(this.createTransport());
     client.onclose = () => this.handleClose(client);
@@ -124,12 +149,18 @@ export class DownstreamServer {
   private createTransport(): Transport {
     const c = this.config;
     if (c.kind === 'http') {
-      return new StreamableHTTPClientTransport(new URL(c.url), { requestInit: { headers: { ...c.headers } }, fetch: fetchWithoutListenerLimit });
+      return new StreamableHTTPClientTransport(new URL(c.url), {
+        requestInit: { headers: { ...c.headers } },
+        fetch: fetchWithoutListenerLimit,
+      });
     }
     // POSIX: own process group, ended as a whole on close (wrappers such as npx leave grandchildren).
     // Windows has no process groups to signal: the SDK's transport.
     const params = { command: c.command, args: [...c.args], env: { ...c.env }, cwd: c.cwd };
-    const transport = process.platform === 'win32' ? new StdioClientTransport({ ...params, stderr: 'pipe' }) : new ProcessGroupStdioTransport(params);
+    const transport =
+      process.platform === 'win32'
+        ? new StdioClientTransport({ ...params, stderr: 'pipe' })
+        : new ProcessGroupStdioTransport(params);
     transport.stderr?.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (!line.trim()) continue;
@@ -162,7 +193,9 @@ export class DownstreamServer {
     const tools: RawTool[] = [];
     let cursor: string | undefined;
     do {
-      const page = await client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, ResultSchema, { timeout: this.startTimeoutMs });
+      const page = await client.request({ method: 'tools/list', params: cursor ? { cursor } : {} }, ResultSchema, {
+        timeout: this.startTimeoutMs,
+      });
       tools.push(...((page['tools'] as RawTool[] | undefined) ?? []));
       cursor = typeof page['nextCursor'] === 'string' ? page['nextCursor'] : undefined;
     } while (cursor);
@@ -174,8 +207,13 @@ export class DownstreamServer {
    * Sends a request, starting the server first if it is down. Results are read with the loose
    * `ResultSchema` so fields this SDK does not know are relayed, not dropped.
    */
-  async request(method: string, params: Record<string, unknown> | undefined, options: RequestOptions = {}): Promise<Record<string, unknown>> {
-    if (this.closing) throw new DownstreamError('downstream_closed', `downstream server "${this.name}" is shutting down`);
+  async request(
+    method: string,
+    params: Record<string, unknown> | undefined,
+    options: RequestOptions = {},
+  ): Promise<Record<string, unknown>> {
+    if (this.closing)
+      throw new DownstreamError('downstream_closed', `downstream server "${this.name}" is shutting down`);
     if (!this.client) {
       const wasDown = this.status === 'down';
       await this.connect();
@@ -186,7 +224,8 @@ export class DownstreamServer {
       }
     }
     const client = this.client;
-    if (!client) throw new DownstreamError('downstream_unavailable', `downstream server "${this.name}" is not connected`);
+    if (!client)
+      throw new DownstreamError('downstream_unavailable', `downstream server "${this.name}" is not connected`);
     return client.request({ method, params } as never, ResultSchema, {
       signal: options.signal,
       timeout: this.config.timeoutMs,

@@ -114,7 +114,10 @@ export class ProcessGroupStdioTransport implements Transport {
     if (!child || child.pid === undefined) return;
     const pgid = child.pid;
     // 'exit', not 'close': grandchildren holding the pipes would keep 'close' from firing.
-    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((r) => child.once('exit', () => r()));
     try {
       child.stdin?.end();
     } catch {

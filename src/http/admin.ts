@@ -92,23 +92,34 @@ export function createAdminRouter(options: AdminOptions): Router {
     res.set('Cache-Control', 'no-store');
     const principal = res.locals['principal'] as Principal;
     const admin = config.auth.type === 'none' || principal.roles.includes(ADMIN_ROLE);
-    const roles = config.auth.type === 'none' && !principal.roles.includes(ADMIN_ROLE) ? [...principal.roles, ADMIN_ROLE] : [...principal.roles];
+    const roles =
+      config.auth.type === 'none' && !principal.roles.includes(ADMIN_ROLE)
+        ? [...principal.roles, ADMIN_ROLE]
+        : [...principal.roles];
     res.locals['caller'] = { principal, approver: { sub: principal.sub, roles }, admin } satisfies Caller;
     next();
   });
   const caller = (res: Response): Caller => res.locals['caller'] as Caller;
   const adminOnly = (_req: Request, res: Response, next: NextFunction): void => {
     if (caller(res).admin) return next();
-    next(new HttpError(403, 'forbidden', `${caller(res).principal.sub} needs the role ${ADMIN_ROLE} for this (approvers without it may use /admin/approvals and /admin/events)`));
+    next(
+      new HttpError(
+        403,
+        'forbidden',
+        `${caller(res).principal.sub} needs the role ${ADMIN_ROLE} for this (approvers without it may use /admin/approvals and /admin/events)`,
+      ),
+    );
   };
-  const route = (handler: (req: Request, res: Response) => Promise<unknown> | unknown) => (req: Request, res: Response, next: NextFunction) => {
-    Promise.resolve()
-      .then(() => handler(req, res))
-      .then((body) => {
-        if (body !== undefined && !res.headersSent) res.json(body);
-      })
-      .catch(next);
-  };
+  const route =
+    (handler: (req: Request, res: Response) => Promise<unknown> | unknown) =>
+    (req: Request, res: Response, next: NextFunction) => {
+      Promise.resolve()
+        .then(() => handler(req, res))
+        .then((body) => {
+          if (body !== undefined && !res.headersSent) res.json(body);
+        })
+        .catch(next);
+    };
 
   // --- workflow status ------------------------------------------------------------------------
 
@@ -133,7 +144,10 @@ export function createAdminRouter(options: AdminOptions): Router {
 
   // --- helpers ----------------------------------------------------------------------------------
 
-  const sessionItem = (row: SessionRow | undefined, liveState: LiveSessionState | undefined): Record<string, unknown> => {
+  const sessionItem = (
+    row: SessionRow | undefined,
+    liveState: LiveSessionState | undefined,
+  ): Record<string, unknown> => {
     const calls = row?.calls ?? [];
     let allowed = 0;
     let denied = 0;
@@ -206,14 +220,22 @@ export function createAdminRouter(options: AdminOptions): Router {
       const page = await warden.audit.read({ ...query, sinceSeq: after, limit: REPORT_PAGE });
       out.push(...page);
       if (out.length > MAX_REPORT_RECORDS) {
-        throw new HttpError(413, 'range_too_large', `more than ${MAX_REPORT_RECORDS} records match; narrow the range (from, to) or use 'warden audit export'`);
+        throw new HttpError(
+          413,
+          'range_too_large',
+          `more than ${MAX_REPORT_RECORDS} records match; narrow the range (from, to) or use 'warden audit export'`,
+        );
       }
       if (page.length < REPORT_PAGE) return out;
       after = page[page.length - 1]!.seq;
     }
   };
 
-  const verification = async (): Promise<{ result: VerifyResult; checked_at: string; head: { seq: number; hash: string } | null }> => {
+  const verification = async (): Promise<{
+    result: VerifyResult;
+    checked_at: string;
+    head: { seq: number; hash: string } | null;
+  }> => {
     const head = await warden.audit.head();
     const key = head ? `${head.seq}:${head.hash}` : 'empty';
     if (!verified || verified.key !== key) {
@@ -225,7 +247,13 @@ export function createAdminRouter(options: AdminOptions): Router {
               archives: config.audit.retention ? listArchives(config.audit.retention.archiveDir) : [],
               checkpointEvery: config.audit.checkpointEvery,
             })
-          : { ok: false, seq: 0, problem: 'truncated', detail: 'this audit store cannot be verified from here', source: 'store' };
+          : {
+              ok: false,
+              seq: 0,
+              problem: 'truncated',
+              detail: 'this audit store cannot be verified from here',
+              source: 'store',
+            };
       verified = { key, result, checked_at: new Date().toISOString() };
     }
     return { result: verified.result, checked_at: verified.checked_at, head };
@@ -241,193 +269,295 @@ export function createAdminRouter(options: AdminOptions): Router {
 
   // --- routes -----------------------------------------------------------------------------------
 
-  router.get('/whoami', route((_req, res) => {
-    const c = caller(res);
-    return { sub: c.principal.sub, roles: c.approver.roles, admin: c.admin, auth: config.auth.type };
-  }));
+  router.get(
+    '/whoami',
+    route((_req, res) => {
+      const c = caller(res);
+      return { sub: c.principal.sub, roles: c.approver.roles, admin: c.admin, auth: config.auth.type };
+    }),
+  );
 
-  router.get('/sessions', adminOnly, route(async (req) => {
-    await view.sync();
-    const liveSessions = liveById();
-    const onlyLive = req.query['live'] === 'true' || req.query['live'] === '1';
-    const withWorkflows = onlyLive || req.query['workflows'] === 'true';
-    const items: Record<string, unknown>[] = [];
-    for (const s of liveSessions.values()) {
-      const row = view.session(s.id);
-      items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: await statusOf(row, s) } : {}) });
-    }
-    if (!onlyLive) {
-      for (const row of view.allSessions()) {
-        if (liveSessions.has(row.session_id)) continue;
-        const workflows = withWorkflows ? { workflows: await statusOf(row, undefined) } : {};
-        items.push({ ...sessionItem(row, undefined), ...workflows });
+  router.get(
+    '/sessions',
+    adminOnly,
+    route(async (req) => {
+      await view.sync();
+      const liveSessions = liveById();
+      const onlyLive = req.query['live'] === 'true' || req.query['live'] === '1';
+      const withWorkflows = onlyLive || req.query['workflows'] === 'true';
+      const items: Record<string, unknown>[] = [];
+      for (const s of liveSessions.values()) {
+        const row = view.session(s.id);
+        items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: await statusOf(row, s) } : {}) });
       }
-    }
-    const { limit, offset } = paging(req, 100, 1000);
-    return { sessions: items.slice(offset, offset + limit), total: items.length, workflow_status: warden.policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT) };
-  }));
-
-  router.get('/sessions/:id', adminOnly, route(async (req) => {
-    await view.sync();
-    const id = String(req.params['id']);
-    const liveState = liveById().get(id);
-    const row = view.session(id);
-    const records = await readAll({ session: id });
-    if (!liveState && !row && records.length === 0) throw new HttpError(404, 'session_not_found', `no session ${id} in the audit trail`);
-    return {
-      session: row || liveState ? sessionItem(row, liveState) : { session_id: id, live: false },
-      workflows: row || liveState ? await statusOf(row, liveState) : null,
-      calls: (row?.calls ?? []).map(callItem),
-      report: buildSessionReport(id, records),
-    };
-  }));
-
-  router.get('/decisions', adminOnly, route(async (req) => {
-    await view.sync();
-    const q = req.query;
-    const want = (name: string): string | undefined => (typeof q[name] === 'string' && q[name] !== '' ? (q[name] as string) : undefined);
-    const since = time(q['since'] ?? q['from'], 'since');
-    const until = time(q['until'] ?? q['to'], 'until');
-    const before = want('before') ? Number(want('before')) : Infinity;
-    const allow = want('allow');
-    const filters = { session: want('session'), tool: want('tool'), rule: want('rule'), revision: want('revision'), outcome: want('outcome'), workflow: want('workflow') };
-    const { limit } = paging(req, 100, 500);
-    const out: Record<string, unknown>[] = [];
-    let next: number | null = null;
-    for (const c of view.recentCalls()) {
-      if (c.seq >= before) continue;
-      if (filters.session && c.session_id !== filters.session) continue;
-      if (filters.tool && c.name !== filters.tool) continue;
-      if (since && c.at < since) continue;
-      if (until && c.at >= until) continue;
-      const s = summarize(c);
-      if (allow === 'true' && !s.allow) continue;
-      if (allow === 'false' && s.allow) continue;
-      if (filters.outcome && s.outcome !== filters.outcome) continue;
-      if (filters.revision && s.revision !== filters.revision) continue;
-      if (filters.rule && !s.reasons.some((r) => r.rule === filters.rule) && !s.monitored.some((r) => r.rule === filters.rule)) continue;
-      if (filters.workflow && !s.reasons.some((r) => r.workflow === filters.workflow) && !s.monitored.some((r) => r.workflow === filters.workflow)) continue;
-      if (out.length === limit) {
-        next = out.length ? (out[out.length - 1]!['seq'] as number) : null;
-        break;
+      if (!onlyLive) {
+        for (const row of view.allSessions()) {
+          if (liveSessions.has(row.session_id)) continue;
+          const workflows = withWorkflows ? { workflows: await statusOf(row, undefined) } : {};
+          items.push({ ...sessionItem(row, undefined), ...workflows });
+        }
       }
-      out.push(callItem(c));
-    }
-    return { decisions: out, next_before: next };
-  }));
+      const { limit, offset } = paging(req, 100, 1000);
+      return {
+        sessions: items.slice(offset, offset + limit),
+        total: items.length,
+        workflow_status: warden.policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT),
+      };
+    }),
+  );
 
-  router.get('/approvals', route(async (_req, res) => {
-    const c = caller(res);
-    const pending = warden.approvals
-      .list()
-      .filter((a) => visibleApproval(c, a))
-      .map((a) => ({ ...a, may_approve: mayApprove(a, c.approver, 'admin') }));
-    if (!c.admin) return { pending };
-    await view.sync();
-    const recent = view
-      .recentCalls()
-      .filter((call) => call.approval?.outcome)
-      .slice(0, 50)
-      .map((call) => ({ id: call.call_id, session_id: call.session_id, name: call.name, ...call.approval }));
-    return { pending, recent };
-  }));
+  router.get(
+    '/sessions/:id',
+    adminOnly,
+    route(async (req) => {
+      await view.sync();
+      const id = String(req.params['id']);
+      const liveState = liveById().get(id);
+      const row = view.session(id);
+      const records = await readAll({ session: id });
+      if (!liveState && !row && records.length === 0)
+        throw new HttpError(404, 'session_not_found', `no session ${id} in the audit trail`);
+      return {
+        session: row || liveState ? sessionItem(row, liveState) : { session_id: id, live: false },
+        workflows: row || liveState ? await statusOf(row, liveState) : null,
+        calls: (row?.calls ?? []).map(callItem),
+        report: buildSessionReport(id, records),
+      };
+    }),
+  );
 
-  router.post('/approvals/:id', route((req, res) => {
-    const body = (req.body ?? {}) as { approve?: unknown; comment?: unknown };
-    if (typeof body.approve !== 'boolean') throw new HttpError(400, 'bad_request', 'the body must be JSON {"approve": true|false, "comment"?: "..."}');
-    if (body.comment !== undefined && (typeof body.comment !== 'string' || body.comment.length > 2000)) throw new HttpError(400, 'bad_request', 'comment must be a string of at most 2000 characters');
-    const c = caller(res);
-    const id = String(req.params['id']);
-    try {
-      const result = warden.approvals.decide(id, c.approver, body.approve, body.comment === '' ? undefined : (body.comment as string | undefined));
-      logger.info('approval answered through the admin API', { approval_id: id, by: c.principal.sub, approve: body.approve });
-      return { id, result };
-    } catch (err) {
-      if (err instanceof ApprovalError) throw new HttpError(err.code === 'approval_not_found' ? 404 : 403, err.code, err.message);
-      throw err;
-    }
-  }));
+  router.get(
+    '/decisions',
+    adminOnly,
+    route(async (req) => {
+      await view.sync();
+      const q = req.query;
+      const want = (name: string): string | undefined =>
+        typeof q[name] === 'string' && q[name] !== '' ? (q[name] as string) : undefined;
+      const since = time(q['since'] ?? q['from'], 'since');
+      const until = time(q['until'] ?? q['to'], 'until');
+      const before = want('before') ? Number(want('before')) : Infinity;
+      const allow = want('allow');
+      const filters = {
+        session: want('session'),
+        tool: want('tool'),
+        rule: want('rule'),
+        revision: want('revision'),
+        outcome: want('outcome'),
+        workflow: want('workflow'),
+      };
+      const { limit } = paging(req, 100, 500);
+      const out: Record<string, unknown>[] = [];
+      let next: number | null = null;
+      for (const c of view.recentCalls()) {
+        if (c.seq >= before) continue;
+        if (filters.session && c.session_id !== filters.session) continue;
+        if (filters.tool && c.name !== filters.tool) continue;
+        if (since && c.at < since) continue;
+        if (until && c.at >= until) continue;
+        const s = summarize(c);
+        if (allow === 'true' && !s.allow) continue;
+        if (allow === 'false' && s.allow) continue;
+        if (filters.outcome && s.outcome !== filters.outcome) continue;
+        if (filters.revision && s.revision !== filters.revision) continue;
+        if (
+          filters.rule &&
+          !s.reasons.some((r) => r.rule === filters.rule) &&
+          !s.monitored.some((r) => r.rule === filters.rule)
+        )
+          continue;
+        if (
+          filters.workflow &&
+          !s.reasons.some((r) => r.workflow === filters.workflow) &&
+          !s.monitored.some((r) => r.workflow === filters.workflow)
+        )
+          continue;
+        if (out.length === limit) {
+          next = out.length ? (out[out.length - 1]!['seq'] as number) : null;
+          break;
+        }
+        out.push(callItem(c));
+      }
+      return { decisions: out, next_before: next };
+    }),
+  );
 
-  router.get('/policy', adminOnly, route(() => ({
-    ...warden.policy.status(),
-    mode: config.policy.mode,
-    workflow_status: warden.policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT),
-  })));
+  router.get(
+    '/approvals',
+    route(async (_req, res) => {
+      const c = caller(res);
+      const pending = warden.approvals
+        .list()
+        .filter((a) => visibleApproval(c, a))
+        .map((a) => ({ ...a, may_approve: mayApprove(a, c.approver, 'admin') }));
+      if (!c.admin) return { pending };
+      await view.sync();
+      const recent = view
+        .recentCalls()
+        .filter((call) => call.approval?.outcome)
+        .slice(0, 50)
+        .map((call) => ({ id: call.call_id, session_id: call.session_id, name: call.name, ...call.approval }));
+      return { pending, recent };
+    }),
+  );
 
-  // The same requests `warden policy rollback|reload` write to the control file, answered at once.
-  router.post('/policy/:action', adminOnly, route(async (req, res) => {
-    const action = String(req.params['action']);
-    if (action !== 'rollback' && action !== 'reload') throw new HttpError(404, 'not_found', `no policy action ${action} (known: rollback, reload)`);
-    const result = await warden.policy.handleControl({ id: randomUUID(), action, requested_at: new Date().toISOString() });
-    logger.info(`policy ${action} through the admin API`, { by: caller(res).principal.sub, ok: result.ok, message: result.message, revision: result.revision });
-    if (!result.ok) throw new HttpError(409, `policy_${action}_failed`, result.message);
-    return result;
-  }));
-
-  router.get('/compliance', adminOnly, route(async (req) => {
-    await view.sync();
-    const from = time(req.query['from'], 'from');
-    const to = time(req.query['to'], 'to');
-    const bucket = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
-    const query = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(bucket ? { bucket } : {}) };
-    const liveSessions = liveById();
-    try {
-      return await complianceReport(view.allSessions().reverse(), query, {
-        live: new Set(liveSessions.keys()),
-        status: (row) => statusOf(row, liveSessions.get(row.session_id)),
-      });
-    } catch (err) {
-      if (err instanceof ReportError) throw new HttpError(400, 'bad_request', err.message);
-      throw err;
-    }
-  }));
-
-  router.get('/audit/report', adminOnly, route(async (req, res) => {
-    const session = typeof req.query['session'] === 'string' && req.query['session'] !== '' ? req.query['session'] : undefined;
-    const since = time(req.query['from'] ?? req.query['since'], 'from');
-    const until = time(req.query['to'] ?? req.query['until'], 'to');
-    const format = typeof req.query['format'] === 'string' ? req.query['format'] : 'json';
-    if (!['json', 'csv', 'text'].includes(format)) throw new HttpError(400, 'bad_request', 'format must be json, csv or text');
-    const records = await readAll({ ...(session ? { session } : {}), ...(since ? { since } : {}), ...(until ? { until } : {}) });
-    const check = await verification();
-    const name = `warden-audit${session ? `-${session.slice(0, 8)}` : ''}`;
-    res.set('X-Warden-Chain', check.result.ok ? `ok; ${check.result.count} records` : `failed at seq ${check.result.seq}: ${check.result.problem}`);
-    if (format === 'csv') {
-      res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${name}.csv"`);
-      res.send(csvHeader() + records.map(toCsvLine).join(''));
-      return undefined;
-    }
-    if (format === 'text') {
-      if (!session) throw new HttpError(400, 'bad_request', 'format text needs a session');
+  router.post(
+    '/approvals/:id',
+    route((req, res) => {
+      const body = (req.body ?? {}) as { approve?: unknown; comment?: unknown };
+      if (typeof body.approve !== 'boolean')
+        throw new HttpError(400, 'bad_request', 'the body must be JSON {"approve": true|false, "comment"?: "..."}');
+      if (body.comment !== undefined && (typeof body.comment !== 'string' || body.comment.length > 2000))
+        throw new HttpError(400, 'bad_request', 'comment must be a string of at most 2000 characters');
+      const c = caller(res);
+      const id = String(req.params['id']);
       try {
-        res.type('text/plain; charset=utf-8').send(formatSessionReport(buildSessionReport(session, records)));
+        const result = warden.approvals.decide(
+          id,
+          c.approver,
+          body.approve,
+          body.comment === '' ? undefined : (body.comment as string | undefined),
+        );
+        logger.info('approval answered through the admin API', {
+          approval_id: id,
+          by: c.principal.sub,
+          approve: body.approve,
+        });
+        return { id, result };
       } catch (err) {
-        if (err instanceof AuditError) throw new HttpError(404, 'session_not_found', err.message);
+        if (err instanceof ApprovalError)
+          throw new HttpError(err.code === 'approval_not_found' ? 404 : 403, err.code, err.message);
         throw err;
       }
-      return undefined;
-    }
-    if (req.query['download'] === '1') res.set('Content-Disposition', `attachment; filename="${name}.json"`);
-    const reports = session ? [buildSessionReport(session, records)] : buildSessionReports(records);
-    if (session && reports[0]!.calls.length === 0 && !reports[0]!.opened && records.length === 0) throw new HttpError(404, 'session_not_found', `no audit records for session ${session}${since || until ? ' in this range' : ''}`);
-    return {
-      version: 1,
-      generated_at: new Date().toISOString(),
-      range: { from: since ?? null, to: until ?? null },
-      session: session ?? null,
-      records: records.length,
-      first_seq: records[0]?.seq ?? null,
-      last_seq: records[records.length - 1]?.seq ?? null,
-      verification: { ...check.result, checked_at: check.checked_at },
-      totals: sumTotals(reports.map((r) => r.totals)),
-      sessions: reports,
-    };
-  }));
+    }),
+  );
 
-  router.get('/audit/verify', adminOnly, route(async () => {
-    const check = await verification();
-    return { ...check.result, checked_at: check.checked_at, head: check.head };
-  }));
+  router.get(
+    '/policy',
+    adminOnly,
+    route(() => ({
+      ...warden.policy.status(),
+      mode: config.policy.mode,
+      workflow_status: warden.policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT),
+    })),
+  );
+
+  // The same requests `warden policy rollback|reload` write to the control file, answered at once.
+  router.post(
+    '/policy/:action',
+    adminOnly,
+    route(async (req, res) => {
+      const action = String(req.params['action']);
+      if (action !== 'rollback' && action !== 'reload')
+        throw new HttpError(404, 'not_found', `no policy action ${action} (known: rollback, reload)`);
+      const result = await warden.policy.handleControl({
+        id: randomUUID(),
+        action,
+        requested_at: new Date().toISOString(),
+      });
+      logger.info(`policy ${action} through the admin API`, {
+        by: caller(res).principal.sub,
+        ok: result.ok,
+        message: result.message,
+        revision: result.revision,
+      });
+      if (!result.ok) throw new HttpError(409, `policy_${action}_failed`, result.message);
+      return result;
+    }),
+  );
+
+  router.get(
+    '/compliance',
+    adminOnly,
+    route(async (req) => {
+      await view.sync();
+      const from = time(req.query['from'], 'from');
+      const to = time(req.query['to'], 'to');
+      const bucket = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
+      const query = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(bucket ? { bucket } : {}) };
+      const liveSessions = liveById();
+      try {
+        return await complianceReport(view.allSessions().reverse(), query, {
+          live: new Set(liveSessions.keys()),
+          status: (row) => statusOf(row, liveSessions.get(row.session_id)),
+        });
+      } catch (err) {
+        if (err instanceof ReportError) throw new HttpError(400, 'bad_request', err.message);
+        throw err;
+      }
+    }),
+  );
+
+  router.get(
+    '/audit/report',
+    adminOnly,
+    route(async (req, res) => {
+      const session =
+        typeof req.query['session'] === 'string' && req.query['session'] !== '' ? req.query['session'] : undefined;
+      const since = time(req.query['from'] ?? req.query['since'], 'from');
+      const until = time(req.query['to'] ?? req.query['until'], 'to');
+      const format = typeof req.query['format'] === 'string' ? req.query['format'] : 'json';
+      if (!['json', 'csv', 'text'].includes(format))
+        throw new HttpError(400, 'bad_request', 'format must be json, csv or text');
+      const records = await readAll({
+        ...(session ? { session } : {}),
+        ...(since ? { since } : {}),
+        ...(until ? { until } : {}),
+      });
+      const check = await verification();
+      const name = `warden-audit${session ? `-${session.slice(0, 8)}` : ''}`;
+      res.set(
+        'X-Warden-Chain',
+        check.result.ok
+          ? `ok; ${check.result.count} records`
+          : `failed at seq ${check.result.seq}: ${check.result.problem}`,
+      );
+      if (format === 'csv') {
+        res.type('text/csv; charset=utf-8').set('Content-Disposition', `attachment; filename="${name}.csv"`);
+        res.send(csvHeader() + records.map(toCsvLine).join(''));
+        return undefined;
+      }
+      if (format === 'text') {
+        if (!session) throw new HttpError(400, 'bad_request', 'format text needs a session');
+        try {
+          res.type('text/plain; charset=utf-8').send(formatSessionReport(buildSessionReport(session, records)));
+        } catch (err) {
+          if (err instanceof AuditError) throw new HttpError(404, 'session_not_found', err.message);
+          throw err;
+        }
+        return undefined;
+      }
+      if (req.query['download'] === '1') res.set('Content-Disposition', `attachment; filename="${name}.json"`);
+      const reports = session ? [buildSessionReport(session, records)] : buildSessionReports(records);
+      if (session && reports[0]!.calls.length === 0 && !reports[0]!.opened && records.length === 0)
+        throw new HttpError(
+          404,
+          'session_not_found',
+          `no audit records for session ${session}${since || until ? ' in this range' : ''}`,
+        );
+      return {
+        version: 1,
+        generated_at: new Date().toISOString(),
+        range: { from: since ?? null, to: until ?? null },
+        session: session ?? null,
+        records: records.length,
+        first_seq: records[0]?.seq ?? null,
+        last_seq: records[records.length - 1]?.seq ?? null,
+        verification: { ...check.result, checked_at: check.checked_at },
+        totals: sumTotals(reports.map((r) => r.totals)),
+        sessions: reports,
+      };
+    }),
+  );
+
+  router.get(
+    '/audit/verify',
+    adminOnly,
+    route(async () => {
+      const check = await verification();
+      return { ...check.result, checked_at: check.checked_at, head: check.head };
+    }),
+  );
 
   router.get('/events', (req, res) => {
     const c = caller(res);
@@ -439,13 +569,18 @@ export function createAdminRouter(options: AdminOptions): Router {
     live.stream(req, res, filter);
   });
 
-  router.use((_req, _res, next) => next(new HttpError(404, 'not_found', 'no such admin endpoint; see docs/admin-api.md')));
+  router.use((_req, _res, next) =>
+    next(new HttpError(404, 'not_found', 'no such admin endpoint; see docs/admin-api.md')),
+  );
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    if (err instanceof HttpError) return void res.status(err.status).json({ error: err.code, error_description: err.message });
+    if (err instanceof HttpError)
+      return void res.status(err.status).json({ error: err.code, error_description: err.message });
     const e = err as { type?: string; status?: number };
-    if (e.type === 'entity.parse.failed') return void res.status(400).json({ error: 'bad_request', error_description: 'the body is not valid JSON' });
-    if (e.type === 'entity.too.large') return void res.status(413).json({ error: 'too_large', error_description: 'the body is larger than 64 kB' });
+    if (e.type === 'entity.parse.failed')
+      return void res.status(400).json({ error: 'bad_request', error_description: 'the body is not valid JSON' });
+    if (e.type === 'entity.too.large')
+      return void res.status(413).json({ error: 'too_large', error_description: 'the body is larger than 64 kB' });
     logger.error('admin request failed', { error: describeError(err) });
     res.status(500).json({ error: 'internal_error', error_description: describeError(err) });
   });
@@ -461,7 +596,9 @@ function sumTotals(list: SessionReport['totals'][]): SessionReport['totals'] {
 function paging(req: Request, fallback: number, max: number): { limit: number; offset: number } {
   const limit = Number(req.query['limit'] ?? fallback);
   const offset = Number(req.query['offset'] ?? 0);
-  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw new HttpError(400, 'bad_request', `limit must be an integer from 1 to ${max}`);
-  if (!Number.isInteger(offset) || offset < 0) throw new HttpError(400, 'bad_request', 'offset must be a non-negative integer');
+  if (!Number.isInteger(limit) || limit < 1 || limit > max)
+    throw new HttpError(400, 'bad_request', `limit must be an integer from 1 to ${max}`);
+  if (!Number.isInteger(offset) || offset < 0)
+    throw new HttpError(400, 'bad_request', 'offset must be a non-negative integer');
   return { limit, offset };
 }

@@ -1,7 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
 import { ConfigError, describeError } from '../common/index.js';
 import type { AuthConfig, Principal } from '../config/index.js';
 
@@ -79,10 +86,21 @@ export function isLoopback(host: string): boolean {
 
 function bearerToken(authorization: string | undefined): { token: string } | AuthFailure {
   if (authorization === undefined || authorization === '') {
-    return { ok: false, code: 'missing_token', message: 'an Authorization: Bearer token is required', tokenGiven: false };
+    return {
+      ok: false,
+      code: 'missing_token',
+      message: 'an Authorization: Bearer token is required',
+      tokenGiven: false,
+    };
   }
   const m = /^Bearer[ ]+([^ ]+)[ ]*$/i.exec(authorization);
-  if (!m) return { ok: false, code: 'malformed_header', message: 'the Authorization header must be "Bearer <token>"', tokenGiven: true };
+  if (!m)
+    return {
+      ok: false,
+      code: 'malformed_header',
+      message: 'the Authorization header must be "Bearer <token>"',
+      tokenGiven: true,
+    };
   return { token: m[1] as string };
 }
 
@@ -100,7 +118,11 @@ function bearerAuthenticator(tokens: readonly { token: string; principal: Princi
       for (const entry of known) {
         if (timingSafeEqual(digest, entry.digest)) principal = entry.principal;
       }
-      return Promise.resolve(principal ? { ok: true, principal } : { ok: false, code: 'unknown_token', message: 'the token is not valid', tokenGiven: true });
+      return Promise.resolve(
+        principal
+          ? { ok: true, principal }
+          : { ok: false, code: 'unknown_token', message: 'the token is not valid', tokenGiven: true },
+      );
     },
   };
 }
@@ -119,7 +141,11 @@ function jwtAuthenticator(auth: Extract<AuthConfig, { type: 'jwt' }>): Authentic
     try {
       keys = createLocalJWKSet(JSON.parse(readFileSync(path, 'utf8')) as Parameters<typeof createLocalJWKSet>[0]);
     } catch (err) {
-      throw new ConfigError('config_invalid', `config error at auth.jwks: ${path} is not a JWKS document ({"keys": [...]}): ${describeError(err)}. Fix: export your issuer's public keys as a JWKS JSON file.`, { cause: err });
+      throw new ConfigError(
+        'config_invalid',
+        `config error at auth.jwks: ${path} is not a JWKS document ({"keys": [...]}): ${describeError(err)}. Fix: export your issuer's public keys as a JWKS JSON file.`,
+        { cause: err },
+      );
     }
   }
   const options = {
@@ -145,13 +171,25 @@ function jwtAuthenticator(auth: Extract<AuthConfig, { type: 'jwt' }>): Authentic
       if (typeof payload.sub !== 'string' || payload.sub === '') {
         return { ok: false, code: 'invalid_claims', message: 'the token has no sub claim', tokenGiven: true };
       }
-      return { ok: true, principal: Object.freeze({ sub: payload.sub, roles: Object.freeze(readRoles(payload, auth.rolesClaim)), claims: Object.freeze({ ...payload }) }) };
+      return {
+        ok: true,
+        principal: Object.freeze({
+          sub: payload.sub,
+          roles: Object.freeze(readRoles(payload, auth.rolesClaim)),
+          claims: Object.freeze({ ...payload }),
+        }),
+      };
     },
   };
 }
 
 function jwtFailure(err: unknown, auth: Extract<AuthConfig, { type: 'jwt' }>): AuthFailure {
-  const fail = (code: AuthFailure['code'], message: string): AuthFailure => ({ ok: false, code, message, tokenGiven: true });
+  const fail = (code: AuthFailure['code'], message: string): AuthFailure => ({
+    ok: false,
+    code,
+    message,
+    tokenGiven: true,
+  });
   if (err instanceof joseErrors.JWTExpired && err.claim === 'iat') {
     const age = `${auth.maxTokenAgeSec} s ago, the most auth.maxTokenAgeSec allows`;
     return fail('too_old', `the token was issued more than ${age}; get a fresh one`);
@@ -172,10 +210,14 @@ function jwtFailure(err: unknown, auth: Extract<AuthConfig, { type: 'jwt' }>): A
     if (err.claim === 'aud') return fail('wrong_audience', 'the token is not meant for this resource (aud)');
     return fail('invalid_claims', `the token's ${err.claim} claim is not valid: ${err.reason}`);
   }
-  if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey) return fail('bad_signature', 'the token signature does not verify');
-  if (err instanceof joseErrors.JWKSTimeout || (err instanceof joseErrors.JOSEError && err.code === 'ERR_JWKS_INVALID')) return fail('jwks_unavailable', 'the signing keys could not be loaded');
-  if (err instanceof joseErrors.JOSEAlgNotAllowed) return fail('bad_signature', 'the token is signed with an algorithm that is not accepted');
-  if (err instanceof TypeError || (err instanceof Error && /fetch|ECONNREFUSED|network/i.test(err.message))) return fail('jwks_unavailable', 'the signing keys could not be loaded');
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey)
+    return fail('bad_signature', 'the token signature does not verify');
+  if (err instanceof joseErrors.JWKSTimeout || (err instanceof joseErrors.JOSEError && err.code === 'ERR_JWKS_INVALID'))
+    return fail('jwks_unavailable', 'the signing keys could not be loaded');
+  if (err instanceof joseErrors.JOSEAlgNotAllowed)
+    return fail('bad_signature', 'the token is signed with an algorithm that is not accepted');
+  if (err instanceof TypeError || (err instanceof Error && /fetch|ECONNREFUSED|network/i.test(err.message)))
+    return fail('jwks_unavailable', 'the signing keys could not be loaded');
   return fail('invalid_token', 'the token is malformed');
 }
 

@@ -74,7 +74,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   assertAuthAllowsHost(config.auth, host);
   const authenticator = createAuthenticator(config.auth, config.identity);
   if ((host === '0.0.0.0' || host === '::') && !config.http.allowedHosts && !config.http.publicUrl) {
-    logger.warn('listening on every interface without http.allowedHosts or http.publicUrl: only localhost Host headers are accepted. Fix: set http.publicUrl to the URL clients use, or list their Host values in http.allowedHosts.', { host });
+    logger.warn(
+      'listening on every interface without http.allowedHosts or http.publicUrl: only localhost Host headers are accepted. Fix: set http.publicUrl to the URL clients use, or list their Host values in http.allowedHosts.',
+      { host },
+    );
   }
   const metrics = new WardenMetrics();
   const live = new LiveEvents();
@@ -129,7 +132,10 @@ class HttpFront {
   ) {
     metrics.attach({
       sessionsOpen: () => this.sessions.size,
-      downstreamStates: () => [...this.sessions.values()].flatMap((s) => s.proxy?.pool?.servers.map((d) => ({ server: d.name, up: d.status === 'up' })) ?? []),
+      downstreamStates: () =>
+        [...this.sessions.values()].flatMap(
+          (s) => s.proxy?.pool?.servers.map((d) => ({ server: d.name, up: d.status === 'up' })) ?? [],
+        ),
     });
     this.server = createServer(this.buildApp());
   }
@@ -183,7 +189,10 @@ class HttpFront {
   }
 
   /** Ends one MCP session: its Warden session, downstream servers (by process group) and transport. */
-  private closeSession(s: HttpSession, why: 'deleted' | 'idle' | 'shutdown' | 'transport closed' | 'initialize failed'): Promise<void> {
+  private closeSession(
+    s: HttpSession,
+    why: 'deleted' | 'idle' | 'shutdown' | 'transport closed' | 'initialize failed',
+  ): Promise<void> {
     s.closing ??= (async () => {
       if (s.id) this.sessions.delete(s.id);
       this.pending.delete(s);
@@ -206,13 +215,24 @@ class HttpFront {
     // Probes answer before Host validation: they reveal one bit and change nothing, and kubelet and
     // load balancers send the pod or instance address as Host.
     app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-    app.get('/readyz', (_req, res, next) => void this.readiness().then(({ ready, checks }) => res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks }), next));
+    app.get(
+      '/readyz',
+      (_req, res, next) =>
+        void this.readiness().then(
+          ({ ready, checks }) => res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks }),
+          next,
+        ),
+    );
 
     app.use((req, res, next) => {
       const guard = this.guard as OriginGuard;
       const refused = guard.checkHost(req.headers.host) ?? guard.checkOrigin(req.headers.origin);
       if (refused) {
-        this.logger.warn('request refused: host/origin', { host: req.headers.host, origin: req.headers.origin, path: req.path });
+        this.logger.warn('request refused: host/origin', {
+          host: req.headers.host,
+          origin: req.headers.origin,
+          path: req.path,
+        });
         return void jsonRpcError(res, 403, -32000, refused);
       }
       if (req.headers.origin) cors(req, res);
@@ -225,9 +245,17 @@ class HttpFront {
     });
 
     app.get([METADATA_PATH, `${METADATA_PATH}${MCP_PATH}`], (req, res) => {
-      if (this.config.auth.type === 'none') return void res.status(404).json({ error: 'not_found', error_description: 'this Warden does not require authentication' });
+      if (this.config.auth.type === 'none')
+        return void res
+          .status(404)
+          .json({ error: 'not_found', error_description: 'this Warden does not require authentication' });
       const base = this.baseUrl(req);
-      const servers = this.config.auth.authorizationServers.length > 0 ? this.config.auth.authorizationServers : this.config.auth.type === 'jwt' ? [this.config.auth.issuer] : [];
+      const servers =
+        this.config.auth.authorizationServers.length > 0
+          ? this.config.auth.authorizationServers
+          : this.config.auth.type === 'jwt'
+            ? [this.config.auth.issuer]
+            : [];
       res.json({
         resource: `${base}${MCP_PATH}`,
         ...(servers.length > 0 ? { authorization_servers: servers } : {}),
@@ -244,15 +272,31 @@ class HttpFront {
     );
 
     // The admin API and the dashboard (docs/admin-api.md): same authentication as /mcp.
-    app.use('/admin', createAdminRouter({ warden: this.warden, config: this.config, logger: this.logger, live: this.live, authenticate: (req, res, next) => void this.authenticate(req, res, next) }));
+    app.use(
+      '/admin',
+      createAdminRouter({
+        warden: this.warden,
+        config: this.config,
+        logger: this.logger,
+        live: this.live,
+        authenticate: (req, res, next) => void this.authenticate(req, res, next),
+      }),
+    );
     mountDashboard(app);
 
     app.use((_req, res) => void res.status(404).json({ error: 'not_found' }));
     app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
       if (res.headersSent) return next(err);
       const e = err as { type?: string; status?: number };
-      if (e.type === 'entity.too.large') return void jsonRpcError(res, 413, -32000, `request body is larger than http.bodyLimit (${this.config.http.bodyLimit} bytes)`);
-      if (e.type === 'entity.parse.failed') return void jsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
+      if (e.type === 'entity.too.large')
+        return void jsonRpcError(
+          res,
+          413,
+          -32000,
+          `request body is larger than http.bodyLimit (${this.config.http.bodyLimit} bytes)`,
+        );
+      if (e.type === 'entity.parse.failed')
+        return void jsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
       this.logger.error('http request failed', { error: describeError(err) });
       jsonRpcError(res, typeof e.status === 'number' && e.status >= 400 ? e.status : 500, -32603, 'Internal error');
     });
@@ -271,7 +315,12 @@ class HttpFront {
       result = await this.auth.authenticate(req.headers.authorization);
     } catch (err) {
       this.logger.error('authentication failed unexpectedly', { error: describeError(err) });
-      result = { ok: false, code: 'invalid_token', message: 'the token could not be verified', tokenGiven: true } as AuthFailure;
+      result = {
+        ok: false,
+        code: 'invalid_token',
+        message: 'the token could not be verified',
+        tokenGiven: true,
+      } as AuthFailure;
     }
     if (result.ok) {
       res.locals['principal'] = result.principal;
@@ -281,12 +330,20 @@ class HttpFront {
     this.logger.info('request refused: authentication', { reason: result.code, path: req.path });
     if (result.code === 'jwks_unavailable') {
       // Our failure, not the client's: a 401 would make it throw away a good token.
-      return void jsonRpcError(res, 503, -32000, 'authentication is temporarily unavailable: the signing keys could not be loaded');
+      return void jsonRpcError(
+        res,
+        503,
+        -32000,
+        'authentication is temporarily unavailable: the signing keys could not be loaded',
+      );
     }
     const challenge = [`Bearer resource_metadata="${this.baseUrl(req)}${METADATA_PATH}"`];
-    if (result.tokenGiven) challenge.push(`error="invalid_token"`, `error_description="${result.message.replace(/"/g, "'")}"`);
+    if (result.tokenGiven)
+      challenge.push(`error="invalid_token"`, `error_description="${result.message.replace(/"/g, "'")}"`);
     res.set('WWW-Authenticate', challenge.join(', '));
-    res.status(401).json({ error: result.tokenGiven ? 'invalid_token' : 'unauthorized', error_description: result.message });
+    res
+      .status(401)
+      .json({ error: result.tokenGiven ? 'invalid_token' : 'unauthorized', error_description: result.message });
   }
 
   private async handleMcp(req: Request, res: Response): Promise<void> {
@@ -301,13 +358,22 @@ class HttpFront {
       // A session belongs to the principal that opened it: someone else's token finds no session
       // (404, as for an unknown id), so session ids cannot be probed or hijacked across principals.
       if (!s || s.principalKey !== principalKey(principal)) {
-        if (s) this.logger.warn('request refused: session belongs to another principal', { mcp_session_id: sessionId, principal: principal.sub });
+        if (s)
+          this.logger.warn('request refused: session belongs to another principal', {
+            mcp_session_id: sessionId,
+            principal: principal.sub,
+          });
         return jsonRpcError(res, 404, -32001, 'Session not found');
       }
       return this.track(s, res, () => s.transport.handleRequest(req, res, req.body));
     }
     if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
-      return jsonRpcError(res, 400, -32000, 'Bad Request: no valid Mcp-Session-Id header; only an initialize request may open a session');
+      return jsonRpcError(
+        res,
+        400,
+        -32000,
+        'Bad Request: no valid Mcp-Session-Id header; only an initialize request may open a session',
+      );
     }
     if (this.closed) return jsonRpcError(res, 503, -32000, 'Warden is shutting down');
     if (this.refuseOverCap(req, res, principal)) return;
@@ -372,7 +438,15 @@ class HttpFront {
       },
       onsessionclosed: () => void this.closeSession(entry, 'deleted'),
     });
-    entry = { id: undefined, transport, proxy: null, principalKey: principalKey(principal), inflight: 0, lastActive: Date.now(), closing: null };
+    entry = {
+      id: undefined,
+      transport,
+      proxy: null,
+      principalKey: principalKey(principal),
+      inflight: 0,
+      lastActive: Date.now(),
+      closing: null,
+    };
     this.pending.add(entry);
     try {
       entry.proxy = await this.warden.openSession(transport, principal);
@@ -389,7 +463,8 @@ class HttpFront {
       this.pending.delete(entry);
       this.logger.error('session could not be opened', { principal: principal.sub, error: describeError(err) });
       const id = (req.body as { id?: unknown }).id ?? null;
-      if (!res.headersSent) res.status(500).json({ jsonrpc: '2.0', id, error: { code: -32603, message: describeError(err) } });
+      if (!res.headersSent)
+        res.status(500).json({ jsonrpc: '2.0', id, error: { code: -32603, message: describeError(err) } });
       return;
     }
     await this.track(entry, res, () => transport.handleRequest(req, res, req.body));
@@ -398,7 +473,11 @@ class HttpFront {
       await this.closeSession(entry, 'initialize failed');
       return;
     }
-    this.logger.info('http session opened', { mcp_session_id: entry.id, session_id: entry.proxy.session.id, principal: principal.sub });
+    this.logger.info('http session opened', {
+      mcp_session_id: entry.id,
+      session_id: entry.proxy.session.id,
+      principal: principal.sub,
+    });
   }
 
   /** Counts the request as activity until its response (or SSE stream) ends. */
@@ -431,8 +510,15 @@ class HttpFront {
     } catch (err) {
       checks['audit'] = { ok: false, detail: describeError(err) };
     }
-    const missing = this.config.servers.flatMap((s) => (s.kind === 'stdio' && !commandExists(s.command, s.cwd, s.env['PATH']) ? [`${s.name}: ${s.command} not found`] : []));
-    checks['downstream'] = missing.length === 0 ? { ok: true, detail: `${this.config.servers.length} servers configured` } : { ok: false, detail: missing.join('; ') };
+    const missing = this.config.servers.flatMap((s) =>
+      s.kind === 'stdio' && !commandExists(s.command, s.cwd, s.env['PATH'])
+        ? [`${s.name}: ${s.command} not found`]
+        : [],
+    );
+    checks['downstream'] =
+      missing.length === 0
+        ? { ok: true, detail: `${this.config.servers.length} servers configured` }
+        : { ok: false, detail: missing.join('; ') };
     if (this.closed) checks['shutdown'] = { ok: false, detail: 'shutting down' };
     return { ready: Object.values(checks).every((c) => c.ok), checks };
   }
@@ -453,7 +539,10 @@ function cors(req: Request, res: Response): void {
   res.set('Access-Control-Expose-Headers', 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate');
   if (req.method === 'OPTIONS') {
     res.set('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
-    res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID');
+    res.set(
+      'Access-Control-Allow-Headers',
+      'Authorization, Content-Type, Accept, Mcp-Session-Id, Mcp-Protocol-Version, Last-Event-ID',
+    );
     res.set('Access-Control-Max-Age', '600');
   }
 }
@@ -461,7 +550,13 @@ function cors(req: Request, res: Response): void {
 function commandExists(command: string, cwd: string, pathOverride: string | undefined): boolean {
   // Windows resolves through PATHEXT and the SDK's cross-spawn; not worth second-guessing here.
   if (process.platform === 'win32') return true;
-  const candidates = command.includes('/') || isAbsolute(command) ? [resolve(cwd, command)] : (pathOverride ?? process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((d) => join(d, command));
+  const candidates =
+    command.includes('/') || isAbsolute(command)
+      ? [resolve(cwd, command)]
+      : (pathOverride ?? process.env['PATH'] ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((d) => join(d, command));
   return candidates.some((c) => {
     try {
       accessSync(c, fsConstants.X_OK);

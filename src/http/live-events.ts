@@ -4,13 +4,7 @@ import type { CompletionInfo, DecisionInfo, PipelineObserver, SessionEvent, Ward
 
 /** The event types of `GET /admin/events` (docs/admin-api.md). */
 export type LiveEventType =
-  | 'decision'
-  | 'completion'
-  | 'approval.pending'
-  | 'approval.resolved'
-  | 'session.opened'
-  | 'session.closed'
-  | 'policy';
+  'decision' | 'completion' | 'approval.pending' | 'approval.resolved' | 'session.opened' | 'session.closed' | 'policy';
 
 export interface LiveEvent {
   /** Monotonic per process; the SSE `id`, so a reconnecting client resumes with `Last-Event-ID`. */
@@ -78,20 +72,39 @@ export class LiveEvents {
   readonly observer: PipelineObserver;
   private nextId = 1;
   private readonly recent: LiveEvent[] = [];
-  private readonly subscribers = new Set<{ filter: LiveEventFilter; send: (event: LiveEvent) => void; end: () => void }>();
+  private readonly subscribers = new Set<{
+    filter: LiveEventFilter;
+    send: (event: LiveEvent) => void;
+    end: () => void;
+  }>();
   private detachers: (() => void)[] = [];
 
   constructor() {
     this.observer = {
       onDecision: (info: DecisionInfo) => {
         this.publish('decision', {
-          decision_id: info.decision_id, session_id: info.session_id, call: info.call, allow: info.allow, policy_allow: info.policy_allow,
-          mode: info.mode, reasons: info.reasons, monitored: info.monitored, revision: info.revision, ...(info.error ? { error: info.error } : {}),
+          decision_id: info.decision_id,
+          session_id: info.session_id,
+          call: info.call,
+          allow: info.allow,
+          policy_allow: info.policy_allow,
+          mode: info.mode,
+          reasons: info.reasons,
+          monitored: info.monitored,
+          revision: info.revision,
+          ...(info.error ? { error: info.error } : {}),
           at: new Date().toISOString(),
         });
       },
       onCompleted: (info: CompletionInfo) => {
-        this.publish('completion', { decision_id: info.decision_id, session_id: info.session_id, call: info.call, outcome: info.outcome, duration_ms: info.duration_ms, at: new Date().toISOString() });
+        this.publish('completion', {
+          decision_id: info.decision_id,
+          session_id: info.session_id,
+          call: info.call,
+          outcome: info.outcome,
+          duration_ms: info.duration_ms,
+          at: new Date().toISOString(),
+        });
       },
     };
   }
@@ -99,31 +112,36 @@ export class LiveEvents {
   /** Follows the Warden's approvals, sessions and policy swaps until {@link close}. */
   attach(warden: Warden): void {
     const onPending = (approval: PendingApproval): void => this.publish('approval.pending', { approval });
-    const onResolved = (approval: PendingApproval, result: ApprovalResult): void => this.publish('approval.resolved', { approval, result });
+    const onResolved = (approval: PendingApproval, result: ApprovalResult): void =>
+      this.publish('approval.resolved', { approval, result });
     warden.approvals.on('pending', onPending);
     warden.approvals.on('resolved', onResolved);
     this.detachers.push(() => {
       warden.approvals.off('pending', onPending);
       warden.approvals.off('resolved', onResolved);
     });
-    this.detachers.push(warden.onSessionEvent((event: SessionEvent) => {
-      const { type, ...data } = event;
-      this.publish(type, data);
-    }));
+    this.detachers.push(
+      warden.onSessionEvent((event: SessionEvent) => {
+        const { type, ...data } = event;
+        this.publish(type, data);
+      }),
+    );
     // The runtime reports every status write; only a new revision or a new error is news.
     let last = `${warden.policy.revision ?? ''}|${warden.policy.status().last_error?.at ?? ''}`;
-    this.detachers.push(warden.policy.onStatus((status) => {
-      const key = `${status.active?.revision ?? ''}|${status.last_error?.at ?? ''}`;
-      if (key === last) return;
-      last = key;
-      this.publish('policy', {
-        revision: status.active?.revision ?? null,
-        loaded_at: status.active?.loaded_at ?? null,
-        reason: status.active?.reason ?? null,
-        last_error: status.last_error,
-        at: new Date().toISOString(),
-      });
-    }));
+    this.detachers.push(
+      warden.policy.onStatus((status) => {
+        const key = `${status.active?.revision ?? ''}|${status.last_error?.at ?? ''}`;
+        if (key === last) return;
+        last = key;
+        this.publish('policy', {
+          revision: status.active?.revision ?? null,
+          loaded_at: status.active?.loaded_at ?? null,
+          reason: status.active?.reason ?? null,
+          last_error: status.last_error,
+          at: new Date().toISOString(),
+        });
+      }),
+    );
   }
 
   publish(type: LiveEventType, data: Record<string, unknown>): void {
@@ -162,7 +180,8 @@ export class LiveEvents {
       res.write(text);
       if (res.writableLength > MAX_BUFFERED_BYTES) end();
     };
-    const send = (event: LiveEvent): void => write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
+    const send = (event: LiveEvent): void =>
+      write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event.data)}\n\n`);
     const heartbeat = setInterval(() => write(`: keep-alive ${new Date().toISOString()}\n\n`), HEARTBEAT_MS);
     heartbeat.unref();
     const subscriber = {
@@ -179,7 +198,9 @@ export class LiveEvents {
       res.end();
     };
     res.on('close', end);
-    write(`retry: 2000\nevent: ready\ndata: ${JSON.stringify({ last_event_id: this.nextId - 1, at: new Date().toISOString() })}\n\n`);
+    write(
+      `retry: 2000\nevent: ready\ndata: ${JSON.stringify({ last_event_id: this.nextId - 1, at: new Date().toISOString() })}\n\n`,
+    );
     const since = Number(req.headers['last-event-id'] ?? req.query['last_event_id']);
     if (Number.isSafeInteger(since) && since > 0) {
       for (const event of this.recent) if (event.id > since && filter(event)) send(event);

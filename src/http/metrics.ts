@@ -67,7 +67,8 @@ export class WardenMetrics {
       registers,
       collect() {
         const now = new Map<string, number>();
-        for (const { server, up } of self.source?.downstreamStates() ?? []) now.set(server, Math.min(now.get(server) ?? 1, up ? 1 : 0));
+        for (const { server, up } of self.source?.downstreamStates() ?? [])
+          now.set(server, Math.min(now.get(server) ?? 1, up ? 1 : 0));
         for (const [server, value] of now) self.lastUp.set(server, value);
         for (const [server, value] of self.lastUp) this.set({ server }, value);
       },

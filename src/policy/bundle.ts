@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import YAML from 'yaml';
@@ -69,10 +78,26 @@ export async function buildBundleFile(options: {
 }): Promise<{ revision: string; out: string }> {
   const revision = options.revision ?? contentRevision(options.dir);
   const signing = options.signingKey
-    ? ['--signing-key', options.signingKey, '--signing-alg', options.signingAlg ?? 'RS256', ...(options.claimsFile ? ['--claims-file', options.claimsFile] : [])]
+    ? [
+        '--signing-key',
+        options.signingKey,
+        '--signing-alg',
+        options.signingAlg ?? 'RS256',
+        ...(options.claimsFile ? ['--claims-file', options.claimsFile] : []),
+      ]
     : [];
   const bundleMode = options.bundleMode || signing.length > 0 || existsSync(join(options.dir, '.manifest'));
-  const args = ['build', '-t', 'wasm', ...(bundleMode ? ['-b'] : []), ...signing, '--revision', revision, '-o', options.out];
+  const args = [
+    'build',
+    '-t',
+    'wasm',
+    ...(bundleMode ? ['-b'] : []),
+    ...signing,
+    '--revision',
+    revision,
+    '-o',
+    options.out,
+  ];
   for (const e of options.entrypoints) args.push('-e', e);
   args.push('.');
   const { code, stderr, stdout } = await runOpa(args, { cwd: options.dir });
@@ -84,7 +109,10 @@ export async function buildBundleFile(options: {
 
 function compileError(dir: string, output: string, displayDir = dir): PolicyError {
   // opa names files relative to the directory it compiled; point them at the user's files instead.
-  const text = output.replace(/(^|\s)([^\s:]+\.rego):(\d+):/gm, (_all, pre: string, file: string, line: string) => `${pre}${join(displayDir, file)}:${line}:`);
+  const text = output.replace(
+    /(^|\s)([^\s:]+\.rego):(\d+):/gm,
+    (_all, pre: string, file: string, line: string) => `${pre}${join(displayDir, file)}:${line}:`,
+  );
   const err = new PolicyError(
     'policy_compile_failed',
     `cannot compile the policy in ${displayDir} to Wasm:\n${indent(text)}\nFix: correct the Rego above; 'warden policy test' runs the same checks.`,
@@ -128,10 +156,20 @@ export function bundleFromFiles(files: Map<string, Buffer>, source: string): Com
 
 function toCompiled(loaded: LoadedBundle, source: string): CompiledBundle {
   if (!loaded.wasm) {
-    throw new PolicyError('policy_bundle_invalid', `bundle ${source} has no policy.wasm: it was not built for Wasm. Fix: build it with 'warden policy build' (or 'opa build -t wasm -e mcp/decision').`);
+    throw new PolicyError(
+      'policy_bundle_invalid',
+      `bundle ${source} has no policy.wasm: it was not built for Wasm. Fix: build it with 'warden policy build' (or 'opa build -t wasm -e mcp/decision').`,
+    );
   }
   const metaName = (loaded.manifest['metadata'] as Record<string, unknown> | undefined)?.['name'];
-  return { name: typeof metaName === 'string' ? metaName : 'policy', source, revision: loaded.revision, wasm: loaded.wasm, data: loaded.data, manifest: loaded.manifest };
+  return {
+    name: typeof metaName === 'string' ? metaName : 'policy',
+    source,
+    revision: loaded.revision,
+    wasm: loaded.wasm,
+    data: loaded.data,
+    manifest: loaded.manifest,
+  };
 }
 
 /**
@@ -146,14 +184,24 @@ export function loadedBundleFromFiles(
   const { source } = options;
   const manifestBytes = files.get('.manifest');
   const manifest = manifestBytes ? (parseJson(manifestBytes, '.manifest', source) as Record<string, unknown>) : {};
-  if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: .manifest must be a JSON object`);
+  if (manifest === null || typeof manifest !== 'object' || Array.isArray(manifest))
+    throw new PolicyError('policy_bundle_invalid', `bundle ${source}: .manifest must be a JSON object`);
   const roots = manifestRoots(manifest, source);
-  const wasmEntries = Array.isArray(manifest['wasm']) ? (manifest['wasm'] as { module?: string; entrypoint?: string }[]) : [];
+  const wasmEntries = Array.isArray(manifest['wasm'])
+    ? (manifest['wasm'] as { module?: string; entrypoint?: string }[])
+    : [];
   for (const w of wasmEntries) {
     const module = (w.module ?? '').replace(/^\//, '');
-    if (module && !files.has(module)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest references wasm module '${w.module}' but the module file does not exist`);
+    if (module && !files.has(module))
+      throw new PolicyError(
+        'policy_bundle_invalid',
+        `bundle ${source}: manifest references wasm module '${w.module}' but the module file does not exist`,
+      );
     if (typeof w.entrypoint === 'string' && !rootsContain(roots, w.entrypoint)) {
-      throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest roots [${roots.join(', ')}] do not permit '${w.entrypoint}' entrypoint for wasm module '${w.module}'`);
+      throw new PolicyError(
+        'policy_bundle_invalid',
+        `bundle ${source}: manifest roots [${roots.join(', ')}] do not permit '${w.entrypoint}' entrypoint for wasm module '${w.module}'`,
+      );
     }
   }
   const wasmPath = (wasmEntries[0]?.module ?? '/policy.wasm').replace(/^\//, '');
@@ -163,7 +211,9 @@ export function loadedBundleFromFiles(
   const digest = filesDigest(files);
   const revision =
     options.revision ??
-    (typeof manifest['revision'] === 'string' && manifest['revision'] !== '' ? manifest['revision'] : `sha256:${digest.slice(0, 12)}`);
+    (typeof manifest['revision'] === 'string' && manifest['revision'] !== ''
+      ? manifest['revision']
+      : `sha256:${digest.slice(0, 12)}`);
   return {
     name: options.name ?? 'policy',
     source,
@@ -187,7 +237,12 @@ export async function loadTarball(
   const signature = options.verification
     ? await verifyBundleSignatures(files, options.verification, options.source)
     : undefined;
-  return loadedBundleFromFiles(files, { name: options.name, source: options.source, ...(options.etag ? { etag: options.etag } : {}), ...(signature ? { signature } : {}) });
+  return loadedBundleFromFiles(files, {
+    name: options.name,
+    source: options.source,
+    ...(options.etag ? { etag: options.etag } : {}),
+    ...(signature ? { signature } : {}),
+  });
 }
 
 /**
@@ -216,7 +271,12 @@ export async function loadDirectoryBundle(options: {
   const revision = snapshotRevision(snapshot);
   const hasRego = [...snapshot.keys()].some((p) => p.endsWith('.rego'));
   if (!hasRego) {
-    return loadedBundleFromFiles(snapshot, { name: options.name, source: dir, revision, ...(signature ? { signature } : {}) });
+    return loadedBundleFromFiles(snapshot, {
+      name: options.name,
+      source: dir,
+      revision,
+      ...(signature ? { signature } : {}),
+    });
   }
   // The shipped policy, unchanged, comes pre-built in the package: no opa needed to serve it.
   const digest = filesDigest(snapshot);
@@ -301,7 +361,8 @@ export function isIgnoredPolicyPath(name: string): boolean {
   const base = basename(name);
   if (base === '.manifest' || base === SIGNATURES_FILE) return false;
   if (base.startsWith('.') || base.startsWith('#') || base.endsWith('~') || base === '4913') return true;
-  if (/\.(swp|swx|swo|tmp|bak|orig|rej)$/i.test(base) || /___jb_(tmp|old)___$/.test(base) || /\.crswap$/.test(base)) return true;
+  if (/\.(swp|swx|swo|tmp|bak|orig|rej)$/i.test(base) || /___jb_(tmp|old)___$/.test(base) || /\.crswap$/.test(base))
+    return true;
   return false;
 }
 
@@ -353,7 +414,11 @@ export function snapshotDirectory(dir: string, limits: BundleLimits = DEFAULT_BU
   } catch {
     isDir = false;
   }
-  if (!isDir) throw new PolicyError('policy_source_missing', `policy directory ${dir} does not exist (or is not a directory). Fix: create it or correct the path.`);
+  if (!isDir)
+    throw new PolicyError(
+      'policy_source_missing',
+      `policy directory ${dir} does not exist (or is not a directory). Fix: create it or correct the path.`,
+    );
   walk(dir);
   return files;
 }
@@ -373,11 +438,16 @@ export function filesDigest(files: ReadonlyMap<string, Buffer>): string {
 function manifestRoots(manifest: Record<string, unknown>, source: string): string[] {
   const raw = manifest['roots'];
   if (raw === undefined || raw === null) return [''];
-  if (!Array.isArray(raw) || raw.some((r) => typeof r !== 'string')) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: .manifest roots must be an array of strings`);
+  if (!Array.isArray(raw) || raw.some((r) => typeof r !== 'string'))
+    throw new PolicyError('policy_bundle_invalid', `bundle ${source}: .manifest roots must be an array of strings`);
   const roots = (raw as string[]).map((r) => r.replace(/^\/+|\/+$/g, ''));
   for (let i = 0; i < roots.length; i++) {
     for (let j = i + 1; j < roots.length; j++) {
-      if (rootsOverlap(roots[i]!, roots[j]!)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest has overlapped roots: '${roots[i]}' and '${roots[j]}'`);
+      if (rootsOverlap(roots[i]!, roots[j]!))
+        throw new PolicyError(
+          'policy_bundle_invalid',
+          `bundle ${source}: manifest has overlapped roots: '${roots[i]}' and '${roots[j]}'`,
+        );
     }
   }
   return roots;
@@ -408,11 +478,19 @@ function checkDataWithinRoots(data: Record<string, unknown>, roots: readonly str
   const visit = (path: string[], node: unknown): void => {
     const p = path.join('/');
     if (rootsContain(roots, p)) return;
-    if (node && typeof node === 'object' && !Array.isArray(node) && roots.some((r) => rootContains(path.length ? path : [''], r.split('/')))) {
+    if (
+      node &&
+      typeof node === 'object' &&
+      !Array.isArray(node) &&
+      roots.some((r) => rootContains(path.length ? path : [''], r.split('/')))
+    ) {
       for (const [k, v] of Object.entries(node)) visit([...path, k], v);
       return;
     }
-    throw new PolicyError('policy_bundle_invalid', `bundle ${source}: manifest roots [${roots.join(', ')}] do not permit data at path '/${p}' (hint: check the bundle's directory structure)`);
+    throw new PolicyError(
+      'policy_bundle_invalid',
+      `bundle ${source}: manifest roots [${roots.join(', ')}] do not permit data at path '/${p}' (hint: check the bundle's directory structure)`,
+    );
   };
   visit([], data);
 }
@@ -428,18 +506,33 @@ function mergeData(files: ReadonlyMap<string, Buffer>, source: string): Record<s
     else continue;
     const segments = path.split('/').slice(0, -1).filter(Boolean);
     if (segments.length === 0) {
-      if (!value || typeof value !== 'object' || Array.isArray(value)) throw new PolicyError('policy_bundle_invalid', `bundle ${source}: ${path} must hold an object (root value must be object)`);
+      if (!value || typeof value !== 'object' || Array.isArray(value))
+        throw new PolicyError(
+          'policy_bundle_invalid',
+          `bundle ${source}: ${path} must hold an object (root value must be object)`,
+        );
       deepMerge(root, value as Record<string, unknown>);
       continue;
     }
     let node = root;
     for (const seg of segments.slice(0, -1)) {
       const next = node[seg];
-      node = (next && typeof next === 'object' && !Array.isArray(next) ? next : (node[seg] = {})) as Record<string, unknown>;
+      node = (next && typeof next === 'object' && !Array.isArray(next) ? next : (node[seg] = {})) as Record<
+        string,
+        unknown
+      >;
     }
     const leaf = segments.at(-1)!;
     const existing = node[leaf];
-    if (existing && typeof existing === 'object' && !Array.isArray(existing) && value && typeof value === 'object' && !Array.isArray(value)) deepMerge(existing as Record<string, unknown>, value as Record<string, unknown>);
+    if (
+      existing &&
+      typeof existing === 'object' &&
+      !Array.isArray(existing) &&
+      value &&
+      typeof value === 'object' &&
+      !Array.isArray(value)
+    )
+      deepMerge(existing as Record<string, unknown>, value as Record<string, unknown>);
     else node[leaf] = value;
   }
   return root;
@@ -448,7 +541,8 @@ function mergeData(files: ReadonlyMap<string, Buffer>, source: string): Record<s
 function deepMerge(target: Record<string, unknown>, source: Record<string, unknown>): void {
   for (const [k, v] of Object.entries(source)) {
     const t = target[k];
-    if (t && typeof t === 'object' && !Array.isArray(t) && v && typeof v === 'object' && !Array.isArray(v)) deepMerge(t as Record<string, unknown>, v as Record<string, unknown>);
+    if (t && typeof t === 'object' && !Array.isArray(t) && v && typeof v === 'object' && !Array.isArray(v))
+      deepMerge(t as Record<string, unknown>, v as Record<string, unknown>);
     else target[k] = v;
   }
 }
@@ -475,5 +569,8 @@ export function contentRevision(dir: string): string {
 }
 
 function indent(text: string): string {
-  return text.split('\n').map((l) => `    ${l}`).join('\n');
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 }

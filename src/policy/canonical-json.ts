@@ -39,7 +39,8 @@ export const SIGNATURE_HASHES: Readonly<Record<string, string>> = Object.freeze(
  */
 export function fileDigest(path: string, bytes: Buffer, algorithm: string): string {
   const name = SIGNATURE_HASHES[algorithm];
-  if (!name) throw new PolicyError('policy_signature_invalid', `unsupported hashing algorithm: ${algorithm} (for file ${path})`);
+  if (!name)
+    throw new PolicyError('policy_signature_invalid', `unsupported hashing algorithm: ${algorithm} (for file ${path})`);
   const hash = createHash(name);
   if (isStructuredDoc(path)) walk(parseStructured(path, bytes), hash);
   else hash.update(bytes);
@@ -110,7 +111,15 @@ function walk(value: Canonical, hash: Hash): void {
   hash.update(value === null ? 'null' : value ? 'true' : 'false');
 }
 
-const SHORT_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const SHORT_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
 
 /**
  * A string as Go's encoding/json (1.22+, SetEscapeHTML(false)) writes it: short escapes for

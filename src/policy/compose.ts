@@ -23,7 +23,11 @@ export interface ComposedBundle extends CompiledBundle {
  * ```
  */
 export function composeBundles(bundles: readonly LoadedBundle[]): ComposedBundle {
-  if (bundles.length === 0) throw new PolicyError('policy_bundle_invalid', 'no policy bundle is configured. Fix: set policy.bundle or policy.bundles.');
+  if (bundles.length === 0)
+    throw new PolicyError(
+      'policy_bundle_invalid',
+      'no policy bundle is configured. Fix: set policy.bundle or policy.bundles.',
+    );
   const byName = [...bundles].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (let i = 0; i < byName.length; i++) {
     for (let j = i + 1; j < byName.length; j++) {
@@ -44,16 +48,30 @@ export function composeBundles(bundles: readonly LoadedBundle[]): ComposedBundle
   }
   const carriers = byName.filter((b) => b.wasm);
   if (carriers.length === 0) {
-    throw new PolicyError('policy_bundle_invalid', `none of the bundles (${byName.map((b) => b.name).join(', ')}) carries policy.wasm. Fix: build the policy bundle with 'warden policy build' (opa build -t wasm).`);
+    throw new PolicyError(
+      'policy_bundle_invalid',
+      `none of the bundles (${byName.map((b) => b.name).join(', ')}) carries policy.wasm. Fix: build the policy bundle with 'warden policy build' (opa build -t wasm).`,
+    );
   }
   if (carriers.length > 1) {
-    throw new PolicyError('policy_bundle_invalid', `only one bundle may carry policy.wasm, but ${carriers.map((b) => b.name).join(' and ')} both do. Fix: build the data bundles without -t wasm (data only).`);
+    throw new PolicyError(
+      'policy_bundle_invalid',
+      `only one bundle may carry policy.wasm, but ${carriers.map((b) => b.name).join(' and ')} both do. Fix: build the data bundles without -t wasm (data only).`,
+    );
   }
   const policy = carriers[0]!;
   const revisions: Record<string, { revision: string }> = {};
   for (const b of byName) revisions[b.name] = { revision: b.revision };
   if (byName.length === 1) {
-    return { name: policy.name, source: policy.source, revision: policy.revision, wasm: policy.wasm!, data: policy.data, manifest: policy.manifest, bundles: revisions };
+    return {
+      name: policy.name,
+      source: policy.source,
+      revision: policy.revision,
+      wasm: policy.wasm!,
+      data: policy.data,
+      manifest: policy.manifest,
+      bundles: revisions,
+    };
   }
   const data: Record<string, unknown> = {};
   for (const b of byName) {
@@ -99,7 +117,10 @@ function insertPath(data: Record<string, unknown>, key: string[], value: unknown
   let node = data;
   for (const seg of key.slice(0, -1)) {
     const next = node[seg];
-    node = (next && typeof next === 'object' && !Array.isArray(next) ? next : (node[seg] = {})) as Record<string, unknown>;
+    node = (next && typeof next === 'object' && !Array.isArray(next) ? next : (node[seg] = {})) as Record<
+      string,
+      unknown
+    >;
   }
   node[key.at(-1)!] = value;
 }

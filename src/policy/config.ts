@@ -11,7 +11,8 @@ import type { BundleSpec } from './sources.js';
  */
 export function policyStatusFile(config: WardenConfig): string {
   if (config.policy.statusFile) return config.policy.statusFile;
-  if (config.audit.store.startsWith('sqlite:')) return join(dirname(config.audit.store.slice('sqlite:'.length)), POLICY_STATUS_FILE);
+  if (config.audit.store.startsWith('sqlite:'))
+    return join(dirname(config.audit.store.slice('sqlite:'.length)), POLICY_STATUS_FILE);
   if (config.decisionLogs.file) return join(dirname(config.decisionLogs.file), POLICY_STATUS_FILE);
   const base = config.source === '<inline>' ? process.cwd() : dirname(config.source);
   return join(base, 'data', POLICY_STATUS_FILE);
@@ -23,7 +24,11 @@ export function policyStatusFile(config: WardenConfig): string {
  */
 export function runtimeOptionsFromConfig(config: WardenConfig, extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
   const p = config.policy;
-  const verification = (signing?: { keyid?: string; scope?: string; excludeFiles?: readonly string[] }): { verification?: VerificationConfig } => {
+  const verification = (signing?: {
+    keyid?: string;
+    scope?: string;
+    excludeFiles?: readonly string[];
+  }): { verification?: VerificationConfig } => {
     if (!p.verification) return {};
     const keyid = signing?.keyid ?? p.verification.keyid;
     const scope = signing?.scope ?? p.verification.scope;

@@ -28,7 +28,12 @@ export interface Decision {
 const REASON = {
   type: 'object',
   required: ['rule', 'message'],
-  properties: { rule: { type: 'string', minLength: 1 }, message: { type: 'string' }, workflow: { type: 'string' }, step: { type: 'string' } },
+  properties: {
+    rule: { type: 'string', minLength: 1 },
+    message: { type: 'string' },
+    workflow: { type: 'string' },
+    step: { type: 'string' },
+  },
 };
 
 export const DECISION_SCHEMA = {
@@ -44,7 +49,11 @@ export const DECISION_SCHEMA = {
         approval: {
           type: 'object',
           required: ['required'],
-          properties: { required: { type: 'boolean' }, reason: { type: 'string' }, approvers: { type: 'array', items: { type: 'string' } } },
+          properties: {
+            required: { type: 'boolean' },
+            reason: { type: 'string' },
+            approvers: { type: 'array', items: { type: 'string' } },
+          },
         },
         audit: { type: 'object', required: ['required'], properties: { required: { type: 'boolean' } } },
       },
@@ -59,10 +68,18 @@ const validateDecision = ajv.compile(DECISION_SCHEMA);
 export function readDecision(value: unknown): { ok: true; decision: Decision } | { ok: false; problem: string } {
   if (!validateDecision(value)) {
     const problems = (validateDecision.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? e.keyword}`);
-    return { ok: false, problem: `the decision does not have the expected shape (${problems.join('; ')}); got ${preview(value)}` };
+    return {
+      ok: false,
+      problem: `the decision does not have the expected shape (${problems.join('; ')}); got ${preview(value)}`,
+    };
   }
   const v = value as Partial<Decision> & { allow: boolean };
-  const decision: Decision = { allow: v.allow, reasons: v.reasons ?? [], monitored: v.monitored ?? [], obligations: v.obligations ?? {} };
+  const decision: Decision = {
+    allow: v.allow,
+    reasons: v.reasons ?? [],
+    monitored: v.monitored ?? [],
+    obligations: v.obligations ?? {},
+  };
   if (!decision.allow && decision.reasons.length === 0) {
     // A bare `allow: false` would reach the model as an unexplained refusal; name the policy as the source.
     decision.reasons = [{ rule: 'policy.default_deny', message: 'denied by policy (no reason given)' }];

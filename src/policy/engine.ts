@@ -184,9 +184,22 @@ export function entrypointMissing(name: string, revision: string): EntrypointRes
 }
 
 /** The deny decision that stands in for any policy failure. */
-export function failClosed(code: PolicyFailureCode, message: string): { decision: Decision; error: { code: PolicyFailureCode; message: string } } {
+export function failClosed(
+  code: PolicyFailureCode,
+  message: string,
+): { decision: Decision; error: { code: PolicyFailureCode; message: string } } {
   return {
-    decision: { allow: false, reasons: [{ rule: `warden.${code}`, message: `Warden denied the call because its policy failed (fail closed): ${message}` }], monitored: [], obligations: {} },
+    decision: {
+      allow: false,
+      reasons: [
+        {
+          rule: `warden.${code}`,
+          message: `Warden denied the call because its policy failed (fail closed): ${message}`,
+        },
+      ],
+      monitored: [],
+      obligations: {},
+    },
     error: { code, message },
   };
 }

@@ -12,7 +12,15 @@ export type { WorkerEngineOptions } from './worker-engine.js';
 export { DEFAULT_EVALUATION_BUDGET } from './budget.js';
 export type { EvaluationBudget } from './budget.js';
 export { PolicyRuntime, POLICY_STATUS_FILE, POLICY_CONTROL_FILE, SMOKE_INPUT } from './runtime.js';
-export type { PolicyStatus, PolicyEvents, RuntimeOptions, PolicyHistoryEvent, PolicyErrorInfo, ActivationReason, ControlRequest } from './runtime.js';
+export type {
+  PolicyStatus,
+  PolicyEvents,
+  RuntimeOptions,
+  PolicyHistoryEvent,
+  PolicyErrorInfo,
+  ActivationReason,
+  ControlRequest,
+} from './runtime.js';
 export { policyStatusFile, runtimeOptionsFromConfig } from './config.js';
 export { readDecision, DECISION_SCHEMA } from './decision.js';
 export type { Decision, Reason, ApprovalObligation } from './decision.js';
@@ -47,7 +55,14 @@ export { createSource, DirectorySource, FileSource, HttpSource, LONG_POLL_CONTEN
 export type { BundleSource, BundleSpec, PollingConfig, SourceListener, SourceState, SourceOptions } from './sources.js';
 export { verifyBundleSignatures, globToRegExp, SIGNATURES_FILE } from './signing.js';
 export type { VerificationConfig, VerificationKey, VerifiedSignature } from './signing.js';
-export { fileDigest, isStructuredDoc, encodeString, parseJsonPreservingNumbers, JsonNumber, SIGNATURE_HASHES } from './canonical-json.js';
+export {
+  fileDigest,
+  isStructuredDoc,
+  encodeString,
+  parseJsonPreservingNumbers,
+  JsonNumber,
+  SIGNATURE_HASHES,
+} from './canonical-json.js';
 export { findOpa, runOpa, PACKAGE_ROOT } from './toolchain.js';
 export { prebuiltShippedBundle, SHIPPED_POLICY_DIR, SHIPPED_BUNDLE_FILE, SHIPPED_BUNDLE_INFO } from './shipped.js';
 export type { ShippedBundleInfo } from './shipped.js';

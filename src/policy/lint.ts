@@ -20,7 +20,12 @@ import { findOpa, runOpa } from './toolchain.js';
 //                               has to merge two files into one key.
 
 /** The convention a {@link LintProblem} breaks; `parse-error` when opa could not parse the file. */
-export type LintRule = 'directory-package-mismatch' | 'test-outside-test-package' | 'prefer-snake-case' | 'workflow-file-key' | 'parse-error';
+export type LintRule =
+  | 'directory-package-mismatch'
+  | 'test-outside-test-package'
+  | 'prefer-snake-case'
+  | 'workflow-file-key'
+  | 'parse-error';
 
 export interface LintProblem {
   /** Relative to `cwd`. */
@@ -62,7 +67,10 @@ const PARSE_CONCURRENCY = 8;
  * // policy/mcp/deploy/deploy.rego:3:1: directory-package-mismatch: package mcp.release must live in policy/mcp/release/, not in policy/mcp/deploy
  * ```
  */
-export async function lintPolicies(roots: readonly string[] = DEFAULT_POLICY_DIRS, options: LintOptions = {}): Promise<LintReport> {
+export async function lintPolicies(
+  roots: readonly string[] = DEFAULT_POLICY_DIRS,
+  options: LintOptions = {},
+): Promise<LintReport> {
   const cwd = options.cwd ?? process.cwd();
   const opa = options.opa ?? findOpa();
   const problems: LintProblem[] = [];
@@ -72,7 +80,10 @@ export async function lintPolicies(roots: readonly string[] = DEFAULT_POLICY_DIR
     const root = given.replace(/\/+$/, '') || given;
     const abs = resolve(cwd, root);
     if (!existsSync(abs) || !statSync(abs).isDirectory()) {
-      throw new PolicyError('policy_dir_missing', `no such directory: ${given}. Fix: pass the policy roots (default: ${DEFAULT_POLICY_DIRS.join(' ')}), relative to ${cwd}.`);
+      throw new PolicyError(
+        'policy_dir_missing',
+        `no such directory: ${given}. Fix: pass the policy roots (default: ${DEFAULT_POLICY_DIRS.join(' ')}), relative to ${cwd}.`,
+      );
     }
     for (const file of walkFiles(cwd, root, ['.rego'])) {
       files += 1;
@@ -87,7 +98,8 @@ export async function lintPolicies(roots: readonly string[] = DEFAULT_POLICY_DIR
     }
   }
   await inPool(jobs, PARSE_CONCURRENCY, async ({ root, file }) => lintRego(opa, cwd, root, file, problems));
-  const order = (p: LintProblem): string => `${p.file}:${String(p.row).padStart(8, '0')}:${String(p.col).padStart(8, '0')}: ${p.rule}: ${p.message}`;
+  const order = (p: LintProblem): string =>
+    `${p.file}:${String(p.row).padStart(8, '0')}:${String(p.col).padStart(8, '0')}: ${p.rule}: ${p.message}`;
   problems.sort((a, b) => (order(a) < order(b) ? -1 : 1));
   return { files, problems };
 }
@@ -142,12 +154,23 @@ async function inPool<T>(items: T[], size: number, work: (item: T) => Promise<vo
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
 }
 
-async function parseRego(opa: string, cwd: string, file: string): Promise<{ ast: RegoAst } | { error: string; location?: AstLocation }> {
-  const result = await runOpa(['parse', '--format', 'json', '--json-include', 'locations,-comments', file], { cwd, opa });
+async function parseRego(
+  opa: string,
+  cwd: string,
+  file: string,
+): Promise<{ ast: RegoAst } | { error: string; location?: AstLocation }> {
+  const result = await runOpa(['parse', '--format', 'json', '--json-include', 'locations,-comments', file], {
+    cwd,
+    opa,
+  });
   if (result.code !== 0) {
     // opa prints parse errors as {"errors": [{message, code, location}]} in JSON mode.
     try {
-      const [first] = (JSON.parse(result.stderr || result.stdout) as { errors: { code: string; message: string; location?: AstLocation }[] }).errors;
+      const [first] = (
+        JSON.parse(result.stderr || result.stdout) as {
+          errors: { code: string; message: string; location?: AstLocation }[];
+        }
+      ).errors;
       return { error: `${first!.code}: ${first!.message}`, ...(first!.location ? { location: first!.location } : {}) };
     } catch {
       return { error: (result.stderr || result.stdout).trim().split('\n')[0] ?? '' };
@@ -158,7 +181,11 @@ async function parseRego(opa: string, cwd: string, file: string): Promise<{ ast:
 
 // Every var term in the AST, with the closest known location. Vars opa generates ($0 for `_`,
 // __local__) and the wildcard are not names anyone chose.
-function collectVars(node: unknown, location: AstLocation | undefined, out: { name: string; location: AstLocation | undefined }[]): void {
+function collectVars(
+  node: unknown,
+  location: AstLocation | undefined,
+  out: { name: string; location: AstLocation | undefined }[],
+): void {
   if (Array.isArray(node)) {
     for (const item of node) collectVars(item, location, out);
     return;
@@ -195,11 +222,19 @@ async function lintRego(opa: string, cwd: string, root: string, file: string, pr
   const actualDir = relative(root, dirname(file)).split(sep).join('/');
   if (actualDir !== expectedDir) {
     const want = actualDir === '' ? `a directory under ${root}` : `${root}/${expectedDir}/`;
-    report(ast.package.location, 'directory-package-mismatch', `package ${pkg} must live in ${want}, not in ${root}/${actualDir}`);
+    report(
+      ast.package.location,
+      'directory-package-mismatch',
+      `package ${pkg} must live in ${want}, not in ${root}/${actualDir}`,
+    );
   }
   const testRoot = /tests$/.test(basename(resolve(cwd, root)));
   if (testRoot && !isTestPackage) {
-    report(ast.package.location, 'directory-package-mismatch', `package ${pkg} is under the test root ${root}: name it ${pkg}_test`);
+    report(
+      ast.package.location,
+      'directory-package-mismatch',
+      `package ${pkg} is under the test root ${root}: name it ${pkg}_test`,
+    );
   }
 
   // --- test-outside-test-package and prefer-snake-case (rule names) ---
@@ -212,18 +247,27 @@ async function lintRego(opa: string, cwd: string, root: string, file: string, pr
   };
   for (const rule of ast.rules ?? []) {
     const head = rule.head ?? {};
-    const refNames = (head.ref ?? []).slice(1).filter((t) => t.type === 'string').map((t) => String(t.value));
-    for (const part of [head.name, ...refNames]) if (part) checkName(part, rule.location, head.args ? 'function' : 'rule');
+    const refNames = (head.ref ?? [])
+      .slice(1)
+      .filter((t) => t.type === 'string')
+      .map((t) => String(t.value));
+    for (const part of [head.name, ...refNames])
+      if (part) checkName(part, rule.location, head.args ? 'function' : 'rule');
     const first = head.ref?.[0]?.value;
     const name = head.name ?? (typeof first === 'string' ? first : '');
     if (name.startsWith('test_') && !isTestPackage && !reported.has(`test:${name}`)) {
       reported.add(`test:${name}`);
-      report(rule.location, 'test-outside-test-package', `test rule ${name} in package ${pkg}: tests belong in ${pkg}_test`);
+      report(
+        rule.location,
+        'test-outside-test-package',
+        `test rule ${name} in package ${pkg}: tests belong in ${pkg}_test`,
+      );
     }
   }
 
   // --- prefer-snake-case (variables, arguments, aliases) ---
-  for (const imp of ast.imports ?? []) if (imp.alias) checkName(imp.alias, imp.alias_location ?? imp.location, 'import alias');
+  for (const imp of ast.imports ?? [])
+    if (imp.alias) checkName(imp.alias, imp.alias_location ?? imp.location, 'import alias');
   const vars: { name: string; location: AstLocation | undefined }[] = [];
   collectVars(ast.rules ?? [], undefined, vars);
   for (const { name, location } of vars) checkName(name, location, 'variable');

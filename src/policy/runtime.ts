@@ -86,7 +86,11 @@ export interface PolicyStatus {
 
 /** Receives what the runtime has to say (swaps, refused bundles, failed downloads). */
 export interface PolicyEvents {
-  onActivated?(revision: string, source: string, info: { reason: ActivationReason; previous: string | null; bundles: Record<string, { revision: string }> }): void;
+  onActivated?(
+    revision: string,
+    source: string,
+    info: { reason: ActivationReason; previous: string | null; bundles: Record<string, { revision: string }> },
+  ): void;
   onRejected?(error: string, source: string, info: PolicyErrorInfo): void;
   onSourceError?(error: string, bundle: string): void;
   onWarning?(message: string): void;
@@ -155,7 +159,11 @@ export class PolicyRuntime {
     readonly options: RuntimeOptions,
     private readonly events: PolicyEvents = {},
   ) {
-    if (options.bundles.length === 0) throw new PolicyError('policy_bundle_invalid', 'no policy bundle is configured. Fix: set policy.bundle or policy.bundles.');
+    if (options.bundles.length === 0)
+      throw new PolicyError(
+        'policy_bundle_invalid',
+        'no policy bundle is configured. Fix: set policy.bundle or policy.bundles.',
+      );
     this.instanceId = options.instanceId ?? randomUUID();
     this.sources = options.bundles.map((spec) =>
       createSource(spec, {
@@ -167,8 +175,21 @@ export class PolicyRuntime {
   }
 
   /** A runtime for one directory or bundle file, named as `policy.bundle` names it. */
-  static forSource(source: string, entrypoint: string, events?: PolicyEvents, options: Partial<RuntimeOptions> = {}): PolicyRuntime {
-    return new PolicyRuntime({ bundles: [{ name: 'policy', ...(/^https?:\/\//.test(source) ? { url: source } : { path: source }) }], entrypoint, nameFromManifest: true, ...options }, events);
+  static forSource(
+    source: string,
+    entrypoint: string,
+    events?: PolicyEvents,
+    options: Partial<RuntimeOptions> = {},
+  ): PolicyRuntime {
+    return new PolicyRuntime(
+      {
+        bundles: [{ name: 'policy', ...(/^https?:\/\//.test(source) ? { url: source } : { path: source }) }],
+        entrypoint,
+        nameFromManifest: true,
+        ...options,
+      },
+      events,
+    );
   }
 
   get entrypoint(): string {
@@ -177,17 +198,26 @@ export class PolicyRuntime {
 
   /** Every source, joined: what `policy.bundle(s)` point at. */
   get source(): string {
-    return this.sources.map((s) => (this.sources.length > 1 ? `${s.spec.name}=` : '') + (s.spec.url ?? s.spec.path)).join(', ');
+    return this.sources
+      .map((s) => (this.sources.length > 1 ? `${s.spec.name}=` : '') + (s.spec.url ?? s.spec.path))
+      .join(', ');
   }
 
   /** Loads every bundle and activates the result; throws (at start-up) when any of it fails. Then follows the sources. */
   async start(): Promise<void> {
     const loaded = await Promise.allSettled(this.sources.map((s) => s.load()));
-    const failures = loaded.flatMap((r, i) => (r.status === 'rejected' ? [`bundle ${this.sources[i]!.spec.name}: ${describeError(r.reason)}`] : []));
+    const failures = loaded.flatMap((r, i) =>
+      r.status === 'rejected' ? [`bundle ${this.sources[i]!.spec.name}: ${describeError(r.reason)}`] : [],
+    );
     if (failures.length > 0) {
       const first = loaded.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason as unknown;
       const code = first instanceof WardenError ? first.code : 'policy_load_failed';
-      this.lastError = { at: new Date().toISOString(), bundle: this.sources[loaded.findIndex((r) => r.status === 'rejected')]!.spec.name, code, message: failures.join('\n') };
+      this.lastError = {
+        at: new Date().toISOString(),
+        bundle: this.sources[loaded.findIndex((r) => r.status === 'rejected')]!.spec.name,
+        code,
+        message: failures.join('\n'),
+      };
       this.writeStatus();
       throw new PolicyError(code, failures.length === 1 ? describeError(first) : failures.join('\n'), { cause: first });
     }
@@ -217,7 +247,10 @@ export class PolicyRuntime {
   /** Starts following local sources that were not watched at start (the old `watch()` API). */
   watch(): void {
     for (const source of this.sources) {
-      source.start({ onBundle: (bundle) => this.offer(bundle), onError: (error, kind) => this.sourceError(source, error, kind) });
+      source.start({
+        onBundle: (bundle) => this.offer(bundle),
+        onError: (error, kind) => this.sourceError(source, error, kind),
+      });
     }
   }
 
@@ -254,7 +287,10 @@ export class PolicyRuntime {
     return this.serial(async () => {
       const target = this.previous.pop();
       if (!target || !this.active) {
-        throw new PolicyError('policy_rollback_unavailable', 'there is no previous revision to roll back to (only the revision loaded at start, or every kept one was already rolled back).');
+        throw new PolicyError(
+          'policy_rollback_unavailable',
+          'there is no previous revision to roll back to (only the revision loaded at start, or every kept one was already rolled back).',
+        );
       }
       const from = this.active.composed.revision;
       let engine: WorkerEngine;
@@ -270,8 +306,18 @@ export class PolicyRuntime {
       this.active = restored;
       void replaced.engine.retire();
       this.lastError = null;
-      this.record({ at: restored.loadedAt, event: 'rolled_back', revision: restored.composed.revision, bundles: { ...restored.composed.bundles }, reason: 'rollback' });
-      this.events.onActivated?.(restored.composed.revision, restored.composed.source, { reason: 'rollback', previous: from, bundles: { ...restored.composed.bundles } });
+      this.record({
+        at: restored.loadedAt,
+        event: 'rolled_back',
+        revision: restored.composed.revision,
+        bundles: { ...restored.composed.bundles },
+        reason: 'rollback',
+      });
+      this.events.onActivated?.(restored.composed.revision, restored.composed.source, {
+        reason: 'rollback',
+        previous: from,
+        bundles: { ...restored.composed.bundles },
+      });
       this.writeStatus();
       return { revision: restored.composed.revision, from };
     });
@@ -357,7 +403,12 @@ export class PolicyRuntime {
   status(): PolicyStatus {
     const a = this.active;
     const bundles: PolicyStatus['bundles'] = {};
-    for (const s of this.sources) bundles[s.spec.name] = { ...s.state(), revision: a?.bundles.get(s.spec.name)?.revision ?? (this.sources.length === 1 && a ? a.composed.revision : null) };
+    for (const s of this.sources)
+      bundles[s.spec.name] = {
+        ...s.state(),
+        revision:
+          a?.bundles.get(s.spec.name)?.revision ?? (this.sources.length === 1 && a ? a.composed.revision : null),
+      };
     return {
       version: 1,
       instance: { id: this.instanceId, pid: process.pid, started_at: this.startedAt.toISOString() },
@@ -370,7 +421,12 @@ export class PolicyRuntime {
             bundles: Object.fromEntries(
               [...a.bundles.values()].map((b) => [
                 b.name,
-                { revision: b.revision, source: b.source, ...(b.etag ? { etag: b.etag } : {}), ...(b.signature ? { signed_by: b.signature.keyid } : {}) },
+                {
+                  revision: b.revision,
+                  source: b.source,
+                  ...(b.etag ? { etag: b.etag } : {}),
+                  ...(b.signature ? { signed_by: b.signature.keyid } : {}),
+                },
               ]),
             ),
             loaded_at: a.loadedAt,
@@ -378,7 +434,9 @@ export class PolicyRuntime {
             activation: a.id,
           }
         : null,
-      previous: [...this.previous].reverse().map((p) => ({ revision: p.composed.revision, loaded_at: p.loadedAt, activation: p.id })),
+      previous: [...this.previous]
+        .reverse()
+        .map((p) => ({ revision: p.composed.revision, loaded_at: p.loadedAt, activation: p.id })),
       bundles,
       last_error: this.lastError,
       history: this.history.map((h) => ({ ...h })),
@@ -395,7 +453,9 @@ export class PolicyRuntime {
         const r = await this.rollback();
         message = `rolled back from ${r.from} to ${r.revision}`;
       } else if (request.action === 'reload') {
-        message = (await this.reload()) ? `reloaded: now ${this.revision}` : `nothing new to activate (active: ${this.revision})${this.lastError ? `; last error: ${this.lastError.message}` : ''}`;
+        message = (await this.reload())
+          ? `reloaded: now ${this.revision}`
+          : `nothing new to activate (active: ${this.revision})${this.lastError ? `; last error: ${this.lastError.message}` : ''}`;
       } else {
         ok = false;
         message = `unknown action "${String(request.action)}" (known: rollback, reload)`;
@@ -404,7 +464,14 @@ export class PolicyRuntime {
       ok = false;
       message = describeError(err);
     }
-    this.control = { id: request.id, action: String(request.action), ok, message, revision: this.revision, at: new Date().toISOString() };
+    this.control = {
+      id: request.id,
+      action: String(request.action),
+      ok,
+      message,
+      revision: this.revision,
+      at: new Date().toISOString(),
+    };
     this.writeStatus();
     return this.control;
   }
@@ -427,7 +494,8 @@ export class PolicyRuntime {
         this.activate(await this.prepare(candidate), 'update');
         return true;
       } catch (err) {
-        if (changed.length === 1 || updates.length === 1) this.refuse(changed.map((b) => b.name).join(', '), err, changed[0]);
+        if (changed.length === 1 || updates.length === 1)
+          this.refuse(changed.map((b) => b.name).join(', '), err, changed[0]);
         return false;
       }
     };
@@ -440,13 +508,17 @@ export class PolicyRuntime {
     let composed = composeBundles([...bundles.values()]);
     if (this.options.nameFromManifest && bundles.size === 1) {
       const metaName = (composed.manifest['metadata'] as Record<string, unknown> | undefined)?.['name'];
-      if (typeof metaName === 'string' && metaName !== '') composed = { ...composed, name: metaName, bundles: { [metaName]: { revision: composed.revision } } };
+      if (typeof metaName === 'string' && metaName !== '')
+        composed = { ...composed, name: metaName, bundles: { [metaName]: { revision: composed.revision } } };
     }
     const engine = await this.load(composed);
     const smoke = await engine.evaluate(SMOKE_INPUT);
     if (smoke.error) {
       await engine.close();
-      throw new PolicyError('policy_smoke_failed', `bundle ${composed.source} (revision ${composed.revision}) failed its smoke evaluation: ${smoke.error.message}`);
+      throw new PolicyError(
+        'policy_smoke_failed',
+        `bundle ${composed.source} (revision ${composed.revision}) failed its smoke evaluation: ${smoke.error.message}`,
+      );
     }
     return { engine, bundles, composed };
   }
@@ -478,8 +550,18 @@ export class PolicyRuntime {
     this.lastError = null;
     this.knownRevisions.set(prepared.composed.revision, { ...prepared.composed.bundles });
     if (this.knownRevisions.size > 200) this.knownRevisions.delete(this.knownRevisions.keys().next().value!);
-    this.record({ at: activation.loadedAt, event: 'activated', revision: prepared.composed.revision, bundles: { ...prepared.composed.bundles }, reason });
-    this.events.onActivated?.(prepared.composed.revision, prepared.composed.source, { reason, previous: previous?.composed.revision ?? null, bundles: { ...prepared.composed.bundles } });
+    this.record({
+      at: activation.loadedAt,
+      event: 'activated',
+      revision: prepared.composed.revision,
+      bundles: { ...prepared.composed.bundles },
+      reason,
+    });
+    this.events.onActivated?.(prepared.composed.revision, prepared.composed.source, {
+      reason,
+      previous: previous?.composed.revision ?? null,
+      bundles: { ...prepared.composed.bundles },
+    });
     this.writeStatus();
   }
 
@@ -493,7 +575,13 @@ export class PolicyRuntime {
       ...(location ? { location } : {}),
     };
     this.lastError = info;
-    this.record({ at: info.at, event: 'refused', bundle, ...(candidate ? { revision: candidate.revision } : {}), error: info });
+    this.record({
+      at: info.at,
+      event: 'refused',
+      bundle,
+      ...(candidate ? { revision: candidate.revision } : {}),
+      error: info,
+    });
     this.events.onRejected?.(info.message, candidate?.source ?? bundle, info);
     this.writeStatus();
   }
@@ -592,7 +680,14 @@ function sameBundles(a: ReadonlyMap<string, LoadedBundle>, b: ReadonlyMap<string
 /** A minimal valid input document: a policy must answer it with a well-shaped decision. */
 export const SMOKE_INPUT = {
   version: 1,
-  call: { kind: 'tool', server: 'warden', tool: 'warden_smoke_test', name: 'warden_smoke_test', arguments: {}, annotations: {} },
+  call: {
+    kind: 'tool',
+    server: 'warden',
+    tool: 'warden_smoke_test',
+    name: 'warden_smoke_test',
+    arguments: {},
+    annotations: {},
+  },
   session: { id: 'smoke', client: { name: 'warden', version: '0' }, started_at: '1970-01-01T00:00:00.000Z' },
   principal: { sub: 'warden', roles: [], claims: {} },
   history: [],

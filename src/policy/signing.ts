@@ -71,7 +71,11 @@ export async function verifyBundleSignatures(
   options: VerifyOptions = {},
 ): Promise<VerifiedSignature> {
   const fail = (message: string, cause?: unknown): never => {
-    throw new PolicyError('policy_signature_invalid', `bundle ${source}: signature verification failed: ${message}`, cause === undefined ? undefined : { cause });
+    throw new PolicyError(
+      'policy_signature_invalid',
+      `bundle ${source}: signature verification failed: ${message}`,
+      cause === undefined ? undefined : { cause },
+    );
   };
   const sigBytes = files.get(SIGNATURES_FILE);
   if (!sigBytes) {
@@ -87,12 +91,14 @@ export async function verifyBundleSignatures(
   } catch (err) {
     return fail(`${SIGNATURES_FILE} is not valid JSON`, err);
   }
-  if (doc.plugin !== undefined && doc.plugin !== '' && doc.plugin !== '_default') fail(`${SIGNATURES_FILE} names signing plugin "${String(doc.plugin)}", which Warden does not have`);
+  if (doc.plugin !== undefined && doc.plugin !== '' && doc.plugin !== '_default')
+    fail(`${SIGNATURES_FILE} names signing plugin "${String(doc.plugin)}", which Warden does not have`);
   const tokens = Array.isArray(doc.signatures) ? doc.signatures : [];
   if (tokens.length === 0) fail(`${SIGNATURES_FILE}: missing JWT (expected exactly one)`);
   if (tokens.length > 1) fail(`${SIGNATURES_FILE}: multiple JWTs not supported (expected exactly one)`);
   const token = tokens[0];
-  if (typeof token !== 'string' || token.split('.').length !== 3) return fail(`${SIGNATURES_FILE}: the signature is not a JWS in compact form`);
+  if (typeof token !== 'string' || token.split('.').length !== 3)
+    return fail(`${SIGNATURES_FILE}: the signature is not a JWS in compact form`);
 
   let header: Record<string, unknown>;
   let claims: { keyid?: unknown; scope?: unknown; files?: unknown };
@@ -104,10 +110,17 @@ export async function verifyBundleSignatures(
   }
   const only = Object.keys(config.keys).length === 1 ? Object.keys(config.keys)[0]! : '';
   // Nothing names a key: with a single key configured use it, as `opa run --verification-key` does.
-  const keyid = config.keyid || (typeof header['kid'] === 'string' ? header['kid'] : '') || (typeof claims.keyid === 'string' ? claims.keyid : '') || only;
+  const keyid =
+    config.keyid ||
+    (typeof header['kid'] === 'string' ? header['kid'] : '') ||
+    (typeof claims.keyid === 'string' ? claims.keyid : '') ||
+    only;
   if (!keyid) fail('verification key ID is empty (set policy.verification.keyid, or sign with a kid)');
   const keyConfig = config.keys[keyid];
-  if (!keyConfig) fail(`no key "${keyid}" in policy.verification.keys (configured: ${Object.keys(config.keys).join(', ') || 'none'})`);
+  if (!keyConfig)
+    fail(
+      `no key "${keyid}" in policy.verification.keys (configured: ${Object.keys(config.keys).join(', ') || 'none'})`,
+    );
 
   const key = importKey(keyConfig!, keyid, fail);
   try {
@@ -121,9 +134,14 @@ export async function verifyBundleSignatures(
   if (claimed !== scope) fail(`scope mismatch (the signature has "${claimed}", the configuration expects "${scope}")`);
 
   const listed = new Map<string, { hash: string; algorithm: string }>();
-  for (const f of Array.isArray(claims.files) ? (claims.files as { name?: unknown; hash?: unknown; algorithm?: unknown }[]) : []) {
+  for (const f of Array.isArray(claims.files)
+    ? (claims.files as { name?: unknown; hash?: unknown; algorithm?: unknown }[])
+    : []) {
     if (typeof f?.name !== 'string') continue;
-    listed.set(f.name, { hash: typeof f.hash === 'string' ? f.hash : '', algorithm: typeof f.algorithm === 'string' ? f.algorithm : '' });
+    listed.set(f.name, {
+      hash: typeof f.hash === 'string' ? f.hash : '',
+      algorithm: typeof f.algorithm === 'string' ? f.algorithm : '',
+    });
   }
   const excludes = (config.excludeFiles ?? []).map((pattern) => ({ pattern, re: globToRegExp(pattern) }));
   const loads = options.loads ?? builtBundleLoads(files);
@@ -158,7 +176,8 @@ export async function verifyBundleSignatures(
     listed.delete(path);
     verified.push(path);
   }
-  if (listed.size > 0) fail(`file(s) [${[...listed.keys()].join(' ')}] specified in bundle signatures but not found in the target bundle`);
+  if (listed.size > 0)
+    fail(`file(s) [${[...listed.keys()].join(' ')}] specified in bundle signatures but not found in the target bundle`);
   return { keyid, scope, files: verified, excluded };
 }
 

@@ -3,7 +3,14 @@ import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PolicyError, describeError } from '../common/index.js';
 import { DEFAULT_BUNDLE_LIMITS, readBundleBytes, readBundleResponse, type BundleLimits } from './archive.js';
-import { isIgnoredPolicyPath, loadDirectoryBundle, loadTarball, snapshotDirectory, filesDigest, type LoadedBundle } from './bundle.js';
+import {
+  isIgnoredPolicyPath,
+  loadDirectoryBundle,
+  loadTarball,
+  snapshotDirectory,
+  filesDigest,
+  type LoadedBundle,
+} from './bundle.js';
 import type { VerificationConfig } from './signing.js';
 
 /** OPA's bundle polling settings (`bundles.<name>.polling`); fractions of a second are allowed. */
@@ -72,12 +79,16 @@ export interface SourceOptions {
 /** Picks the source kind for a spec: URL, directory or file. */
 export function createSource(spec: BundleSpec, options: SourceOptions): BundleSource {
   if (spec.url) return new HttpSource(spec);
-  if (!spec.path) throw new PolicyError('policy_source_missing', `bundle ${spec.name} has neither a path nor a resource URL`);
+  if (!spec.path)
+    throw new PolicyError('policy_source_missing', `bundle ${spec.name} has neither a path nor a resource URL`);
   let isDir: boolean;
   try {
     isDir = statSync(spec.path).isDirectory();
   } catch {
-    throw new PolicyError('policy_source_missing', `bundle ${spec.name}: ${spec.path} does not exist. Fix: point it at a policy directory or a bundle .tar.gz built with 'warden policy build'.`);
+    throw new PolicyError(
+      'policy_source_missing',
+      `bundle ${spec.name}: ${spec.path} does not exist. Fix: point it at a policy directory or a bundle .tar.gz built with 'warden policy build'.`,
+    );
   }
   return isDir ? new DirectorySource(spec, options) : new FileSource(spec, options);
 }
@@ -173,11 +184,21 @@ abstract class LocalSource implements BundleSource {
 
   start(listener: SourceListener): void {
     if (this.coalescer) return;
-    this.coalescer = new Coalescer(() => this.check(listener), this.options.debounceMs ?? 100, this.options.maxWaitMs ?? 1000);
+    this.coalescer = new Coalescer(
+      () => this.check(listener),
+      this.options.debounceMs ?? 100,
+      this.options.maxWaitMs ?? 1000,
+    );
     try {
       this.watcher = this.watch(() => this.coalescer?.poke(), listener);
     } catch (err) {
-      listener.onError(new PolicyError('policy_watch_failed', `cannot watch ${this.spec.path}: ${describeError(err)}; polling instead`), 'download');
+      listener.onError(
+        new PolicyError(
+          'policy_watch_failed',
+          `cannot watch ${this.spec.path}: ${describeError(err)}; polling instead`,
+        ),
+        'download',
+      );
     }
     const pollMs = this.options.pollMs ?? 2000;
     if (pollMs > 0) {
@@ -250,7 +271,17 @@ export class DirectorySource extends LocalSource {
     const dir = this.spec.path!;
     const snapshot = snapshotDirectory(dir, this.spec.limits);
     const verification = this.spec.verification ? { verification: this.spec.verification } : {};
-    return { digest: filesDigest(snapshot), load: () => loadDirectoryBundle({ name: this.spec.name, dir, entrypoint: this.options.entrypoint, snapshot, ...verification }) };
+    return {
+      digest: filesDigest(snapshot),
+      load: () =>
+        loadDirectoryBundle({
+          name: this.spec.name,
+          dir,
+          entrypoint: this.options.entrypoint,
+          snapshot,
+          ...verification,
+        }),
+    };
   }
 
   protected watch(poke: () => void, listener: SourceListener): FSWatcher {
@@ -260,7 +291,13 @@ export class DirectorySource extends LocalSource {
     });
     watcher.on('error', (err) => {
       // The directory went away or the platform gave up: the poll keeps watching.
-      listener.onError(new PolicyError('policy_watch_failed', `watching ${dir} failed: ${describeError(err)}; falling back to polling`), 'download');
+      listener.onError(
+        new PolicyError(
+          'policy_watch_failed',
+          `watching ${dir} failed: ${describeError(err)}; falling back to polling`,
+        ),
+        'download',
+      );
       this.dropWatch();
     });
     return watcher;
@@ -273,7 +310,9 @@ function relevantPath(path: string): boolean {
   const base = parts.at(-1) ?? '';
   if (isIgnoredPolicyPath(base)) return false;
   // A directory event (no extension) may hide new files inside it.
-  return /\.(rego|json|ya?ml)$/.test(base) || base === '.manifest' || base === '.signatures.json' || !base.includes('.');
+  return (
+    /\.(rego|json|ya?ml)$/.test(base) || base === '.manifest' || base === '.signatures.json' || !base.includes('.')
+  );
 }
 
 // Cheap change detector for the poll: names, sizes and mtimes of the relevant files.
@@ -396,10 +435,17 @@ export class HttpSource implements BundleSource {
     } catch (err) {
       if (!(err instanceof PolicyError) || err.code !== 'policy_download_failed') throw err;
       // At start there is no policy to fall back on: Warden does not serve without one.
-      throw new PolicyError(err.code, `${err.message}. Fix: start the bundle service (or correct the bundle's URL: policy.bundle, or policy.bundles.${this.spec.name}.resource/service); Warden does not start without its policy.`, { cause: err });
+      throw new PolicyError(
+        err.code,
+        `${err.message}. Fix: start the bundle service (or correct the bundle's URL: policy.bundle, or policy.bundles.${this.spec.name}.resource/service); Warden does not start without its policy.`,
+        { cause: err },
+      );
     }
     if (outcome.kind !== 'bundle') {
-      throw new PolicyError('policy_download_failed', `bundle ${this.spec.name}: ${this.spec.url} answered without a bundle (${outcome.kind === 'unchanged' ? '304 Not Modified' : 'empty body'})`);
+      throw new PolicyError(
+        'policy_download_failed',
+        `bundle ${this.spec.name}: ${this.spec.url} answered without a bundle (${outcome.kind === 'unchanged' ? '304 Not Modified' : 'empty body'})`,
+      );
     }
     return outcome.bundle;
   }
@@ -442,10 +488,15 @@ export class HttpSource implements BundleSource {
   }
 
   /** One request. Resolves with a verified bundle, `unchanged` (304, or the same bytes), or `empty`. */
-  private async download(fresh = false): Promise<{ kind: 'bundle'; bundle: LoadedBundle } | { kind: 'unchanged' } | { kind: 'empty' }> {
+  private async download(
+    fresh = false,
+  ): Promise<{ kind: 'bundle'; bundle: LoadedBundle } | { kind: 'unchanged' } | { kind: 'empty' }> {
     const url = this.spec.url!;
     const wait = this.longPoll ? this.polling.longPollingTimeoutSeconds : undefined;
-    const headers: Record<string, string> = { ...(this.spec.headers ?? {}), Prefer: `modes=snapshot${wait !== undefined ? `;wait=${wait}` : ''}` };
+    const headers: Record<string, string> = {
+      ...(this.spec.headers ?? {}),
+      Prefer: `modes=snapshot${wait !== undefined ? `;wait=${wait}` : ''}`,
+    };
     if (this.etag && !fresh) headers['If-None-Match'] = this.etag;
     this.abort = new AbortController();
     const timeout = AbortSignal.timeout(wait !== undefined ? wait * 1000 + RESPONSE_TIMEOUT_MS : RESPONSE_TIMEOUT_MS);
@@ -469,7 +520,11 @@ export class HttpSource implements BundleSource {
       }
       this.etag = '';
       const why = timeout.aborted ? 'timed out' : describeError((err as { cause?: unknown }).cause ?? err);
-      const failure = new PolicyError('policy_download_failed', `bundle ${this.spec.name}: request to ${url} failed: ${why}`, { cause: err });
+      const failure = new PolicyError(
+        'policy_download_failed',
+        `bundle ${this.spec.name}: request to ${url} failed: ${why}`,
+        { cause: err },
+      );
       this.downloadFailed(failure);
       throw failure;
     } finally {
@@ -483,11 +538,16 @@ export class HttpSource implements BundleSource {
     }
     if (res.status !== 200) {
       this.etag = '';
-      const failure = new PolicyError('policy_download_failed', `bundle ${this.spec.name}: ${url} replied ${res.status} ${res.statusText}`);
+      const failure = new PolicyError(
+        'policy_download_failed',
+        `bundle ${this.spec.name}: ${url} replied ${res.status} ${res.statusText}`,
+      );
       this.downloadFailed(failure);
       throw failure;
     }
-    this.longPoll = this.polling.longPollingTimeoutSeconds !== undefined && res.headers.get('content-type') === LONG_POLL_CONTENT_TYPE;
+    this.longPoll =
+      this.polling.longPollingTimeoutSeconds !== undefined &&
+      res.headers.get('content-type') === LONG_POLL_CONTENT_TYPE;
     this.st.long_polling = this.longPoll;
     const etag = res.headers.get('etag') ?? '';
     this.etag = etag;

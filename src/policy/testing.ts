@@ -84,11 +84,17 @@ export async function runPolicyTests(options: PolicyTestOptions = {}): Promise<P
   const coverageMin = options.coverageMin ?? DEFAULT_COVERAGE_MIN;
   const cwd = options.cwd ?? process.cwd();
   if (!Number.isFinite(coverageMin) || coverageMin < 0 || coverageMin > 100) {
-    throw new PolicyError('policy_coverage_min_invalid', `coverageMin needs a number between 0 and 100, got ${String(coverageMin)}. Fix: pass a percentage (0 skips measuring coverage).`);
+    throw new PolicyError(
+      'policy_coverage_min_invalid',
+      `coverageMin needs a number between 0 and 100, got ${String(coverageMin)}. Fix: pass a percentage (0 skips measuring coverage).`,
+    );
   }
   for (const dir of dirs) {
     if (!existsSync(resolve(cwd, dir))) {
-      throw new PolicyError('policy_dir_missing', `no such directory: ${dir} (run from the repository root, or pass the policy directories)`);
+      throw new PolicyError(
+        'policy_dir_missing',
+        `no such directory: ${dir} (run from the repository root, or pass the policy directories)`,
+      );
     }
   }
   const opaOptions = { cwd, ...(options.opa ? { opa: options.opa } : {}) };
@@ -96,13 +102,26 @@ export async function runPolicyTests(options: PolicyTestOptions = {}): Promise<P
   // --- 1. tests ---
   const tests = await runOpa(['test', '-v', ...(options.run ? ['--run', options.run] : []), ...dirs], opaOptions);
   const { passed, failed } = countResults(tests.stdout);
-  const result: PolicyTestResult = { passed, failed, output: tests.stdout, stderr: tests.stderr, exitCode: tests.code, coverage: null, ok: false, problems: [] };
+  const result: PolicyTestResult = {
+    passed,
+    failed,
+    output: tests.stdout,
+    stderr: tests.stderr,
+    exitCode: tests.code,
+    coverage: null,
+    ok: false,
+    problems: [],
+  };
   if (tests.code !== 0 || failed > 0) {
-    result.problems.push(`opa test failed (exit ${tests.code}); see above. Coverage is not measured until the tests pass.`);
+    result.problems.push(
+      `opa test failed (exit ${tests.code}); see above. Coverage is not measured until the tests pass.`,
+    );
     return result;
   }
   if (passed === 0) {
-    result.problems.push(`no Rego tests found in ${dirs.join(' ')}${options.run ? ` matching --run ${options.run}` : ''}`);
+    result.problems.push(
+      `no Rego tests found in ${dirs.join(' ')}${options.run ? ` matching --run ${options.run}` : ''}`,
+    );
     return result;
   }
   if (coverageMin === 0) {
@@ -117,7 +136,9 @@ export async function runPolicyTests(options: PolicyTestOptions = {}): Promise<P
     report = JSON.parse(run.stdout) as CoverageReport;
   } catch {
     const detail = run.stderr.trim();
-    result.problems.push(`opa test --coverage did not print a JSON report (exit ${run.code})${detail ? `:\n${detail}` : ''}`);
+    result.problems.push(
+      `opa test --coverage did not print a JSON report (exit ${run.code})${detail ? `:\n${detail}` : ''}`,
+    );
     return result;
   }
   const coverage = measureCoverage(report, coverageMin, (path) => isTestFile(resolve(cwd, path)));
@@ -130,7 +151,12 @@ export async function runPolicyTests(options: PolicyTestOptions = {}): Promise<P
       .sort((a, b) => a.percent - b.percent)
       .slice(0, 5)
       .map((f) => `  ${f.percent.toFixed(1).padStart(5)}%  ${f.path}  (uncovered lines: ${f.uncovered || 'none'})`);
-    result.problems.push([`coverage ${coverage.percent.toFixed(1)}% is below the minimum ${coverageMin}%. Least covered files:`, ...worst].join('\n'));
+    result.problems.push(
+      [
+        `coverage ${coverage.percent.toFixed(1)}% is below the minimum ${coverageMin}%. Least covered files:`,
+        ...worst,
+      ].join('\n'),
+    );
   }
   result.ok = result.problems.length === 0;
   return result;
@@ -175,7 +201,10 @@ interface CoverageRange {
 
 interface CoverageReport {
   coverage?: number;
-  files?: Record<string, { covered_lines?: number; not_covered_lines?: number; coverage?: number; not_covered?: CoverageRange[] }>;
+  files?: Record<
+    string,
+    { covered_lines?: number; not_covered_lines?: number; coverage?: number; not_covered?: CoverageRange[] }
+  >;
 }
 
 function measureCoverage(report: CoverageReport, minimum: number, isTest: (path: string) => boolean): PolicyCoverage {

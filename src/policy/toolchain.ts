@@ -16,7 +16,10 @@ export function findOpa(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env['WARDEN_OPA'];
   if (explicit) {
     if (isExecutable(explicit)) return explicit;
-    throw new ToolchainError('opa_not_found', `WARDEN_OPA=${explicit} is not an executable file. Fix: point WARDEN_OPA at an opa v1.x binary, or unset it.`);
+    throw new ToolchainError(
+      'opa_not_found',
+      `WARDEN_OPA=${explicit} is not an executable file. Fix: point WARDEN_OPA at an opa v1.x binary, or unset it.`,
+    );
   }
   const local = join(PACKAGE_ROOT, '.tools', 'bin', 'opa');
   if (isExecutable(local)) return local;
@@ -47,7 +50,10 @@ function isExecutable(path: string): boolean {
 }
 
 /** Runs opa with arguments; resolves with stdout/stderr and the exit code (never rejects on a non-zero exit). */
-export function runOpa(args: string[], options: { cwd?: string; opa?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runOpa(
+  args: string[],
+  options: { cwd?: string; opa?: string } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const opa = options.opa ?? findOpa();
   return new Promise((resolvePromise, reject) => {
     execFile(opa, args, { cwd: options.cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {

@@ -7,10 +7,7 @@ import { createHostBuiltins, HOST_BUILTINS, SDK_BUILTINS, type BuiltinContext } 
 // cost a fresh worker hundreds of milliseconds each time it is started; both stay in the caller.
 
 export type WasmLoadCode =
-  | 'policy_wasm_invalid'
-  | 'policy_entrypoint_missing'
-  | 'policy_builtin_missing'
-  | 'policy_data_invalid';
+  'policy_wasm_invalid' | 'policy_entrypoint_missing' | 'policy_builtin_missing' | 'policy_data_invalid';
 
 /** A failure to load a bundle, with the stable code the caller turns into a `PolicyError`. */
 export class WasmLoadError extends Error {

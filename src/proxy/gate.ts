@@ -1,5 +1,10 @@
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { ErrorCode, type JSONRPCMessage, type JSONRPCRequest, type MessageExtraInfo } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+  type MessageExtraInfo,
+} from '@modelcontextprotocol/sdk/types.js';
 import { describeError } from '../common/index.js';
 
 type Buffered = { message: JSONRPCMessage; extra: MessageExtraInfo | undefined };
@@ -43,7 +48,11 @@ export class SessionGate implements Transport {
       this.onInitialize(request).catch(async (err: unknown) => {
         // The session cannot start (a downstream server failed): answer initialize with the reason.
         await this.inner
-          .send({ jsonrpc: '2.0', id: request.id, error: { code: ErrorCode.InternalError, message: describeError(err) } })
+          .send({
+            jsonrpc: '2.0',
+            id: request.id,
+            error: { code: ErrorCode.InternalError, message: describeError(err) },
+          })
           .catch(() => undefined);
         this.buffer = [];
       });

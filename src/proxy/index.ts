@@ -5,6 +5,13 @@ export type { PipelineOptions, PipelineOutcome } from './pipeline.js';
 export { createProxyServer, DECISION_META_KEY } from './server.js';
 export { settleVerdict, denialText } from './verdict.js';
 export type { Verdict } from './verdict.js';
-export type { AuditPort, DecisionLogPort, PolicyPort, PipelineObserver, DecisionInfo, CompletionInfo } from './ports.js';
+export type {
+  AuditPort,
+  DecisionLogPort,
+  PolicyPort,
+  PipelineObserver,
+  DecisionInfo,
+  CompletionInfo,
+} from './ports.js';
 export { checkArguments, DEFAULT_ARGUMENT_LIMITS } from './argument-limits.js';
 export type { ArgumentLimits, ArgumentsRefusal, ArgumentsSummary } from './argument-limits.js';

@@ -66,7 +66,12 @@ export class CallPipeline {
     this.now = options.now ?? Date.now;
   }
 
-  async run(session: Session, call: PendingCall, forward: () => Promise<Record<string, unknown>>, channel: ApprovalChannel = {}): Promise<PipelineOutcome> {
+  async run(
+    session: Session,
+    call: PendingCall,
+    forward: () => Promise<Record<string, unknown>>,
+    channel: ApprovalChannel = {},
+  ): Promise<PipelineOutcome> {
     const o = this.options;
     const started = this.now();
     const callId = o.newId();
@@ -85,9 +90,20 @@ export class CallPipeline {
     };
     // Unrecorded calls are not forwarded when audit.onFailure is deny or the policy demands a record.
     const auditUnavailable = (error: string): PipelineOutcome => {
-      const why = verdict.auditRequired ? 'the policy requires an audit record for this call' : 'audit.onFailure is deny';
-      o.logger.error('audit trail unavailable: call denied', { decision_id: decisionId, error, audit_required: verdict.auditRequired });
-      return deny([{ rule: 'warden.audit_unavailable', message: `the audit trail could not record this call, and ${why}: ${error}` }]);
+      const why = verdict.auditRequired
+        ? 'the policy requires an audit record for this call'
+        : 'audit.onFailure is deny';
+      o.logger.error('audit trail unavailable: call denied', {
+        decision_id: decisionId,
+        error,
+        audit_required: verdict.auditRequired,
+      });
+      return deny([
+        {
+          rule: 'warden.audit_unavailable',
+          message: `the audit trail could not record this call, and ${why}: ${error}`,
+        },
+      ]);
     };
     const blocks = (): boolean => o.auditOnFailure === 'deny' || verdict.auditRequired;
 
@@ -97,10 +113,13 @@ export class CallPipeline {
     if (this.holds(evaluation, verdict)) {
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
-        id: callId, session_id: session.id, principal: { sub: session.principal.sub, roles: session.principal.roles },
+        id: callId,
+        session_id: session.id,
+        principal: { sub: session.principal.sub, roles: session.principal.roles },
         call: { server: call.server, name: call.name, arguments: this.redactArguments(call.arguments) },
         ...(obligation.reason ? { reason: obligation.reason } : {}),
-        approvers: obligation.approvers ?? [], allow_self_approval: obligation['allow_self_approval'] === true,
+        approvers: obligation.approvers ?? [],
+        allow_self_approval: obligation['allow_self_approval'] === true,
       };
       const asked = this.append(
         approvalRequested(session.id, {
@@ -126,15 +145,33 @@ export class CallPipeline {
       );
       if (answer.granted) {
         session.approve({
-          tool: call.name, by: answer.by ?? 'unknown', at: answer.at,
+          tool: call.name,
+          by: answer.by ?? 'unknown',
+          at: answer.at,
           ...(answer.comment ? { comment: answer.comment } : {}),
-          call_id: callId, arguments_digest: argumentsDigest(call.arguments), principal: session.principal.sub,
+          call_id: callId,
+          arguments_digest: argumentsDigest(call.arguments),
+          principal: session.principal.sub,
         });
         const redecided = await this.decide(session, call, callId, o.newId(), this.now());
         ({ decisionId, evaluation, verdict, decided } = redecided);
-        if (verdict.approvalRequired) verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message: `${call.name} was approved by ${answer.by}, but the policy still requires approval` }] };
+        if (verdict.approvalRequired)
+          verdict = {
+            ...verdict,
+            allow: false,
+            reasons: [
+              {
+                rule: 'warden.approval_insufficient',
+                message: `${call.name} was approved by ${answer.by}, but the policy still requires approval`,
+              },
+            ],
+          };
       } else {
-        verdict = { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }] };
+        verdict = {
+          ...verdict,
+          allow: false,
+          reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }],
+        };
       }
       decided = Promise.all([decided, answered]);
     }
@@ -142,11 +179,19 @@ export class CallPipeline {
 
     if (!verdict.allow) {
       // The denial stands either way; say loudly when it is missing from the trail.
-      if (!recordedDecision.ok) o.logger.error('audit trail could not record a denial', { decision_id: decisionId, error: recordedDecision.error });
+      if (!recordedDecision.ok)
+        o.logger.error('audit trail could not record a denial', {
+          decision_id: decisionId,
+          error: recordedDecision.error,
+        });
       return deny(verdict.reasons);
     }
     if (!recordedDecision.ok && blocks()) return auditUnavailable(recordedDecision.error);
-    if (!recordedDecision.ok) o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', { decision_id: decisionId, error: recordedDecision.error });
+    if (!recordedDecision.ok)
+      o.logger.error('audit trail could not record a call; forwarding because audit.onFailure is allow', {
+        decision_id: decisionId,
+        error: recordedDecision.error,
+      });
 
     // The approval is used up as the call leaves, not when it returns: a call decided while this
     // one runs downstream cannot count it as unused.
@@ -176,7 +221,10 @@ export class CallPipeline {
     const recordedOutcome = await settled(Promise.all([forwarded, completed]));
     this.completed(decisionId, session.id, ref, outcome, started);
     if (!recordedOutcome.ok) {
-      o.logger.error('audit trail could not record a completed call', { decision_id: decisionId, error: recordedOutcome.error });
+      o.logger.error('audit trail could not record a completed call', {
+        decision_id: decisionId,
+        error: recordedOutcome.error,
+      });
       if (blocks()) return { kind: 'unrecorded', decisionId, error: recordedOutcome.error };
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
@@ -208,17 +256,31 @@ export class CallPipeline {
     const received = this.append(receivedRecord(session.id, call, callId, started, refusal.summary));
     const evaluation: Evaluation = {
       decision: { allow: false, reasons, monitored: [], obligations: {} },
-      revision: '', bundle: '', result: undefined, evalNs: 0,
+      revision: '',
+      bundle: '',
+      result: undefined,
+      evalNs: 0,
     };
     const verdict: Verdict = { allow: false, reasons, wouldDeny: [], approvalRequired: false, auditRequired: false };
     this.logDecision(callId, session.buildInput(bounded, started), evaluation, verdict, session.id, 0);
     o.observer?.onDecision?.({
-      decision_id: callId, session_id: session.id, call: ref, allow: false, policy_allow: false,
-      mode: o.mode, reasons, monitored: [], revision: '', eval_ns: 0,
+      decision_id: callId,
+      session_id: session.id,
+      call: ref,
+      allow: false,
+      policy_allow: false,
+      mode: o.mode,
+      reasons,
+      monitored: [],
+      revision: '',
+      eval_ns: 0,
     });
     o.logger.warn('call refused: arguments over the limit', {
-      decision_id: callId, name: call.name, rule: refusal.reason.rule,
-      depth: refusal.summary.depth, bytes: refusal.summary.bytes,
+      decision_id: callId,
+      name: call.name,
+      rule: refusal.reason.rule,
+      depth: refusal.summary.depth,
+      bytes: refusal.summary.bytes,
     });
     const decided = this.append(
       callDecided(session.id, {
@@ -279,12 +341,26 @@ export class CallPipeline {
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
     this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
     o.observer?.onDecision?.({
-      decision_id: decisionId, session_id: session.id, call: { kind: call.kind, server: call.server, name: call.name }, allow: verdict.allow, policy_allow: evaluation.decision.allow,
-      mode: o.mode, reasons: verdict.reasons, monitored: verdict.wouldDeny, revision: evaluation.revision,
-      ...(evaluation.error ? { error: evaluation.error.message } : {}), eval_ns: evaluation.evalNs,
+      decision_id: decisionId,
+      session_id: session.id,
+      call: { kind: call.kind, server: call.server, name: call.name },
+      allow: verdict.allow,
+      policy_allow: evaluation.decision.allow,
+      mode: o.mode,
+      reasons: verdict.reasons,
+      monitored: verdict.wouldDeny,
+      revision: evaluation.revision,
+      ...(evaluation.error ? { error: evaluation.error.message } : {}),
+      eval_ns: evaluation.evalNs,
     });
-    if (evaluation.error) o.logger.error('policy failure: call denied (fail closed)', { decision_id: decisionId, code: evaluation.error.code, error: evaluation.error.message });
-    if (verdict.wouldDeny.length > 0) o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
+    if (evaluation.error)
+      o.logger.error('policy failure: call denied (fail closed)', {
+        decision_id: decisionId,
+        code: evaluation.error.code,
+        error: evaluation.error.message,
+      });
+    if (verdict.wouldDeny.length > 0)
+      o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
     const decided = this.append(
       callDecided(session.id, {
         call_id: callId,
@@ -304,8 +380,20 @@ export class CallPipeline {
     return { decisionId, evaluation, verdict, decided };
   }
 
-  private completed(decisionId: string, sessionId: string, call: { kind: string; server: string; name: string }, outcome: Outcome, started: number): void {
-    this.options.observer?.onCompleted?.({ decision_id: decisionId, session_id: sessionId, call, outcome, duration_ms: this.now() - started });
+  private completed(
+    decisionId: string,
+    sessionId: string,
+    call: { kind: string; server: string; name: string },
+    outcome: Outcome,
+    started: number,
+  ): void {
+    this.options.observer?.onCompleted?.({
+      decision_id: decisionId,
+      session_id: sessionId,
+      call,
+      outcome,
+      duration_ms: this.now() - started,
+    });
   }
 
   private logDecision(
@@ -382,7 +470,9 @@ function receivedRecord(
 }
 
 function digest(value: unknown): string {
-  return `sha256:${createHash('sha256').update(compactJson(value) ?? '').digest('hex')}`;
+  return `sha256:${createHash('sha256')
+    .update(compactJson(value) ?? '')
+    .digest('hex')}`;
 }
 
 function cutResult(result: Record<string, unknown>, maxChars: number): Record<string, unknown> | TruncatedResult {

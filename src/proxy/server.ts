@@ -45,7 +45,11 @@ type Params = Record<string, unknown>;
 /** The relay's hooks for messages a downstream server starts (wired into the session's pool). */
 export interface UpstreamRelay {
   notify(serverName: string, notification: Notification): void;
-  request(serverName: string, request: { method: string; params?: Params }, signal: AbortSignal): Promise<Record<string, unknown>>;
+  request(
+    serverName: string,
+    request: { method: string; params?: Params },
+    signal: AbortSignal,
+  ): Promise<Record<string, unknown>>;
 }
 
 /**
@@ -55,7 +59,10 @@ export interface UpstreamRelay {
  */
 export function createProxyServer(options: ProxyServerOptions): { server: Server; relay: UpstreamRelay } {
   const { pool, pipeline, session, logger } = options;
-  const server = new Server(options.serverInfo, { capabilities: options.capabilities, ...(options.instructions ? { instructions: options.instructions } : {}) });
+  const server = new Server(options.serverInfo, {
+    capabilities: options.capabilities,
+    ...(options.instructions ? { instructions: options.instructions } : {}),
+  });
   // Calls in flight per downstream server: what that server sends meanwhile (elicitation,
   // sampling, logs) rides the call's own request, so over HTTP it reaches the call's SSE stream.
   const inflight = new Map<string, Extra[]>();
@@ -87,7 +94,17 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
 
   // Server answers logging/setLevel itself; Warden also passes the level to every server that logs.
   server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
-    await Promise.all(pool.offering('logging').map((s) => s.request('logging/setLevel', request.params, { signal: extra.signal }).catch((err: unknown) => logger.warn('logging/setLevel not accepted downstream', { server: s.name, error: describeError(err) }))));
+    await Promise.all(
+      pool
+        .offering('logging')
+        .map((s) =>
+          s
+            .request('logging/setLevel', request.params, { signal: extra.signal })
+            .catch((err: unknown) =>
+              logger.warn('logging/setLevel not accepted downstream', { server: s.name, error: describeError(err) }),
+            ),
+        ),
+    );
     return {};
   });
   server.setNotificationHandler(RootsListChangedNotificationSchema, async (notification) => {
@@ -96,14 +113,28 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
 
   async function callTool(params: Params, extra: Extra): Promise<Record<string, unknown>> {
     const name = params['name'];
-    if (typeof name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'tools/call needs params.name (a string)');
+    if (typeof name !== 'string')
+      throw new McpError(ErrorCode.InvalidParams, 'tools/call needs params.name (a string)');
     const args = params['arguments'] ?? {};
-    if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new McpError(ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
+    if (typeof args !== 'object' || args === null || Array.isArray(args))
+      throw new McpError(ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
     const route = pool.resolveTool(name);
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const annotations = (route.descriptor['annotations'] ?? {}) as Record<string, unknown>;
-    const call: PendingCall = { kind: 'tool', server: route.server.name, tool: route.tool, name, arguments: args as Params, annotations };
-    const outcome = await pipeline.run(session, call, () => forward(route.server, 'tools/call', { ...params, name: route.tool }, extra), approvalChannel(params, extra));
+    const call: PendingCall = {
+      kind: 'tool',
+      server: route.server.name,
+      tool: route.tool,
+      name,
+      arguments: args as Params,
+      annotations,
+    };
+    const outcome = await pipeline.run(
+      session,
+      call,
+      () => forward(route.server, 'tools/call', { ...params, name: route.tool }, extra),
+      approvalChannel(params, extra),
+    );
     return toToolResult(name, route.server.name, outcome, logger);
   }
 
@@ -116,13 +147,22 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       ...(canElicit
         ? {
             elicit: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) =>
-              extra.sendRequest({ method: 'elicitation/create', params: { message, requestedSchema } } as ServerRequest, ResultSchema, { signal, timeout: 24 * 60 * 60 * 1000 }) as Promise<{ action: string; content?: Record<string, unknown> }>,
+              extra.sendRequest(
+                { method: 'elicitation/create', params: { message, requestedSchema } } as ServerRequest,
+                ResultSchema,
+                { signal, timeout: 24 * 60 * 60 * 1000 },
+              ) as Promise<{ action: string; content?: Record<string, unknown> }>,
           }
         : {}),
       ...(progressToken !== undefined
         ? {
             keepAlive: (heldMs: number) =>
-              void extra.sendNotification({ method: 'notifications/progress', params: { progressToken, progress: Math.round(heldMs / 1000), message: 'waiting for approval' } } as ServerNotification).catch(() => undefined),
+              void extra
+                .sendNotification({
+                  method: 'notifications/progress',
+                  params: { progressToken, progress: Math.round(heldMs / 1000), message: 'waiting for approval' },
+                } as ServerNotification)
+                .catch(() => undefined),
           }
         : {}),
     };
@@ -130,20 +170,42 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
 
   async function readResource(params: Params, extra: Extra): Promise<Record<string, unknown>> {
     const uri = params['uri'];
-    if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'resources/read needs params.uri (a string)');
+    if (typeof uri !== 'string')
+      throw new McpError(ErrorCode.InvalidParams, 'resources/read needs params.uri (a string)');
     const target = resourceServer(params, 'resources/read');
-    const call: PendingCall = { kind: 'resource', server: target.name, tool: uri, name: uri, uri, arguments: {}, annotations: {} };
+    const call: PendingCall = {
+      kind: 'resource',
+      server: target.name,
+      tool: uri,
+      name: uri,
+      uri,
+      arguments: {},
+      annotations: {},
+    };
     return unwrap(uri, await pipeline.run(session, call, () => forward(target, 'resources/read', params, extra)));
   }
 
   async function getPrompt(params: Params, extra: Extra): Promise<Record<string, unknown>> {
     const name = params['name'];
-    if (typeof name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'prompts/get needs params.name (a string)');
+    if (typeof name !== 'string')
+      throw new McpError(ErrorCode.InvalidParams, 'prompts/get needs params.name (a string)');
     const route = pool.resolvePrompt(name);
     if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
     const args = (params['arguments'] ?? {}) as Params;
-    const call: PendingCall = { kind: 'prompt', server: route.server.name, tool: route.name, name, arguments: args, annotations: {} };
-    return unwrap(name, await pipeline.run(session, call, () => forward(route.server, 'prompts/get', { ...params, name: route.name }, extra)));
+    const call: PendingCall = {
+      kind: 'prompt',
+      server: route.server.name,
+      tool: route.name,
+      name,
+      arguments: args,
+      annotations: {},
+    };
+    return unwrap(
+      name,
+      await pipeline.run(session, call, () =>
+        forward(route.server, 'prompts/get', { ...params, name: route.name }, extra),
+      ),
+    );
   }
 
   async function complete(params: Params, extra: Extra): Promise<Record<string, unknown>> {
@@ -159,7 +221,10 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       if (!target) throw new McpError(ErrorCode.InvalidParams, `No server offers resource template ${ref.uri}`);
       return forward(target, 'completion/complete', params, extra);
     }
-    throw new McpError(ErrorCode.InvalidParams, 'completion/complete needs params.ref of type ref/prompt or ref/resource');
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      'completion/complete needs params.ref of type ref/prompt or ref/resource',
+    );
   }
 
   async function listPage(kind: ListKind, params: Params, extra: Extra): Promise<Record<string, unknown>> {
@@ -198,7 +263,12 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
    * Sends a request downstream on behalf of the caller: cancellation follows the caller's signal,
    * and progress comes back under the caller's own token (the SDK issues its own downstream).
    */
-  async function forward(target: DownstreamServer, method: string, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+  async function forward(
+    target: DownstreamServer,
+    method: string,
+    params: Params,
+    extra: Extra,
+  ): Promise<Record<string, unknown>> {
     const meta = params['_meta'] as Params | undefined;
     const progressToken = meta?.['progressToken'];
     const forwardParams: Params = { ...params };
@@ -210,12 +280,21 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     const onprogress =
       progressToken === undefined
         ? undefined
-        : (p: Progress) => void extra.sendNotification({ method: 'notifications/progress', params: { ...p, progressToken } } as ServerNotification).catch(() => undefined);
+        : (p: Progress) =>
+            void extra
+              .sendNotification({
+                method: 'notifications/progress',
+                params: { ...p, progressToken },
+              } as ServerNotification)
+              .catch(() => undefined);
     const list = inflight.get(target.name) ?? [];
     list.push(extra);
     inflight.set(target.name, list);
     try {
-      return await target.request(method, forwardParams, { signal: extra.signal, ...(onprogress ? { onprogress } : {}) });
+      return await target.request(method, forwardParams, {
+        signal: extra.signal,
+        ...(onprogress ? { onprogress } : {}),
+      });
     } finally {
       list.splice(list.indexOf(extra), 1);
     }
@@ -225,12 +304,23 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     notify(serverName, notification) {
       if (notification.method === 'notifications/tools/list_changed') return; // re-aggregated and sent by the pool hook
       const related = inflight.get(serverName)?.at(-1);
-      const send = related ? related.sendNotification(notification as ServerNotification) : server.notification(notification as ServerNotification);
-      send.catch((err: unknown) => logger.debug('cannot relay notification upstream', { server: serverName, method: notification.method, error: describeError(err) }));
+      const send = related
+        ? related.sendNotification(notification as ServerNotification)
+        : server.notification(notification as ServerNotification);
+      send.catch((err: unknown) =>
+        logger.debug('cannot relay notification upstream', {
+          server: serverName,
+          method: notification.method,
+          error: describeError(err),
+        }),
+      );
     },
     async request(serverName, request, signal) {
       const related = inflight.get(serverName)?.at(-1);
-      const message = { method: request.method, ...(request.params ? { params: request.params } : {}) } as ServerRequest;
+      const message = {
+        method: request.method,
+        ...(request.params ? { params: request.params } : {}),
+      } as ServerRequest;
       // No timeout of our own: the client (a person answering an elicitation) sets the pace.
       const opts = { signal, timeout: 24 * 60 * 60 * 1000 };
       return related ? related.sendRequest(message, ResultSchema, opts) : server.request(message, ResultSchema, opts);
@@ -245,15 +335,25 @@ function unwrap(name: string, outcome: PipelineOutcome): Record<string, unknown>
     case 'completed':
       return outcome.result;
     case 'denied':
-      throw new McpError(DENIED_ERROR_CODE, denialText(name, outcome.reasons), { [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: false, reasons: outcome.reasons } });
+      throw new McpError(DENIED_ERROR_CODE, denialText(name, outcome.reasons), {
+        [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: false, reasons: outcome.reasons },
+      });
     case 'unrecorded':
-      throw new McpError(ErrorCode.InternalError, `Warden could not record the outcome of ${name} in the audit trail, so the result is withheld: ${outcome.error}`);
+      throw new McpError(
+        ErrorCode.InternalError,
+        `Warden could not record the outcome of ${name} in the audit trail, so the result is withheld: ${outcome.error}`,
+      );
     case 'failed':
       throw relayable(outcome.error);
   }
 }
 
-function toToolResult(name: string, serverName: string, outcome: PipelineOutcome, logger: Logger): Record<string, unknown> {
+function toToolResult(
+  name: string,
+  serverName: string,
+  outcome: PipelineOutcome,
+  logger: Logger,
+): Record<string, unknown> {
   switch (outcome.kind) {
     case 'completed':
       return outcome.result;
@@ -265,14 +365,20 @@ function toToolResult(name: string, serverName: string, outcome: PipelineOutcome
       };
     case 'unrecorded':
       return {
-        content: [{ type: 'text', text: `The call to ${name} ran, but Warden could not record its outcome in the audit trail, so the result is withheld (audit.onFailure: deny): ${outcome.error}` }],
+        content: [
+          {
+            type: 'text',
+            text: `The call to ${name} ran, but Warden could not record its outcome in the audit trail, so the result is withheld (audit.onFailure: deny): ${outcome.error}`,
+          },
+        ],
         isError: true,
         _meta: { [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: true, unrecorded: true } },
       };
     case 'failed': {
       const err = outcome.error;
       // A JSON-RPC error the server chose to send (bad params, its own failure) is relayed as it is.
-      if (err instanceof McpError && err.code !== ErrorCode.RequestTimeout && err.code !== ErrorCode.ConnectionClosed) throw relayable(err);
+      if (err instanceof McpError && err.code !== ErrorCode.RequestTimeout && err.code !== ErrorCode.ConnectionClosed)
+        throw relayable(err);
       const why =
         err instanceof McpError && err.code === ErrorCode.RequestTimeout
           ? `the downstream server "${serverName}" did not answer in time (${stripPrefix(err.message, err.code)})`
@@ -281,7 +387,12 @@ function toToolResult(name: string, serverName: string, outcome: PipelineOutcome
             : err instanceof DownstreamError
               ? err.message
               : `the downstream server "${serverName}" failed: ${describeError(err)}`;
-      logger.warn('tool call failed downstream', { decision_id: outcome.decisionId, tool: name, server: serverName, error: describeError(err) });
+      logger.warn('tool call failed downstream', {
+        decision_id: outcome.decisionId,
+        tool: name,
+        server: serverName,
+        error: describeError(err),
+      });
       return { content: [{ type: 'text', text: `The call to ${name} failed: ${why}.` }], isError: true };
     }
   }

@@ -31,9 +31,21 @@ export function settleVerdict(evaluation: Evaluation, mode: 'enforce' | 'monitor
   }
   const policyDenies = !d.allow || approvalRequired;
   if (mode === 'monitor') {
-    return { allow: true, reasons: [], wouldDeny: [...(policyDenies ? reasons : []), ...d.monitored], approvalRequired, auditRequired };
+    return {
+      allow: true,
+      reasons: [],
+      wouldDeny: [...(policyDenies ? reasons : []), ...d.monitored],
+      approvalRequired,
+      auditRequired,
+    };
   }
-  return { allow: !policyDenies, reasons: policyDenies ? reasons : [], wouldDeny: d.monitored, approvalRequired, auditRequired };
+  return {
+    allow: !policyDenies,
+    reasons: policyDenies ? reasons : [],
+    wouldDeny: d.monitored,
+    approvalRequired,
+    auditRequired,
+  };
 }
 
 /** The text a denied tool call returns, so the model can read why and correct itself. */

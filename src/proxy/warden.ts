@@ -32,7 +32,9 @@ export const WARDEN_NAME = 'mcp-warden';
 
 /** How often audit.retention moves old records to archives (also once at start). */
 const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
-export const WARDEN_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const WARDEN_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** One client connection: its session state, its downstream connections and its MCP server. */
 export interface ProxySession {
@@ -65,7 +67,14 @@ export type SessionEvent =
   | { type: 'session.opened'; session_id: string; client: ClientInfo; principal: Principal; at: string }
   | { type: 'session.closed'; session_id: string; calls: number; at: string };
 
-const NEUTRAL_CALL: PendingCall = Object.freeze({ kind: 'tool', server: '', tool: '', name: '', arguments: {}, annotations: {} }) as PendingCall;
+const NEUTRAL_CALL: PendingCall = Object.freeze({
+  kind: 'tool',
+  server: '',
+  tool: '',
+  name: '',
+  arguments: {},
+  annotations: {},
+}) as PendingCall;
 
 /**
  * The running product: policy, audit trail, decision log and the call pipeline, shared by every
@@ -132,11 +141,29 @@ export class Warden {
   }
 
   /** Loads the policy and opens the records. Throws (at start-up) with a message naming what to fix. */
-  static async create(config: WardenConfig, logger: Logger, options: { observer?: PipelineObserver } = {}): Promise<Warden> {
+  static async create(
+    config: WardenConfig,
+    logger: Logger,
+    options: { observer?: PipelineObserver } = {},
+  ): Promise<Warden> {
     const policy = new PolicyRuntime(runtimeOptionsFromConfig(config), {
-      onActivated: (revision, source, info) => logger.info('policy activated', { revision, source, previous_revision: info.previous, reason: info.reason, bundles: info.bundles }),
-      onRejected: (error, source, info) => logger.error('policy bundle refused; the active policy stays', { source, error, code: info.code, ...(info.location ? { location: info.location } : {}) }),
-      onSourceError: (error, bundle) => logger.warn('policy bundle download failed; the active policy stays', { bundle, error }),
+      onActivated: (revision, source, info) =>
+        logger.info('policy activated', {
+          revision,
+          source,
+          previous_revision: info.previous,
+          reason: info.reason,
+          bundles: info.bundles,
+        }),
+      onRejected: (error, source, info) =>
+        logger.error('policy bundle refused; the active policy stays', {
+          source,
+          error,
+          code: info.code,
+          ...(info.location ? { location: info.location } : {}),
+        }),
+      onSourceError: (error, bundle) =>
+        logger.warn('policy bundle download failed; the active policy stays', { bundle, error }),
       onWarning: (message) => logger.warn(message),
     });
     await policy.start();
@@ -166,17 +193,25 @@ export class Warden {
       retentionTimer = setInterval(() => void archive(), RETENTION_INTERVAL_MS);
       retentionTimer.unref();
     }
-    const decisionLog = withPolicyMasks(policy, logger, createDecisionLog({
-      ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
-      stderr: config.decisionLogs.stderr,
-      ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
-      mask: redaction.decision,
-    }));
+    const decisionLog = withPolicyMasks(
+      policy,
+      logger,
+      createDecisionLog({
+        ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
+        stderr: config.decisionLogs.stderr,
+        ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
+        mask: redaction.decision,
+      }),
+    );
     const auditPort: AuditPort = { append: (e) => audit.append(e) };
     const labels = { id: randomUUID(), version: WARDEN_VERSION };
     // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
     const adminState = { enabled: false };
-    const approvals = new ApprovalBroker({ timeoutMs: config.approval.timeoutMs, keepAliveMs: config.approval.progressIntervalMs, adminChannel: () => adminState.enabled });
+    const approvals = new ApprovalBroker({
+      timeoutMs: config.approval.timeoutMs,
+      keepAliveMs: config.approval.progressIntervalMs,
+      adminChannel: () => adminState.enabled,
+    });
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
@@ -231,9 +266,17 @@ export class Warden {
         this.sessions.delete(proxySession);
         try {
           if (server) {
-            this.emitSession({ type: 'session.closed', session_id: session.id, calls: session.callCount, at: new Date().toISOString() });
+            this.emitSession({
+              type: 'session.closed',
+              session_id: session.id,
+              calls: session.callCount,
+              at: new Date().toISOString(),
+            });
             await this.audit.append(sessionClosed(session.id, { calls: session.callCount })).catch((err: unknown) =>
-              this.logger.error('audit trail could not record session.closed', { session_id: session.id, error: describeError(err) }),
+              this.logger.error('audit trail could not record session.closed', {
+                session_id: session.id,
+                error: describeError(err),
+              }),
             );
           }
         } finally {
@@ -253,7 +296,10 @@ export class Warden {
           logger: this.logger,
           hooks: {
             onToolsChanged: () => void server?.sendToolListChanged().catch(() => undefined),
-            onServerExit: (_name, detail) => void server?.sendLoggingMessage({ level: 'warning', logger: WARDEN_NAME, data: detail }).catch(() => undefined),
+            onServerExit: (_name, detail) =>
+              void server
+                ?.sendLoggingMessage({ level: 'warning', logger: WARDEN_NAME, data: detail })
+                .catch(() => undefined),
             onNotification: (name, notification) => relay?.notify(name, notification),
             onRequest: (name, request, signal) => {
               if (!relay) return Promise.reject(new Error('session is not initialized'));
@@ -277,11 +323,25 @@ export class Warden {
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
             const opened = { client: session.client, principal: session.principal, started_at: session.startedAt };
-            this.audit
-              .append(sessionOpened(session.id, opened))
-              .catch((err: unknown) => this.logger.error('audit trail could not record session.opened', { session_id: session.id, error: describeError(err) }));
-            this.emitSession({ type: 'session.opened', session_id: session.id, client: session.client, principal: session.principal, at: new Date().toISOString() });
-            this.logger.info('session opened', { session_id: session.id, client: session.client, principal: session.principal.sub, tools: pool?.listTools().length });
+            this.audit.append(sessionOpened(session.id, opened)).catch((err: unknown) =>
+              this.logger.error('audit trail could not record session.opened', {
+                session_id: session.id,
+                error: describeError(err),
+              }),
+            );
+            this.emitSession({
+              type: 'session.opened',
+              session_id: session.id,
+              client: session.client,
+              principal: session.principal,
+              at: new Date().toISOString(),
+            });
+            this.logger.info('session opened', {
+              session_id: session.id,
+              client: session.client,
+              principal: session.principal.sub,
+              tools: pool?.listTools().length,
+            });
           },
         });
         server = created.server;
@@ -311,7 +371,9 @@ export class Warden {
       await Promise.all([...this.sessions].map((s) => s.close()));
     } finally {
       await this.decisionLog.close().catch(() => undefined);
-      await this.audit.close().catch((err: unknown) => this.logger.error('audit store did not close cleanly', { error: describeError(err) }));
+      await this.audit
+        .close()
+        .catch((err: unknown) => this.logger.error('audit store did not close cleanly', { error: describeError(err) }));
     }
   }
 }
@@ -322,7 +384,10 @@ export class Warden {
  * Each value is replaced once, from its own text, so a secret gets the same mark in all of them.
  * Names match at any depth; pointers (`/card/number`) are relative to a call's arguments.
  */
-function createRedaction(rules: readonly string[], secret: string): {
+function createRedaction(
+  rules: readonly string[],
+  secret: string,
+): {
   record: (data: Record<string, unknown>) => Record<string, unknown>;
   decision: (event: DecisionLogEvent) => DecisionLogEvent;
   arguments: (args: Record<string, unknown>) => Record<string, unknown>;
@@ -356,7 +421,9 @@ function createRedaction(rules: readonly string[], secret: string): {
 // A stable key makes equal secrets hash equally across restarts (correlation without disclosure).
 function loadOrCreateRedactKey(store: string, logger: Logger): string {
   if (!store.startsWith('sqlite:')) {
-    logger.warn('audit.redactKey is not set: redacted values get a per-process key and cannot be correlated across restarts');
+    logger.warn(
+      'audit.redactKey is not set: redacted values get a per-process key and cannot be correlated across restarts',
+    );
     return randomBytes(32).toString('hex');
   }
   const file = `${store.slice('sqlite:'.length)}.redact-key`;
@@ -417,10 +484,18 @@ async function policyMasks(policy: PolicyRuntime, logger: Logger, event: Decisio
   const masks = await policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
   if (!masks.ok) {
     // Fail safe: a mask rule that cannot answer must not let the unmasked input through.
-    logger.error('system.log.mask failed; the decision is logged without its input', { decision_id: event.decision_id, error: masks.message });
+    logger.error('system.log.mask failed; the decision is logged without its input', {
+      decision_id: event.decision_id,
+      error: masks.message,
+    });
     return { ...event, input: undefined, erased: ['/input'] };
   }
   return applyMasks(event as unknown as Record<string, unknown>, masks.result, {
-    onError: (mask, message) => logger.warn('system.log.mask returned an unusable mask', { decision_id: event.decision_id, mask, error: message }),
+    onError: (mask, message) =>
+      logger.warn('system.log.mask returned an unusable mask', {
+        decision_id: event.decision_id,
+        mask,
+        error: message,
+      }),
   }) as unknown as DecisionLogEvent;
 }

@@ -122,9 +122,16 @@ export function summarize(call: CallRow): CallSummary {
   else outcome = 'running';
   let reasonList = (final?.reasons ?? []).map(reasonRow);
   if (refused) {
-    reasonList = [{ rule: 'warden.approval_required', message: `approval ${approval.outcome?.replace('_', ' ')}${approval.by ? ` by ${approval.by}` : ''}${approval.comment ? `: ${approval.comment}` : ''}` }];
+    reasonList = [
+      {
+        rule: 'warden.approval_required',
+        message: `approval ${approval.outcome?.replace('_', ' ')}${approval.by ? ` by ${approval.by}` : ''}${approval.comment ? `: ${approval.comment}` : ''}`,
+      },
+    ];
   }
-  const duration = call.completed?.duration_ms ?? (outcome === 'denied' ? Math.max(0, Date.parse(call.last_at) - Date.parse(call.at)) : null);
+  const duration =
+    call.completed?.duration_ms ??
+    (outcome === 'denied' ? Math.max(0, Date.parse(call.last_at) - Date.parse(call.at)) : null);
   return {
     outcome,
     allow: outcome === 'success' || outcome === 'error' || outcome === 'running',

@@ -38,7 +38,9 @@ export function formatComplianceReport(report: ComplianceReport): string {
     out.push('', row(REVISION_COLUMNS, ['revision', 'calls', 'violations', 'rate', 'first .. last']));
     for (const r of report.revisions) {
       const when = `${r.first_at} .. ${r.last_at}`;
-      out.push(row(REVISION_COLUMNS, [r.revision, String(r.calls), String(r.violations), percent(r.violation_rate), when]));
+      out.push(
+        row(REVISION_COLUMNS, [r.revision, String(r.calls), String(r.violations), percent(r.violation_rate), when]),
+      );
     }
   }
   return out.join('\n') + '\n';

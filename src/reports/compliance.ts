@@ -78,8 +78,21 @@ export interface ComplianceReport {
     score: number | null;
   }[];
   revisions: (CallCounts & { revision: string; violation_rate: number | null; first_at: string; last_at: string })[];
-  over_time: (CallCounts & { start: string; sessions: number; compliant: number; violating: number; incomplete: number; score: number | null })[];
-  session_states: { session_id: string; state: SessionState; principal: string | null; violations: number; started_at: string }[];
+  over_time: (CallCounts & {
+    start: string;
+    sessions: number;
+    compliant: number;
+    violating: number;
+    incomplete: number;
+    score: number | null;
+  })[];
+  session_states: {
+    session_id: string;
+    state: SessionState;
+    principal: string | null;
+    violations: number;
+    started_at: string;
+  }[];
 }
 
 /** The rules of a denied call that count as violations (each once per call). */
@@ -103,15 +116,28 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
     return t >= fromMs && t < toMs;
   };
   const bucketOf = (at: string): number => fromMs + Math.floor((Date.parse(at) - fromMs) / bucketMs) * bucketMs;
-  const counts = (): CallCounts => ({ calls: 0, allowed: 0, denied: 0, held: 0, violations: 0, would_deny: 0, policy_errors: 0 });
+  const counts = (): CallCounts => ({
+    calls: 0,
+    allowed: 0,
+    denied: 0,
+    held: 0,
+    violations: 0,
+    would_deny: 0,
+    policy_errors: 0,
+  });
 
   const totals = counts();
   const byRule = new Map<string, number>();
   const byWorkflow = new Map<string, number>();
   const wouldByRule = new Map<string, number>();
   const revisions = new Map<string, CallCounts & { first_at: string; last_at: string }>();
-  const buckets = new Map<number, CallCounts & { sessions: number; compliant: number; violating: number; incomplete: number }>();
-  const bucket = (at: string): CallCounts & { sessions: number; compliant: number; violating: number; incomplete: number } => {
+  const buckets = new Map<
+    number,
+    CallCounts & { sessions: number; compliant: number; violating: number; incomplete: number }
+  >();
+  const bucket = (
+    at: string,
+  ): CallCounts & { sessions: number; compliant: number; violating: number; incomplete: number } => {
     const key = bucketOf(at);
     let b = buckets.get(key);
     if (!b) buckets.set(key, (b = { ...counts(), sessions: 0, compliant: 0, violating: 0, incomplete: 0 }));
@@ -160,16 +186,28 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
         approvals.requested++;
         const outcome = a.outcome ?? 'pending';
         if (Object.hasOwn(approvals, outcome)) approvals[outcome as keyof typeof approvals]++;
-        if (a.answered_at && a.by && outcome !== 'timed_out' && outcome !== 'unavailable') latencies.push(Math.max(0, Date.parse(a.answered_at) - Date.parse(a.requested_at)));
+        if (a.answered_at && a.by && outcome !== 'timed_out' && outcome !== 'unavailable')
+          latencies.push(Math.max(0, Date.parse(a.answered_at) - Date.parse(a.requested_at)));
       }
     }
   }
 
   // Sessions: judged on all their calls, counted in the range by when they opened.
-  const sessionCounts: ComplianceReport['sessions'] = { total: 0, judged: 0, compliant: 0, violating: 0, incomplete: 0, in_progress: 0, ungoverned: 0 };
+  const sessionCounts: ComplianceReport['sessions'] = {
+    total: 0,
+    judged: 0,
+    compliant: 0,
+    violating: 0,
+    incomplete: 0,
+    in_progress: 0,
+    ungoverned: 0,
+  };
   let basis: ComplianceReport['basis'] = 'workflows';
   let basisNote: string | null = null;
-  const perWorkflow = new Map<string, { started: number; completed: number; clean: number; inProgress: number; withViolations: number }>();
+  const perWorkflow = new Map<
+    string,
+    { started: number; completed: number; clean: number; inProgress: number; withViolations: number }
+  >();
   const states: ComplianceReport['session_states'] = [];
   for (const session of sessions) {
     if (!inRange(session.first_at)) continue;
@@ -194,7 +232,13 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
     const b = bucket(session.first_at);
     b.sessions++;
     if (state === 'compliant' || state === 'violating' || state === 'incomplete') b[state]++;
-    states.push({ session_id: session.session_id, state, principal: session.principal?.sub ?? null, violations: session.calls.filter((c) => (callViolations.get(c)?.length ?? 0) > 0).length, started_at: session.first_at });
+    states.push({
+      session_id: session.session_id,
+      state,
+      principal: session.principal?.sub ?? null,
+      violations: session.calls.filter((c) => (callViolations.get(c)?.length ?? 0) > 0).length,
+      started_at: session.first_at,
+    });
 
     if (status.available) {
       const named = new Set(violating.map((v) => v.workflow).filter((w): w is string => !!w));
@@ -242,7 +286,8 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
   });
 
   latencies.sort((a, b) => a - b);
-  const pct = (p: number): number | null => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]! : null);
+  const pct = (p: number): number | null =>
+    latencies.length ? latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)]! : null;
   const overTime = [...buckets.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([start, b]) => {
@@ -280,7 +325,9 @@ export function computeCompliance(sessions: readonly SessionRow[], options: Comp
 }
 
 function ranked(m: Map<string, number>): Counted[] {
-  return [...m.entries()].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
+  return [...m.entries()]
+    .map(([key, count]) => ({ key, count }))
+    .sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
 }
 
 /**

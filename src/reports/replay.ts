@@ -144,7 +144,8 @@ export async function replayRecords(
   options.onProgress?.(read);
   report.sessions = sessions.size;
   report.elapsed_ms = Date.now() - started;
-  report.decisions_per_second = report.elapsed_ms > 0 ? Math.round((report.decisions * 1000) / report.elapsed_ms) : report.decisions;
+  report.decisions_per_second =
+    report.elapsed_ms > 0 ? Math.round((report.decisions * 1000) / report.elapsed_ms) : report.decisions;
   return report;
 }
 

@@ -55,7 +55,11 @@ export async function evaluateWorkflowStatus(
   }
   const workflows = (r.result as { workflows?: unknown } | null)?.workflows;
   if (!workflows || typeof workflows !== 'object' || Array.isArray(workflows)) {
-    return { available: false, revision: r.revision, reason: `data.mcp.workflow.status has no workflows object (revision ${r.revision})` };
+    return {
+      available: false,
+      revision: r.revision,
+      reason: `data.mcp.workflow.status has no workflows object (revision ${r.revision})`,
+    };
   }
   return { available: true, revision: r.revision, workflows: workflows as Record<string, WorkflowState> };
 }

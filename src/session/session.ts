@@ -89,7 +89,8 @@ export class Session {
     };
     this.entries.push(entry);
     // Keep memory bounded for very long sessions: the policy only ever sees the window.
-    if (this.entries.length > Math.max(this.options.historyWindow, 1) * 2 + 1024) this.entries.splice(0, this.entries.length - this.options.historyWindow);
+    if (this.entries.length > Math.max(this.options.historyWindow, 1) * 2 + 1024)
+      this.entries.splice(0, this.entries.length - this.options.historyWindow);
     this.summarize(entry);
     if (callId !== undefined) this.settleApproval(callId, decision);
     return entry;
@@ -194,7 +195,10 @@ export function summarizeResult(result: unknown, maxChars: number): unknown {
   if (r.structuredContent !== undefined) return r.structuredContent;
   if (Array.isArray(r.content)) {
     const text = r.content
-      .filter((c): c is { type: 'text'; text: string } => !!c && typeof c === 'object' && (c as { type?: unknown }).type === 'text')
+      .filter(
+        (c): c is { type: 'text'; text: string } =>
+          !!c && typeof c === 'object' && (c as { type?: unknown }).type === 'text',
+      )
       .map((c) => c.text)
       .join('\n');
     return cut(text, maxChars);

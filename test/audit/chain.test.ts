@@ -34,7 +34,14 @@ describe('hash', () => {
   });
 
   test('a known vector, so third-party verifiers can check themselves (docs/audit.md)', () => {
-    const h = hashRecord({ seq: 1, at: '2025-01-01T00:00:00.000Z', type: 'session.opened', session_id: 's-1', data: { principal: 'alice' }, prev_hash: GENESIS_HASH });
+    const h = hashRecord({
+      seq: 1,
+      at: '2025-01-01T00:00:00.000Z',
+      type: 'session.opened',
+      session_id: 's-1',
+      data: { principal: 'alice' },
+      prev_hash: GENESIS_HASH,
+    });
     expect(h).toBe(
       createHash('sha256')
         .update(
@@ -93,7 +100,8 @@ describe('memory store', () => {
 
   test('read filters by seq, session, time window and limit', async () => {
     const store = await openAuditStore('memory:');
-    for (let i = 0; i < 3; i++) for (const e of callEvents(i % 2 ? 'odd' : 'even', `c${i}`, i * 10)) await store.append(e);
+    for (let i = 0; i < 3; i++)
+      for (const e of callEvents(i % 2 ? 'odd' : 'even', `c${i}`, i * 10)) await store.append(e);
     expect((await store.read({ session: 'odd' })).every((r) => r.session_id === 'odd')).toBe(true);
     expect((await store.read({ sinceSeq: 10 })).map((r) => r.seq)).toEqual([11, 12]);
     expect((await store.read({ limit: 2 })).map((r) => r.seq)).toEqual([1, 2]);
@@ -125,11 +133,23 @@ describe('verifyChain on a list of records', () => {
   });
 
   test.each([
-    ['altered', (rs: AuditRecord[]) => ((rs[3]!.data as Record<string, unknown>).principal = 'mallory'), { seq: 4, problem: 'altered' }],
+    [
+      'altered',
+      (rs: AuditRecord[]) => ((rs[3]!.data as Record<string, unknown>).principal = 'mallory'),
+      { seq: 4, problem: 'altered' },
+    ],
     ['deleted', (rs: AuditRecord[]) => rs.splice(3, 1), { seq: 4, problem: 'deleted' }],
-    ['reordered (lines swapped)', (rs: AuditRecord[]) => rs.splice(3, 2, rs[4]!, rs[3]!), { seq: 4, problem: 'reordered' }],
+    [
+      'reordered (lines swapped)',
+      (rs: AuditRecord[]) => rs.splice(3, 2, rs[4]!, rs[3]!),
+      { seq: 4, problem: 'reordered' },
+    ],
     ['duplicated', (rs: AuditRecord[]) => rs.splice(4, 0, rs[3]!), { seq: 4, problem: 'inserted' }],
-    ['malformed', (rs: AuditRecord[]) => ((rs[2] as unknown as Record<string, unknown>).hash = 'nope'), { seq: 3, problem: 'altered' }],
+    [
+      'malformed',
+      (rs: AuditRecord[]) => ((rs[2] as unknown as Record<string, unknown>).hash = 'nope'),
+      { seq: 3, problem: 'altered' },
+    ],
   ])('%s', async (_name, tamper, expected) => {
     const records = await chain(8);
     tamper(records);
@@ -149,14 +169,22 @@ describe('checkpoints', () => {
   test('every N records and on close; signed ones verify with the public key only', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const backend = new MemoryBackend();
-    const store = storeFromBackend(backend, { checkpointEvery: 4, signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string });
+    const store = storeFromBackend(backend, {
+      checkpointEvery: 4,
+      signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    });
     await fill(store, 10);
     await store.close();
     expect(backend.checkpointRows.map((c) => c.seq)).toEqual([4, 8, 10]);
     expect(backend.checkpointRows.every((c) => typeof c.signature === 'string' && c.key_id?.length === 16)).toBe(true);
     const reopened = storeFromBackend(backend);
     const pem = publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    expect(await verifyChain(reopened, { publicKey: pem })).toMatchObject({ ok: true, count: 10, checkpoints: 3, signed_checkpoints: 3 });
+    expect(await verifyChain(reopened, { publicKey: pem })).toMatchObject({
+      ok: true,
+      count: 10,
+      checkpoints: 3,
+      signed_checkpoints: 3,
+    });
 
     // A forged checkpoint (an attacker without the key) is named.
     backend.checkpointRows[1]!.at = '2030-01-01T00:00:00.000Z';
@@ -167,6 +195,8 @@ describe('checkpoints', () => {
 
   test('a non-Ed25519 signing key is refused with a fix', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
-    await expect(openAuditStore('memory:', { signingKey: privateKey })).rejects.toMatchObject({ code: 'audit_signing_key_invalid' });
+    await expect(openAuditStore('memory:', { signingKey: privateKey })).rejects.toMatchObject({
+      code: 'audit_signing_key_invalid',
+    });
   });
 });

@@ -22,7 +22,10 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 /** Runs `warden <args>` in-process with the audit commands only; captures output and exit code. */
-async function warden(args: string[], extra: Partial<AuditCommandOptions> = {}): Promise<{ out: string; err: string; code: number }> {
+async function warden(
+  args: string[],
+  extra: Partial<AuditCommandOptions> = {},
+): Promise<{ out: string; err: string; code: number }> {
   let out = '';
   let err = '';
   let code = 0;
@@ -104,7 +107,9 @@ describe('warden audit verify', () => {
     expect((await warden(['audit', 'verify'])).err).toContain('pass --store');
     const { url } = await sampleStore();
     const seen: unknown[] = [];
-    const r = await warden(['audit', 'verify', '--config', 'warden.yaml'], { resolveStore: (opts) => (seen.push(opts.config), url) });
+    const r = await warden(['audit', 'verify', '--config', 'warden.yaml'], {
+      resolveStore: (opts) => (seen.push(opts.config), url),
+    });
     expect(seen).toEqual(['warden.yaml']);
     expect(r.out).toContain('ok: 14 records');
   });
@@ -114,7 +119,9 @@ describe('warden audit verify', () => {
     const dir = join(tmp.dir, `arch-${++n}`);
     const a = await warden(['audit', 'archive', '--store', url, '--dir', dir, '--before-seq', '6']);
     expect(a.out).toMatch(/archived records 1\.\.5 \(5\) to .*audit-1-5\.jsonl/);
-    expect((await warden(['audit', 'verify', '--store', url, '--archive-dir', dir])).out).toContain('ok: 14 records verified');
+    expect((await warden(['audit', 'verify', '--store', url, '--archive-dir', dir])).out).toContain(
+      'ok: 14 records verified',
+    );
     // The store alone cannot tell retention from someone deleting its first records (no signing key here).
     const alone = await warden(['audit', 'verify', '--store', url]);
     expect(alone.code).toBe(1);
@@ -126,8 +133,22 @@ describe('warden audit verify', () => {
 describe('warden audit export', () => {
   test('jsonl, filtered by session and time', async () => {
     const { url } = await sampleStore();
-    const r = await warden(['audit', 'export', '--store', url, '--session', 's-1', '--since', '2025-01-01T12:00:00Z', '--until', '2025-01-01T12:00:06Z']);
-    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; session_id: string; at: string });
+    const r = await warden([
+      'audit',
+      'export',
+      '--store',
+      url,
+      '--session',
+      's-1',
+      '--since',
+      '2025-01-01T12:00:00Z',
+      '--until',
+      '2025-01-01T12:00:06Z',
+    ]);
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; session_id: string; at: string });
     expect(lines.map((l) => l.seq)).toEqual([2, 3, 4, 5, 6, 7]);
     expect(lines.every((l) => l.session_id === 's-1')).toBe(true);
   });
@@ -174,8 +195,18 @@ describe('warden audit report', () => {
     const report = JSON.parse(r.out);
     expect(report.opened.principal).toEqual({ sub: 'alice', roles: [], claims: {} });
     expect(report.calls).toHaveLength(2);
-    expect(report.calls[0]).toMatchObject({ call_id: 'c1', server: 'ci', tool: 'deploy', decision: { allow: true }, completed: { outcome: 'success', duration_ms: 298 } });
-    expect(report.calls[1]).toMatchObject({ call_id: 'c2', decision: { allow: false, reasons: [{ rule: 'deploy.tests_first' }] }, completed: null });
+    expect(report.calls[0]).toMatchObject({
+      call_id: 'c1',
+      server: 'ci',
+      tool: 'deploy',
+      decision: { allow: true },
+      completed: { outcome: 'success', duration_ms: 298 },
+    });
+    expect(report.calls[1]).toMatchObject({
+      call_id: 'c2',
+      decision: { allow: false, reasons: [{ rule: 'deploy.tests_first' }] },
+      completed: null,
+    });
     expect(report.calls[1].approvals.map((a: { type: string }) => a.type)).toEqual(['requested', 'granted']);
   });
 
@@ -195,7 +226,9 @@ describe('warden audit tail', () => {
     const io = { out: (t: string) => void (out += t), err: () => {} };
     const program = new Command().exitOverride();
     registerAuditCommands(program, { io, signal: stop.signal });
-    const running = program.parseAsync(['audit', 'tail', '--store', url, '-n', '2', '--interval', '20'], { from: 'user' });
+    const running = program.parseAsync(['audit', 'tail', '--store', url, '-n', '2', '--interval', '20'], {
+      from: 'user',
+    });
     await waitFor(() => out.includes('session.closed'));
     expect(out.trim().split('\n')).toHaveLength(2);
     const writer = await openAuditStore(url);
@@ -218,11 +251,19 @@ describe('warden audit tail', () => {
     let out = '';
     const program = new Command().exitOverride();
     registerAuditCommands(program, { io: { out: (t) => void (out += t), err: () => {} }, signal: stop.signal });
-    const running = program.parseAsync(['audit', 'tail', '--store', url, '--from-start', '--format', 'jsonl', '--interval', '20'], { from: 'user' });
+    const running = program.parseAsync(
+      ['audit', 'tail', '--store', url, '--from-start', '--format', 'jsonl', '--interval', '20'],
+      { from: 'user' },
+    );
     await waitFor(() => out.split('\n').length > 14);
     stop.abort();
     await running;
-    expect(out.trim().split('\n').map((l) => JSON.parse(l).seq)).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).seq),
+    ).toEqual(Array.from({ length: 14 }, (_, i) => i + 1));
   });
 });
 

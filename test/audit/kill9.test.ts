@@ -17,7 +17,12 @@ afterAll(() => {
 
 test('kill -9 mid-stream: every acknowledged append is there after reopen, and the chain verifies', async () => {
   const file = join(tmp.dir, 'audit.db');
-  const child = forkAppender(built.module, { url: `sqlite:${file}`, count: 100_000, session: 'k', checkpointEvery: 50 });
+  const child = forkAppender(built.module, {
+    url: `sqlite:${file}`,
+    count: 100_000,
+    session: 'k',
+    checkpointEvery: 50,
+  });
   let killedAt = -1;
   const run = collect(child, (_seq, acks) => {
     // Kill while appends are in flight, at an arbitrary point past a few checkpoints.

@@ -26,7 +26,9 @@ describe('postgres store', () => {
     await fill(store, 12, 'pg-1');
     expect(await store.head()).toMatchObject({ seq: 12 });
     expect((await store.read({ session: 'pg-1', sinceSeq: 10 })).map((r) => r.seq)).toEqual([11, 12]);
-    expect((await store.read({ since: '2025-01-01T00:03:00Z', until: '2025-01-01T00:05:00Z' })).map((r) => r.seq)).toEqual([3, 4]);
+    expect(
+      (await store.read({ since: '2025-01-01T00:03:00Z', until: '2025-01-01T00:05:00Z' })).map((r) => r.seq),
+    ).toEqual([3, 4]);
     await store.close();
     const again = await openAuditStore(url);
     const r = await again.append(sessionClosed('pg-1', { calls: 0 }));
@@ -66,7 +68,9 @@ describe('postgres store', () => {
     const url = await freshDb();
     const built = transpileAudit();
     try {
-      const runs = ['replica-a', 'replica-b'].map((session) => collect(forkAppender(built.module, { url, count: 200, session, checkpointEvery: 50 })));
+      const runs = ['replica-a', 'replica-b'].map((session) =>
+        collect(forkAppender(built.module, { url, count: 200, session, checkpointEvery: 50 })),
+      );
       const codes = await Promise.all(runs.map((r) => r.exited));
       expect(codes, runs.map((r) => r.stderr()).join('\n')).toEqual([0, 0]);
       const store = await openAuditStore(url);

@@ -21,11 +21,21 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 describe('createRedactor', () => {
-  const redact = createRedactor({ keys: ['password', 'Token'], pointers: ['/arguments/card/number', '/arguments/list/1', '/missing/x'], secret: HMAC_KEY });
+  const redact = createRedactor({
+    keys: ['password', 'Token'],
+    pointers: ['/arguments/card/number', '/arguments/list/1', '/missing/x'],
+    secret: HMAC_KEY,
+  });
 
   test('replaces named keys at any depth and pointers, returning a copy', () => {
     const input = {
-      arguments: { user: 'al', PASSWORD: SECRET_ARG, nested: [{ token: { a: 1 } }], card: { number: '4111111111111111', exp: '12/30' }, list: ['a', 'b'] },
+      arguments: {
+        user: 'al',
+        PASSWORD: SECRET_ARG,
+        nested: [{ token: { a: 1 } }],
+        card: { number: '4111111111111111', exp: '12/30' },
+        list: ['a', 'b'],
+      },
     };
     const out = redact(input) as typeof input;
     expect(out.arguments.user).toBe('al');
@@ -41,7 +51,9 @@ describe('createRedactor', () => {
   test('equal values give equal marks, other keys give other marks', () => {
     const a = redact({ password: SECRET_ARG }) as { password: string };
     const b = redact({ deep: { password: SECRET_ARG } }) as { deep: { password: string } };
-    const other = createRedactor({ keys: ['password'], secret: 'another-key' })({ password: SECRET_ARG }) as { password: string };
+    const other = createRedactor({ keys: ['password'], secret: 'another-key' })({ password: SECRET_ARG }) as {
+      password: string;
+    };
     expect(a.password).toBe(b.deep.password);
     expect(other.password).not.toBe(a.password);
   });
@@ -87,7 +99,11 @@ describe('applyMasks (OPA system.log.mask)', () => {
 
 test('a redacted secret never reaches the SQLite file, its WAL, or the HMAC key either', async () => {
   const file = join(tmp.dir, 'audit.db');
-  const redact = createRedactor({ keys: ['password', 'api_key'], pointers: ['/result/structuredContent/token'], secret: HMAC_KEY });
+  const redact = createRedactor({
+    keys: ['password', 'api_key'],
+    pointers: ['/result/structuredContent/token'],
+    secret: HMAC_KEY,
+  });
   const store = await openAuditStore(`sqlite:${file}`, { redact: (data) => redact(data) });
   const args = { user: 'al', password: SECRET_ARG, config: { api_key: SECRET_ARG } };
   const r = await store.append(callReceived('s', received('c1', 'login', args, 0)));

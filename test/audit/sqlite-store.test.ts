@@ -49,7 +49,9 @@ describe('sqlite store', () => {
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     await store.close();
     const relaxed = await openAuditStore(`sqlite:${dbFile()}`, { synchronous: 'normal' });
-    expect((relaxed as unknown as { backend: { db: Database.Database } }).backend.db.pragma('synchronous', { simple: true })).toBe(1);
+    expect(
+      (relaxed as unknown as { backend: { db: Database.Database } }).backend.db.pragma('synchronous', { simple: true }),
+    ).toBe(1);
     await relaxed.close();
   });
 
@@ -85,7 +87,9 @@ describe('sqlite store', () => {
     const file = dbFile();
     const built = transpileAudit();
     try {
-      const runs = ['a', 'b'].map((session) => collect(forkAppender(built.module, { url: `sqlite:${file}`, count: 100, session })));
+      const runs = ['a', 'b'].map((session) =>
+        collect(forkAppender(built.module, { url: `sqlite:${file}`, count: 100, session })),
+      );
       const codes = await Promise.all(runs.map((r) => r.exited));
       expect(codes, runs.map((r) => r.stderr()).join('\n')).toEqual([0, 0]);
       const store = await openAuditStore(`sqlite:${file}`);
@@ -110,7 +114,9 @@ describe('retention', () => {
     const r1 = await archiveBefore(store, 16, archive1);
     expect(r1).toMatchObject({ from_seq: 1, to_seq: 15, count: 15 });
     // by time: fill() spaces records a minute apart from 2025-01-01T00:00Z
-    const r2 = await archiveBefore(store, '2025-01-01T00:30:00Z', ({ from_seq, to_seq }) => join(tmp.dir, 'arch', `audit-${from_seq}-${to_seq}.jsonl`));
+    const r2 = await archiveBefore(store, '2025-01-01T00:30:00Z', ({ from_seq, to_seq }) =>
+      join(tmp.dir, 'arch', `audit-${from_seq}-${to_seq}.jsonl`),
+    );
     expect(r2).toMatchObject({ from_seq: 16, to_seq: 29 });
     expect(await archiveBefore(store, 5, join(tmp.dir, 'arch', 'none.jsonl'))).toBeNull();
 
@@ -121,20 +127,37 @@ describe('retention', () => {
     expect(header).toMatchObject({ from_seq: 16, to_seq: 29, prev_hash: r1!.last_hash });
     expect(header.checkpoints.map((c) => c.seq)).toEqual([20]);
 
-    expect(await verifyChain(store, { archives: [r2!.file, archive1] })).toMatchObject({ ok: true, count: 40, first_seq: 1, last_seq: 40 });
+    expect(await verifyChain(store, { archives: [r2!.file, archive1] })).toMatchObject({
+      ok: true,
+      count: 40,
+      first_seq: 1,
+      last_seq: 40,
+    });
     // Live store alone: its moved base is vouched for by nothing (no archive, no signature).
     expect(await verifyChain(store)).toMatchObject({ ok: false, seq: 1, problem: 'deleted' });
     // A missing archive in the middle is named.
-    expect(await verifyChain(store, { archives: [archive1] })).toMatchObject({ ok: false, seq: 16, problem: 'deleted' });
+    expect(await verifyChain(store, { archives: [archive1] })).toMatchObject({
+      ok: false,
+      seq: 16,
+      problem: 'deleted',
+    });
 
     // Tampering inside an archive file is caught.
     const text = readFileSync(archive1, 'utf8').replace('{"by":"alice","i":7}', '{"by":"mallory","i":7}');
     const forged = join(tmp.dir, 'arch', 'forged.jsonl');
     writeFileSync(forged, text);
-    expect(await verifyChain(store, { archives: [forged, r2!.file] })).toMatchObject({ ok: false, seq: 7, problem: 'altered' });
+    expect(await verifyChain(store, { archives: [forged, r2!.file] })).toMatchObject({
+      ok: false,
+      seq: 7,
+      problem: 'altered',
+    });
     const cut = readFileSync(archive1, 'utf8').split('\n').slice(0, 10).join('\n') + '\n';
     writeFileSync(forged, cut);
-    expect(await verifyChain(store, { archives: [forged, r2!.file] })).toMatchObject({ ok: false, seq: 10, problem: 'truncated' });
+    expect(await verifyChain(store, { archives: [forged, r2!.file] })).toMatchObject({
+      ok: false,
+      seq: 10,
+      problem: 'truncated',
+    });
     await store.close();
   });
 
@@ -173,7 +196,9 @@ describe('retention', () => {
     const db = rawSqlite(file);
     await db.run(`UPDATE audit_events SET data = replace(data, 'alice', 'eve') WHERE seq = 3`);
     await db.close();
-    await expect(archiveBefore(store, 6, join(tmp.dir, 'bad.jsonl'))).rejects.toMatchObject({ code: 'audit_chain_invalid' });
+    await expect(archiveBefore(store, 6, join(tmp.dir, 'bad.jsonl'))).rejects.toMatchObject({
+      code: 'audit_chain_invalid',
+    });
     expect(listArchives(tmp.dir)).toEqual([]);
     expect((await store.read({})).length).toBe(10);
     await store.close();

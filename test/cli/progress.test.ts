@@ -59,21 +59,18 @@ describe('progress of replay, audit verify and audit export', () => {
     check(r.stdout);
   });
 
-  test(
-    'on a terminal (script(1) gives it one), audit verify draws a bar on stderr and clears it',
-    () => {
-      const cmd = [process.execPath, CLI, 'audit', 'verify', '--store', store].map((a) => `'${a}'`).join(' ');
-      const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], {
-        encoding: 'utf8',
-        env: { ...process.env, TERM: 'xterm' },
-      });
-      expect(r.stdout).toMatch(/verify \[.*\] \d+% \| \d+\/\d+ records/);
-      expect(r.stdout).toMatch(/ok: \d+ records verified/);
-      const off = spawnSync('script', ['-qfec', `${cmd} --no-progress`, '/dev/null'], {
-        encoding: 'utf8',
-        env: { ...process.env, TERM: 'xterm' },
-      });
-      expect(off.stdout).not.toMatch(/verify \[/);
-    },
-  );
+  test('on a terminal (script(1) gives it one), audit verify draws a bar on stderr and clears it', () => {
+    const cmd = [process.execPath, CLI, 'audit', 'verify', '--store', store].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, TERM: 'xterm' },
+    });
+    expect(r.stdout).toMatch(/verify \[.*\] \d+% \| \d+\/\d+ records/);
+    expect(r.stdout).toMatch(/ok: \d+ records verified/);
+    const off = spawnSync('script', ['-qfec', `${cmd} --no-progress`, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, TERM: 'xterm' },
+    });
+    expect(off.stdout).not.toMatch(/verify \[/);
+  });
 });

@@ -59,7 +59,7 @@ describe('canonicalJson (RFC 8785, iterative)', () => {
   test.each([
     ['key order by UTF-16 code units', { b: 1, a: 2, '€': 3, '😀': 4, B: 5, '10': 6, '9': 7 }],
     ['numbers in ECMAScript form', [0, -0, 1e21, 1e-7, 0.1 + 0.2, 123456789.125, 5e-324, -1.5e300]],
-    ['string escapes', ['"\\\b\f\n\r\t', '\u0000\u001f\u007f', '\u2028\u2029', '<>&\'', 'é😀']],
+    ['string escapes', ['"\\\b\f\n\r\t', '\u0000\u001f\u007f', '\u2028\u2029', "<>&'", 'é😀']],
     ['nested containers', { a: [[], {}, [{}], { b: [null, true, false] }], c: { d: { e: 'f' } } }],
     ['undefined is left out of objects and null in arrays', { a: undefined, b: [undefined, 1] }],
     ['toJSON is honoured', { at: new Date(0), nested: { toJSON: () => ({ z: 1, y: 2 }) } }],

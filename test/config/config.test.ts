@@ -15,8 +15,24 @@ describe('config', () => {
   test('derives a frozen config with defaults and absolute paths', () => {
     const c = parseConfig(base, join(FIXTURES, 'warden.yaml'), { CI_TOKEN: 't0k' });
     expect(c.servers).toEqual([
-      { kind: 'stdio', name: 'crm', command: 'node', args: ['servers/crm.js'], env: { MODE: 'demo' }, cwd: FIXTURES, prefix: '', timeoutMs: 60000 },
-      { kind: 'http', name: 'ci', url: 'http://127.0.0.1:9100/mcp', headers: { Authorization: 'Bearer t0k' }, prefix: 'ci_', timeoutMs: 60000 },
+      {
+        kind: 'stdio',
+        name: 'crm',
+        command: 'node',
+        args: ['servers/crm.js'],
+        env: { MODE: 'demo' },
+        cwd: FIXTURES,
+        prefix: '',
+        timeoutMs: 60000,
+      },
+      {
+        kind: 'http',
+        name: 'ci',
+        url: 'http://127.0.0.1:9100/mcp',
+        headers: { Authorization: 'Bearer t0k' },
+        prefix: 'ci_',
+        timeoutMs: 60000,
+      },
     ]);
     expect(c.policy).toEqual({
       bundle: join(POLICIES, 'allow-all'),
@@ -44,7 +60,11 @@ describe('config', () => {
   });
 
   test('JSON configs are read as JSON', () => {
-    const c = parseConfig(JSON.stringify({ mcpServers: { a: { command: 'x' } }, policy: { bundle: join(POLICIES, 'allow-all') } }), '/tmp/w.json', {});
+    const c = parseConfig(
+      JSON.stringify({ mcpServers: { a: { command: 'x' } }, policy: { bundle: join(POLICIES, 'allow-all') } }),
+      '/tmp/w.json',
+      {},
+    );
     expect(c.servers[0]!.name).toBe('a');
   });
 
@@ -73,15 +93,33 @@ describe('config', () => {
 
   test('${VAR:-default} and unset variables', () => {
     expect(expandEnv({ a: '${X:-fallback}', b: ['${Y}'] }, { Y: 'y' })).toEqual({ a: 'fallback', b: ['y'] });
-    expect(() => expandEnv({ a: { b: '${NOPE}' } }, {})).toThrow(/config error at a\.b: environment variable NOPE is not set/);
+    expect(() => expandEnv({ a: { b: '${NOPE}' } }, {})).toThrow(
+      /config error at a\.b: environment variable NOPE is not set/,
+    );
   });
 
   test.each([
-    ['both command and url', 'mcpServers: { a: { command: x, url: "http://h/mcp" } }\npolicy: { bundle: . }', /mcpServers\.a: has both command and url/],
-    ['bad url', 'mcpServers: { a: { url: "ftp://h" } }\npolicy: { bundle: . }', /mcpServers\.a\.url: .*http:\/\/ or https:\/\//],
+    [
+      'both command and url',
+      'mcpServers: { a: { command: x, url: "http://h/mcp" } }\npolicy: { bundle: . }',
+      /mcpServers\.a: has both command and url/,
+    ],
+    [
+      'bad url',
+      'mcpServers: { a: { url: "ftp://h" } }\npolicy: { bundle: . }',
+      /mcpServers\.a\.url: .*http:\/\/ or https:\/\//,
+    ],
     ['missing policy', 'mcpServers: { a: { command: x } }', /policy: required key is missing/],
-    ['unknown nested key', 'mcpServers: { a: { command: x, comand: y } }\npolicy: { bundle: . }', /mcpServers\.a\.comand: unknown key/],
-    ['wrong type', 'mcpServers: { a: { command: x, args: "one" } }\npolicy: { bundle: . }', /mcpServers\.a\.args: must be array/],
+    [
+      'unknown nested key',
+      'mcpServers: { a: { command: x, comand: y } }\npolicy: { bundle: . }',
+      /mcpServers\.a\.comand: unknown key/,
+    ],
+    [
+      'wrong type',
+      'mcpServers: { a: { command: x, args: "one" } }\npolicy: { bundle: . }',
+      /mcpServers\.a\.args: must be array/,
+    ],
     [
       'a zero URI cap',
       'mcpServers: { a: { command: x } }\npolicy: { bundle: . }\nlimits: { maxUriLength: 0 }',

@@ -33,7 +33,11 @@ describe('config: limits', () => {
     ['depth 0', '{ argumentsMaxDepth: 0 }', /limits\.argumentsMaxDepth: must be >= 1/],
     ['depth beyond 1000', '{ argumentsMaxDepth: 5000 }', /limits\.argumentsMaxDepth: must be <= 1000/],
     ['an unknown unit', '{ argumentsMaxBytes: 2 tons }', /limits\.argumentsMaxBytes: must match pattern/],
-    ['an unknown key', '{ maxDepth: 3 }', /limits\.maxDepth: unknown key\. Fix: remove it or use one of: .*argumentsMaxDepth/],
+    [
+      'an unknown key',
+      '{ maxDepth: 3 }',
+      /limits\.maxDepth: unknown key\. Fix: remove it or use one of: .*argumentsMaxDepth/,
+    ],
   ])('refuses %s, naming the key', (_name, limits, message) => {
     expect(() => parseConfig(`${base}limits: ${limits}\n`, source, {})).toThrow(message);
   });

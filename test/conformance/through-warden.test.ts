@@ -7,7 +7,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { spawnHttpWarden, type SpawnedWarden } from '../helpers/http.js';
 import { POLICIES } from '../helpers/warden.js';
-import { FIXTURE_SERVER, failedScenarios, runConformance, unexpectedWarnings, startFixtureHttp, type RunningFixture, type Summary } from './run-suite.js';
+import {
+  FIXTURE_SERVER,
+  failedScenarios,
+  runConformance,
+  unexpectedWarnings,
+  startFixtureHttp,
+  type RunningFixture,
+  type Summary,
+} from './run-suite.js';
 
 const SUITE_TIMEOUT = 180_000;
 const OUT = fileURLToPath(new URL('../.tmp/', import.meta.url));
@@ -51,10 +59,16 @@ describe('conformance parity through Warden', () => {
       // A localhost name: the suite's DNS-rebinding scenario requires one.
       const through = await runConformance(`http://localhost:${warden.port}/mcp`);
       await mkdir(OUT, { recursive: true });
-      await writeFile(join(OUT, `conformance-through-warden-${transport}.json`), JSON.stringify({ direct: { passed: direct.passed, total: direct.total }, through }, null, 2) + '\n');
+      await writeFile(
+        join(OUT, `conformance-through-warden-${transport}.json`),
+        JSON.stringify({ direct: { passed: direct.passed, total: direct.total }, through }, null, 2) + '\n',
+      );
 
       const lost = passing(direct).filter((name) => !passing(through).includes(name));
-      expect(lost, `scenarios passing directly but not through Warden (${transport}): ${JSON.stringify(Object.fromEntries(lost.map((n) => [n, through.scenarios[n]])), null, 1)}`).toEqual([]);
+      expect(
+        lost,
+        `scenarios passing directly but not through Warden (${transport}): ${JSON.stringify(Object.fromEntries(lost.map((n) => [n, through.scenarios[n]])), null, 1)}`,
+      ).toEqual([]);
       expect(through.total).toBe(direct.total);
       expect(failedScenarios(through)).toEqual(failedScenarios(direct));
       // SHOULD-level checks too: only the suite's own known false warning, as directly.

@@ -51,7 +51,10 @@ describe('an approval is bound to its call and used up when the call is forwarde
         }
       }
       const deploys = (): unknown[] =>
-        w!.executed().filter((c) => c.tool === DEPLOY).map((c) => c.arguments['service']);
+        w!
+          .executed()
+          .filter((c) => c.tool === DEPLOY)
+          .map((c) => c.arguments['service']);
       const answer = (id: string, body: Record<string, unknown>) =>
         admin(w!.url, `/admin/approvals/${id}`, 'bob', { method: 'POST', body });
 
@@ -83,13 +86,20 @@ describe('an approval is bound to its call and used up when the call is forwarde
 
       // The decision log: svc-y's decision saw no approval (svc-x's was used up, its call still running).
       type Input = { call: { name: string; id: string; arguments: { service: string } }; approvals: unknown[] };
-      const inputs = w.decisions().map((d) => d['input'] as Input).filter((i) => i.call.name === DEPLOY);
+      const inputs = w
+        .decisions()
+        .map((d) => d['input'] as Input)
+        .filter((i) => i.call.name === DEPLOY);
       expect(inputs.filter((i) => i.call.arguments.service === 'svc-y').map((i) => i.approvals)).toEqual([[]]);
       const approvedX = inputs.find((i) => i.call.arguments.service === 'svc-x' && i.approvals.length > 0)!;
       expect(approvedX.approvals).toEqual([
         {
-          tool: DEPLOY, by: 'bob', at: expect.any(String), principal: 'alice',
-          call_id: approvedX.call.id, arguments_digest: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
+          tool: DEPLOY,
+          by: 'bob',
+          at: expect.any(String),
+          principal: 'alice',
+          call_id: approvedX.call.id,
+          arguments_digest: expect.stringMatching(/^hmac-sha256:[0-9a-f]{64}$/),
         },
       ]);
     } finally {

@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { POLICIES, SERVERS, eventually, nodeServer, startWarden, textOf, type RunningWarden } from '../helpers/warden.js';
+import {
+  POLICIES,
+  SERVERS,
+  eventually,
+  nodeServer,
+  startWarden,
+  textOf,
+  type RunningWarden,
+} from '../helpers/warden.js';
 import { openAuditStore } from '../../src/audit/index.js';
 
 let w: RunningWarden | undefined;
@@ -17,7 +25,11 @@ const config = (roles: string[], approval: Record<string, unknown> = {}): Record
   approval: { timeoutMs: 5000, ...approval },
 });
 
-async function withElicitation(roles: string[], answer: (message: string) => Promise<{ action: string; content?: Record<string, unknown> }>, approval: Record<string, unknown> = {}): Promise<{ asked: string[] }> {
+async function withElicitation(
+  roles: string[],
+  answer: (message: string) => Promise<{ action: string; content?: Record<string, unknown> }>,
+  approval: Record<string, unknown> = {},
+): Promise<{ asked: string[] }> {
   const asked: string[] = [];
   w = await startWarden(config(roles, approval), { capabilities: { elicitation: {} } });
   w.client.setRequestHandler(ElicitRequestSchema, async (request) => {
@@ -27,7 +39,11 @@ async function withElicitation(roles: string[], answer: (message: string) => Pro
   return { asked };
 }
 
-const echoed = (): unknown[] => w!.executed().filter((c) => c.tool === 'echo').map((c) => c.arguments['message']);
+const echoed = (): unknown[] =>
+  w!
+    .executed()
+    .filter((c) => c.tool === 'echo')
+    .map((c) => c.arguments['message']);
 
 async function auditTypes(): Promise<{ type: string; data: Record<string, unknown> }[]> {
   const store = await openAuditStore(`sqlite:${join(w!.dir, 'audit.db')}`, { readOnly: true } as never);
@@ -50,26 +66,49 @@ describe('approval gate through elicitation', () => {
     expect(result.isError).toBeFalsy();
     expect(textOf(result)).toBe('approve-me please');
     expect(asked).toHaveLength(1);
-    expect(asked[0]).toMatch(/^Approve echo \(message="approve-me please"\) on faulty\? Policy: echoing this needs a second pair of eyes\./);
+    expect(asked[0]).toMatch(
+      /^Approve echo \(message="approve-me please"\) on faulty\? Policy: echoing this needs a second pair of eyes\./,
+    );
     expect(echoed()).toEqual(['approve-me please']);
 
     // Two decisions: held with the obligation, then allowed with the approval in input.approvals.
     const decisions = await eventually(() => (w!.decisions().length >= 2 ? w!.decisions() : undefined));
-    expect(decisions[0]!['result']).toMatchObject({ allow: true, obligations: { approval: { required: true, approvers: ['approver'] } } });
+    expect(decisions[0]!['result']).toMatchObject({
+      allow: true,
+      obligations: { approval: { required: true, approvers: ['approver'] } },
+    });
     // The approval is bound to this call: its id, its arguments' digest, its principal.
     const again = decisions[1]!['input'] as { call: { id: string }; approvals: unknown[] };
     expect(again.call.id).toBe((decisions[0]!['input'] as { call: { id: string } }).call.id);
     expect(again.approvals).toEqual([
       {
-        tool: 'echo', by: 'alice', at: expect.any(String), comment: 'looks fine',
-        call_id: again.call.id, arguments_digest: expect.stringMatching(/^hmac-sha256:/), principal: 'alice',
+        tool: 'echo',
+        by: 'alice',
+        at: expect.any(String),
+        comment: 'looks fine',
+        call_id: again.call.id,
+        arguments_digest: expect.stringMatching(/^hmac-sha256:/),
+        principal: 'alice',
       },
     ]);
     expect(decisions[1]!['result']).toMatchObject({ allow: true, obligations: {} });
 
     const events = await auditTypes();
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['call.received', 'call.decided', 'approval.requested', 'approval.granted', 'call.forwarded', 'call.completed']));
-    expect(events.find((e) => e.type === 'approval.granted')!.data).toMatchObject({ by: 'alice', via: 'elicitation', comment: 'looks fine' });
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining([
+        'call.received',
+        'call.decided',
+        'approval.requested',
+        'approval.granted',
+        'call.forwarded',
+        'call.completed',
+      ]),
+    );
+    expect(events.find((e) => e.type === 'approval.granted')!.data).toMatchObject({
+      by: 'alice',
+      via: 'elicitation',
+      comment: 'looks fine',
+    });
     expect(events.filter((e) => e.type === 'call.decided').map((e) => e.data['held'] === true)).toEqual([true, false]);
 
     // The approval covered one run: the next one asks again.
@@ -99,7 +138,9 @@ describe('approval gate through elicitation', () => {
   test('timeout: denied, and progress keeps the held request alive meanwhile', async () => {
     const progress: string[] = [];
     await withElicitation(SOLO, () => new Promise(() => undefined), { timeoutMs: 1200, progressIntervalMs: 200 });
-    const result = await w!.client.callTool({ name: 'echo', arguments: { message: 'approve-me' } }, undefined, { onprogress: (p) => void progress.push(p.message ?? '') });
+    const result = await w!.client.callTool({ name: 'echo', arguments: { message: 'approve-me' } }, undefined, {
+      onprogress: (p) => void progress.push(p.message ?? ''),
+    });
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/approval for echo was not given within 1 s, so the call is denied/);
     expect(progress.length).toBeGreaterThanOrEqual(3);
@@ -114,7 +155,9 @@ describe('approval gate without a way to ask', () => {
     w = await startWarden(config(['approver']));
     const result = await w.client.callTool({ name: 'echo', arguments: { message: 'approve-me' } });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/echo needs approval \(by one of: approver\) \(echoing this needs a second pair of eyes\), and nobody can be asked: this client cannot answer approval requests \(no elicitation capability\)/);
+    expect(textOf(result)).toMatch(
+      /echo needs approval \(by one of: approver\) \(echoing this needs a second pair of eyes\), and nobody can be asked: this client cannot answer approval requests \(no elicitation capability\)/,
+    );
     expect(textOf(result)).toMatch(/Fix: run Warden with --http and approve the call in the dashboard/);
     expect(echoed()).toEqual([]);
   });

@@ -29,7 +29,12 @@ type AuditRow = { seq: number; type: string; session_id: string; data: Record<st
 
 /** The files of a Warden started with startWarden, for the checks below. */
 const filesOf = (w: RunningWarden): WardenFiles => ({
-  dir: w.dir, configPath: w.configPath, callLog: '', decisionLog: '', executed: w.executed, decisions: w.decisions,
+  dir: w.dir,
+  configPath: w.configPath,
+  callLog: '',
+  decisionLog: '',
+  executed: w.executed,
+  decisions: w.decisions,
 });
 
 /** The trail as `warden audit export` prints it, and whether `warden audit verify` accepts it. */
@@ -41,7 +46,10 @@ function readTrail(files: WardenFiles): { records: AuditRow[]; verify: { status:
   expect(exported.status, exported.stderr).toBe(0);
   const verify = run(['verify']);
   return {
-    records: exported.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditRow),
+    records: exported.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditRow),
     verify: { status: verify.status, stdout: verify.stdout + verify.stderr },
   };
 }
@@ -85,7 +93,9 @@ async function rawStdioWarden(files: WardenFiles): Promise<{
 }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--config', files.configPath], {
     env: {
-      PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
     },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -21,7 +21,9 @@ async function records(store: string): Promise<AuditRecord[]> {
 /** message argument -> the call's events, for echo calls. */
 function callsByMessage(all: AuditRecord[]): Map<string, string[]> {
   const ids = new Map<string, string>();
-  for (const r of all) if (r.type === 'call.received') ids.set(String(r.data['call_id']), String((r.data['arguments'] as { message?: string }).message));
+  for (const r of all)
+    if (r.type === 'call.received')
+      ids.set(String(r.data['call_id']), String((r.data['arguments'] as { message?: string }).message));
   const out = new Map<string, string[]>();
   for (const r of all) {
     const msg = ids.get(String(r.data['call_id']));
@@ -32,7 +34,10 @@ function callsByMessage(all: AuditRecord[]): Map<string, string[]> {
 
 describe('audit durability through Warden', () => {
   test('kill -9 mid-stream: every response the client received has its records, and the chain verifies', async () => {
-    const w = await startWarden({ mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') }, policy: { bundle: join(POLICIES, 'allow-all') } });
+    const w = await startWarden({
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+      policy: { bundle: join(POLICIES, 'allow-all') },
+    });
     const acknowledged: string[] = [];
     let killed = false;
     const loop = (async () => {
@@ -54,7 +59,13 @@ describe('audit durability through Warden', () => {
 
     const calls = callsByMessage(await records(`sqlite:${join(w.dir, 'audit.db')}`));
     expect(acknowledged.length).toBeGreaterThanOrEqual(40);
-    for (const message of acknowledged) expect(calls.get(message), message).toEqual(['call.received', 'call.decided', 'call.forwarded', 'call.completed']);
+    for (const message of acknowledged)
+      expect(calls.get(message), message).toEqual([
+        'call.received',
+        'call.decided',
+        'call.forwarded',
+        'call.completed',
+      ]);
   });
 
   describe('PostgreSQL', () => {
@@ -68,13 +79,20 @@ describe('audit durability through Warden', () => {
 
     test('two Warden replicas append to one chain: no forks, no gaps, every call present', async () => {
       const store = await pg.createDatabase('replicas');
-      const config = { mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') }, policy: { bundle: join(POLICIES, 'allow-all') }, audit: { store } };
+      const config = {
+        mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+        policy: { bundle: join(POLICIES, 'allow-all') },
+        audit: { store },
+      };
       const replicas = await Promise.all([spawnHttpWarden(config), spawnHttpWarden(config)]);
       try {
         const clients = await Promise.all(replicas.map((r) => connectHttp(r.url)));
         await Promise.all(
           clients.map(async ({ client }, replica) => {
-            for (let i = 0; i < 40; i++) expect(textOf(await client.callTool({ name: 'echo', arguments: { message: `r${replica}-${i}` } }))).toBe(`r${replica}-${i}`);
+            for (let i = 0; i < 40; i++)
+              expect(textOf(await client.callTool({ name: 'echo', arguments: { message: `r${replica}-${i}` } }))).toBe(
+                `r${replica}-${i}`,
+              );
             await client.close();
           }),
         );
@@ -84,7 +102,14 @@ describe('audit durability through Warden', () => {
       const all = await records(store);
       expect(all.map((r) => r.seq)).toEqual(all.map((_r, i) => i + 1));
       const calls = callsByMessage(all);
-      for (const replica of [0, 1]) for (let i = 0; i < 40; i++) expect(calls.get(`r${replica}-${i}`)).toEqual(['call.received', 'call.decided', 'call.forwarded', 'call.completed']);
+      for (const replica of [0, 1])
+        for (let i = 0; i < 40; i++)
+          expect(calls.get(`r${replica}-${i}`)).toEqual([
+            'call.received',
+            'call.decided',
+            'call.forwarded',
+            'call.completed',
+          ]);
       // Both replicas' sessions are in the one chain.
       expect(new Set(all.filter((r) => r.type === 'session.opened').map((r) => r.session_id)).size).toBe(2);
     }, 120_000);
@@ -100,9 +125,11 @@ describe('audit durability through Warden', () => {
         audit: { store, onFailure: 'allow' },
       });
       try {
-        const first = await w.client.callTool({ name: 'fraud_check', arguments: { payment_id: 'p-1', amount: 10 } }).catch((e: unknown) => {
-          throw new Error(`${String(e)}\n--- warden stderr ---\n${w.stderr()}`);
-        });
+        const first = await w.client
+          .callTool({ name: 'fraud_check', arguments: { payment_id: 'p-1', amount: 10 } })
+          .catch((e: unknown) => {
+            throw new Error(`${String(e)}\n--- warden stderr ---\n${w.stderr()}`);
+          });
         expect(first.isError).toBeFalsy();
         // Make the trail unwritable under Warden: its table disappears.
         const { default: pgClient } = await import('pg');
@@ -111,14 +138,27 @@ describe('audit durability through Warden', () => {
         await admin.query('ALTER TABLE audit_events RENAME TO audit_events_gone');
         await admin.end();
 
-        const financial = await w.client.callTool({ name: 'fraud_check', arguments: { payment_id: 'p-2', amount: 10 } });
+        const financial = await w.client.callTool({
+          name: 'fraud_check',
+          arguments: { payment_id: 'p-2', amount: 10 },
+        });
         expect(financial.isError).toBe(true);
-        expect(textOf(financial)).toMatch(/the audit trail could not record this call, and the policy requires an audit record for this call/);
+        expect(textOf(financial)).toMatch(
+          /the audit trail could not record this call, and the policy requires an audit record for this call/,
+        );
         expect(textOf(financial)).toContain('[warden.audit_unavailable]');
         // onFailure: allow lets a call without the obligation through, loudly.
-        const other = await w.client.callTool({ name: 'validate_customer_data', arguments: { customer_id: 'c-1', name: 'Ada', email: 'ada@example.com' } });
+        const other = await w.client.callTool({
+          name: 'validate_customer_data',
+          arguments: { customer_id: 'c-1', name: 'Ada', email: 'ada@example.com' },
+        });
         expect(other.isError).toBeFalsy();
-        expect(w.executed().filter((c) => c.tool === 'fraud_check').map((c) => c.arguments['payment_id'])).toEqual(['p-1']);
+        expect(
+          w
+            .executed()
+            .filter((c) => c.tool === 'fraud_check')
+            .map((c) => c.arguments['payment_id']),
+        ).toEqual(['p-1']);
         expect(w.stderr()).toMatch(/audit trail unavailable: call denied/);
       } catch (err) {
         throw new Error(`${String(err)}\n--- warden stderr ---\n${w.stderr()}`);

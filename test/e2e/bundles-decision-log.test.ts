@@ -10,7 +10,12 @@ import { until } from '../policy/bundle-helpers.js';
 /** An OPA-compatible decision log collector on 127.0.0.1: gunzips each POST and keeps the records. */
 class Collector {
   private server: Server | null = null;
-  readonly batches: { encoding: string | undefined; type: string | undefined; auth: string | undefined; records: DecisionLogEvent[] }[] = [];
+  readonly batches: {
+    encoding: string | undefined;
+    type: string | undefined;
+    auth: string | undefined;
+    records: DecisionLogEvent[];
+  }[] = [];
   /** While > 0, answer 503 and count down. */
   failNext = 0;
   port = 0;
@@ -34,8 +39,15 @@ class Collector {
           return;
         }
         const body = Buffer.concat(chunks);
-        const records = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString('utf8')) as DecisionLogEvent[];
-        this.batches.push({ encoding: req.headers['content-encoding'], type: req.headers['content-type'], auth: req.headers['authorization'] as string | undefined, records });
+        const records = JSON.parse(
+          (req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString('utf8'),
+        ) as DecisionLogEvent[];
+        this.batches.push({
+          encoding: req.headers['content-encoding'],
+          type: req.headers['content-type'],
+          auth: req.headers['authorization'] as string | undefined,
+          records,
+        });
         res.writeHead(204).end();
       });
     });
@@ -80,8 +92,18 @@ async function collector(): Promise<Collector> {
   return c;
 }
 
-function uploader(url: string, extra: Partial<ConstructorParameters<typeof DecisionLogUploader>[0]> = {}): DecisionLogUploader {
-  const u = new DecisionLogUploader({ url, minDelayMs: 30, maxDelayMs: 100, maxBufferRecords: 1000, timeoutMs: 2000, ...extra });
+function uploader(
+  url: string,
+  extra: Partial<ConstructorParameters<typeof DecisionLogUploader>[0]> = {},
+): DecisionLogUploader {
+  const u = new DecisionLogUploader({
+    url,
+    minDelayMs: 30,
+    maxDelayMs: 100,
+    maxBufferRecords: 1000,
+    timeoutMs: 2000,
+    ...extra,
+  });
   uploaders.push(u);
   return u;
 }
@@ -93,7 +115,9 @@ describe('decision log upload (OPA decision log API)', () => {
     for (let i = 0; i < 50; i++) u.push(event(i));
     await until(() => c.records.length === 50, 5000, 'all records');
     expect(c.records.map((r) => r.decision_id)).toEqual(Array.from({ length: 50 }, (_, i) => `d-${i}`));
-    expect(c.batches.every((b) => b.encoding === 'gzip' && b.type === 'application/json' && b.auth === 'Bearer t0ken')).toBe(true);
+    expect(
+      c.batches.every((b) => b.encoding === 'gzip' && b.type === 'application/json' && b.auth === 'Bearer t0ken'),
+    ).toBe(true);
     expect(Math.max(...c.batches.map((b) => b.records.length))).toBeLessThanOrEqual(20);
     // The collector has the records before the uploader has read its answer: wait for both.
     await until(() => u.stats().uploaded === 50, 5000, 'the uploader to count its uploads');
@@ -122,7 +146,11 @@ describe('decision log upload (OPA decision log API)', () => {
     await until(() => back.records.length === 20, 8000, 'after the collector came back');
     const ids = [...c.records, ...back.records].map((r) => r.decision_id);
     expect(new Set(ids)).toEqual(new Set(Array.from({ length: 30 }, (_, i) => `d-${i}`)));
-    await until(() => u.stats().last_error === null && u.stats().buffered === 0, 5000, 'the uploader to see its upload accepted');
+    await until(
+      () => u.stats().last_error === null && u.stats().buffered === 0,
+      5000,
+      'the uploader to see its upload accepted',
+    );
     expect(u.stats()).toMatchObject({ buffered: 0, dropped: 0, last_error: null });
   });
 
@@ -146,7 +174,8 @@ describe('decision log upload (OPA decision log API)', () => {
       decisionLogs: { service: { url: c.url, minDelayMs: 50, maxDelayMs: 100, headers: { 'X-Collector-Key': 'k' } } },
     });
     const w = running;
-    for (let i = 0; i < 5; i++) await w.client.callTool({ name: 'echo', arguments: { message: `m${i}`, password: 'hunter2' } });
+    for (let i = 0; i < 5; i++)
+      await w.client.callTool({ name: 'echo', arguments: { message: `m${i}`, password: 'hunter2' } });
     await until(() => c.records.length >= 3, 5000, 'periodic uploads');
     await w.client.callTool({ name: 'echo', arguments: { message: 'last', password: 'hunter2' } });
     await w.close();
@@ -159,7 +188,12 @@ describe('decision log upload (OPA decision log API)', () => {
     expect(c.records.map((r) => r.decision_id)).toEqual(decided);
     const shipped = JSON.stringify(c.records);
     expect(shipped).not.toContain('hunter2');
-    expect((c.records[0]!.input as { call: { arguments: { password: string } } }).call.arguments.password).not.toBe('hunter2');
-    expect(c.records[0]).toMatchObject({ path: 'mcp/decision', bundles: { policy: { revision: expect.stringMatching(/^sha256:/) } } });
+    expect((c.records[0]!.input as { call: { arguments: { password: string } } }).call.arguments.password).not.toBe(
+      'hunter2',
+    );
+    expect(c.records[0]).toMatchObject({
+      path: 'mcp/decision',
+      bundles: { policy: { revision: expect.stringMatching(/^sha256:/) } },
+    });
   });
 });

@@ -66,7 +66,11 @@ describe('warden replay on a recorded session set', () => {
   let between = '';
 
   const session = async (calls: [string, Record<string, unknown>][]): Promise<void> => {
-    const w = await startWarden({ mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') }, policy: { bundle: v1 }, audit: { store } });
+    const w = await startWarden({
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+      policy: { bundle: v1 },
+      audit: { store },
+    });
     try {
       for (const [name, args] of calls) await w.client.callTool({ name, arguments: args });
       ids.push(String((w.decisions()[0]!['custom'] as { session_id: string }).session_id));
@@ -97,7 +101,11 @@ describe('warden replay on a recorded session set', () => {
   }, 120_000);
 
   const replay = (...args: string[]): { code: number | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, [CLI, 'replay', '--store', store, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env } });
+    const r = spawnSync(process.execPath, [CLI, 'replay', '--store', store, ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env },
+    });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
 
@@ -106,22 +114,36 @@ describe('warden replay on a recorded session set', () => {
     const capture = {
       evaluate: (input: unknown) => {
         rebuilt.push(structuredClone(input) as Record<string, unknown>);
-        return { decision: { allow: true, reasons: [], monitored: [], obligations: {} }, revision: 'capture', bundle: 'capture', result: {}, evalNs: 0 };
+        return {
+          decision: { allow: true, reasons: [], monitored: [], obligations: {} },
+          revision: 'capture',
+          bundle: 'capture',
+          result: {},
+          evalNs: 0,
+        };
       },
     };
     const audit = await openAuditStore(store, { readOnly: true });
     try {
-      await replayRecords(await audit.read({}), { policy: capture, session: { historyWindow: 200, resultMaxChars: 2048 } });
+      await replayRecords(await audit.read({}), {
+        policy: capture,
+        session: { historyWindow: 200, resultMaxChars: 2048 },
+      });
     } finally {
       await audit.close();
     }
     // History times come from record timestamps (within a few ms of the pipeline's clock); the
     // call's own time, annotations and the session start are recorded and rebuilt exactly.
     const normalize = (input: Record<string, unknown>): unknown =>
-      JSON.parse(JSON.stringify(input, (key, value: unknown) => (['at', 'at_ms', 'duration_ms'].includes(key) ? undefined : value)));
+      JSON.parse(
+        JSON.stringify(input, (key, value: unknown) =>
+          ['at', 'at_ms', 'duration_ms'].includes(key) ? undefined : value,
+        ),
+      );
     expect(rebuilt).toHaveLength(logged.length);
     expect(rebuilt.map(normalize)).toEqual(logged.map(normalize));
-    for (const [i, input] of rebuilt.entries()) expect(Math.abs((input['now_ms'] as number) - (logged[i]!['now_ms'] as number))).toBeLessThan(50);
+    for (const [i, input] of rebuilt.entries())
+      expect(Math.abs((input['now_ms'] as number) - (logged[i]!['now_ms'] as number))).toBeLessThan(50);
   });
 
   test('against the recorded policy itself: every decision reproduced, nothing changes', () => {
@@ -138,7 +160,16 @@ describe('warden replay on a recorded session set', () => {
     const report = JSON.parse(r.stdout) as ReplayReport & { bundle: { revision: string } };
     expect(report.bundle.revision).toMatch(/^sha256:/);
     expect(report.decisions).toBe(10);
-    expect(report.changes.map((c) => [c.session_id, c.seq, c.tool, c.old, c.new, c.new_rules.length ? c.new_rules : c.old_rules])).toEqual([
+    expect(
+      report.changes.map((c) => [
+        c.session_id,
+        c.seq,
+        c.tool,
+        c.old,
+        c.new,
+        c.new_rules.length ? c.new_rules : c.old_rules,
+      ]),
+    ).toEqual([
       [ids[0], 3, 'structured', 'allow', 'deny', ['v2.no_structured_after_failure']],
       [ids[0], 4, 'echo', 'deny', 'allow', ['v1.no_forbidden']],
       [ids[0], 5, 'count', 'allow', 'deny', ['v2.echo_budget']],
@@ -162,9 +193,13 @@ describe('warden replay on a recorded session set', () => {
 
     const table = replay('--bundle', v2);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/10 decisions in 2 sessions: 6 would change \(3 allow→deny, 2 deny→allow, 1 allow→approval\)/);
+    expect(table.stdout).toMatch(
+      /10 decisions in 2 sessions: 6 would change \(3 allow→deny, 2 deny→allow, 1 allow→approval\)/,
+    );
     expect(table.stdout).toMatch(/SESSION\s+SEQ\s+TOOL\s+OLD → NEW\s+RULES/);
-    expect(table.stdout).toMatch(new RegExp(`${ids[0]!.slice(0, 8)}\\s+3\\s+structured\\s+allow → deny\\s+v2.no_structured_after_failure`));
+    expect(table.stdout).toMatch(
+      new RegExp(`${ids[0]!.slice(0, 8)}\\s+3\\s+structured\\s+allow → deny\\s+v2.no_structured_after_failure`),
+    );
     expect(table.stderr).toBe(''); // no progress bar when stderr is not a terminal
 
     const gate = replay('--bundle', v2, '--fail-on', 'allow-to-deny,deny-to-allow');

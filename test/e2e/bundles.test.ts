@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { openAuditStore } from '../../src/audit/index.js';
 import { findOpa, type PolicyStatus } from '../../src/policy/index.js';
-import { CLI, SERVERS, eventually, nodeServer, startWarden, tempDir, textOf, type RunningWarden } from '../helpers/warden.js';
+import {
+  CLI,
+  SERVERS,
+  eventually,
+  nodeServer,
+  startWarden,
+  tempDir,
+  textOf,
+  type RunningWarden,
+} from '../helpers/warden.js';
 import {
   BundleServer,
   copyFixture,
@@ -18,7 +27,8 @@ import {
 } from '../policy/bundle-helpers.js';
 
 const run = promisify(execFile);
-const warden = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run(process.execPath, [CLI, ...args], { env: { ...process.env }, timeout: 30_000 });
+const warden = (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
+  run(process.execPath, [CLI, ...args], { env: { ...process.env }, timeout: 30_000 });
 
 let running: RunningWarden | null = null;
 const servers: BundleServer[] = [];
@@ -29,8 +39,14 @@ afterEach(async () => {
 });
 
 const faulty = (): Record<string, unknown> => nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG');
-const decisions = (w: RunningWarden): { decision_id: string; bundles: Record<string, { revision: string }>; result: { marker?: string; allow?: boolean }; input: { call: { name: string } } }[] =>
-  w.decisions() as never;
+const decisions = (
+  w: RunningWarden,
+): {
+  decision_id: string;
+  bundles: Record<string, { revision: string }>;
+  result: { marker?: string; allow?: boolean };
+  input: { call: { name: string } };
+}[] => w.decisions() as never;
 
 describe('hot swap through the running proxy', () => {
   test('a continuous stream of calls: none fails, each decision is wholly the old or the new revision, in the log and the audit trail', async () => {
@@ -50,7 +66,11 @@ describe('hot swap through the running proxy', () => {
     const status0 = JSON.parse(readFileSync(join(w.dir, 'policy-status.json'), 'utf8')) as PolicyStatus;
     const r1 = status0.active!.revision;
     writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: 'v2' }));
-    await until(() => decisions(w).some((d) => d.bundles['policy']?.revision !== r1), 10_000, 'first decision by the new revision');
+    await until(
+      () => decisions(w).some((d) => d.bundles['policy']?.revision !== r1),
+      10_000,
+      'first decision by the new revision',
+    );
     const atSwap = results.length;
     await until(() => results.length >= atSwap + 40, 10_000, 'calls after the swap');
     stop = true;
@@ -87,7 +107,8 @@ describe('hot swap through the running proxy', () => {
     const dir = policyDir('e2e-cli', { marker: 'v1', deny: 'count' });
     running = await startWarden({ mcpServers: { faulty: faulty() }, policy: { bundle: dir, watch: true } });
     const w = running;
-    const statusOf = async (): Promise<PolicyStatus> => JSON.parse((await warden('policy', 'status', '--config', w.configPath, '--json')).stdout) as PolicyStatus;
+    const statusOf = async (): Promise<PolicyStatus> =>
+      JSON.parse((await warden('policy', 'status', '--config', w.configPath, '--json')).stdout) as PolicyStatus;
     const v1 = (await statusOf()).active!.revision;
 
     writeFileSync(join(dir, 'mcp/decision.rego'), decisionRego({ marker: 'v2', deny: 'echo' }));
@@ -98,10 +119,17 @@ describe('hot swap through the running proxy', () => {
     expect((await w.client.callTool({ name: 'echo', arguments: { message: 'hi' } })).isError).toBe(true);
 
     writeFileSync(join(dir, 'mcp/decision.rego'), 'package mcp\n\ndecision := {\n');
-    await eventually(() => (JSON.parse(readFileSync(join(w.dir, 'policy-status.json'), 'utf8')) as PolicyStatus).last_error, 10_000);
+    await eventually(
+      () => (JSON.parse(readFileSync(join(w.dir, 'policy-status.json'), 'utf8')) as PolicyStatus).last_error,
+      10_000,
+    );
     const human = (await warden('policy', 'status', '--config', w.configPath)).stdout;
     expect(human).toContain(`active:   ${v2}`);
-    expect(human).toMatch(new RegExp(`last error: .* bundle policy: policy_compile_failed at ${join(dir, 'mcp/decision.rego').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+`));
+    expect(human).toMatch(
+      new RegExp(
+        `last error: .* bundle policy: policy_compile_failed at ${join(dir, 'mcp/decision.rego').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:\\d+`,
+      ),
+    );
     expect(human).toMatch(/refused\s+policy policy_compile_failed/);
     expect(w.stderr()).toMatch(/policy bundle refused; the active policy stays/);
     expect((await w.client.callTool({ name: 'echo', arguments: { message: 'still v2' } })).isError).toBe(true);
@@ -114,7 +142,9 @@ describe('hot swap through the running proxy', () => {
     expect(last.bundles['policy']!.revision).toBe(v1);
     expect((await statusOf()).active).toMatchObject({ revision: v1, reason: 'rollback' });
     // Nothing older to go back to: says so, exit 1.
-    const again = spawnSync(process.execPath, [CLI, 'policy', 'rollback', '--config', w.configPath], { encoding: 'utf8' });
+    const again = spawnSync(process.execPath, [CLI, 'policy', 'rollback', '--config', w.configPath], {
+      encoding: 'utf8',
+    });
     expect(again.status).toBe(1);
     expect(again.stdout).toMatch(/failed: there is no previous revision/);
   });
@@ -125,15 +155,23 @@ describe('bundle service, several bundles, signatures: end to end', () => {
     const server = new BundleServer('/bundles/base');
     servers.push(server);
     await server.start();
-    server.publish(readFileSync(opaBuild(copyFixture('base'), join(tempDir('base-out'), 'base.tar.gz'), { revision: 'base-7' })));
+    server.publish(
+      readFileSync(opaBuild(copyFixture('base'), join(tempDir('base-out'), 'base.tar.gz'), { revision: 'base-7' })),
+    );
     const team = copyFixture('team-payments');
     running = await startWarden({
       mcpServers: { faulty: faulty() },
       identity: { sub: 'pat', claims: { team: 'payments' } },
       policy: {
-        services: { platform: { url: `http://127.0.0.1:${server.port}`, credentials: { bearer: { token: 'sekrit' } } } },
+        services: {
+          platform: { url: `http://127.0.0.1:${server.port}`, credentials: { bearer: { token: 'sekrit' } } },
+        },
         bundles: {
-          base: { service: 'platform', resource: 'bundles/base', polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 } },
+          base: {
+            service: 'platform',
+            resource: 'bundles/base',
+            polling: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 },
+          },
           team: { path: team, watch: true },
         },
       },
@@ -145,8 +183,15 @@ describe('bundle service, several bundles, signatures: end to end', () => {
     expect(first.bundles['base']!.revision).toBe('base-7');
     expect(server.requests[0]!.auth).toBe('Bearer sekrit');
 
-    server.publish(readFileSync(opaBuild(copyFixture('base'), join(tempDir('base-out'), 'base.tar.gz'), { revision: 'base-8' })));
-    await eventually(() => (JSON.parse(readFileSync(join(w.dir, 'policy-status.json'), 'utf8')) as PolicyStatus).active!.bundles['base']!.revision === 'base-8', 10_000);
+    server.publish(
+      readFileSync(opaBuild(copyFixture('base'), join(tempDir('base-out'), 'base.tar.gz'), { revision: 'base-8' })),
+    );
+    await eventually(
+      () =>
+        (JSON.parse(readFileSync(join(w.dir, 'policy-status.json'), 'utf8')) as PolicyStatus).active!.bundles['base']!
+          .revision === 'base-8',
+      10_000,
+    );
     await w.client.callTool({ name: 'echo', arguments: { message: 'y' } });
     const second = await eventually(() => decisions(w)[1]);
     expect(second.bundles['base']!.revision).toBe('base-8');
@@ -157,17 +202,34 @@ describe('bundle service, several bundles, signatures: end to end', () => {
     const dir = tempDir('e2e-signed');
     const keys = keyPair(dir, 'EdDSA');
     const src = policyDir('e2e-signed-src', { marker: 'signed' });
-    const signed = opaBuild(src, join(dir, 'signed.tar.gz'), { signingKey: keys.privateKey, alg: 'EdDSA', revision: 'signed-1' });
+    const signed = opaBuild(src, join(dir, 'signed.tar.gz'), {
+      signingKey: keys.privateKey,
+      alg: 'EdDSA',
+      revision: 'signed-1',
+    });
     const verification = { keys: { default: { algorithm: 'EdDSA', key_file: keys.publicKey } } };
     running = await startWarden({ mcpServers: { faulty: faulty() }, policy: { bundle: signed, verification } });
-    expect(textOf(await running.client.callTool({ name: 'echo', arguments: { message: 'signed ok' } }))).toBe('signed ok');
+    expect(textOf(await running.client.callTool({ name: 'echo', arguments: { message: 'signed ok' } }))).toBe(
+      'signed ok',
+    );
     await running.close();
     running = null;
 
     const unsigned = opaBuild(src, join(dir, 'unsigned.tar.gz'));
     const cfg = join(dir, 'warden.json');
-    writeFileSync(cfg, JSON.stringify({ mcpServers: { faulty: { command: process.execPath, args: [join(SERVERS, 'faulty.js')] } }, policy: { bundle: unsigned, verification }, audit: { store: 'memory:' } }));
-    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', cfg], { encoding: 'utf8', input: '', timeout: 30_000 });
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        mcpServers: { faulty: { command: process.execPath, args: [join(SERVERS, 'faulty.js')] } },
+        policy: { bundle: unsigned, verification },
+        audit: { store: 'memory:' },
+      }),
+    );
+    const r = spawnSync(process.execPath, [CLI, 'serve', '--config', cfg], {
+      encoding: 'utf8',
+      input: '',
+      timeout: 30_000,
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/has no \.signatures\.json but policy\.verification is configured, so it is refused/);
   });
@@ -211,7 +273,10 @@ decision := {"allow": false, "reasons": [{"rule": "test.denied", "message": "ech
     expect(status().active!.revision).toBe(before);
     expect(status().last_error).toMatchObject({ code: 'policy_signature_invalid' });
     expect(status().last_error!.message).toContain('file zzsignatures.json not included in bundle signature');
-    const refusal = w.stderr().split('\n').find((l) => l.includes('policy bundle refused; the active policy stays'));
+    const refusal = w
+      .stderr()
+      .split('\n')
+      .find((l) => l.includes('policy bundle refused; the active policy stays'));
     expect(refusal).toContain('file zzsignatures.json not included in bundle signature');
     await w.close();
     running = null;

@@ -13,7 +13,16 @@ const CHROMIUM = process.env['WARDEN_CHROMIUM'] ?? '/usr/bin/chromium';
 const SCREENSHOT = join(ROOT, 'test/.tmp/dashboard.png');
 // Bounded waits: generous for a loaded CI machine, still far below the test's timeout.
 const POLL = { timeout: 15_000, interval: 100 };
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe('dashboard in Chromium', () => {
   let w: InProcessWarden;
@@ -22,7 +31,10 @@ describe('dashboard in Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    expect(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: run \`make test-deps\` (apt-get install -y chromium)`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `Chromium is missing at ${CHROMIUM}: run \`make test-deps\` (apt-get install -y chromium)`,
+    ).toBe(true);
     const config = shippedConfig();
     (config['mcpServers'] as Record<string, unknown>)['crm'] = nodeServer(join(EXAMPLES, 'crm.js'), '$CALL_LOG');
     w = await startHttpWarden(config);
@@ -65,7 +77,10 @@ describe('dashboard in Chromium', () => {
     const s2 = await agent(w.url, 'alice');
     const s3 = await agent(w.url, 'alice');
     try {
-      await s1.client.callTool({ name: 'deploy_to_production', arguments: { service: 'billing-api', version: '2.4.0' } });
+      await s1.client.callTool({
+        name: 'deploy_to_production',
+        arguments: { service: 'billing-api', version: '2.4.0' },
+      });
       const deniedRow = page.locator('tr[data-tool="deploy_to_production"][data-outcome="denied"]');
       await expect.poll(() => deniedRow.count(), POLL).toBe(1);
       expect(await deniedRow.textContent()).toContain('workflow.step_order');
@@ -74,18 +89,39 @@ describe('dashboard in Chromium', () => {
       // Another session follows the workflow; the live sessions panel shows its steps.
       await s2.client.callTool({ name: 'run_tests', arguments: { service: 'billing-api' } });
       await s2.client.callTool({ name: 'security_scan', arguments: { service: 'billing-api' } });
-      await s3.client.callTool({ name: 'validate_customer_data', arguments: { customer_id: 'cus_ada', name: 'Ada Lovelace', email: 'ada@example.com' } });
+      await s3.client.callTool({
+        name: 'validate_customer_data',
+        arguments: { customer_id: 'cus_ada', name: 'Ada Lovelace', email: 'ada@example.com' },
+      });
       // S1's card shows the same workflow for billing-api, untouched; S2's card has the tests done.
-      const s2card = page.locator('article.session').filter({ has: page.locator('.step[data-step="run_tests"][data-state="done"]') });
+      const s2card = page
+        .locator('article.session')
+        .filter({ has: page.locator('.step[data-step="run_tests"][data-state="done"]') });
       const steps = s2card.locator('.workflow[data-workflow="production_deployment"] .step');
-      await expect.poll(async () => (await steps.evaluateAll((els) => els.map((e) => `${e.getAttribute('data-step')}:${e.getAttribute('data-state')}`))).join(' '), POLL).toBe(
-        'run_tests:done security_scan:done deploy_to_production:pending',
-      );
+      await expect
+        .poll(
+          async () =>
+            (
+              await steps.evaluateAll((els) =>
+                els.map((e) => `${e.getAttribute('data-step')}:${e.getAttribute('data-state')}`),
+              )
+            ).join(' '),
+          POLL,
+        )
+        .toBe('run_tests:done security_scan:done deploy_to_production:pending');
       const onboarding = page.locator('.workflow[data-workflow="customer_onboarding"] .step');
-      await expect.poll(async () => (await onboarding.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).join(' '), POLL).toBe('done pending blocked blocked pending');
+      await expect
+        .poll(
+          async () => (await onboarding.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).join(' '),
+          POLL,
+        )
+        .toBe('done pending blocked blocked pending');
 
       // The deploy is held; the approval appears with Approve/Deny; clicking Approve lets it through.
-      const deploy = s2.client.callTool({ name: 'deploy_to_production', arguments: { service: 'billing-api', version: '2.4.0' } });
+      const deploy = s2.client.callTool({
+        name: 'deploy_to_production',
+        arguments: { service: 'billing-api', version: '2.4.0' },
+      });
       const card = page.locator('article.approval');
       await expect.poll(() => card.count(), POLL).toBe(1);
       expect(await card.textContent()).toContain('production deploy needs a release manager');
@@ -93,24 +129,37 @@ describe('dashboard in Chromium', () => {
       await card.getByRole('button', { name: 'Approve' }).click();
       const result = await deploy;
       expect(result.isError, textOf(result)).toBeFalsy();
-      await expect.poll(() => page.locator('tr[data-tool="deploy_to_production"][data-outcome="success"]').count(), POLL).toBe(1);
+      await expect
+        .poll(() => page.locator('tr[data-tool="deploy_to_production"][data-outcome="success"]').count(), POLL)
+        .toBe(1);
       await expect.poll(() => card.count(), POLL).toBe(0);
-      await expect.poll(async () => (await steps.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).join(' '), POLL).toBe('done done done');
+      await expect
+        .poll(
+          async () => (await steps.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).join(' '),
+          POLL,
+        )
+        .toBe('done done done');
 
       // One violating session, one that completed its workflow: the score moves to 50%.
       await expect.poll(() => score(page), POLL).toBe('50%');
       await expect.poll(() => page.locator('#violation-count').textContent(), POLL).toBe('1');
-      expect(await page.locator('#chart-rules svg').getAttribute('aria-label')).toBe('Top rules by violations: workflow.step_order 1');
+      expect(await page.locator('#chart-rules svg').getAttribute('aria-label')).toBe(
+        'Top rules by violations: workflow.step_order 1',
+      );
 
       // The decision stream filters; a row opens the session trace; the audit report verifies the chain.
       await page.getByLabel('Decision', { exact: true }).selectOption('denied');
       await expect.poll(() => page.locator('#decision-rows tr').count(), POLL).toBe(1);
       await page.getByLabel('Decision', { exact: true }).selectOption('');
       await page.locator('tr[data-tool="deploy_to_production"][data-outcome="success"]').click();
-      await expect.poll(() => page.locator('#trace-body').textContent(), POLL).toContain('approval granted by root: CHG-1042');
+      await expect
+        .poll(() => page.locator('#trace-body').textContent(), POLL)
+        .toContain('approval granted by root: CHG-1042');
       await page.locator('#trace-close').click();
       await page.getByRole('button', { name: 'Show report' }).click();
-      await expect.poll(() => page.locator('#report-chain').textContent(), POLL).toMatch(/^Hash chain verified: \d+ records/);
+      await expect
+        .poll(() => page.locator('#report-chain').textContent(), POLL)
+        .toMatch(/^Hash chain verified: \d+ records/);
 
       // Toasts fade by themselves; the artifact should show the panels.
       await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));

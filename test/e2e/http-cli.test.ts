@@ -2,7 +2,17 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { POLICIES, SERVERS, eventually, nodeServer, textOf } from '../helpers/warden.js';
-import { INITIALIZE, MCP_HEADERS, alive, connectHttp, rawRequest, runCli, spawnHttpWarden, writeWardenConfig, type SpawnedWarden } from '../helpers/http.js';
+import {
+  INITIALIZE,
+  MCP_HEADERS,
+  alive,
+  connectHttp,
+  rawRequest,
+  runCli,
+  spawnHttpWarden,
+  writeWardenConfig,
+  type SpawnedWarden,
+} from '../helpers/http.js';
 
 const ALICE = 'alice-token-0123456789abcdef';
 const BOB = 'bob-token-0123456789abcdef01';
@@ -18,7 +28,12 @@ describe('warden serve --http (spawned CLI)', () => {
       {
         mcpServers: {
           faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG'),
-          wrapped: { command: process.execPath, args: [join(SERVERS, 'wrapper.js')], env: { WARDEN_WRAPPER_PIDS: '$DIR/pids.json' }, prefix: 'w_' },
+          wrapped: {
+            command: process.execPath,
+            args: [join(SERVERS, 'wrapper.js')],
+            env: { WARDEN_WRAPPER_PIDS: '$DIR/pids.json' },
+            prefix: 'w_',
+          },
         },
         policy: { bundle: join(POLICIES, 'core') },
         auth: {
@@ -51,10 +66,25 @@ describe('warden serve --http (spawned CLI)', () => {
       const denied = await client.callTool({ name: 'echo', arguments: { message: 'forbidden' } });
       expect(denied.isError).toBe(true);
       expect(textOf(denied)).toContain('core.no_forbidden_echo');
-      expect(w.executed().filter((c) => c.tool === 'echo').map((c) => c.arguments['message'])).toEqual(['over http']);
+      expect(
+        w
+          .executed()
+          .filter((c) => c.tool === 'echo')
+          .map((c) => c.arguments['message']),
+      ).toEqual(['over http']);
 
-      const event = await eventually(() => w.decisions().find((d) => (d['input'] as { call: { arguments: { message?: string } } }).call.arguments.message === 'over http'));
-      expect((event['input'] as { principal: unknown }).principal).toEqual({ sub: 'alice', roles: ['developer'], claims: { team: 'payments' } });
+      const event = await eventually(() =>
+        w
+          .decisions()
+          .find(
+            (d) => (d['input'] as { call: { arguments: { message?: string } } }).call.arguments.message === 'over http',
+          ),
+      );
+      expect((event['input'] as { principal: unknown }).principal).toEqual({
+        sub: 'alice',
+        roles: ['developer'],
+        claims: { team: 'payments' },
+      });
     } finally {
       await client.close();
     }
@@ -63,11 +93,19 @@ describe('warden serve --http (spawned CLI)', () => {
   test('401 without a token, with a resource_metadata challenge; invalid_token with a wrong one', async () => {
     const none = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
     expect(none.status).toBe(401);
-    expect(none.headers['www-authenticate']).toBe(`Bearer resource_metadata="http://127.0.0.1:${w.port}/.well-known/oauth-protected-resource"`);
+    expect(none.headers['www-authenticate']).toBe(
+      `Bearer resource_metadata="http://127.0.0.1:${w.port}/.well-known/oauth-protected-resource"`,
+    );
 
-    const wrong = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: 'Bearer not-a-known-token-xxxxxxxx' }, body: INITIALIZE });
+    const wrong = await rawRequest(`${w.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: 'Bearer not-a-known-token-xxxxxxxx' },
+      body: INITIALIZE,
+    });
     expect(wrong.status).toBe(401);
-    expect(wrong.headers['www-authenticate']).toMatch(/^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="[^"]+"$/);
+    expect(wrong.headers['www-authenticate']).toMatch(
+      /^Bearer resource_metadata="[^"]+", error="invalid_token", error_description="[^"]+"$/,
+    );
     expect(wrong.json()).toMatchObject({ error: 'invalid_token' });
 
     await expect(connectHttp(w.url, { token: 'not-a-known-token-xxxxxxxx' })).rejects.toThrow();
@@ -91,7 +129,12 @@ describe('warden serve --http (spawned CLI)', () => {
     try {
       const hijack = await rawRequest(`${w.url}/mcp`, {
         method: 'POST',
-        headers: { ...MCP_HEADERS, authorization: `Bearer ${BOB}`, 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+        headers: {
+          ...MCP_HEADERS,
+          authorization: `Bearer ${BOB}`,
+          'mcp-session-id': transport.sessionId!,
+          'mcp-protocol-version': '2025-06-18',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/list', params: {} }),
       });
       expect(hijack.status).toBe(404);
@@ -104,18 +147,27 @@ describe('warden serve --http (spawned CLI)', () => {
   test('DELETE ends the session and every process of its downstream servers, wrapper grandchildren included', async () => {
     const { client, transport } = await connectHttp(w.url, { token: ALICE });
     const { pid } = (await client.callTool({ name: 'count', arguments: {} })).structuredContent as { pid: number };
-    const pids = JSON.parse(readFileSync(join(w.dir, 'pids.json'), 'utf8')) as { wrapper: number; server: number; helper: number };
+    const pids = JSON.parse(readFileSync(join(w.dir, 'pids.json'), 'utf8')) as {
+      wrapper: number;
+      server: number;
+      helper: number;
+    };
     expect([pid, pids.wrapper, pids.server, pids.helper].every(alive)).toBe(true);
 
     await transport.terminateSession();
     await client.close();
     await eventually(() => ![pid, pids.wrapper, pids.server, pids.helper].some(alive), 10_000);
-    const after = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${ALICE}`, 'mcp-session-id': transport.sessionId ?? 'x' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    const after = await rawRequest(`${w.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${ALICE}`, 'mcp-session-id': transport.sessionId ?? 'x' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
     expect(after.status).toBe(404);
   });
 
   test('/metrics reports decisions by result and rule, call latency, sessions and downstream health', async () => {
-    const sessionsOpen = async (): Promise<number> => Number(/^warden_sessions_open (\d+)$/m.exec((await rawRequest(`${w.url}/metrics`)).body)?.[1]);
+    const sessionsOpen = async (): Promise<number> =>
+      Number(/^warden_sessions_open (\d+)$/m.exec((await rawRequest(`${w.url}/metrics`)).body)?.[1]);
     // Earlier tests' clients closed without DELETE (as SDK clients do): their sessions stay open until reaped.
     const before = await sessionsOpen();
     const { client, transport } = await connectHttp(w.url, { token: BOB });
@@ -144,7 +196,10 @@ describe('warden serve --http (spawned CLI)', () => {
     expect((await rawRequest(`${w.url}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await rawRequest(`${w.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(ready.json()).toMatchObject({ status: 'ready', checks: { policy: { ok: true }, audit: { ok: true }, downstream: { ok: true } } });
+    expect(ready.json()).toMatchObject({
+      status: 'ready',
+      checks: { policy: { ok: true }, audit: { ok: true }, downstream: { ok: true } },
+    });
   });
 
   test('SIGTERM closes open sessions and their downstream processes, then exits 0', async () => {
@@ -160,7 +215,10 @@ describe('warden serve --http (spawned CLI)', () => {
 
 describe('warden serve --http refuses unsafe or invalid setups at start', () => {
   test('auth none on a non-loopback address: exit 2, says why and how to fix', async () => {
-    const files = writeWardenConfig({ mcpServers: { faulty: { command: process.execPath, args: [join(SERVERS, 'faulty.js')] } }, policy: { bundle: join(POLICIES, 'allow-all') } });
+    const files = writeWardenConfig({
+      mcpServers: { faulty: { command: process.execPath, args: [join(SERVERS, 'faulty.js')] } },
+      policy: { bundle: join(POLICIES, 'allow-all') },
+    });
     const { code, stderr } = await runCli(['serve', '--config', files.configPath, '--http', '0', '--host', '0.0.0.0']);
     expect(code).toBe(2);
     expect(stderr).toContain('refusing to serve HTTP on 0.0.0.0 without authentication');

@@ -9,7 +9,17 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { OrderedTransport } from '../../src/downstream/index.js';
-import { FIXTURES, POLICIES, ROOT, SERVERS, eventually, nodeServer, startWarden, textOf, type RunningWarden } from '../helpers/warden.js';
+import {
+  FIXTURES,
+  POLICIES,
+  ROOT,
+  SERVERS,
+  eventually,
+  nodeServer,
+  startWarden,
+  textOf,
+  type RunningWarden,
+} from '../helpers/warden.js';
 
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 
@@ -49,8 +59,13 @@ describe('faithful relay (stdio front)', () => {
       elicitations.push(request.params);
       return { action: 'accept', content: { name: 'Ada', confirmed: true, username: 'ada', email: 'ada@example.com' } };
     });
-    c.setRequestHandler(ListRootsRequestSchema, async () => ({ roots: [{ uri: 'file:///work/project', name: 'project' }] }));
-    c.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push({ level: n.params.level, data: n.params.data }));
+    c.setRequestHandler(ListRootsRequestSchema, async () => ({
+      roots: [{ uri: 'file:///work/project', name: 'project' }],
+    }));
+    c.setNotificationHandler(
+      LoggingMessageNotificationSchema,
+      (n) => void logs.push({ level: n.params.level, data: n.params.data }),
+    );
     c.setNotificationHandler(ToolListChangedNotificationSchema, () => void notifications.push('tools'));
     c.setNotificationHandler(ResourceListChangedNotificationSchema, () => void notifications.push('resources'));
   });
@@ -86,16 +101,28 @@ describe('faithful relay (stdio front)', () => {
       templates.push(...page.resourceTemplates.map((t) => t.uriTemplate));
       cursor = page.nextCursor;
     } while (cursor);
-    expect(templates).toEqual(expect.arrayContaining(['demo://resource/dynamic/text/{resourceId}', 'test://template/{id}/data']));
+    expect(templates).toEqual(
+      expect.arrayContaining(['demo://resource/dynamic/text/{resourceId}', 'test://template/{id}/data']),
+    );
 
     const doc = await w.client.readResource({ uri: 'demo://resource/static/document/architecture.md' });
     expect(JSON.stringify(doc.contents)).toContain('architecture');
     const templated = await w.client.readResource({ uri: 'test://template/42/data' });
     expect(JSON.stringify(templated.contents)).toContain('42');
-    await expect(w.client.readResource({ uri: 'demo://resource/static/document/extension.md' })).rejects.toMatchObject({ code: -32003, message: expect.stringContaining('the extension document is restricted') });
+    await expect(w.client.readResource({ uri: 'demo://resource/static/document/extension.md' })).rejects.toMatchObject({
+      code: -32003,
+      message: expect.stringContaining('the extension document is restricted'),
+    });
     await expect(w.client.readResource({ uri: 'nowhere://x' })).rejects.toMatchObject({ code: -32002 });
-    const logged = await eventually(() => w.decisions().find((d) => (d['input'] as { call: { kind: string; uri?: string } }).call.uri?.endsWith('extension.md')));
-    expect((logged['input'] as { call: Record<string, unknown> }).call).toMatchObject({ kind: 'resource', server: 'everything' });
+    const logged = await eventually(() =>
+      w
+        .decisions()
+        .find((d) => (d['input'] as { call: { kind: string; uri?: string } }).call.uri?.endsWith('extension.md')),
+    );
+    expect((logged['input'] as { call: Record<string, unknown> }).call).toMatchObject({
+      kind: 'resource',
+      server: 'everything',
+    });
   });
 
   test('resources: subscribe, updated notifications, unsubscribe', async () => {
@@ -120,8 +147,13 @@ describe('faithful relay (stdio front)', () => {
     expect(prompts).toEqual(expect.arrayContaining(['ev_simple-prompt', 'ev_args-prompt', 'test_simple_prompt']));
     const got = await w.client.getPrompt({ name: 'ev_args-prompt', arguments: { city: 'Paris', state: 'IDF' } });
     expect(JSON.stringify(got.messages)).toContain('Paris');
-    await expect(w.client.getPrompt({ name: 'ev_args-prompt', arguments: { city: 'Atlantis' } })).rejects.toMatchObject({ code: -32003, message: expect.stringContaining('Atlantis are restricted') });
-    const completion = await w.client.complete({ ref: { type: 'ref/prompt', name: 'ev_completable-prompt' }, argument: { name: 'department', value: 'E' } });
+    await expect(w.client.getPrompt({ name: 'ev_args-prompt', arguments: { city: 'Atlantis' } })).rejects.toMatchObject(
+      { code: -32003, message: expect.stringContaining('Atlantis are restricted') },
+    );
+    const completion = await w.client.complete({
+      ref: { type: 'ref/prompt', name: 'ev_completable-prompt' },
+      argument: { name: 'department', value: 'E' },
+    });
     expect(completion.completion.values.length).toBeGreaterThan(0);
   });
 
@@ -133,7 +165,10 @@ describe('faithful relay (stdio front)', () => {
   });
 
   test('sampling, elicitation and roots requests from servers reach the client', async () => {
-    const sampled = await w.client.callTool({ name: 'ev_trigger-sampling-request', arguments: { prompt: 'hello there', maxTokens: 20 } });
+    const sampled = await w.client.callTool({
+      name: 'ev_trigger-sampling-request',
+      arguments: { prompt: 'hello there', maxTokens: 20 },
+    });
     expect(textOf(sampled)).toContain('sampled:');
     const elicited = await w.client.callTool({ name: 'ev_trigger-elicitation-request', arguments: {} });
     expect(elicitations.length).toBe(1);
@@ -142,18 +177,24 @@ describe('faithful relay (stdio front)', () => {
     expect(textOf(roots)).toContain('file:///work/project');
   });
 
-  test('progress arrives under the client\'s own token', async () => {
+  test("progress arrives under the client's own token", async () => {
     const seen: number[] = [];
-    const result = await w.client.callTool({ name: 'ev_trigger-long-running-operation', arguments: { duration: 1, steps: 4 } }, undefined, {
-      onprogress: (p) => void seen.push(p.progress),
-    });
+    const result = await w.client.callTool(
+      { name: 'ev_trigger-long-running-operation', arguments: { duration: 1, steps: 4 } },
+      undefined,
+      {
+        onprogress: (p) => void seen.push(p.progress),
+      },
+    );
     expect(result.isError).toBeFalsy();
     expect(seen).toEqual([1, 2, 3, 4]);
   });
 
   test('cancellation reaches the downstream server', async () => {
     const controller = new AbortController();
-    const pending = w.client.callTool({ name: 'sleep', arguments: { ms: 10_000 } }, undefined, { signal: controller.signal });
+    const pending = w.client.callTool({ name: 'sleep', arguments: { ms: 10_000 } }, undefined, {
+      signal: controller.signal,
+    });
     await eventually(() => w.executed().find((c) => c.tool === 'sleep'));
     controller.abort('test cancels');
     await expect(pending).rejects.toThrow();

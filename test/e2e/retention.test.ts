@@ -11,10 +11,16 @@ describe('audit.retention', () => {
   test('old records move to an archive at start, and verify accepts archive plus live store', async () => {
     const data = tempDir('retention');
     const store = `sqlite:${join(data, 'audit.db')}`;
-    const base = { mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') }, policy: { bundle: join(POLICIES, 'allow-all') } };
+    const base = {
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+      policy: { bundle: join(POLICIES, 'allow-all') },
+    };
 
     const first = await startWarden({ ...base, audit: { store } });
-    for (let i = 0; i < 3; i++) expect(textOf(await first.client.callTool({ name: 'echo', arguments: { message: `old ${i}` } }))).toBe(`old ${i}`);
+    for (let i = 0; i < 3; i++)
+      expect(textOf(await first.client.callTool({ name: 'echo', arguments: { message: `old ${i}` } }))).toBe(
+        `old ${i}`,
+      );
     await first.close();
     await new Promise((r) => setTimeout(r, 1500));
 
@@ -29,7 +35,11 @@ describe('audit.retention', () => {
     expect(archives).toHaveLength(1);
     expect(archives[0]).toMatch(/^audit-1-\d+\.jsonl$/);
 
-    const verify = spawnSync(process.execPath, [CLI, 'audit', 'verify', '--store', store, '--archive-dir', archiveDir], { encoding: 'utf8' });
+    const verify = spawnSync(
+      process.execPath,
+      [CLI, 'audit', 'verify', '--store', store, '--archive-dir', archiveDir],
+      { encoding: 'utf8' },
+    );
     expect(verify.status, verify.stderr).toBe(0);
     // With the archive, the whole chain from the first record verifies.
     const whole = /^ok: (\d+) records verified \(seq 1\.\.(\d+)\)/.exec(verify.stdout);
@@ -56,7 +66,10 @@ describe('audit.retention', () => {
     const pub = join(data, 'audit.pub');
     writeFileSync(signingKey, privateKey.export({ type: 'pkcs8', format: 'pem' }));
     writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
-    const base = { mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') }, policy: { bundle: join(POLICIES, 'allow-all') } };
+    const base = {
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+      policy: { bundle: join(POLICIES, 'allow-all') },
+    };
 
     const first = await startWarden({ ...base, audit: { store, signingKey } });
     expect(textOf(await first.client.callTool({ name: 'echo', arguments: { message: 'old' } }))).toBe('old');
@@ -76,8 +89,13 @@ describe('audit.retention', () => {
 
   test('a retention without maxAgeDays, or without archiveDir on PostgreSQL, is refused at start', async () => {
     const { parseConfig } = await import('../../src/config/index.js');
-    const cfg = (audit: string): string => `mcpServers: { a: { command: x } }\npolicy: { bundle: ${join(POLICIES, 'allow-all')} }\naudit: ${audit}\n`;
-    expect(() => parseConfig(cfg('{ retention: { archiveDir: /tmp/a } }'), '/tmp/w.yaml', {})).toThrow(/audit\.retention\.maxAgeDays: required key is missing/);
-    expect(() => parseConfig(cfg('{ store: "postgres://db/warden", retention: { maxAgeDays: 30 } }'), '/tmp/w.yaml', {})).toThrow(/audit\.retention\.archiveDir: required with a postgres store/);
+    const cfg = (audit: string): string =>
+      `mcpServers: { a: { command: x } }\npolicy: { bundle: ${join(POLICIES, 'allow-all')} }\naudit: ${audit}\n`;
+    expect(() => parseConfig(cfg('{ retention: { archiveDir: /tmp/a } }'), '/tmp/w.yaml', {})).toThrow(
+      /audit\.retention\.maxAgeDays: required key is missing/,
+    );
+    expect(() =>
+      parseConfig(cfg('{ store: "postgres://db/warden", retention: { maxAgeDays: 30 } }'), '/tmp/w.yaml', {}),
+    ).toThrow(/audit\.retention\.archiveDir: required with a postgres store/);
   });
 });

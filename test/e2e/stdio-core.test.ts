@@ -1,7 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import { EXAMPLES, POLICIES, SERVERS, eventually, nodeServer, startWarden, textOf, type RunningWarden } from '../helpers/warden.js';
+import {
+  EXAMPLES,
+  POLICIES,
+  SERVERS,
+  eventually,
+  nodeServer,
+  startWarden,
+  textOf,
+  type RunningWarden,
+} from '../helpers/warden.js';
 
 // One Warden in front of: our recording fixture (faulty), two example servers (ci, payments), and
 // server-everything over stdio with a prefix. Policy: test/fixtures/policies/core.
@@ -14,7 +23,11 @@ describe('warden serve (stdio): relay and policy', () => {
         faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG'),
         ci: nodeServer(join(EXAMPLES, 'ci.js'), '$CALL_LOG'),
         payments: nodeServer(join(EXAMPLES, 'payments.js'), '$CALL_LOG'),
-        everything: { command: process.execPath, args: [join(process.cwd(), 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'], prefix: 'everything_' },
+        everything: {
+          command: process.execPath,
+          args: [join(process.cwd(), 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'stdio'],
+          prefix: 'everything_',
+        },
       },
       policy: { bundle: join(POLICIES, 'core') },
       identity: { sub: 'alice', roles: ['developer'] },
@@ -27,7 +40,16 @@ describe('warden serve (stdio): relay and policy', () => {
   test('aggregates tools/list across servers, with the prefix, relaying descriptors untouched', async () => {
     const { tools } = await w.client.listTools();
     const names = tools.map((t) => t.name);
-    expect(names).toEqual(expect.arrayContaining(['echo', 'structured', 'run_tests', 'deploy_to_production', 'fraud_check', 'everything_echo']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'echo',
+        'structured',
+        'run_tests',
+        'deploy_to_production',
+        'fraud_check',
+        'everything_echo',
+      ]),
+    );
     expect(names).not.toContain('everything_structured');
     const structured = tools.find((t) => t.name === 'structured')!;
     expect(structured.title).toBeTruthy();
@@ -61,7 +83,9 @@ describe('warden serve (stdio): relay and policy', () => {
     expect(denied.isError).toBe(true);
     expect(textOf(denied)).toContain('echo must not say forbidden');
     expect(textOf(denied)).toContain('core.no_forbidden_echo');
-    expect((denied._meta as Record<string, { decision_id: string }>)['mcp-warden.dev/decision']!.decision_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((denied._meta as Record<string, { decision_id: string }>)['mcp-warden.dev/decision']!.decision_id).toMatch(
+      /^[0-9a-f-]{36}$/,
+    );
     // The server recorded every call it executed: the forbidden one is not among them.
     const echoes = w.executed().filter((c) => c.tool === 'echo');
     expect(echoes.length).toBe(before);
@@ -89,22 +113,35 @@ describe('warden serve (stdio): relay and policy', () => {
   test('argument correlation on a previous structuredContent', async () => {
     const risky = await w.client.callTool({ name: 'fraud_check', arguments: { payment_id: 'p-1', amount: 50000 } });
     expect((risky.structuredContent as { decision: string }).decision).toBe('reject');
-    const blocked = await w.client.callTool({ name: 'payment_processing', arguments: { payment_id: 'p-1', amount: 50000 } });
+    const blocked = await w.client.callTool({
+      name: 'payment_processing',
+      arguments: { payment_id: 'p-1', amount: 50000 },
+    });
     expect(textOf(blocked)).toContain('no approving fraud_check for payment p-1');
 
     await w.client.callTool({ name: 'fraud_check', arguments: { payment_id: 'p-2', amount: 20 } });
     // An approving check for p-2 does not cover p-1.
-    const stillBlocked = await w.client.callTool({ name: 'payment_processing', arguments: { payment_id: 'p-1', amount: 50000 } });
+    const stillBlocked = await w.client.callTool({
+      name: 'payment_processing',
+      arguments: { payment_id: 'p-1', amount: 50000 },
+    });
     expect(stillBlocked.isError).toBe(true);
     const paid = await w.client.callTool({ name: 'payment_processing', arguments: { payment_id: 'p-2', amount: 20 } });
     expect(paid.isError).toBeFalsy();
-    expect(w.executed().filter((c) => c.tool === 'payment_processing').map((c) => c.arguments['payment_id'])).toEqual(['p-2']);
+    expect(
+      w
+        .executed()
+        .filter((c) => c.tool === 'payment_processing')
+        .map((c) => c.arguments['payment_id']),
+    ).toEqual(['p-2']);
   });
 
   test('writes one decision-log line per decision in OPA shape', async () => {
     await w.client.callTool({ name: 'echo', arguments: { message: 'logged' } });
     const event = await eventually(() =>
-      w.decisions().find((d) => (d['input'] as { call: { arguments: { message?: string } } }).call.arguments.message === 'logged'),
+      w
+        .decisions()
+        .find((d) => (d['input'] as { call: { arguments: { message?: string } } }).call.arguments.message === 'logged'),
     );
     expect(event).toMatchObject({
       path: 'mcp/decision',
@@ -126,7 +163,13 @@ describe('warden serve (stdio): relay and policy', () => {
     expect(history.map((h) => h.seq)).toEqual(history.map((_h, i) => i + 1));
     expect(history.find((h) => h.name === 'fail')!.outcome).toBe('error');
     expect(history.find((h) => h.name === 'echo' && h.outcome === 'denied')).toBeTruthy();
-    expect(input['summary']['run_tests']).toMatchObject({ calls: 2, successes: 1, failures: 1, denied: 0, last_outcome: 'success' });
+    expect(input['summary']['run_tests']).toMatchObject({
+      calls: 2,
+      successes: 1,
+      failures: 1,
+      denied: 0,
+      last_outcome: 'success',
+    });
     expect(input['summary']['deploy_to_production']).toMatchObject({ calls: 3, denied: 2, successes: 1 });
 
     const denial = w.decisions().find((d) => (d['custom'] as { allow: boolean }).allow === false)!;
@@ -134,15 +177,23 @@ describe('warden serve (stdio): relay and policy', () => {
   });
 
   test('unknown tools and malformed requests get JSON-RPC errors, and Warden keeps serving', async () => {
-    await expect(w.client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toThrow(/Unknown tool: no_such_tool/);
-    await expect(w.client.request({ method: 'tools/call', params: { arguments: {} } } as never, CallToolResultSchema)).rejects.toThrow(/params.name/);
-    await expect(w.client.request({ method: 'no/such/method', params: {} } as never, CallToolResultSchema)).rejects.toThrow(/Method not found/);
+    await expect(w.client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toThrow(
+      /Unknown tool: no_such_tool/,
+    );
+    await expect(
+      w.client.request({ method: 'tools/call', params: { arguments: {} } } as never, CallToolResultSchema),
+    ).rejects.toThrow(/params.name/);
+    await expect(
+      w.client.request({ method: 'no/such/method', params: {} } as never, CallToolResultSchema),
+    ).rejects.toThrow(/Method not found/);
     const ok = await w.client.callTool({ name: 'echo', arguments: { message: 'still here' } });
     expect(textOf(ok)).toBe('still here');
   });
 
   test('a JSON-RPC error thrown by the tool is relayed with its own code and message', async () => {
-    const err = await w.client.callTool({ name: 'throws', arguments: { message: 'kaput', code: -32050, data: { why: 'test' } } }).catch((e: unknown) => e);
+    const err = await w.client
+      .callTool({ name: 'throws', arguments: { message: 'kaput', code: -32050, data: { why: 'test' } } })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: -32050, data: { why: 'test' } });
     expect((err as Error).message).toBe('MCP error -32050: kaput');
   });

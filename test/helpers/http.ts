@@ -28,7 +28,14 @@ export function writeWardenConfig(config: Record<string, unknown>, prefix = 'htt
   const full = { audit: { store: `sqlite:${join(dir, 'audit.db')}` }, decisionLogs: { file: decisionLog }, ...config };
   const configPath = join(dir, 'warden.yaml');
   writeFileSync(configPath, YAML.stringify(full).replaceAll('$CALL_LOG', callLog).replaceAll('$DIR', dir));
-  return { dir, configPath, callLog, decisionLog, executed: () => readJsonl(callLog) as never, decisions: () => readJsonl(decisionLog) };
+  return {
+    dir,
+    configPath,
+    callLog,
+    decisionLog,
+    executed: () => readJsonl(callLog) as never,
+    decisions: () => readJsonl(decisionLog),
+  };
 }
 
 export interface InProcessWarden extends WardenFiles {
@@ -38,9 +45,17 @@ export interface InProcessWarden extends WardenFiles {
 }
 
 /** Starts the HTTP front end in this process (real HTTP on 127.0.0.1, a free port). */
-export async function startHttpWarden(config: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<InProcessWarden> {
+export async function startHttpWarden(
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<InProcessWarden> {
   const files = writeWardenConfig(config);
-  const front = await startHttpServer({ config: loadConfig(files.configPath, env), logger: createLogger({ silent: true }), port: 0, host: '127.0.0.1' });
+  const front = await startHttpServer({
+    config: loadConfig(files.configPath, env),
+    logger: createLogger({ silent: true }),
+    port: 0,
+    host: '127.0.0.1',
+  });
   return { ...files, front, url: front.url, close: () => front.close() };
 }
 
@@ -54,7 +69,10 @@ export interface SpawnedWarden extends WardenFiles {
 }
 
 /** Spawns the built `warden serve --http 0` and reads the bound port from its stderr log line. */
-export async function spawnHttpWarden(config: Record<string, unknown>, options: { env?: Record<string, string>; host?: string } = {}): Promise<SpawnedWarden> {
+export async function spawnHttpWarden(
+  config: Record<string, unknown>,
+  options: { env?: Record<string, string>; host?: string } = {},
+): Promise<SpawnedWarden> {
   const files = writeWardenConfig(config, 'http-cli');
   const host = options.host ? ['--host', options.host] : [];
   const args = [CLI, 'serve', '--config', files.configPath, '--http', '0', ...host];
@@ -71,7 +89,10 @@ export async function spawnHttpWarden(config: Record<string, unknown>, options: 
   let stderr = '';
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`warden did not report its port in time\n--- stderr ---\n${stderr}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`warden did not report its port in time\n--- stderr ---\n${stderr}`)),
+      30_000,
+    );
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString('utf8');
       const line = stderr.split('\n').find((l) => l.includes('"warden serving on http"'));
@@ -99,7 +120,10 @@ export async function spawnHttpWarden(config: Record<string, unknown>, options: 
 }
 
 /** Runs the built CLI to completion (for start-up refusals). */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string }> {
   const base = { PATH: process.env['PATH'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...wardenNodeEnv() };
   const child = spawn(WARDEN_NODE, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -108,9 +132,18 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 }
 
 /** The real SDK client over Streamable HTTP, optionally with a bearer token. */
-export async function connectHttp(url: string, options: { token?: string; capabilities?: ClientCapabilities } = {}): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), options.token ? { requestInit: { headers: { Authorization: `Bearer ${options.token}` } } } : {});
-  const client = new Client({ name: 'warden-http-e2e', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
+export async function connectHttp(
+  url: string,
+  options: { token?: string; capabilities?: ClientCapabilities } = {},
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(
+    new URL(`${url}/mcp`),
+    options.token ? { requestInit: { headers: { Authorization: `Bearer ${options.token}` } } } : {},
+  );
+  const client = new Client(
+    { name: 'warden-http-e2e', version: '1.0.0' },
+    { capabilities: options.capabilities ?? {} },
+  );
   await client.connect(transport);
   return { client, transport };
 }
@@ -123,11 +156,20 @@ export interface RawResponse {
 }
 
 /** A raw HTTP request (node:http, so Host and Origin can be set freely). */
-export function rawRequest(url: string, options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<RawResponse> {
+export function rawRequest(
+  url: string,
+  options: { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<RawResponse> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: u.hostname, port: u.port, method: options.method ?? 'GET', path: options.path ?? u.pathname, headers: options.headers ?? {} },
+      {
+        host: u.hostname,
+        port: u.port,
+        method: options.method ?? 'GET',
+        path: options.path ?? u.pathname,
+        headers: options.headers ?? {},
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -57,7 +57,11 @@ export interface RunningWarden {
  */
 export async function startWarden(
   config: Record<string, unknown>,
-  options: { capabilities?: ClientCapabilities; env?: Record<string, string>; wrapTransport?: (t: Transport) => Transport } = {},
+  options: {
+    capabilities?: ClientCapabilities;
+    env?: Record<string, string>;
+    wrapTransport?: (t: Transport) => Transport;
+  } = {},
 ): Promise<RunningWarden> {
   const dir = tempDir('warden');
   const callLog = join(dir, 'calls.jsonl');
@@ -130,5 +134,8 @@ export async function eventually<T>(check: () => T | undefined | false, ms = 500
 /** Text of a tool result's content. */
 export function textOf(result: unknown): string {
   const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
-  return content.filter((c) => c.type === 'text').map((c) => c.text ?? '').join('\n');
+  return content
+    .filter((c) => c.type === 'text')
+    .map((c) => c.text ?? '')
+    .join('\n');
 }

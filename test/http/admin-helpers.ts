@@ -16,7 +16,10 @@ export const PEOPLE = {
 
 export type Person = keyof typeof PEOPLE;
 
-export const BEARER = { type: 'bearer', tokens: Object.values(PEOPLE).map((p) => ({ token: p.token, sub: p.sub, roles: [...p.roles] })) };
+export const BEARER = {
+  type: 'bearer',
+  tokens: Object.values(PEOPLE).map((p) => ({ token: p.token, sub: p.sub, roles: [...p.roles] })),
+};
 
 /** The approval fixture: `echo` of a message starting "approve-me" needs role approver. No workflow status. */
 export function approvalConfig(approval: Record<string, unknown> = {}): Record<string, unknown> {
@@ -46,10 +49,18 @@ export interface AdminResponse<T = Record<string, unknown>> {
 }
 
 /** One admin API request as `who` (or without a token). */
-export async function admin<T = Record<string, unknown>>(url: string, path: string, who: Person | null, init: { method?: string; body?: unknown } = {}): Promise<AdminResponse<T>> {
+export async function admin<T = Record<string, unknown>>(
+  url: string,
+  path: string,
+  who: Person | null,
+  init: { method?: string; body?: unknown } = {},
+): Promise<AdminResponse<T>> {
   const res = await fetch(`${url}${path}`, {
     method: init.method ?? 'GET',
-    headers: { ...(who ? { Authorization: `Bearer ${PEOPLE[who].token}` } : {}), ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+    headers: {
+      ...(who ? { Authorization: `Bearer ${PEOPLE[who].token}` } : {}),
+      ...(init.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+    },
     ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
   });
   const text = await res.text();
@@ -63,7 +74,11 @@ export async function admin<T = Record<string, unknown>>(url: string, path: stri
 }
 
 /** An MCP client as `who`; `close()` ends the session (DELETE), as a well-behaved client does. */
-export async function agent(url: string, who: Person, capabilities: Record<string, unknown> = {}): Promise<{ client: Awaited<ReturnType<typeof connectHttp>>['client']; close(): Promise<void> }> {
+export async function agent(
+  url: string,
+  who: Person,
+  capabilities: Record<string, unknown> = {},
+): Promise<{ client: Awaited<ReturnType<typeof connectHttp>>['client']; close(): Promise<void> }> {
   const { client, transport } = await connectHttp(url, { token: PEOPLE[who].token, capabilities });
   return {
     client,
@@ -81,9 +96,15 @@ export interface SseEvent {
 }
 
 /** Follows `/admin/events` as `who`, collecting events until `close()`. */
-export async function followEvents(url: string, who: Person): Promise<{ events: SseEvent[]; status: number; close(): void }> {
+export async function followEvents(
+  url: string,
+  who: Person,
+): Promise<{ events: SseEvent[]; status: number; close(): void }> {
   const controller = new AbortController();
-  const res = await fetch(`${url}/admin/events`, { headers: { Authorization: `Bearer ${PEOPLE[who].token}`, Accept: 'text/event-stream' }, signal: controller.signal });
+  const res = await fetch(`${url}/admin/events`, {
+    headers: { Authorization: `Bearer ${PEOPLE[who].token}`, Accept: 'text/event-stream' },
+    signal: controller.signal,
+  });
   const events: SseEvent[] = [];
   if (res.ok && res.body) {
     const reader = res.body.getReader();

@@ -17,17 +17,34 @@ describe('POST /admin/policy/:action', () => {
   test('reload picks up an edit, rollback returns to the previous revision; only admins may', async () => {
     const dir = join(tempDir('admin-policy'), 'policy');
     cpSync(join(POLICIES, 'allow-all'), dir, { recursive: true });
-    w = await startHttpWarden({ mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') }, policy: { bundle: dir }, auth: BEARER });
+    w = await startHttpWarden({
+      mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
+      policy: { bundle: dir },
+      auth: BEARER,
+    });
     const first = (await admin<{ active: { revision: string } }>(w.url, '/admin/policy', 'carol')).body.active.revision;
     expect(first).toMatch(/^sha256:/);
 
     // Nothing to go back to yet: 409 with the runtime's reason.
-    const early = await admin<{ error: string; error_description: string }>(w.url, '/admin/policy/rollback', 'carol', { method: 'POST' });
+    const early = await admin<{ error: string; error_description: string }>(w.url, '/admin/policy/rollback', 'carol', {
+      method: 'POST',
+    });
     expect(early.status).toBe(409);
-    expect(early.body).toMatchObject({ error: 'policy_rollback_failed', error_description: expect.stringMatching(/no previous revision to roll back to/) });
+    expect(early.body).toMatchObject({
+      error: 'policy_rollback_failed',
+      error_description: expect.stringMatching(/no previous revision to roll back to/),
+    });
 
-    writeFileSync(join(dir, 'mcp', 'decision.rego'), 'package mcp\n\ndecision := {"allow": true, "reasons": [], "monitored": [], "obligations": {}, "edited": true}\n');
-    const reloaded = await admin<{ ok: boolean; revision: string; message: string }>(w.url, '/admin/policy/reload', 'carol', { method: 'POST' });
+    writeFileSync(
+      join(dir, 'mcp', 'decision.rego'),
+      'package mcp\n\ndecision := {"allow": true, "reasons": [], "monitored": [], "obligations": {}, "edited": true}\n',
+    );
+    const reloaded = await admin<{ ok: boolean; revision: string; message: string }>(
+      w.url,
+      '/admin/policy/reload',
+      'carol',
+      { method: 'POST' },
+    );
     expect(reloaded.status).toBe(200);
     expect(reloaded.body).toMatchObject({ ok: true, action: 'reload' });
     expect(reloaded.body.revision).not.toBe(first);
@@ -36,10 +53,17 @@ describe('POST /admin/policy/:action', () => {
     expect((await admin(w.url, '/admin/policy/rollback', null, { method: 'POST' })).status).toBe(401);
     expect((await admin(w.url, '/admin/policy/explode', 'carol', { method: 'POST' })).status).toBe(404);
 
-    const rolled = await admin<{ ok: boolean; revision: string; message: string }>(w.url, '/admin/policy/rollback', 'carol', { method: 'POST' });
+    const rolled = await admin<{ ok: boolean; revision: string; message: string }>(
+      w.url,
+      '/admin/policy/rollback',
+      'carol',
+      { method: 'POST' },
+    );
     expect(rolled.status).toBe(200);
     expect(rolled.body).toMatchObject({ ok: true, action: 'rollback', revision: first });
     expect(rolled.body.message).toBe(`rolled back from ${reloaded.body.revision} to ${first}`);
-    expect((await admin<{ active: { revision: string; reason: string } }>(w.url, '/admin/policy', 'carol')).body.active).toMatchObject({ revision: first, reason: 'rollback' });
+    expect(
+      (await admin<{ active: { revision: string; reason: string } }>(w.url, '/admin/policy', 'carol')).body.active,
+    ).toMatchObject({ revision: first, reason: 'rollback' });
   });
 });

@@ -74,7 +74,10 @@ function exportTrail(w: SpawnedWarden): { records: Row[]; verified: boolean } {
   const store = `sqlite:${join(w.dir, 'audit.db')}`;
   const run = (command: string) =>
     spawnSync(process.execPath, [CLI, 'audit', command, '--store', store], { encoding: 'utf8' });
-  const records = run('export').stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
+  const records = run('export')
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Row);
   return { records, verified: run('verify').status === 0 };
 }
 

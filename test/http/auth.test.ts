@@ -7,7 +7,14 @@ import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { assertAuthAllowsHost, createAuthenticator, isLoopback } from '../../src/http/index.js';
 import type { AuthConfig, Principal } from '../../src/config/index.js';
 import { POLICIES, SERVERS, eventually, nodeServer, tempDir, textOf } from '../helpers/warden.js';
-import { INITIALIZE, MCP_HEADERS, connectHttp, rawRequest, startHttpWarden, type InProcessWarden } from '../helpers/http.js';
+import {
+  INITIALIZE,
+  MCP_HEADERS,
+  connectHttp,
+  rawRequest,
+  startHttpWarden,
+  type InProcessWarden,
+} from '../helpers/http.js';
 
 const ISSUER = 'https://idp.example.com/';
 const AUDIENCE = 'https://warden.example.com/mcp';
@@ -61,7 +68,13 @@ describe('JWT auth against a JWKS file (through the real HTTP front)', () => {
     w = await startHttpWarden({
       mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
       policy: { bundle: join(POLICIES, 'core') },
-      auth: { type: 'jwt', jwks: join(dir, 'jwks.json'), issuer: ISSUER, audience: AUDIENCE, rolesClaim: 'realm_access.roles' },
+      auth: {
+        type: 'jwt',
+        jwks: join(dir, 'jwks.json'),
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        rolesClaim: 'realm_access.roles',
+      },
     });
   });
   afterAll(async () => {
@@ -69,11 +82,20 @@ describe('JWT auth against a JWKS file (through the real HTTP front)', () => {
   });
 
   test('a valid token opens a session; sub, roles (nested claim) and claims land in input.principal', async () => {
-    const token = await keys.sign({ realm_access: { roles: ['release-manager', 'developer'] }, email: 'carol@example.com' });
+    const token = await keys.sign({
+      realm_access: { roles: ['release-manager', 'developer'] },
+      email: 'carol@example.com',
+    });
     const { client, transport } = await connectHttp(w.url, { token });
     try {
       expect(textOf(await client.callTool({ name: 'echo', arguments: { message: 'jwt hello' } }))).toBe('jwt hello');
-      const event = await eventually(() => w.decisions().find((d) => (d['input'] as { call: { arguments: { message?: string } } }).call.arguments.message === 'jwt hello'));
+      const event = await eventually(() =>
+        w
+          .decisions()
+          .find(
+            (d) => (d['input'] as { call: { arguments: { message?: string } } }).call.arguments.message === 'jwt hello',
+          ),
+      );
       const principal = (event['input'] as { principal: Principal }).principal;
       expect(principal.sub).toBe('carol');
       expect(principal.roles).toEqual(['release-manager', 'developer']);
@@ -88,7 +110,10 @@ describe('JWT auth against a JWKS file (through the real HTTP front)', () => {
     'bad signature': { token: (_k, o) => o.sign({}), description: /signature does not verify/ },
     'unknown key id': { token: (k) => k.sign({}, { kid: 'k9' }), description: /signature does not verify/ },
     'wrong issuer': { token: (k) => k.sign({}, { iss: 'https://evil.example.com/' }), description: /another issuer/ },
-    'wrong audience': { token: (k) => k.sign({}, { aud: 'https://other.example.com/mcp' }), description: /not meant for this resource/ },
+    'wrong audience': {
+      token: (k) => k.sign({}, { aud: 'https://other.example.com/mcp' }),
+      description: /not meant for this resource/,
+    },
     expired: { token: (k) => k.sign({}, { exp: Math.floor(Date.now() / 1000) - 120 }), description: /expired/ },
     'no sub': { token: (k) => k.sign({}, { sub: null }), description: /no sub claim/ },
     'no exp (required by default)': {
@@ -99,7 +124,11 @@ describe('JWT auth against a JWKS file (through the real HTTP front)', () => {
   };
   test.each(Object.keys(cases))('401 invalid_token: %s', async (name) => {
     const { token, description } = cases[name]!;
-    const res = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${await token(keys, other)}` }, body: INITIALIZE });
+    const res = await rawRequest(`${w.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${await token(keys, other)}` },
+      body: INITIALIZE,
+    });
     expect(res.status).toBe(401);
     const challenge = res.headers['www-authenticate'] as string;
     expect(challenge).toContain(`resource_metadata="${w.url}/.well-known/oauth-protected-resource"`);
@@ -114,7 +143,12 @@ describe('JWT auth against a JWKS file (through the real HTTP front)', () => {
 
   test('metadata lists the issuer as authorization server when none is configured', async () => {
     const res = await rawRequest(`${w.url}/.well-known/oauth-protected-resource`);
-    expect(res.json()).toEqual({ resource: `${w.url}/mcp`, authorization_servers: [ISSUER], bearer_methods_supported: ['header'], resource_name: 'mcp-warden' });
+    expect(res.json()).toEqual({
+      resource: `${w.url}/mcp`,
+      authorization_servers: [ISSUER],
+      bearer_methods_supported: ['header'],
+      resource_name: 'mcp-warden',
+    });
   });
 });
 
@@ -200,7 +234,13 @@ describe('JWT auth against a JWKS URL', () => {
     w = await startHttpWarden({
       mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
       policy: { bundle: join(POLICIES, 'allow-all') },
-      auth: { type: 'jwt', jwks: jwksUrl, issuer: ISSUER, audience: [AUDIENCE, 'other-aud'], authorizationServers: ['https://login.example.com'] },
+      auth: {
+        type: 'jwt',
+        jwks: jwksUrl,
+        issuer: ISSUER,
+        audience: [AUDIENCE, 'other-aud'],
+        authorizationServers: ['https://login.example.com'],
+      },
     });
   });
   afterAll(async () => {
@@ -219,10 +259,16 @@ describe('JWT auth against a JWKS URL', () => {
       await client.close();
     }
     const expired = await keys.sign({}, { exp: Math.floor(Date.now() / 1000) - 60 });
-    const res = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${expired}` }, body: INITIALIZE });
+    const res = await rawRequest(`${w.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, authorization: `Bearer ${expired}` },
+      body: INITIALIZE,
+    });
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toContain('expired');
-    expect((await rawRequest(`${w.url}/.well-known/oauth-protected-resource`)).json()).toMatchObject({ authorization_servers: ['https://login.example.com'] });
+    expect((await rawRequest(`${w.url}/.well-known/oauth-protected-resource`)).json()).toMatchObject({
+      authorization_servers: ['https://login.example.com'],
+    });
   });
 });
 
@@ -249,18 +295,29 @@ describe('authenticators (unit)', () => {
   });
 
   test('none: every request is the local identity', async () => {
-    expect(await createAuthenticator({ type: 'none', authorizationServers: [] }, LOCAL).authenticate(undefined)).toEqual({ ok: true, principal: LOCAL });
+    expect(
+      await createAuthenticator({ type: 'none', authorizationServers: [] }, LOCAL).authenticate(undefined),
+    ).toEqual({ ok: true, principal: LOCAL });
   });
 
   test.each([
-    ['127.0.0.1', true], ['127.1.2.3', true], ['localhost', true], ['::1', true], ['[::1]', true],
-    ['0.0.0.0', false], ['::', false], ['10.0.0.5', false], ['warden.example.com', false],
+    ['127.0.0.1', true],
+    ['127.1.2.3', true],
+    ['localhost', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['10.0.0.5', false],
+    ['warden.example.com', false],
   ])('isLoopback(%s) = %s', (host, expected) => {
     expect(isLoopback(host)).toBe(expected);
   });
 
   test('auth none is refused off loopback, with the reason and the fix; allowed with auth', () => {
-    expect(() => assertAuthAllowsHost({ type: 'none', authorizationServers: [] }, '0.0.0.0')).toThrow(/refusing to serve HTTP on 0.0.0.0 without authentication.*Fix: bind a loopback address \(--host 127.0.0.1\), or set auth/);
+    expect(() => assertAuthAllowsHost({ type: 'none', authorizationServers: [] }, '0.0.0.0')).toThrow(
+      /refusing to serve HTTP on 0.0.0.0 without authentication.*Fix: bind a loopback address \(--host 127.0.0.1\), or set auth/,
+    );
     expect(() => assertAuthAllowsHost({ type: 'none', authorizationServers: [] }, '127.0.0.1')).not.toThrow();
     expect(() => assertAuthAllowsHost(bearer, '0.0.0.0')).not.toThrow();
   });

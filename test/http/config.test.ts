@@ -7,7 +7,8 @@ import { createOriginGuard } from '../../src/http/index.js';
 import { POLICIES, ROOT, tempDir } from '../helpers/warden.js';
 
 const BASE = { mcpServers: { a: { command: 'node' } }, policy: { bundle: join(POLICIES, 'allow-all') } };
-const parse = (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => parseConfig(YAML.stringify({ ...BASE, ...extra }), join(ROOT, 'test/.tmp/inline.yaml'), env);
+const parse = (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
+  parseConfig(YAML.stringify({ ...BASE, ...extra }), join(ROOT, 'test/.tmp/inline.yaml'), env);
 
 describe('config: http and auth', () => {
   test('defaults: 4 MB body, 30 min idle, 256 sessions (16 a principal), loopback guards, auth none', () => {
@@ -34,28 +35,73 @@ describe('config: http and auth', () => {
   });
 
   test('bearer tokens are expanded from the environment and mapped to principals', () => {
-    const c = parse({ auth: { type: 'bearer', tokens: [{ token: '${TOKEN_ALICE}', sub: 'alice', roles: ['dev'] }] } }, { TOKEN_ALICE: 'a'.repeat(32) });
-    expect(c.auth).toEqual({ type: 'bearer', authorizationServers: [], tokens: [{ token: 'a'.repeat(32), principal: { sub: 'alice', roles: ['dev'], claims: {} } }] });
+    const c = parse(
+      { auth: { type: 'bearer', tokens: [{ token: '${TOKEN_ALICE}', sub: 'alice', roles: ['dev'] }] } },
+      { TOKEN_ALICE: 'a'.repeat(32) },
+    );
+    expect(c.auth).toEqual({
+      type: 'bearer',
+      authorizationServers: [],
+      tokens: [{ token: 'a'.repeat(32), principal: { sub: 'alice', roles: ['dev'], claims: {} } }],
+    });
   });
 
   test('jwt: a file path resolves against the config directory; an audience string becomes a list', () => {
     const dir = tempDir('cfg');
     writeFileSync(join(dir, 'jwks.json'), '{"keys":[]}');
-    const c = parseConfig(YAML.stringify({ ...BASE, auth: { type: 'jwt', jwks: 'jwks.json', issuer: 'https://i', audience: 'warden' } }), join(dir, 'warden.yaml'), {});
-    expect(c.auth).toMatchObject({ type: 'jwt', jwks: { kind: 'file', path: join(dir, 'jwks.json') }, audience: ['warden'], rolesClaim: 'roles', clockToleranceSec: 0 });
+    const c = parseConfig(
+      YAML.stringify({ ...BASE, auth: { type: 'jwt', jwks: 'jwks.json', issuer: 'https://i', audience: 'warden' } }),
+      join(dir, 'warden.yaml'),
+      {},
+    );
+    expect(c.auth).toMatchObject({
+      type: 'jwt',
+      jwks: { kind: 'file', path: join(dir, 'jwks.json') },
+      audience: ['warden'],
+      rolesClaim: 'roles',
+      clockToleranceSec: 0,
+    });
     expect(c.auth).toMatchObject({ requireExp: true, maxTokenAgeSec: undefined });
-    expect(parse({ auth: { type: 'jwt', jwks: 'https://idp/jwks', issuer: 'https://i', audience: ['a', 'b'] } }).auth).toMatchObject({ jwks: { kind: 'url', url: 'https://idp/jwks' }, audience: ['a', 'b'] });
+    expect(
+      parse({ auth: { type: 'jwt', jwks: 'https://idp/jwks', issuer: 'https://i', audience: ['a', 'b'] } }).auth,
+    ).toMatchObject({ jwks: { kind: 'url', url: 'https://idp/jwks' }, audience: ['a', 'b'] });
   });
 
   const invalid: Record<string, [Record<string, unknown>, RegExp]> = {
-    'jwt without issuer': [{ auth: { type: 'jwt', jwks: 'https://idp/jwks', audience: 'w' } }, /auth\.issuer: type jwt requires jwks, issuer and audience; issuer is missing/],
-    'jwt without audience': [{ auth: { type: 'jwt', jwks: 'https://idp/jwks', issuer: 'i' } }, /auth\.audience: .*audience is missing/],
+    'jwt without issuer': [
+      { auth: { type: 'jwt', jwks: 'https://idp/jwks', audience: 'w' } },
+      /auth\.issuer: type jwt requires jwks, issuer and audience; issuer is missing/,
+    ],
+    'jwt without audience': [
+      { auth: { type: 'jwt', jwks: 'https://idp/jwks', issuer: 'i' } },
+      /auth\.audience: .*audience is missing/,
+    ],
     'jwt without jwks': [{ auth: { type: 'jwt', issuer: 'i', audience: 'w' } }, /auth\.jwks: .*jwks is missing/],
-    'jwt with a missing jwks file': [{ auth: { type: 'jwt', jwks: 'nope.json', issuer: 'i', audience: 'w' } }, /auth\.jwks: .*nope\.json does not exist/],
+    'jwt with a missing jwks file': [
+      { auth: { type: 'jwt', jwks: 'nope.json', issuer: 'i', audience: 'w' } },
+      /auth\.jwks: .*nope\.json does not exist/,
+    ],
     'bearer without tokens': [{ auth: { type: 'bearer' } }, /auth\.tokens: type bearer needs at least one token/],
-    'a short bearer token': [{ auth: { type: 'bearer', tokens: [{ token: 'short', sub: 'a' }] } }, /auth\.tokens\[0\]\.token: is 5 characters; at least 16/],
-    'duplicate bearer tokens': [{ auth: { type: 'bearer', tokens: [{ token: 'x'.repeat(20), sub: 'a' }, { token: 'x'.repeat(20), sub: 'b' }] } }, /auth\.tokens\[1\]\.token: is the same as an earlier token/],
-    'a jwt key under bearer': [{ auth: { type: 'bearer', issuer: 'i', tokens: [{ token: 'x'.repeat(20), sub: 'a' }] } }, /auth\.issuer: does not apply to type bearer\. Fix: remove it, or set type to jwt/],
+    'a short bearer token': [
+      { auth: { type: 'bearer', tokens: [{ token: 'short', sub: 'a' }] } },
+      /auth\.tokens\[0\]\.token: is 5 characters; at least 16/,
+    ],
+    'duplicate bearer tokens': [
+      {
+        auth: {
+          type: 'bearer',
+          tokens: [
+            { token: 'x'.repeat(20), sub: 'a' },
+            { token: 'x'.repeat(20), sub: 'b' },
+          ],
+        },
+      },
+      /auth\.tokens\[1\]\.token: is the same as an earlier token/,
+    ],
+    'a jwt key under bearer': [
+      { auth: { type: 'bearer', issuer: 'i', tokens: [{ token: 'x'.repeat(20), sub: 'a' }] } },
+      /auth\.issuer: does not apply to type bearer\. Fix: remove it, or set type to jwt/,
+    ],
     'tokens under none': [{ auth: { type: 'none', tokens: [] } }, /auth\.tokens: does not apply to type none/],
     'a token age under bearer': [
       { auth: { type: 'bearer', maxTokenAgeSec: 60, tokens: [{ token: 'x'.repeat(20), sub: 'a' }] } },
@@ -108,7 +154,11 @@ describe('Host and Origin guard', () => {
   });
 
   test('configured hosts: without a port any port matches; a bare IPv6 address is bracketed', () => {
-    const g = createOriginGuard(parse({ http: { allowedHosts: ['warden.internal', 'gw:443', '::1'] } }).http, '0.0.0.0', 8080);
+    const g = createOriginGuard(
+      parse({ http: { allowedHosts: ['warden.internal', 'gw:443', '::1'] } }).http,
+      '0.0.0.0',
+      8080,
+    );
     expect(g.checkHost('warden.internal:1234')).toBeNull();
     expect(g.checkHost('gw:443')).toBeNull();
     expect(g.checkHost('gw:80')).toMatch(/not allowed/);
@@ -117,7 +167,11 @@ describe('Host and Origin guard', () => {
   });
 
   test('configured origins replace the default', () => {
-    const g = createOriginGuard(parse({ http: { allowedOrigins: ['https://app.example.com'] } }).http, '127.0.0.1', 8080);
+    const g = createOriginGuard(
+      parse({ http: { allowedOrigins: ['https://app.example.com'] } }).http,
+      '127.0.0.1',
+      8080,
+    );
     expect(g.checkOrigin('https://app.example.com')).toBeNull();
     expect(g.checkOrigin('http://localhost:8080')).toMatch(/not allowed/);
   });

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { POLICIES, SERVERS, eventually, nodeServer, textOf } from '../helpers/warden.js';
-import { INITIALIZE, MCP_HEADERS, alive, connectHttp, rawRequest, startHttpWarden, type InProcessWarden } from '../helpers/http.js';
+import {
+  INITIALIZE,
+  MCP_HEADERS,
+  alive,
+  connectHttp,
+  rawRequest,
+  startHttpWarden,
+  type InProcessWarden,
+} from '../helpers/http.js';
 
 const faulty = (): Record<string, unknown> => nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG');
 
@@ -10,7 +18,11 @@ describe('HTTP front end: guards, limits and session handling', () => {
   let w: InProcessWarden;
 
   beforeAll(async () => {
-    w = await startHttpWarden({ mcpServers: { faulty: faulty() }, policy: { bundle: join(POLICIES, 'core') }, identity: { sub: 'local-dev', roles: ['owner'] } });
+    w = await startHttpWarden({
+      mcpServers: { faulty: faulty() },
+      policy: { bundle: join(POLICIES, 'core') },
+      identity: { sub: 'local-dev', roles: ['owner'] },
+    });
   });
   afterAll(async () => {
     await w?.close();
@@ -25,9 +37,15 @@ describe('HTTP front end: guards, limits and session handling', () => {
   ])('403 for %s (DNS-rebinding protection), before the body is read', async (_name, headers, message) => {
     const port = new URL(w.url).port;
     const h = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.replace('PORT', port)]));
-    const res = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...h }, body: INITIALIZE });
+    const res = await rawRequest(`${w.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, ...h },
+      body: INITIALIZE,
+    });
     expect(res.status).toBe(403);
-    expect(res.json<{ error: { message: string } }>().error.message).toMatch(new RegExp(message.source.replace('PORT', port)));
+    expect(res.json<{ error: { message: string } }>().error.message).toMatch(
+      new RegExp(message.source.replace('PORT', port)),
+    );
     expect(w.front.sessionCount).toBe(0);
   });
 
@@ -36,7 +54,10 @@ describe('HTTP front end: guards, limits and session handling', () => {
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) {
       expect((await rawRequest(`${w.url}/metrics`, { headers: { host } })).status).toBe(200);
     }
-    const preflight = await rawRequest(`${w.url}/mcp`, { method: 'OPTIONS', headers: { origin: `http://localhost:${port}`, 'access-control-request-method': 'POST' } });
+    const preflight = await rawRequest(`${w.url}/mcp`, {
+      method: 'OPTIONS',
+      headers: { origin: `http://localhost:${port}`, 'access-control-request-method': 'POST' },
+    });
     expect(preflight.status).toBe(204);
     expect(preflight.headers['access-control-allow-origin']).toBe(`http://localhost:${port}`);
     expect(preflight.headers['access-control-allow-headers']).toContain('Mcp-Session-Id');
@@ -46,7 +67,14 @@ describe('HTTP front end: guards, limits and session handling', () => {
     expect((await rawRequest(`${w.url}/healthz`, { headers: { host: '10.1.2.3:8080' } })).status).toBe(200);
     const ready = await rawRequest(`${w.url}/readyz`, { headers: { host: '10.1.2.3:8080' } });
     expect(ready.status).toBe(200);
-    expect(ready.json()).toMatchObject({ status: 'ready', checks: { policy: { ok: true, detail: expect.stringMatching(/^sha256:/) }, audit: { ok: true }, downstream: { ok: true } } });
+    expect(ready.json()).toMatchObject({
+      status: 'ready',
+      checks: {
+        policy: { ok: true, detail: expect.stringMatching(/^sha256:/) },
+        audit: { ok: true },
+        downstream: { ok: true },
+      },
+    });
   });
 
   test('the 4 MB default body limit admits what express.json() alone would refuse (over 100 kB)', async () => {
@@ -64,30 +92,46 @@ describe('HTTP front end: guards, limits and session handling', () => {
   test('400 without a session id, 404 for an unknown one, 405 for other methods', async () => {
     const list = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} });
     expect((await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: list })).status).toBe(400);
-    expect((await rawRequest(`${w.url}/mcp`, { method: 'GET', headers: { accept: 'text/event-stream' } })).status).toBe(400);
-    const unknown = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, 'mcp-session-id': '00000000-0000-0000-0000-000000000000' }, body: list });
+    expect((await rawRequest(`${w.url}/mcp`, { method: 'GET', headers: { accept: 'text/event-stream' } })).status).toBe(
+      400,
+    );
+    const unknown = await rawRequest(`${w.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, 'mcp-session-id': '00000000-0000-0000-0000-000000000000' },
+      body: list,
+    });
     expect(unknown.status).toBe(404);
     expect(unknown.json()).toMatchObject({ error: { code: -32001, message: 'Session not found' } });
     const put = await rawRequest(`${w.url}/mcp`, { method: 'PUT', headers: MCP_HEADERS, body: list });
     expect(put.status).toBe(405);
     expect(put.headers['allow']).toBe('GET, POST, DELETE');
-    expect((await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: '{"jsonrpc":' })).status).toBe(400);
+    expect(
+      (await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: MCP_HEADERS, body: '{"jsonrpc":' })).status,
+    ).toBe(400);
   });
 
   test('each MCP session has its own downstream process; DELETE ends it; the principal is the configured identity', async () => {
     const a = await connectHttp(w.url);
     const b = await connectHttp(w.url);
     try {
-      const pidA = ((await a.client.callTool({ name: 'count', arguments: {} })).structuredContent as { pid: number }).pid;
-      const pidB = ((await b.client.callTool({ name: 'count', arguments: {} })).structuredContent as { pid: number }).pid;
+      const pidA = ((await a.client.callTool({ name: 'count', arguments: {} })).structuredContent as { pid: number })
+        .pid;
+      const pidB = ((await b.client.callTool({ name: 'count', arguments: {} })).structuredContent as { pid: number })
+        .pid;
       expect(pidA).not.toBe(pidB);
       expect(w.front.sessionCount).toBe(2);
       await a.transport.terminateSession();
       expect(w.front.sessionCount).toBe(1);
       await eventually(() => !alive(pidA), 10_000);
       expect(alive(pidB)).toBe(true);
-      const decision = await eventually(() => w.decisions().find((d) => (d['input'] as { call: { name: string } }).call.name === 'count'));
-      expect((decision['input'] as { principal: unknown }).principal).toEqual({ sub: 'local-dev', roles: ['owner'], claims: {} });
+      const decision = await eventually(() =>
+        w.decisions().find((d) => (d['input'] as { call: { name: string } }).call.name === 'count'),
+      );
+      expect((decision['input'] as { principal: unknown }).principal).toEqual({
+        sub: 'local-dev',
+        roles: ['owner'],
+        claims: {},
+      });
     } finally {
       await b.transport.terminateSession();
       await Promise.all([a.client.close(), b.client.close()]);
@@ -102,7 +146,12 @@ describe('HTTP front end: configured limits', () => {
     w = await startHttpWarden({
       mcpServers: { faulty: faulty() },
       policy: { bundle: join(POLICIES, 'allow-all') },
-      http: { bodyLimit: '2kb', idleTimeoutMs: 800, allowedHosts: ['warden.internal'], allowedOrigins: ['https://app.example.com'] },
+      http: {
+        bodyLimit: '2kb',
+        idleTimeoutMs: 800,
+        allowedHosts: ['warden.internal'],
+        allowedOrigins: ['https://app.example.com'],
+      },
     });
   });
   afterAll(async () => {
@@ -110,8 +159,17 @@ describe('HTTP front end: configured limits', () => {
   });
 
   test('413 over http.bodyLimit', async () => {
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x'.repeat(3000), version: '1' } } });
-    const res = await rawRequest(`${w.url}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, host: 'warden.internal' }, body });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x'.repeat(3000), version: '1' } },
+    });
+    const res = await rawRequest(`${w.url}/mcp`, {
+      method: 'POST',
+      headers: { ...MCP_HEADERS, host: 'warden.internal' },
+      body,
+    });
     expect(res.status).toBe(413);
     expect(res.json()).toMatchObject({ error: { message: 'request body is larger than http.bodyLimit (2048 bytes)' } });
   });
@@ -119,8 +177,17 @@ describe('HTTP front end: configured limits', () => {
   test('configured allowedHosts and allowedOrigins replace the defaults', async () => {
     expect((await rawRequest(`${w.url}/metrics`, { headers: { host: 'warden.internal:9999' } })).status).toBe(200);
     expect((await rawRequest(`${w.url}/metrics`)).status).toBe(403);
-    expect((await rawRequest(`${w.url}/metrics`, { headers: { host: 'warden.internal', origin: 'https://app.example.com' } })).status).toBe(200);
-    expect((await rawRequest(`${w.url}/metrics`, { headers: { host: 'warden.internal', origin: 'http://warden.internal' } })).status).toBe(403);
+    expect(
+      (
+        await rawRequest(`${w.url}/metrics`, {
+          headers: { host: 'warden.internal', origin: 'https://app.example.com' },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (await rawRequest(`${w.url}/metrics`, { headers: { host: 'warden.internal', origin: 'http://warden.internal' } }))
+        .status,
+    ).toBe(403);
   });
 
   test('an idle session is reaped with its downstream process; one with a request in flight is not', async () => {
@@ -128,8 +195,18 @@ describe('HTTP front end: configured limits', () => {
     // Keep `busy` in flight past the idle timeout: a tool call that sleeps 2 s.
     const call = rawRequest(`${w.url}/mcp`, {
       method: 'POST',
-      headers: { ...MCP_HEADERS, host: 'warden.internal', 'mcp-session-id': busy, 'mcp-protocol-version': '2025-06-18' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'sleep', arguments: { ms: 2000 } } }),
+      headers: {
+        ...MCP_HEADERS,
+        host: 'warden.internal',
+        'mcp-session-id': busy,
+        'mcp-protocol-version': '2025-06-18',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 5,
+        method: 'tools/call',
+        params: { name: 'sleep', arguments: { ms: 2000 } },
+      }),
     });
     const idle = await rawInitialize(w.url);
     expect(w.front.sessionCount).toBe(2);
@@ -162,7 +239,11 @@ async function rawInitialize(url: string): Promise<string> {
   const init = await rawRequest(`${url}/mcp`, { method: 'POST', headers, body: INITIALIZE });
   expect(init.status).toBe(200);
   const id = init.headers['mcp-session-id'] as string;
-  await rawRequest(`${url}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' }, body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' });
+  await rawRequest(`${url}/mcp`, {
+    method: 'POST',
+    headers: { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' },
+    body: '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+  });
   return id;
 }
 

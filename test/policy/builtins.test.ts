@@ -37,9 +37,18 @@ const EXPRESSIONS: Record<string, string> = {
 
 describe('host builtins match OPA', () => {
   const dir = tempDir('builtins');
-  const rules = Object.entries(EXPRESSIONS).map(([name, expr]) => `r_${name} := ${expr}`).join('\n');
-  writeFileSync(join(dir, 'b.rego'), `package b\n\n${rules}\n\nall := {${Object.keys(EXPRESSIONS).map((n) => `"${n}": r_${n}`).join(', ')}}\n`);
-  const oracle = JSON.parse(execFileSync(findOpa(), ['eval', '--format', 'json', '-d', dir, 'data.b.all'], { encoding: 'utf8' })).result[0].expressions[0].value as Record<string, unknown>;
+  const rules = Object.entries(EXPRESSIONS)
+    .map(([name, expr]) => `r_${name} := ${expr}`)
+    .join('\n');
+  writeFileSync(
+    join(dir, 'b.rego'),
+    `package b\n\n${rules}\n\nall := {${Object.keys(EXPRESSIONS)
+      .map((n) => `"${n}": r_${n}`)
+      .join(', ')}}\n`,
+  );
+  const oracle = JSON.parse(
+    execFileSync(findOpa(), ['eval', '--format', 'json', '-d', dir, 'data.b.all'], { encoding: 'utf8' }),
+  ).result[0].expressions[0].value as Record<string, unknown>;
 
   test.each(Object.keys(EXPRESSIONS))('%s', async (name) => {
     const bundle = await compileDirectory(dir, 'b/all');
@@ -58,7 +67,10 @@ describe('host builtins match OPA', () => {
 
   test('uuid.rfc4122 is stable for one key within an evaluation', async () => {
     const d = tempDir('uuid');
-    writeFileSync(join(d, 'u.rego'), 'package u\n\nsame := uuid.rfc4122("k") == uuid.rfc4122("k")\n\nall := {"same": same, "id": uuid.rfc4122("k")}\n');
+    writeFileSync(
+      join(d, 'u.rego'),
+      'package u\n\nsame := uuid.rfc4122("k") == uuid.rfc4122("k")\n\nall := {"same": same, "id": uuid.rfc4122("k")}\n',
+    );
     const engine = await PolicyEngine.load(await compileDirectory(d, 'u/all'), 'u/all');
     const r = engine.evaluate({}).result as { same: boolean; id: string };
     expect(r.same).toBe(true);

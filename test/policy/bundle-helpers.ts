@@ -39,7 +39,18 @@ export function policyDir(prefix: string, options: Parameters<typeof decisionReg
 }
 
 /** Runs the real `opa build` (bundle mode, Wasm), optionally signing with `--signing-key`. */
-export function opaBuild(dir: string, out: string, options: { signingKey?: string; alg?: string; revision?: string; claimsFile?: string; wasm?: boolean; entrypoint?: string } = {}): string {
+export function opaBuild(
+  dir: string,
+  out: string,
+  options: {
+    signingKey?: string;
+    alg?: string;
+    revision?: string;
+    claimsFile?: string;
+    wasm?: boolean;
+    entrypoint?: string;
+  } = {},
+): string {
   const args = ['build', '-b'];
   if (options.wasm !== false) args.push('-t', 'wasm', '-e', options.entrypoint ?? 'mcp/decision');
   if (options.revision) args.push('--revision', options.revision);
@@ -51,7 +62,10 @@ export function opaBuild(dir: string, out: string, options: { signingKey?: strin
 }
 
 /** Key pairs for the JWS algorithms OPA signs with, as PEM files in `dir`. */
-export function keyPair(dir: string, alg: 'RS256' | 'ES256' | 'EdDSA' | 'PS256'): { privateKey: string; publicKey: string; publicPem: string } {
+export function keyPair(
+  dir: string,
+  alg: 'RS256' | 'ES256' | 'EdDSA' | 'PS256',
+): { privateKey: string; publicKey: string; publicPem: string } {
   const pair =
     alg === 'ES256'
       ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -100,7 +114,13 @@ export class BundleServer {
   private etag = '';
   private version = 0;
   private waiters = new Set<() => void>();
-  readonly requests: { at: number; ifNoneMatch: string | undefined; prefer: string | undefined; status: number; auth: string | undefined }[] = [];
+  readonly requests: {
+    at: number;
+    ifNoneMatch: string | undefined;
+    prefer: string | undefined;
+    status: number;
+    auth: string | undefined;
+  }[] = [];
   port = 0;
   longPolling = false;
   /** While true, every request gets a 503. */
@@ -140,7 +160,13 @@ export class BundleServer {
     const ifNoneMatch = req.headers['if-none-match'] as string | undefined;
     const prefer = req.headers['prefer'] as string | undefined;
     const log = (status: number): void => {
-      this.requests.push({ at: Date.now(), ifNoneMatch, prefer, status, auth: req.headers['authorization'] as string | undefined });
+      this.requests.push({
+        at: Date.now(),
+        ifNoneMatch,
+        prefer,
+        status,
+        auth: req.headers['authorization'] as string | undefined,
+      });
     };
     if (req.url !== this.path) {
       log(404);
@@ -173,7 +199,9 @@ export class BundleServer {
       return;
     }
     log(200);
-    res.writeHead(200, { ETag: this.etag, 'Content-Type': contentType, 'Content-Length': this.bundle.length }).end(this.bundle);
+    res
+      .writeHead(200, { ETag: this.etag, 'Content-Type': contentType, 'Content-Length': this.bundle.length })
+      .end(this.bundle);
   }
 }
 

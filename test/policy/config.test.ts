@@ -15,19 +15,36 @@ describe('policy bundles config', () => {
   const dir = tempDir('policy-config');
   const team = copyFixture('team-payments', 'cfg-team');
   writeFileSync(join(dir, 'pub.pem'), '-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n');
-  const parse = (policy: Record<string, unknown>, extra: Record<string, unknown> = {}): ReturnType<typeof parseConfig> =>
+  const parse = (
+    policy: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ): ReturnType<typeof parseConfig> =>
     parseConfig(YAML.stringify({ ...servers, policy, ...extra }), join(dir, 'warden.yaml'), { TOKEN: 't0k' });
 
   test('services, resources, polling, signing and keys resolve into bundle specs', () => {
     const config = parse({
-      services: { platform: { url: 'https://bundles.example.com/', headers: { 'X-Tenant': 'acme' }, credentials: { bearer: { token: '${TOKEN}' } } } },
+      services: {
+        platform: {
+          url: 'https://bundles.example.com/',
+          headers: { 'X-Tenant': 'acme' },
+          credentials: { bearer: { token: '${TOKEN}' } },
+        },
+      },
       bundles: {
-        base: { service: 'platform', resource: '/warden/base.tar.gz', polling: { min_delay_seconds: 5, max_delay_seconds: 10, long_polling_timeout_seconds: 30 }, signing: { keyid: 'ci', scope: 'write' } },
+        base: {
+          service: 'platform',
+          resource: '/warden/base.tar.gz',
+          polling: { min_delay_seconds: 5, max_delay_seconds: 10, long_polling_timeout_seconds: 30 },
+          signing: { keyid: 'ci', scope: 'write' },
+        },
         defaults: { service: 'platform' },
         direct: { resource: 'https://cdn.example.com/x.tar.gz' },
         team: { path: team, watch: true },
       },
-      verification: { keys: { ci: { algorithm: 'EdDSA', key_file: './pub.pem' }, hmac: { algorithm: 'HS256', key: 'secret' } }, exclude_files: ['docs/*'] },
+      verification: {
+        keys: { ci: { algorithm: 'EdDSA', key_file: './pub.pem' }, hmac: { algorithm: 'HS256', key: 'secret' } },
+        exclude_files: ['docs/*'],
+      },
       watch: false,
     });
     const options = runtimeOptionsFromConfig(config);
@@ -44,13 +61,25 @@ describe('policy bundles config', () => {
     expect(base!.verification!.keys['ci']!.key).toContain('BEGIN PUBLIC KEY');
     expect(defaults).toMatchObject({ url: 'https://bundles.example.com/bundles/defaults' });
     expect(direct).toMatchObject({ url: 'https://cdn.example.com/x.tar.gz', headers: {} });
-    expect(teamSpec).toMatchObject({ name: 'team', path: team, watch: true, verification: { excludeFiles: ['docs/*'] } });
+    expect(teamSpec).toMatchObject({
+      name: 'team',
+      path: team,
+      watch: true,
+      verification: { excludeFiles: ['docs/*'] },
+    });
     expect(config.policy.bundle).toBe('https://bundles.example.com/warden/base.tar.gz');
   });
 
   test('policy.bundle keeps its old meaning, and may be a bundle URL', () => {
-    const local = parse({ bundle: join(POLICIES, 'allow-all'), watch: true }, { audit: { store: `sqlite:${join(dir, 'db/audit.db')}` } });
-    expect(runtimeOptionsFromConfig(local)).toMatchObject({ bundles: [{ name: 'policy', path: join(POLICIES, 'allow-all') }], watch: true, nameFromManifest: true });
+    const local = parse(
+      { bundle: join(POLICIES, 'allow-all'), watch: true },
+      { audit: { store: `sqlite:${join(dir, 'db/audit.db')}` } },
+    );
+    expect(runtimeOptionsFromConfig(local)).toMatchObject({
+      bundles: [{ name: 'policy', path: join(POLICIES, 'allow-all') }],
+      watch: true,
+      nameFromManifest: true,
+    });
     expect(policyStatusFile(local)).toBe(join(dir, 'db', 'policy-status.json'));
     const remote = parse({ bundle: 'https://bundles.example.com/p.tar.gz', statusFile: './state/status.json' });
     const limits = { compressedBytes: 64 * 1024 ** 2, uncompressedBytes: 256 * 1024 ** 2, files: 10_000 };
@@ -71,28 +100,88 @@ describe('policy bundles config', () => {
   });
 
   test.each<[string, Record<string, unknown>, RegExp]>([
-    ['both bundle and bundles', { bundle: 'x', bundles: { a: { path: '.' } } }, /policy\.bundle: set either policy\.bundle .* or policy\.bundles/],
+    [
+      'both bundle and bundles',
+      { bundle: 'x', bundles: { a: { path: '.' } } },
+      /policy\.bundle: set either policy\.bundle .* or policy\.bundles/,
+    ],
     ['neither', { mode: 'enforce' }, /policy\.bundle: required key is missing/],
-    ['a bundle with neither path nor resource', { bundles: { a: { polling: { min_delay_seconds: 1 } } } }, /policy\.bundles\.a: has neither path nor resource/],
-    ['a bundle with both', { bundles: { a: { path: '.', resource: 'https://x/y' } } }, /policy\.bundles\.a: has both path and resource/],
+    [
+      'a bundle with neither path nor resource',
+      { bundles: { a: { polling: { min_delay_seconds: 1 } } } },
+      /policy\.bundles\.a: has neither path nor resource/,
+    ],
+    [
+      'a bundle with both',
+      { bundles: { a: { path: '.', resource: 'https://x/y' } } },
+      /policy\.bundles\.a: has both path and resource/,
+    ],
     ['an unknown service', { bundles: { a: { service: 'nope' } } }, /policy\.bundles\.a\.service: no service "nope"/],
-    ['a relative resource without a service', { bundles: { a: { resource: 'b/c.tar.gz' } } }, /policy\.bundles\.a\.resource: "b\/c\.tar\.gz" is not a URL/],
-    ['signing without keys', { bundles: { a: { path: '.', signing: { keyid: 'k' } } } }, /policy\.bundles\.a\.signing: there are no keys/],
-    ['min delay above max', { bundles: { a: { resource: 'https://x/y', polling: { min_delay_seconds: 9, max_delay_seconds: 3 } } } }, /min_delay_seconds \(9\) is greater than max_delay_seconds \(3\)/],
+    [
+      'a relative resource without a service',
+      { bundles: { a: { resource: 'b/c.tar.gz' } } },
+      /policy\.bundles\.a\.resource: "b\/c\.tar\.gz" is not a URL/,
+    ],
+    [
+      'signing without keys',
+      { bundles: { a: { path: '.', signing: { keyid: 'k' } } } },
+      /policy\.bundles\.a\.signing: there are no keys/,
+    ],
+    [
+      'min delay above max',
+      { bundles: { a: { resource: 'https://x/y', polling: { min_delay_seconds: 9, max_delay_seconds: 3 } } } },
+      /min_delay_seconds \(9\) is greater than max_delay_seconds \(3\)/,
+    ],
     ['a missing path', { bundles: { a: { path: './nowhere' } } }, /policy\.bundles\.a\.path: .*nowhere does not exist/],
-    ['key and key_file', { bundle: '.', verification: { keys: { k: { key: 'x', key_file: './pub.pem' } } } }, /verification\.keys\.k: give exactly one of key .* and key_file/],
-    ['an unreadable key_file', { bundle: '.', verification: { keys: { k: { key_file: './missing.pem' } } } }, /verification\.keys\.k\.key_file: cannot read/],
-    ['a keyid that is not a key', { bundle: '.', verification: { keys: { k: { key: 'x' } }, keyid: 'other' } }, /verification\.keyid: no key "other"/],
-    ['an unknown algorithm', { bundle: '.', verification: { keys: { k: { key: 'x', algorithm: 'none' } } } }, /algorithm: must be one of/],
-    ['an unknown bundle key', { bundles: { a: { path: '.', persist: true } } }, /policy\.bundles\.a\.persist: unknown key/],
+    [
+      'key and key_file',
+      { bundle: '.', verification: { keys: { k: { key: 'x', key_file: './pub.pem' } } } },
+      /verification\.keys\.k: give exactly one of key .* and key_file/,
+    ],
+    [
+      'an unreadable key_file',
+      { bundle: '.', verification: { keys: { k: { key_file: './missing.pem' } } } },
+      /verification\.keys\.k\.key_file: cannot read/,
+    ],
+    [
+      'a keyid that is not a key',
+      { bundle: '.', verification: { keys: { k: { key: 'x' } }, keyid: 'other' } },
+      /verification\.keyid: no key "other"/,
+    ],
+    [
+      'an unknown algorithm',
+      { bundle: '.', verification: { keys: { k: { key: 'x', algorithm: 'none' } } } },
+      /algorithm: must be one of/,
+    ],
+    [
+      'an unknown bundle key',
+      { bundles: { a: { path: '.', persist: true } } },
+      /policy\.bundles\.a\.persist: unknown key/,
+    ],
   ])('refused at start: %s', (_name, policy, message) => {
     expect(() => parse(policy)).toThrow(message);
   });
 
   test('decisionLogs.service', () => {
-    const config = parse({ bundle: '.' }, { decisionLogs: { service: { url: 'https://collector.example.com/logs', headers: { A: 'b' }, minDelayMs: 200 } } });
-    expect(config.decisionLogs.service).toEqual({ url: 'https://collector.example.com/logs', headers: { A: 'b' }, minDelayMs: 200, maxDelayMs: 10_000, maxBufferRecords: 10_000, timeoutMs: 10_000 });
-    expect(() => parse({ bundle: '.' }, { decisionLogs: { service: { url: 'ftp://x' } } })).toThrow(/decisionLogs\.service\.url/);
-    expect(() => parse({ bundle: '.' }, { decisionLogs: { service: { url: 'https://x', minDelayMs: 5000, maxDelayMs: 100 } } })).toThrow(/minDelayMs \(5000\) is greater than maxDelayMs \(100\)/);
+    const config = parse(
+      { bundle: '.' },
+      {
+        decisionLogs: { service: { url: 'https://collector.example.com/logs', headers: { A: 'b' }, minDelayMs: 200 } },
+      },
+    );
+    expect(config.decisionLogs.service).toEqual({
+      url: 'https://collector.example.com/logs',
+      headers: { A: 'b' },
+      minDelayMs: 200,
+      maxDelayMs: 10_000,
+      maxBufferRecords: 10_000,
+      timeoutMs: 10_000,
+    });
+    expect(() => parse({ bundle: '.' }, { decisionLogs: { service: { url: 'ftp://x' } } })).toThrow(
+      /decisionLogs\.service\.url/,
+    );
+    expect(() =>
+      parse({ bundle: '.' }, { decisionLogs: { service: { url: 'https://x', minDelayMs: 5000, maxDelayMs: 100 } } }),
+    ).toThrow(/minDelayMs \(5000\) is greater than maxDelayMs \(100\)/);
   });
 });

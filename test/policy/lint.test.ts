@@ -12,13 +12,30 @@ const cases: Record<string, { roots: string[]; problems: Omit<LintProblem, 'rule
   'directory-package-mismatch': {
     roots: ['policy', 'policy-tests'],
     problems: [
-      { file: 'policy-tests/mcp/deploy/deploy_test.rego', row: 2, col: 1, message: 'package mcp.deploy is under the test root policy-tests: name it mcp.deploy_test' },
-      { file: 'policy/mcp/deploy/deploy.rego', row: 2, col: 1, message: 'package mcp.release must live in policy/mcp/release/, not in policy/mcp/deploy' },
+      {
+        file: 'policy-tests/mcp/deploy/deploy_test.rego',
+        row: 2,
+        col: 1,
+        message: 'package mcp.deploy is under the test root policy-tests: name it mcp.deploy_test',
+      },
+      {
+        file: 'policy/mcp/deploy/deploy.rego',
+        row: 2,
+        col: 1,
+        message: 'package mcp.release must live in policy/mcp/release/, not in policy/mcp/deploy',
+      },
     ],
   },
   'test-outside-test-package': {
     roots: ['policy'],
-    problems: [{ file: 'policy/mcp/deploy/deploy.rego', row: 6, col: 1, message: 'test rule test_allow_is_false in package mcp.deploy: tests belong in mcp.deploy_test' }],
+    problems: [
+      {
+        file: 'policy/mcp/deploy/deploy.rego',
+        row: 6,
+        col: 1,
+        message: 'test rule test_allow_is_false in package mcp.deploy: tests belong in mcp.deploy_test',
+      },
+    ],
   },
   'prefer-snake-case': {
     roots: ['policy'],
@@ -29,7 +46,14 @@ const cases: Record<string, { roots: string[]; problems: Omit<LintProblem, 'rule
   },
   'workflow-file-key': {
     roots: ['policy'],
-    problems: [{ file: 'policy/workflows/release.yaml', row: 2, col: 1, message: 'declare exactly one top-level key, release (the file name); found: deploy' }],
+    problems: [
+      {
+        file: 'policy/workflows/release.yaml',
+        row: 2,
+        col: 1,
+        message: 'declare exactly one top-level key, release (the file name); found: deploy',
+      },
+    ],
   },
 };
 
@@ -41,7 +65,10 @@ describe('lintPolicies: our stand-in for the Regal rules', () => {
   });
 
   test('the clean tree has no problems, and every file is counted (Rego and workflow templates)', async () => {
-    expect(await lintPolicies(['policy', 'policy-tests'], { cwd: join(LINT, 'clean') })).toEqual({ files: 4, problems: [] });
+    expect(await lintPolicies(['policy', 'policy-tests'], { cwd: join(LINT, 'clean') })).toEqual({
+      files: 4,
+      problems: [],
+    });
   });
 
   test('the shipped policy follows the conventions', async () => {
@@ -60,10 +87,15 @@ describe('lintPolicies: our stand-in for the Regal rules', () => {
     const dir = tempDir('rego-lint');
     writeFileSync(join(dir, 'broken.rego'), 'package broken\n\nallow if {\n');
     const { problems } = await lintPolicies(['.'], { cwd: dir });
-    expect(problems).toEqual([{ file: 'broken.rego', row: 4, col: 0, rule: 'parse-error', message: 'rego_parse_error: unexpected eof token' }]);
+    expect(problems).toEqual([
+      { file: 'broken.rego', row: 4, col: 0, rule: 'parse-error', message: 'rego_parse_error: unexpected eof token' },
+    ]);
   });
 
   test('a root that is not a directory is a usage error that says what to pass', async () => {
-    await expect(lintPolicies(['no-such-root'], { cwd: LINT })).rejects.toMatchObject({ code: 'policy_dir_missing', message: expect.stringContaining('no such directory: no-such-root') });
+    await expect(lintPolicies(['no-such-root'], { cwd: LINT })).rejects.toMatchObject({
+      code: 'policy_dir_missing',
+      message: expect.stringContaining('no such directory: no-such-root'),
+    });
   });
 });

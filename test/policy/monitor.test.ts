@@ -19,7 +19,12 @@ const shadow = (mode: 'monitor' | 'enforce'): string => `shadow_release:
     - tool: release_canary
 `;
 
-const call = (name: string, args: Record<string, unknown>): Record<string, unknown> => ({ ...SMOKE_INPUT, call: { ...SMOKE_INPUT.call, server: 'ci', name, tool: name, arguments: args }, now_ms: Date.now(), now: new Date().toISOString() });
+const call = (name: string, args: Record<string, unknown>): Record<string, unknown> => ({
+  ...SMOKE_INPUT,
+  call: { ...SMOKE_INPUT.call, server: 'ci', name, tool: name, arguments: args },
+  now_ms: Date.now(),
+  now: new Date().toISOString(),
+});
 
 let runtime: PolicyRuntime | null = null;
 afterEach(() => runtime?.stop());
@@ -29,14 +34,22 @@ describe('monitor mode with hot-swapped bundles', () => {
     const dir = tempDir('shadow');
     cpSync(join(ROOT, 'policy'), dir, { recursive: true });
     writeFileSync(join(dir, 'workflows/shadow_release.yaml'), shadow('monitor'));
-    runtime = new PolicyRuntime({ bundles: [{ name: 'policy', path: dir }], entrypoint: 'mcp/decision', watch: true, debounceMs: 30, pollMs: 200 });
+    runtime = new PolicyRuntime({
+      bundles: [{ name: 'policy', path: dir }],
+      entrypoint: 'mcp/decision',
+      watch: true,
+      debounceMs: 30,
+      pollMs: 200,
+    });
     await runtime.start();
     const input = call('release_canary', { service: 'api' });
 
     const trial = await runtime.evaluate(input);
     expect(trial.error).toBeUndefined();
     expect(trial.decision.allow).toBe(true);
-    expect(trial.decision.monitored).toEqual([expect.objectContaining({ rule: 'workflow.step_order', workflow: 'shadow_release', step: 'release_canary' })]);
+    expect(trial.decision.monitored).toEqual([
+      expect.objectContaining({ rule: 'workflow.step_order', workflow: 'shadow_release', step: 'release_canary' }),
+    ]);
     expect(settleVerdict(trial, 'enforce', '')).toMatchObject({ allow: true, wouldDeny: trial.decision.monitored });
 
     writeFileSync(join(dir, 'workflows/shadow_release.yaml'), shadow('enforce'));
@@ -44,9 +57,15 @@ describe('monitor mode with hot-swapped bundles', () => {
     const enforced = await runtime.evaluate(input);
     expect(enforced.revision).not.toBe(trial.revision);
     expect(enforced.decision.monitored).toEqual([]);
-    expect(enforced.decision.reasons).toEqual([expect.objectContaining({ rule: 'workflow.step_order', workflow: 'shadow_release' })]);
+    expect(enforced.decision.reasons).toEqual([
+      expect.objectContaining({ rule: 'workflow.step_order', workflow: 'shadow_release' }),
+    ]);
     // policy.mode: monitor shadows even an enforced rule: logged, not enforced.
-    expect(settleVerdict(enforced, 'monitor', '')).toMatchObject({ allow: true, reasons: [], wouldDeny: enforced.decision.reasons });
+    expect(settleVerdict(enforced, 'monitor', '')).toMatchObject({
+      allow: true,
+      reasons: [],
+      wouldDeny: enforced.decision.reasons,
+    });
     expect(settleVerdict(enforced, 'enforce', '')).toMatchObject({ allow: false, reasons: enforced.decision.reasons });
   });
 });

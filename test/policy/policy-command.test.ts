@@ -13,12 +13,18 @@ async function warden(...argv: string[]): Promise<{ code: number; out: string; e
 }
 
 describe('warden policy test|lint', () => {
-  test('policy test prints opa\'s results, the counts, the coverage line, and fails below the minimum', async () => {
-    const dirs = ['policy', 'policy-tests'].map((d) => relative(process.cwd(), join(FIXTURES, 'rego-test/uncovered', d)));
+  test("policy test prints opa's results, the counts, the coverage line, and fails below the minimum", async () => {
+    const dirs = ['policy', 'policy-tests'].map((d) =>
+      relative(process.cwd(), join(FIXTURES, 'rego-test/uncovered', d)),
+    );
     const { code, out, err } = await warden('policy', 'test', '--coverage-min', '90', ...dirs);
     expect(code).toBe(1);
-    expect(out).toMatch(/^PASS: 2\/2\n2 passed, 0 failed\ncoverage: 40\.0% of policy lines \(2\/5 lines in 1 files; 50\.0% including tests\), minimum 90%\n$/m);
-    expect(err).toBe(`coverage 40.0% is below the minimum 90%. Least covered files:\n   40.0%  ${dirs[0]}/mcp/limits/limits.rego  (uncovered lines: 9-11)\n`);
+    expect(out).toMatch(
+      /^PASS: 2\/2\n2 passed, 0 failed\ncoverage: 40\.0% of policy lines \(2\/5 lines in 1 files; 50\.0% including tests\), minimum 90%\n$/m,
+    );
+    expect(err).toBe(
+      `coverage 40.0% is below the minimum 90%. Least covered files:\n   40.0%  ${dirs[0]}/mcp/limits/limits.rego  (uncovered lines: 9-11)\n`,
+    );
   });
 
   test('policy lint runs opa check --strict, then the conventions, and exits 1 on a problem', async () => {
@@ -26,13 +32,19 @@ describe('warden policy test|lint', () => {
     const { code, out, err } = await warden('policy', 'lint', root);
     expect(code).toBe(1);
     expect(out).toBe(`opa check --strict: ok (${root})\nconventions: 1 files, 1 problem\n`);
-    expect(err).toBe(`${root}/mcp/deploy/deploy.rego:6:1: test-outside-test-package: test rule test_allow_is_false in package mcp.deploy: tests belong in mcp.deploy_test\n`);
+    expect(err).toBe(
+      `${root}/mcp/deploy/deploy.rego:6:1: test-outside-test-package: test rule test_allow_is_false in package mcp.deploy: tests belong in mcp.deploy_test\n`,
+    );
   });
 });
 
 describe('warden policy build', () => {
   test.each([
-    ['the shipped policy: the decision and the workflow status view', [join(ROOT, 'policy')], ['mcp/decision', 'mcp/workflow/status']],
+    [
+      'the shipped policy: the decision and the workflow status view',
+      [join(ROOT, 'policy')],
+      ['mcp/decision', 'mcp/workflow/status'],
+    ],
     ['a policy with a decision-log mask rule', [join(POLICIES, 'masked')], ['mcp/decision', 'system/log/mask']],
     ['-e names the entrypoints exactly', [join(ROOT, 'policy'), '-e', 'mcp/decision'], ['mcp/decision']],
   ])('%s', async (_name, args, entrypoints) => {
@@ -43,7 +55,9 @@ describe('warden policy build', () => {
     const bundle = await readBundleFile(out);
     const engine = await PolicyEngine.load(bundle, 'mcp/decision');
     for (const e of entrypoints) expect(engine.hasEntrypoint(e)).toBe(true);
-    expect(((bundle.manifest['wasm'] as { entrypoint: string }[]) ?? []).map((w) => w.entrypoint).sort()).toEqual([...entrypoints].sort());
+    expect(((bundle.manifest['wasm'] as { entrypoint: string }[]) ?? []).map((w) => w.entrypoint).sort()).toEqual(
+      [...entrypoints].sort(),
+    );
   });
 });
 

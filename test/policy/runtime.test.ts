@@ -1,12 +1,33 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PolicyRuntime, SMOKE_INPUT, type PolicyEvents, type PolicyStatus, type RuntimeOptions } from '../../src/policy/index.js';
+import {
+  PolicyRuntime,
+  SMOKE_INPUT,
+  type PolicyEvents,
+  type PolicyStatus,
+  type RuntimeOptions,
+} from '../../src/policy/index.js';
 import { tempDir } from '../helpers/warden.js';
-import { BundleServer, copyFixture, decisionRego, keyPair, opaBuild, policyDir, readTar, until, writeTar, writeTree } from './bundle-helpers.js';
+import {
+  BundleServer,
+  copyFixture,
+  decisionRego,
+  keyPair,
+  opaBuild,
+  policyDir,
+  readTar,
+  until,
+  writeTar,
+  writeTree,
+} from './bundle-helpers.js';
 
 const FAST = { debounceMs: 30, pollMs: 200, controlPollMs: 50 } as const;
-const input = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ ...SMOKE_INPUT, call: { ...SMOKE_INPUT.call, name, tool: name }, ...extra });
+const input = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  ...SMOKE_INPUT,
+  call: { ...SMOKE_INPUT.call, name, tool: name },
+  ...extra,
+});
 
 const runtimes: PolicyRuntime[] = [];
 const servers: BundleServer[] = [];
@@ -15,7 +36,10 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
 });
 
-function runtime(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'bundles'>, events: PolicyEvents = {}): PolicyRuntime {
+function runtime(
+  options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'bundles'>,
+  events: PolicyEvents = {},
+): PolicyRuntime {
   const r = new PolicyRuntime({ entrypoint: 'mcp/decision', watch: true, ...FAST, ...options }, events);
   runtimes.push(r);
   return r;
@@ -35,7 +59,11 @@ describe('policy directory: watch, debounce, atomic swap', () => {
     const loop = (async () => {
       while (!stop) {
         const e = await r.evaluate(input('x'));
-        seen.push({ revision: e.revision, marker: (e.result as { marker?: string }).marker, ...(e.error ? { error: e.error.message } : {}) });
+        seen.push({
+          revision: e.revision,
+          marker: (e.result as { marker?: string }).marker,
+          ...(e.error ? { error: e.error.message } : {}),
+        });
         await new Promise((res) => setImmediate(res));
       }
     })();
@@ -106,7 +134,11 @@ describe('a bad candidate is refused and the active policy stays', () => {
     writeFileSync(join(dir, 'mcp/decision.rego'), 'package mcp\n\ndefault decision := {"allow": true\n\nbroken := 1\n');
     await until(() => r.status().last_error, 5000, 'refusal');
     const status = r.status();
-    expect(status.last_error).toMatchObject({ bundle: 'policy', code: 'policy_compile_failed', location: { file: join(dir, 'mcp/decision.rego'), line: 5 } });
+    expect(status.last_error).toMatchObject({
+      bundle: 'policy',
+      code: 'policy_compile_failed',
+      location: { file: join(dir, 'mcp/decision.rego'), line: 5 },
+    });
     expect(status.last_error!.message).toContain(`${join(dir, 'mcp/decision.rego')}:5: rego_parse_error`);
     expect(status.history.at(-1)).toMatchObject({ event: 'refused', bundle: 'policy' });
     expect(rejected).toHaveLength(1);
@@ -195,11 +227,18 @@ describe('rollback', () => {
     await until(async () => (await marker(r)) === 'v2', 5000, 'v2');
     const before = JSON.parse(readFileSync(statusFile, 'utf8')) as PolicyStatus;
     expect(before.active!.reason).toBe('update');
-    writeFileSync(join(statusFile, '..', 'policy-control.json'), JSON.stringify({ id: 'req-1', action: 'rollback', requested_at: new Date().toISOString() }));
-    const after = await until(() => {
-      const s = JSON.parse(readFileSync(statusFile, 'utf8')) as PolicyStatus;
-      return s.control?.id === 'req-1' ? s : undefined;
-    }, 5000, 'control handled');
+    writeFileSync(
+      join(statusFile, '..', 'policy-control.json'),
+      JSON.stringify({ id: 'req-1', action: 'rollback', requested_at: new Date().toISOString() }),
+    );
+    const after = await until(
+      () => {
+        const s = JSON.parse(readFileSync(statusFile, 'utf8')) as PolicyStatus;
+        return s.control?.id === 'req-1' ? s : undefined;
+      },
+      5000,
+      'control handled',
+    );
     expect(after.control).toMatchObject({ action: 'rollback', ok: true });
     expect(after.active).toMatchObject({ reason: 'rollback', revision: before.previous[0]!.revision });
     expect(await marker(r)).toBe('v1');
@@ -208,12 +247,20 @@ describe('rollback', () => {
 
 describe('several bundles: base policy + team data', () => {
   const payment = (amount: number): Record<string, unknown> =>
-    input('payment_processing', { call: { ...SMOKE_INPUT.call, name: 'payment_processing', tool: 'payment_processing', arguments: { amount } }, principal: { sub: 'p', roles: [], claims: { team: 'payments' } } });
+    input('payment_processing', {
+      call: { ...SMOKE_INPUT.call, name: 'payment_processing', tool: 'payment_processing', arguments: { amount } },
+      principal: { sub: 'p', roles: [], claims: { team: 'payments' } },
+    });
 
   test('data from the team bundle reaches the base policy; a data change swaps only what changed', async () => {
     const base = copyFixture('base');
     const team = copyFixture('team-payments');
-    const r = runtime({ bundles: [{ name: 'base', path: base }, { name: 'team', path: team }] });
+    const r = runtime({
+      bundles: [
+        { name: 'base', path: base },
+        { name: 'team', path: team },
+      ],
+    });
     await r.start();
     expect((await r.evaluate(payment(50))).decision.allow).toBe(true);
     const over = await r.evaluate(payment(150));
@@ -223,7 +270,10 @@ describe('several bundles: base policy + team data', () => {
     // A directory's revision is the hash of its content, so every edit is told apart.
     expect(status.active!.bundles['team']!.revision).toMatch(/^sha256:[0-9a-f]{12}$/);
     expect(r.revision).toMatch(/^base=sha256:[0-9a-f]{12},team=sha256:[0-9a-f]{12}$/);
-    expect(r.bundleRevisions(r.revision!)).toEqual({ base: { revision: status.active!.bundles['base']!.revision }, team: { revision: status.active!.bundles['team']!.revision } });
+    expect(r.bundleRevisions(r.revision!)).toEqual({
+      base: { revision: status.active!.bundles['base']!.revision },
+      team: { revision: status.active!.bundles['team']!.revision },
+    });
     const baseRevision = status.active!.bundles['base']!.revision;
     writeFileSync(join(team, 'teams/payments/data.json'), '{"payment_limit": 200}');
     await until(async () => (await r.evaluate(payment(150))).decision.allow, 5000, 'new limit');
@@ -233,7 +283,12 @@ describe('several bundles: base policy + team data', () => {
   test('overlapping roots are refused, as OPA refuses them', async () => {
     const base = copyFixture('base');
     const team = copyFixture('team-payments');
-    const r = runtime({ bundles: [{ name: 'base', path: base }, { name: 'team', path: team }] });
+    const r = runtime({
+      bundles: [
+        { name: 'base', path: base },
+        { name: 'team', path: team },
+      ],
+    });
     await r.start();
     const before = r.revision;
     writeFileSync(join(team, '.manifest'), '{"roots": ["teams/payments", "mcp/limits"]}');
@@ -247,15 +302,35 @@ describe('several bundles: base policy + team data', () => {
     const base = copyFixture('base');
     const team = copyFixture('team-payments');
     writeTree(team, { 'other/data.json': '{"x": 1}' });
-    await expect(runtime({ bundles: [{ name: 'base', path: base }, { name: 'team', path: team }] }).start()).rejects.toThrow(/do not permit data at path '\/other'/);
-    const second = writeTree(tempDir('second'), { '.manifest': '{"roots": ["other"]}', 'other/mcp/decision.rego': decisionRego().replace('package mcp', 'package other.mcp') });
-    const secondBundle = opaBuild(second, join(tempDir('second-out'), 'b.tar.gz'), { entrypoint: 'other/mcp/decision' });
-    await expect(runtime({ bundles: [{ name: 'base', path: base }, { name: 'second', path: secondBundle }] }).start()).rejects.toThrow(/only one bundle may carry policy\.wasm, but base and second both do/);
+    await expect(
+      runtime({
+        bundles: [
+          { name: 'base', path: base },
+          { name: 'team', path: team },
+        ],
+      }).start(),
+    ).rejects.toThrow(/do not permit data at path '\/other'/);
+    const second = writeTree(tempDir('second'), {
+      '.manifest': '{"roots": ["other"]}',
+      'other/mcp/decision.rego': decisionRego().replace('package mcp', 'package other.mcp'),
+    });
+    const secondBundle = opaBuild(second, join(tempDir('second-out'), 'b.tar.gz'), {
+      entrypoint: 'other/mcp/decision',
+    });
+    await expect(
+      runtime({
+        bundles: [
+          { name: 'base', path: base },
+          { name: 'second', path: secondBundle },
+        ],
+      }).start(),
+    ).rejects.toThrow(/only one bundle may carry policy\.wasm, but base and second both do/);
   });
 });
 
 describe('bundle service (OPA bundle protocol) on 127.0.0.1', () => {
-  const build = (marker: string, revision: string): Buffer => readFileSync(opaBuild(policyDir(`svc-${marker}`, { marker }), join(tempDir('svc-out'), 'b.tar.gz'), { revision }));
+  const build = (marker: string, revision: string): Buffer =>
+    readFileSync(opaBuild(policyDir(`svc-${marker}`, { marker }), join(tempDir('svc-out'), 'b.tar.gz'), { revision }));
 
   test('ETag / If-None-Match / 304 while unchanged, a new bundle is activated, a down service keeps the active one', async () => {
     const server = new BundleServer();
@@ -263,7 +338,10 @@ describe('bundle service (OPA bundle protocol) on 127.0.0.1', () => {
     await server.start();
     server.publish(build('v1', 'r1'));
     const errors: string[] = [];
-    const r = runtime({ bundles: [{ name: 'policy', url: server.url, polling: { minDelaySeconds: 0.05, maxDelaySeconds: 0.1 } }] }, { onSourceError: (e) => errors.push(e) });
+    const r = runtime(
+      { bundles: [{ name: 'policy', url: server.url, polling: { minDelaySeconds: 0.05, maxDelaySeconds: 0.1 } }] },
+      { onSourceError: (e) => errors.push(e) },
+    );
     await r.start();
     expect(r.revision).toBe('r1');
     await until(() => server.requests.filter((q) => q.status === 304).length >= 3, 5000, 'polls');
@@ -299,7 +377,15 @@ describe('bundle service (OPA bundle protocol) on 127.0.0.1', () => {
     server.longPolling = true;
     await server.start();
     server.publish(build('lp1', 'lp-1'));
-    const r = runtime({ bundles: [{ name: 'policy', url: server.url, polling: { minDelaySeconds: 30, maxDelaySeconds: 60, longPollingTimeoutSeconds: 2 } }] });
+    const r = runtime({
+      bundles: [
+        {
+          name: 'policy',
+          url: server.url,
+          polling: { minDelaySeconds: 30, maxDelaySeconds: 60, longPollingTimeoutSeconds: 2 },
+        },
+      ],
+    });
     await r.start();
     await until(() => r.status().bundles['policy']!.long_polling === true, 2000, 'long polling on');
     await new Promise((res) => setTimeout(res, 300));
@@ -320,7 +406,15 @@ describe('bundle service (OPA bundle protocol) on 127.0.0.1', () => {
     servers.push(server);
     await server.start();
     server.publish(build('np', 'np-1'));
-    const r = runtime({ bundles: [{ name: 'policy', url: server.url, polling: { minDelaySeconds: 0.05, maxDelaySeconds: 0.1, longPollingTimeoutSeconds: 5 } }] });
+    const r = runtime({
+      bundles: [
+        {
+          name: 'policy',
+          url: server.url,
+          polling: { minDelaySeconds: 0.05, maxDelaySeconds: 0.1, longPollingTimeoutSeconds: 5 },
+        },
+      ],
+    });
     await r.start();
     await until(() => server.requests.length >= 4, 3000, 'polls');
     expect(r.status().bundles['policy']!.long_polling).toBe(false);
@@ -333,7 +427,11 @@ describe('signed bundles through the runtime', () => {
     const dir = tempDir('signed-rt');
     const keys = keyPair(dir, 'ES256');
     const src = policyDir('signed-src', { marker: 'signed-v1' });
-    const file = opaBuild(src, join(dir, 'bundle.tar.gz'), { signingKey: keys.privateKey, alg: 'ES256', revision: 's1' });
+    const file = opaBuild(src, join(dir, 'bundle.tar.gz'), {
+      signingKey: keys.privateKey,
+      alg: 'ES256',
+      revision: 's1',
+    });
     const verification = { keys: { default: { algorithm: 'ES256', key: keys.publicPem } } };
     const r = runtime({ bundles: [{ name: 'policy', path: file, verification }] });
     await r.start();
@@ -343,7 +441,9 @@ describe('signed bundles through the runtime', () => {
       await writeTar(files, join(dir, 'next.tar.gz'));
       renameSync(join(dir, 'next.tar.gz'), file);
     };
-    const tampered = await readTar(opaBuild(src, join(dir, 'v2.tar.gz'), { signingKey: keys.privateKey, alg: 'ES256', revision: 's2' }));
+    const tampered = await readTar(
+      opaBuild(src, join(dir, 'v2.tar.gz'), { signingKey: keys.privateKey, alg: 'ES256', revision: 's2' }),
+    );
     tampered.set('data.json', Buffer.from('{"injected": true}'));
     await publish(tampered);
     await until(() => r.status().last_error, 5000, 'tampered refused');
@@ -357,7 +457,11 @@ describe('signed bundles through the runtime', () => {
     expect(await marker(r)).toBe('signed-v1');
 
     writeFileSync(join(src, 'mcp/decision.rego'), decisionRego({ marker: 'signed-v4' }));
-    await publish(await readTar(opaBuild(src, join(dir, 'v4.tar.gz'), { signingKey: keys.privateKey, alg: 'ES256', revision: 's4' })));
+    await publish(
+      await readTar(
+        opaBuild(src, join(dir, 'v4.tar.gz'), { signingKey: keys.privateKey, alg: 'ES256', revision: 's4' }),
+      ),
+    );
     await until(() => r.revision === 's4', 5000, 'properly signed update');
     expect(await marker(r)).toBe('signed-v4');
   });

@@ -24,8 +24,12 @@ describe('runPolicyTests', () => {
       includingTests: 50,
       files: [{ path: 'policy/mcp/limits/limits.rego', percent: 40, covered: 2, missed: 3, uncovered: '9-11' }],
     });
-    expect(formatCoverage(result.coverage!)).toBe('coverage: 40.0% of policy lines (2/5 lines in 1 files; 50.0% including tests), minimum 90%');
-    expect(result.problems).toEqual(['coverage 40.0% is below the minimum 90%. Least covered files:\n   40.0%  policy/mcp/limits/limits.rego  (uncovered lines: 9-11)']);
+    expect(formatCoverage(result.coverage!)).toBe(
+      'coverage: 40.0% of policy lines (2/5 lines in 1 files; 50.0% including tests), minimum 90%',
+    );
+    expect(result.problems).toEqual([
+      'coverage 40.0% is below the minimum 90%. Least covered files:\n   40.0%  policy/mcp/limits/limits.rego  (uncovered lines: 9-11)',
+    ]);
   });
 
   test('coverage at the minimum passes', async () => {
@@ -45,11 +49,18 @@ describe('runPolicyTests', () => {
     const result = await runPolicyTests({ dirs: DIRS, coverageMin: 0, cwd: FAILING });
     expect(result).toMatchObject({ passed: 1, failed: 1, exitCode: 2, ok: false, coverage: null });
     expect(result.output).toContain('data.mcp.limits_test.test_large_amount_is_allowed: FAIL');
-    expect(result.problems).toEqual(['opa test failed (exit 2); see above. Coverage is not measured until the tests pass.']);
+    expect(result.problems).toEqual([
+      'opa test failed (exit 2); see above. Coverage is not measured until the tests pass.',
+    ]);
   });
 
   test('--run selects tests; 0 as the minimum skips coverage; selecting none fails', async () => {
-    expect(await runPolicyTests({ dirs: DIRS, coverageMin: 0, run: 'small', cwd: COVERAGE })).toMatchObject({ passed: 1, failed: 0, ok: true, coverage: null });
+    expect(await runPolicyTests({ dirs: DIRS, coverageMin: 0, run: 'small', cwd: COVERAGE })).toMatchObject({
+      passed: 1,
+      failed: 0,
+      ok: true,
+      coverage: null,
+    });
     expect(await runPolicyTests({ dirs: DIRS, coverageMin: 0, run: 'nothing_matches', cwd: COVERAGE })).toMatchObject({
       passed: 0,
       ok: false,

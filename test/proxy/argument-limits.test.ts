@@ -54,7 +54,12 @@ const ALICE = { sub: 'alice', roles: [], claims: {} };
 const OPTIONS = { historyWindow: 10, resultMaxChars: 100 };
 const session = (): Session => new Session('s1', ALICE, new Date().toISOString(), OPTIONS);
 const call = (args: Record<string, unknown>): PendingCall => ({
-  kind: 'tool', server: 'faulty', tool: 'echo', name: 'echo', arguments: args, annotations: {},
+  kind: 'tool',
+  server: 'faulty',
+  tool: 'echo',
+  name: 'echo',
+  arguments: args,
+  annotations: {},
 });
 
 /** Arguments nested `depth` levels deep (the arguments object itself is level 1). */

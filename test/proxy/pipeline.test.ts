@@ -37,14 +37,27 @@ function pipeline(audit: (event: { type: string }) => Promise<unknown>, onFailur
   });
 }
 
-const session = (): Session => new Session('s1', { sub: 'alice', roles: [], claims: {} }, new Date().toISOString(), { historyWindow: 100, resultMaxChars: 100 });
-const echo = (message: string) => ({ kind: 'tool' as const, server: 'faulty', tool: 'echo', name: 'echo', arguments: { message }, annotations: {} });
-const slowForward = (ms: number) => () => new Promise<Record<string, unknown>>((r) => setTimeout(() => r({ content: [{ type: 'text', text: 'ok' }] }), ms));
+const session = (): Session =>
+  new Session('s1', { sub: 'alice', roles: [], claims: {} }, new Date().toISOString(), {
+    historyWindow: 100,
+    resultMaxChars: 100,
+  });
+const echo = (message: string) => ({
+  kind: 'tool' as const,
+  server: 'faulty',
+  tool: 'echo',
+  name: 'echo',
+  arguments: { message },
+  annotations: {},
+});
+const slowForward = (ms: number) => () =>
+  new Promise<Record<string, unknown>>((r) => setTimeout(() => r({ content: [{ type: 'text', text: 'ok' }] }), ms));
 
 describe('CallPipeline and a failing audit trail', () => {
   test('onFailure allow: the call is forwarded while its records fail, and no rejection goes unobserved', async () => {
     process.on('unhandledRejection', onUnhandled);
-    const failing = (): Promise<unknown> => new Promise((_r, reject) => setTimeout(() => reject(new Error('store down')), 1));
+    const failing = (): Promise<unknown> =>
+      new Promise((_r, reject) => setTimeout(() => reject(new Error('store down')), 1));
     const outcome = await pipeline(failing, 'allow').run(session(), echo('hi'), slowForward(30));
     expect(outcome).toMatchObject({ kind: 'completed', outcome: 'success' });
     await new Promise((r) => setTimeout(r, 20));
@@ -53,16 +66,28 @@ describe('CallPipeline and a failing audit trail', () => {
 
   test('onFailure deny: denied before forwarding, with the store error in the reason', async () => {
     let forwarded = false;
-    const outcome = await pipeline(async () => Promise.reject(new Error('disk full')), 'deny').run(session(), echo('hi'), async () => {
-      forwarded = true;
-      return {};
-    });
+    const outcome = await pipeline(async () => Promise.reject(new Error('disk full')), 'deny').run(
+      session(),
+      echo('hi'),
+      async () => {
+        forwarded = true;
+        return {};
+      },
+    );
     expect(forwarded).toBe(false);
-    expect(outcome).toMatchObject({ kind: 'denied', reasons: [{ rule: 'warden.audit_unavailable', message: expect.stringMatching(/audit\.onFailure is deny: disk full/) }] });
+    expect(outcome).toMatchObject({
+      kind: 'denied',
+      reasons: [
+        { rule: 'warden.audit_unavailable', message: expect.stringMatching(/audit\.onFailure is deny: disk full/) },
+      ],
+    });
   });
 
   test('a completion that cannot be recorded withholds the result (onFailure deny)', async () => {
-    const outcome = await pipeline(async (e) => (e.type === 'call.completed' ? Promise.reject(new Error('gone')) : undefined), 'deny').run(session(), echo('hi'), slowForward(1));
+    const outcome = await pipeline(
+      async (e) => (e.type === 'call.completed' ? Promise.reject(new Error('gone')) : undefined),
+      'deny',
+    ).run(session(), echo('hi'), slowForward(1));
     expect(outcome).toMatchObject({ kind: 'unrecorded', error: 'gone' });
   });
 
@@ -72,12 +97,22 @@ describe('CallPipeline and a failing audit trail', () => {
     const s = session();
     await p.run(s, echo('hi'), slowForward(1));
     await p.run(s, echo('forbidden'), slowForward(1));
-    expect(types).toEqual(['call.received', 'call.decided', 'call.forwarded', 'call.completed', 'call.received', 'call.decided']);
+    expect(types).toEqual([
+      'call.received',
+      'call.decided',
+      'call.forwarded',
+      'call.completed',
+      'call.received',
+      'call.decided',
+    ]);
     expect(s.summary()['echo']).toMatchObject({ calls: 2, successes: 1, denied: 1 });
   });
 
   test('a call held for approval whose records fail is denied without asking anyone (onFailure deny)', async () => {
-    const approvalEngine = await PolicyEngine.load(await compileDirectory(join(POLICIES, 'approval'), 'mcp/decision'), 'mcp/decision');
+    const approvalEngine = await PolicyEngine.load(
+      await compileDirectory(join(POLICIES, 'approval'), 'mcp/decision'),
+      'mcp/decision',
+    );
     let asked = 0;
     const p = new CallPipeline({
       policy: { evaluate: async (input, now) => approvalEngine.evaluate(input, now), entrypoint: 'mcp/decision' },
@@ -130,15 +165,27 @@ describe('CallPipeline: an approval covers the one call it was given for', () =>
   }
   const alice = { sub: 'alice', roles: ['developer'], claims: {} };
   const manager = (): Session => new Session('s1', alice, new Date().toISOString(), OPTIONS);
-  const ci = (tool: string, service: string) =>
-    ({ ...echo(''), server: 'ci', tool, name: tool, arguments: { service } });
+  const ci = (tool: string, service: string) => ({
+    ...echo(''),
+    server: 'ci',
+    tool,
+    name: tool,
+    arguments: { service },
+  });
   const result = (r: Record<string, unknown>, ms = 0) =>
     new Promise<Record<string, unknown>>((done) => setTimeout(() => done(r), ms));
-  const ok = (ms = 0) => () => result({ structuredContent: { ok: true }, content: [] }, ms);
+  const ok =
+    (ms = 0) =>
+    () =>
+      result({ structuredContent: { ok: true }, content: [] }, ms);
   const failing = () => result({ isError: true, content: [{ type: 'text', text: '3 tests failed' }] });
   const answered = (outcome: 'approved' | 'declined'): ApprovalResult => ({
-    outcome, granted: outcome === 'approved', by: 'bob', via: 'admin',
-    at: new Date().toISOString(), message: `bob: ${outcome}`,
+    outcome,
+    granted: outcome === 'approved',
+    by: 'bob',
+    via: 'admin',
+    at: new Date().toISOString(),
+    message: `bob: ${outcome}`,
   });
   const approve = (): ApprovalResult => answered('approved');
   const decline = (): ApprovalResult => answered('declined');

@@ -264,10 +264,14 @@ describe('computeCompliance', () => {
       ]);
       const options = { historyWindow: 100, resultMaxChars: 512 };
       // The policy answers from its worker: complianceReport asks it first, then scores.
-      const report: ComplianceReport = await complianceReport(sessions, { from: at(0), to: at(3600), bucket: '1h' }, {
-        live: new Set(),
-        status: (s) => evaluateWorkflowStatus(policy, inputFromRecords(s, options, T0 + 60_000)),
-      });
+      const report: ComplianceReport = await complianceReport(
+        sessions,
+        { from: at(0), to: at(3600), bucket: '1h' },
+        {
+          live: new Set(),
+          status: (s) => evaluateWorkflowStatus(policy, inputFromRecords(s, options, T0 + 60_000)),
+        },
+      );
       expect(report).toMatchObject({
         basis: 'workflows',
         score: 0.5,
@@ -303,6 +307,9 @@ describe('complianceWindow: the range both the admin API and the CLI resolve', (
     ['too many buckets', { from: at(0), to: at(3 * 86_400), bucket: '1m' }, TOO_MANY],
   ])('%s is a compliance_range_invalid error', async (_name, query, message) => {
     const report = complianceReport([], query, { live: new Set(), status: () => NO_STATUS, nowMs: T0 });
-    await expect(report).rejects.toMatchObject({ code: 'compliance_range_invalid', message: expect.stringContaining(message) });
+    await expect(report).rejects.toMatchObject({
+      code: 'compliance_range_invalid',
+      message: expect.stringContaining(message),
+    });
   });
 });

@@ -28,8 +28,14 @@ const received = (id: string, s: number): AuditEvent =>
   callReceived(
     S,
     {
-      call_id: id, kind: 'tool', server: 'faulty', tool: 'echo', name: 'echo',
-      arguments: { message: `approve-me ${id}` }, annotations: {}, now_ms: T0 + s * 1000,
+      call_id: id,
+      kind: 'tool',
+      server: 'faulty',
+      tool: 'echo',
+      name: 'echo',
+      arguments: { message: `approve-me ${id}` },
+      annotations: {},
+      now_ms: T0 + s * 1000,
     },
     at(s),
   );
@@ -37,8 +43,17 @@ const decided = (id: string, decision: string, s: number, fields: Partial<CallDe
   callDecided(
     S,
     {
-      call_id: id, decision_id: decision, allow: true, policy_allow: true, reasons: [], monitored: [],
-      obligations: {}, revision: 'r', mode: 'enforce', now_ms: T0 + s * 1000, ...fields,
+      call_id: id,
+      decision_id: decision,
+      allow: true,
+      policy_allow: true,
+      reasons: [],
+      monitored: [],
+      obligations: {},
+      revision: 'r',
+      mode: 'enforce',
+      now_ms: T0 + s * 1000,
+      ...fields,
     },
     at(s),
   );

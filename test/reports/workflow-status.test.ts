@@ -42,13 +42,24 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
       expect(policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT)).toBe(true);
       const session = new Session('s-1', { sub: 'alice', roles: [], claims: {} }, new Date().toISOString(), SESSION);
       const now = Date.now();
-      session.record({ ...CALL, tool: 'run_tests', name: 'run_tests', arguments: { service: 'api' } }, 'allow', 'success', { content: [] }, now, 5);
+      session.record(
+        { ...CALL, tool: 'run_tests', name: 'run_tests', arguments: { service: 'api' } },
+        'allow',
+        'success',
+        { content: [] },
+        now,
+        5,
+      );
       const neutral = session.buildInput({ ...CALL, tool: '', name: '', arguments: {} }, now);
       const status = await evaluateWorkflowStatus(policy, neutral);
       expect(status.available).toBe(true);
       if (!status.available) return;
       expect(status.revision).toBe(policy.revision);
-      expect(status.workflows['production_deployment']!.subjects[0]!.steps.map((s) => `${s.tool}:${s.state}`)).toEqual(['run_tests:done', 'security_scan:pending', 'deploy_to_production:blocked']);
+      expect(status.workflows['production_deployment']!.subjects[0]!.steps.map((s) => `${s.tool}:${s.state}`)).toEqual([
+        'run_tests:done',
+        'security_scan:pending',
+        'deploy_to_production:blocked',
+      ]);
       // The decision entrypoint is untouched.
       const name = 'deploy_to_production';
       const deploy = { ...CALL, tool: name, name, arguments: { service: 'api' } };
@@ -63,7 +74,13 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     try {
       expect(policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT)).toBe(false);
       const status = await evaluateWorkflowStatus(policy, {} as never);
-      expect(status).toEqual({ available: false, revision: policy.revision, reason: expect.stringMatching(/^the active policy \(revision sha256:\w+\) does not define data\.mcp\.workflow\.status/) });
+      expect(status).toEqual({
+        available: false,
+        revision: policy.revision,
+        reason: expect.stringMatching(
+          /^the active policy \(revision sha256:\w+\) does not define data\.mcp\.workflow\.status/,
+        ),
+      });
     } finally {
       policy.stop();
     }
@@ -72,9 +89,19 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
   test('a textual false positive (the rule head inside a raw string) falls back to the decision alone', async () => {
     const dir = tempDir('status-fp');
     mkdirSync(join(dir, 'mcp/workflow'), { recursive: true });
-    writeFileSync(join(dir, 'mcp/decision.rego'), 'package mcp\n\ndecision := {"allow": true, "reasons": [], "monitored": [], "obligations": {}}\n');
-    writeFileSync(join(dir, 'mcp/workflow/notes.rego'), 'package mcp.workflow\n\nnote := `\nstatus := "not a rule"\n`\n');
-    expect(definedOptionalEntrypoints(new Map([['mcp/workflow/notes.rego', Buffer.from('package mcp.workflow\n\nnote := `\nstatus := 1\n`\n')]]))).toEqual([WORKFLOW_STATUS_ENTRYPOINT]);
+    writeFileSync(
+      join(dir, 'mcp/decision.rego'),
+      'package mcp\n\ndecision := {"allow": true, "reasons": [], "monitored": [], "obligations": {}}\n',
+    );
+    writeFileSync(
+      join(dir, 'mcp/workflow/notes.rego'),
+      'package mcp.workflow\n\nnote := `\nstatus := "not a rule"\n`\n',
+    );
+    expect(
+      definedOptionalEntrypoints(
+        new Map([['mcp/workflow/notes.rego', Buffer.from('package mcp.workflow\n\nnote := `\nstatus := 1\n`\n')]]),
+      ),
+    ).toEqual([WORKFLOW_STATUS_ENTRYPOINT]);
     const policy = await runtime(dir);
     try {
       expect(policy.hasEntrypoint(WORKFLOW_STATUS_ENTRYPOINT)).toBe(false);
@@ -115,7 +142,14 @@ describe('the workflow status entrypoint (a second Wasm entrypoint beside mcp/de
     expect(input.summary['deploy']).toMatchObject({ calls: 1, failures: 1, last_outcome: 'error' });
     // The approval of c2, which ran: bound to it, and listed as an earlier call's.
     expect(input.approvals).toEqual([
-      { tool: 'deploy', by: 'bob', at: at(7.1), call_id: 'c2', arguments_digest: expect.any(String), principal: 'alice' },
+      {
+        tool: 'deploy',
+        by: 'bob',
+        at: at(7.1),
+        call_id: 'c2',
+        arguments_digest: expect.any(String),
+        principal: 'alice',
+      },
     ]);
   });
 

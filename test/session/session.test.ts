@@ -1,17 +1,41 @@
 import { describe, expect, test } from 'vitest';
 import { Session, argumentsDigest, summarizeResult, type Approval } from '../../src/session/index.js';
 
-const call = (name: string, args: Record<string, unknown> = {}) => ({ kind: 'tool' as const, server: 's', tool: name, name, arguments: args, annotations: {} });
+const call = (name: string, args: Record<string, unknown> = {}) => ({
+  kind: 'tool' as const,
+  server: 's',
+  tool: name,
+  name,
+  arguments: args,
+  annotations: {},
+});
 const principal = { sub: 'alice', roles: ['dev'], claims: {} };
 const approval = (tool: string, args: Record<string, unknown>, callId: string): Approval => ({
-  tool, by: 'bob', at: '2026-01-01T00:00:04.000Z',
-  call_id: callId, arguments_digest: argumentsDigest(args), principal: 'alice',
+  tool,
+  by: 'bob',
+  at: '2026-01-01T00:00:04.000Z',
+  call_id: callId,
+  arguments_digest: argumentsDigest(args),
+  principal: 'alice',
 });
 
 describe('Session', () => {
   test('builds input document v1 with history, per-tool summary and approvals', () => {
-    const s = new Session('sid', principal, '2026-01-01T00:00:00.000Z', { historyWindow: 10, resultMaxChars: 100 }, { name: 'c', version: '1' });
-    s.record(call('run_tests'), 'allow', 'error', { isError: true, content: [{ type: 'text', text: 'failed' }] }, 1000, 5);
+    const s = new Session(
+      'sid',
+      principal,
+      '2026-01-01T00:00:00.000Z',
+      { historyWindow: 10, resultMaxChars: 100 },
+      { name: 'c', version: '1' },
+    );
+    s.record(
+      call('run_tests'),
+      'allow',
+      'error',
+      { isError: true, content: [{ type: 'text', text: 'failed' }] },
+      1000,
+      5,
+    );
     s.record(call('run_tests'), 'allow', 'success', { structuredContent: { passed: 3 } }, 2000, 7.4);
     s.record(call('deploy'), 'deny', 'denied', null, 3000, 0);
     s.approve(approval('deploy', { service: 'api' }, 'c-4'));
@@ -32,8 +56,27 @@ describe('Session', () => {
     ]);
     expect(input.history[1]).toMatchObject({ at: '1970-01-01T00:00:02.000Z', at_ms: 2000, duration_ms: 7 });
     expect(input.summary).toEqual({
-      run_tests: { calls: 2, successes: 1, failures: 1, denied: 0, last_outcome: 'success', first_seq: 1, last_seq: 2, last_success_seq: 2, last_failure_seq: 1 },
-      deploy: { calls: 1, successes: 0, failures: 0, denied: 1, last_outcome: 'denied', first_seq: 3, last_seq: 3, last_denied_seq: 3 },
+      run_tests: {
+        calls: 2,
+        successes: 1,
+        failures: 1,
+        denied: 0,
+        last_outcome: 'success',
+        first_seq: 1,
+        last_seq: 2,
+        last_success_seq: 2,
+        last_failure_seq: 1,
+      },
+      deploy: {
+        calls: 1,
+        successes: 0,
+        failures: 0,
+        denied: 1,
+        last_outcome: 'denied',
+        first_seq: 3,
+        last_seq: 3,
+        last_denied_seq: 3,
+      },
     });
   });
 
@@ -81,7 +124,7 @@ describe('Session', () => {
     expect(s.consume('c-3')).toBeUndefined();
   });
 
-  test('an approval names its principal; one for another principal is not this session\'s', () => {
+  test("an approval names its principal; one for another principal is not this session's", () => {
     const s = new Session('sid', principal, 'x', { historyWindow: 10, resultMaxChars: 100 });
     s.approve({ ...approval('deploy', {}, 'c-1'), principal: 'mallory' });
     expect(s.buildInput(call('deploy'), 1, 'c-1').approvals).toEqual([]);
@@ -107,8 +150,21 @@ describe('Session', () => {
   });
 
   test('results: structuredContent wins, text is joined and cut with a marker', () => {
-    expect(summarizeResult({ structuredContent: { a: 1 }, content: [{ type: 'text', text: 'x' }] }, 5)).toEqual({ a: 1 });
-    expect(summarizeResult({ content: [{ type: 'text', text: 'hello' }, { type: 'image', data: '' }, { type: 'text', text: 'world' }] }, 100)).toBe('hello\nworld');
+    expect(summarizeResult({ structuredContent: { a: 1 }, content: [{ type: 'text', text: 'x' }] }, 5)).toEqual({
+      a: 1,
+    });
+    expect(
+      summarizeResult(
+        {
+          content: [
+            { type: 'text', text: 'hello' },
+            { type: 'image', data: '' },
+            { type: 'text', text: 'world' },
+          ],
+        },
+        100,
+      ),
+    ).toBe('hello\nworld');
     expect(summarizeResult({ content: [{ type: 'text', text: 'abcdefghij' }] }, 4)).toBe('abcd…[cut 6 chars]');
     expect(summarizeResult(undefined, 4)).toBeNull();
   });

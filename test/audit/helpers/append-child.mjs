@@ -4,7 +4,9 @@
 const { callReceived, openAuditStore } = await import(process.env.WARDEN_AUDIT_MODULE);
 const count = Number(process.env.APPEND_COUNT);
 const session = process.env.APPEND_SESSION;
-const store = await openAuditStore(process.env.APPEND_URL, { checkpointEvery: Number(process.env.APPEND_CHECKPOINT_EVERY) });
+const store = await openAuditStore(process.env.APPEND_URL, {
+  checkpointEvery: Number(process.env.APPEND_CHECKPOINT_EVERY),
+});
 for (let i = 0; i < count; i++) {
   const record = await store.append(
     callReceived(session, {

@@ -49,7 +49,10 @@ export function forkAppender(
 }
 
 /** Resolves with the child's exit code, collecting `ack` lines as they come. */
-export function collect(child: ChildProcess, onAck?: (seq: number, acks: number[]) => void): { acks: number[]; stderr: () => string; exited: Promise<number | null> } {
+export function collect(
+  child: ChildProcess,
+  onAck?: (seq: number, acks: number[]) => void,
+): { acks: number[]; stderr: () => string; exited: Promise<number | null> } {
   const acks: number[] = [];
   let err = '';
   let buf = '';

@@ -68,13 +68,22 @@ interface Row {
 }
 
 async function row(db: RawDb, seq: number): Promise<Row> {
-  const [r] = await db.all('SELECT seq, at, type, session_id, data, prev_hash, hash FROM audit_events WHERE seq = $1', [seq]);
+  const [r] = await db.all('SELECT seq, at, type, session_id, data, prev_hash, hash FROM audit_events WHERE seq = $1', [
+    seq,
+  ]);
   if (!r) throw new Error(`no record ${seq}`);
   return { ...(r as unknown as Row), seq: Number(r.seq) };
 }
 
 function rehash(r: Row): string {
-  return hashRecord({ seq: r.seq, at: r.at, type: r.type, session_id: r.session_id, data: JSON.parse(r.data), prev_hash: r.prev_hash });
+  return hashRecord({
+    seq: r.seq,
+    at: r.at,
+    type: r.type,
+    session_id: r.session_id,
+    data: JSON.parse(r.data),
+    prev_hash: r.prev_hash,
+  });
 }
 
 /** Moves records with seq >= from by `delta` without tripping the primary key midway. */
@@ -206,15 +215,10 @@ export const TAMPER_CASES: TamperCase[] = [
         hash: '',
       };
       forged.hash = rehash(forged);
-      await db.run('INSERT INTO audit_events (seq, at, type, session_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        forged.seq,
-        forged.at,
-        forged.type,
-        forged.session_id,
-        forged.data,
-        forged.prev_hash,
-        forged.hash,
-      ]);
+      await db.run(
+        'INSERT INTO audit_events (seq, at, type, session_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [forged.seq, forged.at, forged.type, forged.session_id, forged.data, forged.prev_hash, forged.hash],
+      );
     },
   },
   {
@@ -223,15 +227,10 @@ export const TAMPER_CASES: TamperCase[] = [
     async apply(db) {
       const prev = await row(db, 4);
       await shift(db, 5, 1);
-      await db.run('INSERT INTO audit_events (seq, at, type, session_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
-        5,
-        prev.at,
-        'approval.granted',
-        prev.session_id,
-        '{"by":"mallory"}',
-        prev.hash,
-        'f'.repeat(64),
-      ]);
+      await db.run(
+        'INSERT INTO audit_events (seq, at, type, session_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [5, prev.at, 'approval.granted', prev.session_id, '{"by":"mallory"}', prev.hash, 'f'.repeat(64)],
+      );
     },
   },
   {
@@ -282,7 +281,12 @@ export const TAMPER_CASES: TamperCase[] = [
         if (seq === 5) r.data = r.data.replace('alice', 'mallory');
         r.prev_hash = prevHash;
         r.hash = rehash(r);
-        await db.run('UPDATE audit_events SET data = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [r.data, r.prev_hash, r.hash, seq]);
+        await db.run('UPDATE audit_events SET data = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [
+          r.data,
+          r.prev_hash,
+          r.hash,
+          seq,
+        ]);
         prevHash = r.hash;
       }
       await db.run('UPDATE audit_state SET head_hash = $1', [prevHash]);
