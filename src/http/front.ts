@@ -12,6 +12,7 @@ import { Warden, type ProxySession } from '../proxy/index.js';
 import { assertAuthAllowsHost, createAuthenticator, type AuthFailure, type Authenticator } from './auth.js';
 import { createAdminRouter } from './admin.js';
 import { mountDashboard } from './dashboard.js';
+import { ModernFront } from './modern-front.js';
 import { createOriginGuard, type OriginGuard } from './guard.js';
 import { composeObservers, LiveEvents } from './live-events.js';
 import { WardenMetrics } from './metrics.js';
@@ -121,6 +122,8 @@ class HttpFront {
   private guard: OriginGuard | null = null;
   private reaper: NodeJS.Timeout | null = null;
   private closed = false;
+  /** 2026-07-28 requests: no sessions, a history scope per principal and trace (modern-front.ts). */
+  private readonly modern: ModernFront;
 
   constructor(
     private readonly warden: Warden,
@@ -137,6 +140,7 @@ class HttpFront {
           (s) => s.proxy?.pool?.servers.map((d) => ({ server: d.name, up: d.status === 'up' })) ?? [],
         ),
     });
+    this.modern = new ModernFront({ warden, logger, idleTimeoutMs: config.http.idleTimeoutMs });
     this.server = createServer(this.buildApp());
   }
 
@@ -167,7 +171,7 @@ class HttpFront {
     if (this.reaper) clearInterval(this.reaper);
     this.live.close();
     const all = [...this.sessions.values(), ...this.pending];
-    await Promise.allSettled(all.map((s) => this.closeSession(s, 'shutdown')));
+    await Promise.allSettled([...all.map((s) => this.closeSession(s, 'shutdown')), this.modern.close()]);
     await new Promise<void>((r) => {
       this.server.close(() => r());
       // SSE streams and keep-alive sockets would hold close() open.
@@ -366,6 +370,10 @@ class HttpFront {
         return jsonRpcError(res, 404, -32001, 'Session not found');
       }
       return this.track(s, res, () => s.transport.handleRequest(req, res, req.body));
+    }
+    if (await this.modern.accepts(req)) {
+      if (this.closed) return jsonRpcError(res, 503, -32000, 'Warden is shutting down');
+      return this.modern.handle(req, res, principal);
     }
     if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
       return jsonRpcError(

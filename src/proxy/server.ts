@@ -128,6 +128,7 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       name,
       arguments: args as Params,
       annotations,
+      ...envelopeOf(params),
     };
     const outcome = await pipeline.run(
       session,
@@ -181,6 +182,7 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       uri,
       arguments: {},
       annotations: {},
+      ...envelopeOf(params),
     };
     return unwrap(uri, await pipeline.run(session, call, () => forward(target, 'resources/read', params, extra)));
   }
@@ -199,6 +201,7 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       name,
       arguments: args,
       annotations: {},
+      ...envelopeOf(params),
     };
     return unwrap(
       name,
@@ -273,7 +276,11 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     const progressToken = meta?.['progressToken'];
     const forwardParams: Params = { ...params };
     if (meta) {
-      const { progressToken: _own, ...rest } = meta;
+      // The caller's progress token is Warden's to map, and the 2026-07-28 envelope describes the
+      // client's hop: downstream servers get Warden's own (its connection's) instead.
+      const rest = Object.fromEntries(
+        Object.entries(meta).filter(([key]) => key !== 'progressToken' && !key.startsWith(ENVELOPE_PREFIX)),
+      );
       if (Object.keys(rest).length) forwardParams['_meta'] = rest;
       else delete forwardParams['_meta'];
     }
@@ -328,6 +335,26 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
   };
 
   return { server, relay };
+}
+
+const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
+
+/**
+ * What the policy input's `call` carries from a request's `_meta` (docs/policy-input.md): the
+ * 2026-07-28 envelope's protocol version and client info, and the W3C traceparent of either era.
+ */
+function envelopeOf(params: Params): Pick<PendingCall, 'protocol_version' | 'client_info' | 'traceparent'> {
+  const meta = (params['_meta'] ?? {}) as Params;
+  const version = meta[`${ENVELOPE_PREFIX}protocolVersion`];
+  const info = meta[`${ENVELOPE_PREFIX}clientInfo`] as Params | undefined;
+  const traceparent = meta['traceparent'];
+  return {
+    ...(typeof version === 'string' ? { protocol_version: version } : {}),
+    ...(info && typeof info['name'] === 'string'
+      ? { client_info: { name: info['name'], version: String(info['version'] ?? '') } }
+      : {}),
+    ...(typeof traceparent === 'string' ? { traceparent } : {}),
+  };
 }
 
 function unwrap(name: string, outcome: PipelineOutcome): Record<string, unknown> {

@@ -15,6 +15,12 @@ export interface PendingCall {
   arguments: Record<string, unknown>;
   annotations: Record<string, unknown>;
   uri?: string;
+  /** The 2026-07-28 envelope's `io.modelcontextprotocol/protocolVersion` (absent: handshake era). */
+  protocol_version?: string;
+  /** The 2026-07-28 envelope's `io.modelcontextprotocol/clientInfo` (handshake era: `session.client`). */
+  client_info?: ClientInfo;
+  /** The W3C `traceparent` of the request's `_meta`, when it carries one. */
+  traceparent?: string;
 }
 
 export interface HistoryEntry {
