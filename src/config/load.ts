@@ -145,7 +145,7 @@ interface RawConfig {
     signingKey?: string;
     retention?: { maxAgeDays?: number; archiveDir?: string };
   };
-  approval?: { timeoutMs?: number; progressIntervalMs?: number };
+  approval?: { timeoutMs?: number; progressIntervalMs?: number; stateKey?: string };
   decisionLogs?: {
     file?: string;
     stderr?: boolean;
@@ -360,6 +360,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     approval: Object.freeze({
       timeoutMs: raw.approval?.timeoutMs ?? 300_000,
       progressIntervalMs: raw.approval?.progressIntervalMs ?? 10_000,
+      stateKey: raw.approval?.stateKey,
     }),
     decisionLogs: Object.freeze({
       file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file),

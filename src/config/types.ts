@@ -171,7 +171,12 @@ export interface WardenConfig {
     readonly signingKey: string | undefined;
     readonly retention: { readonly maxAgeDays: number; readonly archiveDir: string } | undefined;
   };
-  readonly approval: { readonly timeoutMs: number; readonly progressIntervalMs: number };
+  readonly approval: {
+    readonly timeoutMs: number;
+    readonly progressIntervalMs: number;
+    /** Seals a 2026-07-28 approval round's requestState; undefined: a key per process. */
+    readonly stateKey: string | undefined;
+  };
   readonly decisionLogs: {
     readonly file: string | undefined;
     readonly stderr: boolean;

@@ -140,7 +140,13 @@ class HttpFront {
           (s) => s.proxy?.pool?.servers.map((d) => ({ server: d.name, up: d.status === 'up' })) ?? [],
         ),
     });
-    this.modern = new ModernFront({ warden, logger, idleTimeoutMs: config.http.idleTimeoutMs });
+    this.modern = new ModernFront({
+      warden,
+      logger,
+      idleTimeoutMs: config.http.idleTimeoutMs,
+      stateKey: config.approval.stateKey,
+      stateTtlMs: config.approval.timeoutMs,
+    });
     this.server = createServer(this.buildApp());
   }
 

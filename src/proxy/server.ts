@@ -23,6 +23,12 @@ import { denialText } from './verdict.js';
 /** Key of Warden's own entry in a denied result's `_meta` (and a denial error's `data`). */
 export const DECISION_META_KEY = 'mcp-warden.dev/decision';
 
+/**
+ * `_meta` key naming the 2026-07-28 round a relayed call belongs to (src/http/modern-front.ts): the
+ * approval gate's elicitation carries it back, so the front can answer that call's round.
+ */
+export const ROUND_META_KEY = 'mcp-warden.dev/round';
+
 /** JSON-RPC error code of a resource read or prompt get that policy denied (no isError there). */
 export const DENIED_ERROR_CODE = -32003;
 
@@ -142,6 +148,7 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
   /** How a held call's own client is asked: elicitation on the call's request, progress to keep it alive. */
   function approvalChannel(params: Params, extra: Extra): ApprovalChannel {
     const progressToken = (params['_meta'] as Params | undefined)?.['progressToken'];
+    const round = (params['_meta'] as Params | undefined)?.[ROUND_META_KEY];
     const canElicit = !!server.getClientCapabilities()?.elicitation;
     return {
       signal: extra.signal,
@@ -149,7 +156,14 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
         ? {
             elicit: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) =>
               extra.sendRequest(
-                { method: 'elicitation/create', params: { message, requestedSchema } } as ServerRequest,
+                {
+                  method: 'elicitation/create',
+                  params: {
+                    message,
+                    requestedSchema,
+                    ...(round !== undefined ? { _meta: { [ROUND_META_KEY]: round } } : {}),
+                  },
+                } as ServerRequest,
                 ResultSchema,
                 { signal, timeout: 24 * 60 * 60 * 1000 },
               ) as Promise<{ action: string; content?: Record<string, unknown> }>,
@@ -279,7 +293,9 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       // The caller's progress token is Warden's to map, and the 2026-07-28 envelope describes the
       // client's hop: downstream servers get Warden's own (its connection's) instead.
       const rest = Object.fromEntries(
-        Object.entries(meta).filter(([key]) => key !== 'progressToken' && !key.startsWith(ENVELOPE_PREFIX)),
+        Object.entries(meta).filter(
+          ([key]) => key !== 'progressToken' && key !== ROUND_META_KEY && !key.startsWith(ENVELOPE_PREFIX),
+        ),
       );
       if (Object.keys(rest).length) forwardParams['_meta'] = rest;
       else delete forwardParams['_meta'];
