@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client as ModernClient, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -330,6 +331,48 @@ function stopDashboard(child) {
   return exited;
 }
 
+/**
+ * The same Warden over HTTP, through a client pinned to MCP 2026-07-28 (no initialize, no session:
+ * every request carries its own envelope): the policy decides exactly as for the stdio session.
+ */
+async function modernSession(url) {
+  out();
+  out(bold('MCP 2026-07-28'));
+  out(dim(`  a client pinned to the stateless revision, on ${url}mcp: no initialize, no session id`));
+  const modern = new ModernClient(
+    { name: 'warden-demo-modern', version: '1.0.0' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  try {
+    await modern.connect(new StreamableHTTPClientTransport(new URL(`${url}mcp`)));
+    const steps = [
+      ['deploy_to_production', { service: 'billing-api', version: '2.5.0' }, false],
+      ['run_tests', { service: 'billing-api' }, true],
+    ];
+    for (const [name, args, allowed] of steps) {
+      calls++;
+      const result = await modern.callTool({ name, arguments: args });
+      const meta = result._meta?.[DENIAL_META];
+      const denied = meta?.allow === false;
+      if (denied) {
+        out(`    ${red('✘')} ${bold(name)}  ${dim(keyArgs(args))}`);
+        for (const r of meta.reasons) out(`        ${red('denied:')} ${r.message} ${dim(`[${r.rule}]`)}`);
+      } else {
+        out(`    ${green('✔')} ${bold(name)}  ${dim(keyArgs(args))}`);
+        out(`        ${dim(textOf(result).split('\n')[0])}`);
+      }
+      if (denied === allowed || (allowed && result.isError))
+        problems.push(
+          `2026-07-28 client: ${name} was ${denied ? 'denied' : 'allowed'}, expected ${allowed ? 'allowed' : 'denied'}`,
+        );
+    }
+  } catch (err) {
+    problems.push(`2026-07-28 client: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    await modern.close().catch(() => undefined);
+  }
+}
+
 /** Reads this session's decision-log lines (found through a denied call's decision id). */
 async function sessionDecisions() {
   const deadline = Date.now() + 3000;
@@ -413,6 +456,8 @@ try {
   } catch (err) {
     problems.push(`dashboard: ${err instanceof Error ? err.message : String(err)}`);
   }
+
+  if (dashboard) await modernSession(dashboard.url);
 
   out();
   out(bold('Try it yourself'));

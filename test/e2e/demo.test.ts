@@ -60,6 +60,13 @@ describe('make demo (scripts/demo.mjs)', () => {
       /compliance score 0% over 1 session\(s\), 13 violation\(s\); hash chain verified \(\d+ records\)/,
     );
     expect(stdout).toContain('the dashboard stops now');
+    // The same Warden through a client pinned to 2026-07-28: its own history scope, decided alike.
+    expect(stdout).toMatch(
+      /MCP 2026-07-28\n.*no initialize, no session id\n {4}✘ deploy_to_production .*\n {8}denied: run_tests must succeed/,
+    );
+    expect(stdout).toMatch(
+      /\n {4}✔ run_tests {2}service=billing-api\n {8}All \d+ .*tests passed for billing-api\.\n\nTry it/,
+    );
 
     // The records it points at exist, and hold this session's decisions.
     expect(existsSync(join(data, 'audit.db'))).toBe(true);
