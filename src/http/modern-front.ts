@@ -1,142 +1,36 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ElicitRequestSchema, McpError, ResultSchema } from '@modelcontextprotocol/sdk/types.js';
-import {
-  createMcpHandler,
-  createRequestStateCodec,
-  inputRequired,
-  isLegacyRequest,
-  ProtocolError,
-  Server as ModernServer,
-  type McpHttpHandler,
-  type McpRequestContext,
-  type RequestStateCodec,
-  type ServerCapabilities,
-  type ServerContext,
-} from '@modelcontextprotocol/server';
+import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
-import { canonicalJson, describeError, type Logger } from '../common/index.js';
+import { describeError, type Logger } from '../common/index.js';
 import type { Principal } from '../config/index.js';
-import { ROUND_META_KEY, WARDEN_NAME, WARDEN_VERSION, type ProxySession, type Warden } from '../proxy/index.js';
-
-/** The stateless revision this front serves beside the handshake-era sessions of front.ts. */
-export const MODERN_PROTOCOL_VERSION = '2026-07-28';
+import { ModernRelay, scopeTicket, type ModernRelayOptions, type ScopeTicket } from '../proxy/index.js';
 
 const SESSION_HEADER = 'mcp-session-id';
-const CLIENT_INFO_META = 'io.modelcontextprotocol/clientInfo';
-const CLIENT_CAPABILITIES_META = 'io.modelcontextprotocol/clientCapabilities';
-/** A relayed call may wait minutes for a person's approval; Warden's own hold timeout ends it first. */
-const RELAY_TIMEOUT_MS = 24 * 60 * 60 * 1000;
-/**
- * The requests a 2026-07-28 client sends that Warden relays. `ping`, `logging/setLevel` and
- * `resources/subscribe|unsubscribe` are gone from this revision; `subscriptions/listen` is not
- * relayed yet (docs/protocol.md).
- */
-const RELAYED_METHODS = {
-  'tools/list': 'tools',
-  'tools/call': 'tools',
-  'resources/list': 'resources',
-  'resources/templates/list': 'resources',
-  'resources/read': 'resources',
-  'prompts/list': 'prompts',
-  'prompts/get': 'prompts',
-  'completion/complete': 'completions',
-} as const;
-type RelayedMethod = keyof typeof RELAYED_METHODS;
-/** Every list Warden merges comes from handshake-era servers, which give no TTL: the merge's is 0. */
-const LIST_CACHE = { ttlMs: 0, cacheScope: 'private' } as const;
-
-/**
- * Warden's own key in `inputRequests`/`inputResponses`: namespaced apart from any downstream
- * server's keys (a downstream's own rounds are not relayed yet).
- */
-export const APPROVAL_INPUT_KEY = 'mcp-warden.dev/approval';
-
-export interface ModernFrontOptions {
-  warden: Warden;
-  logger: Logger;
-  /** `http.idleTimeoutMs`: a history scope without a request for this long is closed (0: never). */
-  idleTimeoutMs: number;
-  /** `approval.stateKey`: seals approval rounds; undefined: a key for this process only. */
-  stateKey: string | undefined;
-  /** How long an approval round's requestState stays valid (`approval.timeoutMs`). */
-  stateTtlMs: number;
-}
-
-/** What an approval round's requestState carries: the call it was asked for. */
-interface ApprovalState {
-  tool: string;
-  arguments_digest: string;
-}
-
-/** One relayed request in flight: how the approval gate's elicitation for it is answered. */
-interface Round {
-  /** This request's `clientCapabilities` include elicitation. */
-  canElicit: boolean;
-  /** The person's answer from a verified retry, handed to the gate when it asks. */
-  answer: { action: string; content?: Record<string, unknown> } | undefined;
-  /** The gate asks and no answer is at hand: the round ends with input_required. */
-  ask(params: { message: string; requestedSchema: Record<string, unknown> }): void;
-}
-
-/**
- * One history scope of 2026-07-28 traffic: the requests of one principal within one W3C trace (or
- * without one), as docs/protocol.md describes. It is an ordinary Warden session (policy history,
- * approvals, audit records, downstream connections), driven through an in-process handshake-era
- * client: the call pipeline, the approval gate and the downstream pool serve both eras unchanged.
- */
-interface Scope {
-  readonly key: string;
-  readonly session: ProxySession;
-  readonly client: Client;
-  lastUsed: number;
-  inflight: number;
-}
-
-/** What the front hands the per-request server factory through the SDK's `authInfo`. */
-interface ScopeTicket {
-  principal: Principal;
-  principalKey: string;
-  scopeKey: string;
-  clientInfo: { name: string; version: string };
-}
 
 /**
  * Serves MCP 2026-07-28 on `/mcp`: requests without a session whose envelope names the stateless
  * revision. The v2 SDK's handler does the wire work (era classification, `_meta` envelope,
- * `Mcp-Method`/`Mcp-Name` header checks, `server/discover`, `resultType`, error statuses); this
- * layer only binds each request to its history scope and relays it to that scope's session.
+ * `Mcp-Method`/`Mcp-Name` header checks, `server/discover`, `resultType`, error statuses); the
+ * relay (src/proxy/modern-relay.ts) binds each request to its history scope (docs/protocol.md).
  */
 export class ModernFront {
   private readonly handler: McpHttpHandler;
-  private readonly scopes = new Map<string, Promise<Scope>>();
-  private readonly reaper: NodeJS.Timeout | undefined;
-  private readonly rounds = new Map<string, Round>();
-  private readonly codec: RequestStateCodec<ApprovalState>;
+  private readonly relay: ModernRelay;
 
-  constructor(private readonly options: ModernFrontOptions) {
-    if (!options.stateKey)
-      options.logger.warn(
-        'approval.stateKey is not set: approvals asked of 2026-07-28 clients are sealed with a per-process key, ' +
-          'so a retry must reach this same Warden instance',
-      );
-    this.codec = createRequestStateCodec<ApprovalState>({
-      key: options.stateKey ?? randomBytes(32),
-      ttlSeconds: Math.max(1, Math.ceil(options.stateTtlMs / 1000)),
-      // Bound to the principal: one user's state is refused when another echoes it.
-      bind: (ctx) => ticketOf(ctx)?.principalKey ?? '',
-    });
-    this.handler = createMcpHandler((ctx) => this.serverFor(ctx), {
-      legacy: 'reject',
-      onerror: (err) => options.logger.debug('2026-07-28 request refused or failed', { error: describeError(err) }),
-    });
-    if (options.idleTimeoutMs > 0) {
-      this.reaper = setInterval(() => void this.reapIdle(), Math.min(options.idleTimeoutMs, 30_000));
-      this.reaper.unref();
-    }
+  constructor(options: ModernRelayOptions & { logger: Logger }) {
+    this.relay = new ModernRelay(options);
+    this.handler = createMcpHandler(
+      (ctx) => {
+        const ticket = ctx.authInfo?.extra?.['ticket'] as ScopeTicket | undefined;
+        if (!ticket) throw new Error('2026-07-28 request reached the server factory without its scope');
+        return this.relay.serverFor(ticket);
+      },
+      {
+        legacy: 'reject',
+        onerror: (err) => options.logger.debug('2026-07-28 request refused or failed', { error: describeError(err) }),
+      },
+    );
   }
 
   /** Whether this request belongs to the stateless revision (no session header, not an initialize). */
@@ -145,8 +39,10 @@ export class ModernFront {
     return !(await isLegacyRequest(webRequest(req), req.body));
   }
 
+  /** Over HTTP a request's scope is its principal and the trace id of its traceparent. */
   async handle(req: Request, res: Response, principal: Principal): Promise<void> {
-    const ticket = scopeTicket(req.body, principal);
+    const meta = (req.body as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta ?? {};
+    const ticket = scopeTicket(principal, meta);
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
     const response = await this.handler.fetch(webRequest(req, aborted.signal), {
@@ -156,278 +52,10 @@ export class ModernFront {
     await sendResponse(res, response);
   }
 
-  /** Open history scopes, for the session caps and metrics of the HTTP front. */
-  get openScopes(): number {
-    return this.scopes.size;
-  }
-
   async close(): Promise<void> {
-    if (this.reaper) clearInterval(this.reaper);
     await this.handler.close().catch(() => undefined);
-    const scopes = [...this.scopes.values()];
-    this.scopes.clear();
-    await Promise.all(scopes.map((s) => s.then((scope) => scope.session.close()).catch(() => undefined)));
+    await this.relay.close();
   }
-
-  private async serverFor(ctx: McpRequestContext): Promise<ModernServer> {
-    const ticket = ctx.authInfo?.extra?.['ticket'] as ScopeTicket | undefined;
-    if (!ticket) throw new Error('2026-07-28 request reached the server factory without its scope');
-    const scope = await this.scope(ticket);
-    const capabilities = (scope.session.pool?.capabilities() ?? {}) as ServerCapabilities;
-    const server = new ModernServer(
-      { name: WARDEN_NAME, version: WARDEN_VERSION },
-      {
-        capabilities,
-        cacheHints: {
-          'tools/list': LIST_CACHE,
-          'prompts/list': LIST_CACHE,
-          'resources/list': LIST_CACHE,
-          'resources/templates/list': LIST_CACHE,
-          'resources/read': LIST_CACHE,
-          'server/discover': LIST_CACHE,
-        },
-        requestState: { verify: (state, reqCtx) => this.verifyState(state, reqCtx) },
-      },
-    );
-    // Each relayed method has its own handler, so any other method is the SDK's -32601 at HTTP 404.
-    for (const [method, capability] of Object.entries(RELAYED_METHODS) as [RelayedMethod, keyof ServerCapabilities][]) {
-      if (!capabilities[capability]) continue; // the SDK refuses a handler for an undeclared capability
-      server.setRequestHandler(method, ((request: { params?: Record<string, unknown> }, reqCtx: ServerContext) =>
-        this.relay(scope, method, request.params ?? {}, reqCtx)) as never);
-    }
-    return server;
-  }
-
-  /**
-   * Relays one request to the scope's session. A call the approval gate holds ends this round
-   * with input_required (the gate's question, and a requestState sealed to the call and the
-   * principal); the retry carries the person's answer, which the gate gets when it asks again.
-   */
-  private async relay(
-    scope: Scope,
-    method: string,
-    params: Record<string, unknown>,
-    ctx: ServerContext,
-  ): Promise<Record<string, unknown>> {
-    scope.lastUsed = Date.now();
-    scope.inflight += 1;
-    const roundId = randomUUID();
-    const stop = new AbortController();
-    const onAbort = (): void => stop.abort();
-    ctx.mcpReq.signal.addEventListener('abort', onAbort, { once: true });
-    let ask!: (params: { message: string; requestedSchema: Record<string, unknown> }) => void;
-    const asked = new Promise<{ message: string; requestedSchema: Record<string, unknown> }>((r) => (ask = r));
-    const capabilities = (envelopeOf(ctx)[CLIENT_CAPABILITIES_META] ?? {}) as Record<string, unknown>;
-    this.rounds.set(roundId, {
-      canElicit: !!capabilities['elicitation'],
-      answer: method === 'tools/call' ? this.retryAnswer(params, ctx) : undefined,
-      ask,
-    });
-    try {
-      const progressToken = ctx.mcpReq._meta?.progressToken;
-      const { progressToken: _own, ...rest } = (ctx.mcpReq._meta ?? {}) as Record<string, unknown>;
-      const meta = { ...rest, ...envelopeOf(ctx), [ROUND_META_KEY]: roundId };
-      const call = scope.client.request({ method, params: { ...params, _meta: meta } }, ResultSchema, {
-        signal: stop.signal,
-        timeout: RELAY_TIMEOUT_MS,
-        resetTimeoutOnProgress: true,
-        ...(progressToken !== undefined
-          ? {
-              onprogress: (p) =>
-                void ctx.mcpReq
-                  .notify({ method: 'notifications/progress', params: { ...p, progressToken } })
-                  .catch(() => undefined),
-            }
-          : {}),
-      });
-      const first = await Promise.race([call.then((result) => ({ result })), asked.then((question) => ({ question }))]);
-      if ('result' in first) return first.result as Record<string, unknown>;
-      stop.abort();
-      call.catch(() => undefined);
-      const state: ApprovalState = {
-        tool: String(params['name']),
-        arguments_digest: argumentsDigest(params['arguments']),
-      };
-      return inputRequired({
-        inputRequests: { [APPROVAL_INPUT_KEY]: { method: 'elicitation/create', params: first.question } } as never,
-        requestState: await this.codec.mint(state, ctx),
-      }) as unknown as Record<string, unknown>;
-    } catch (err) {
-      if (err instanceof McpError) throw new ProtocolError(err.code, stripPrefix(err.message, err.code), err.data);
-      throw err;
-    } finally {
-      ctx.mcpReq.signal.removeEventListener('abort', onAbort);
-      this.rounds.delete(roundId);
-      scope.inflight -= 1;
-      scope.lastUsed = Date.now();
-    }
-  }
-
-  /** The SDK's requestState hook: a state that is not Warden's, not this principal's, or expired is refused. */
-  private async verifyState(state: string, ctx: ServerContext): Promise<ApprovalState> {
-    try {
-      return await this.codec.verify(state, ctx);
-    } catch (err) {
-      this.options.logger.warn('2026-07-28 retry refused: requestState is invalid', {
-        reason: describeError(err),
-        principal: ticketOf(ctx)?.principal.sub,
-        method: ctx.mcpReq.method,
-      });
-      throw err;
-    }
-  }
-
-  /**
-   * The person's answer a verified retry carries, for the call its state was sealed to; a state
-   * sealed to another call (another tool, other arguments) is refused.
-   */
-  private retryAnswer(
-    params: Record<string, unknown>,
-    ctx: ServerContext,
-  ): { action: string; content?: Record<string, unknown> } | undefined {
-    const state = ctx.mcpReq.requestState<ApprovalState>();
-    if (state === undefined) return undefined;
-    if (
-      typeof state !== 'object' ||
-      state.tool !== params['name'] ||
-      state.arguments_digest !== argumentsDigest(params['arguments'])
-    ) {
-      this.options.logger.warn('2026-07-28 retry refused: requestState was issued for another call', {
-        principal: ticketOf(ctx)?.principal.sub,
-        tool: params['name'],
-      });
-      throw new ProtocolError(
-        -32602,
-        'requestState was issued for another call (another tool or other arguments): retry the call exactly as ' +
-          'it was first sent, or send it again without requestState to be asked anew',
-        { reason: 'request_state_mismatch' },
-      );
-    }
-    const answer = ctx.mcpReq.inputResponses?.[APPROVAL_INPUT_KEY] as
-      { action?: unknown; content?: Record<string, unknown> } | undefined;
-    if (!answer || typeof answer.action !== 'string') return undefined;
-    return { action: answer.action, ...(answer.content ? { content: answer.content } : {}) };
-  }
-
-  /** The approval gate asks the person at a 2026-07-28 client: answered from the retry, or by a new round. */
-  private onElicit(params: Record<string, unknown>): { action: string; content?: Record<string, unknown> } {
-    const roundId = (params['_meta'] as Record<string, unknown> | undefined)?.[ROUND_META_KEY];
-    const round = typeof roundId === 'string' ? this.rounds.get(roundId) : undefined;
-    if (!round)
-      throw new McpError(
-        -32601,
-        'a downstream server asked for input during a 2026-07-28 call; relaying that as input_required is not ' +
-          'supported yet',
-      );
-    if (!round.canElicit)
-      throw new McpError(-32601, 'the client did not declare elicitation: the call waits for an approver');
-    if (round.answer) {
-      const answer = round.answer;
-      round.answer = undefined;
-      return answer;
-    }
-    round.ask({
-      message: String(params['message'] ?? ''),
-      requestedSchema: (params['requestedSchema'] ?? {}) as Record<string, unknown>,
-    });
-    return { action: 'cancel' };
-  }
-
-  /** The scope's session, opened on its first request; concurrent first requests share one. */
-  private scope(ticket: ScopeTicket): Promise<Scope> {
-    let scope = this.scopes.get(ticket.scopeKey);
-    if (!scope) {
-      scope = this.openScope(ticket);
-      this.scopes.set(ticket.scopeKey, scope);
-      scope.catch(() => this.scopes.delete(ticket.scopeKey));
-    }
-    return scope;
-  }
-
-  private async openScope(ticket: ScopeTicket): Promise<Scope> {
-    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-    const session = await this.options.warden.openSession(serverSide, ticket.principal);
-    // The scope's client declares elicitation, so the approval gate's question can become an
-    // input_required round of a client that declares it (Round.canElicit; others are held for an
-    // approver). Sampling and roots requests of downstream servers are not relayed into rounds
-    // yet, so it declares neither.
-    const client = new Client(ticket.clientInfo, { capabilities: { elicitation: {} } });
-    client.setRequestHandler(ElicitRequestSchema, (request) =>
-      this.onElicit((request.params ?? {}) as Record<string, unknown>),
-    );
-    try {
-      await client.connect(clientSide);
-      await session.ready;
-    } catch (err) {
-      await session.close();
-      throw err;
-    }
-    const scope: Scope = { key: ticket.scopeKey, session, client, lastUsed: Date.now(), inflight: 0 };
-    session.session.client = ticket.clientInfo;
-    this.options.logger.info('2026-07-28 history scope opened', {
-      session_id: session.session.id,
-      principal: ticket.principal.sub,
-    });
-    return scope;
-  }
-
-  private async reapIdle(): Promise<void> {
-    const cutoff = Date.now() - this.options.idleTimeoutMs;
-    for (const [key, pending] of this.scopes) {
-      const scope = await pending.catch(() => null);
-      if (!scope || scope.inflight > 0 || scope.lastUsed > cutoff) continue;
-      this.scopes.delete(key);
-      this.options.logger.info('2026-07-28 history scope closed: idle', { session_id: scope.session.session.id });
-      await scope.session.close().catch(() => undefined);
-    }
-  }
-}
-
-/**
- * The history scope of a stateless request: its principal, and the trace id of its W3C
- * `traceparent` when `_meta` carries one. Two principals never share a scope.
- */
-function scopeTicket(body: unknown, principal: Principal): ScopeTicket {
-  const meta = ((body as { params?: { _meta?: Record<string, unknown> } })?.params?._meta ?? {}) as Record<
-    string,
-    unknown
-  >;
-  const trace = traceId(meta['traceparent']);
-  const info = meta[CLIENT_INFO_META] as { name?: unknown; version?: unknown } | undefined;
-  const clientInfo = {
-    name: typeof info?.name === 'string' ? info.name : 'unnamed-client',
-    version: typeof info?.version === 'string' ? info.version : '0',
-  };
-  const principalKey = JSON.stringify([principal.sub, principal.claims['iss'] ?? null]);
-  return { principal, principalKey, scopeKey: JSON.stringify([principalKey, trace ?? null]), clientInfo };
-}
-
-/** The trace id of a W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`), or undefined if malformed. */
-export function traceId(traceparent: unknown): string | undefined {
-  if (typeof traceparent !== 'string') return undefined;
-  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent.trim());
-  return match && !/^0+$/.test(match[1]!) ? match[1] : undefined;
-}
-
-/** The envelope keys the SDK lifted out of `_meta` (full `io.modelcontextprotocol/…` names), put back for the policy input. */
-function envelopeOf(ctx: ServerContext): Record<string, unknown> {
-  return { ...((ctx.mcpReq.envelope ?? {}) as Record<string, unknown>) };
-}
-
-function ticketOf(ctx: ServerContext): ScopeTicket | undefined {
-  return ctx.http?.authInfo?.extra?.['ticket'] as ScopeTicket | undefined;
-}
-
-/** Digest of a call's arguments as sent (canonical JSON), to bind an approval round to them. */
-function argumentsDigest(args: unknown): string {
-  return createHash('sha256')
-    .update(canonicalJson(args ?? {}) ?? '')
-    .digest('hex');
-}
-
-function stripPrefix(message: string, code: number): string {
-  const prefix = `MCP error ${code}: `;
-  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }
 
 /** The express request as a web Request; express.json already read the body, so it is re-serialized. */
