@@ -17,3 +17,5 @@ export { checkArguments, DEFAULT_ARGUMENT_LIMITS } from './argument-limits.js';
 export type { ArgumentLimits, ArgumentsRefusal, ArgumentsSummary } from './argument-limits.js';
 export { MODERN_PROTOCOL_VERSION, ModernRelay, scopeTicket, traceId } from './modern-relay.js';
 export type { ModernRelayOptions, ScopeTicket } from './modern-relay.js';
+export { EraRouter } from './era-router.js';
+export type { Era } from './era-router.js';

@@ -387,7 +387,7 @@ export function traceId(traceparent: unknown): string | undefined {
   return match && !/^0+$/.test(match[1]!) ? match[1] : undefined;
 }
 
-/** The envelope keys the SDK lifted out of `_meta` (full `io.modelcontextprotocol/…` names), put back for the policy input. */
+/** The envelope keys the SDK lifted out of `_meta` (full `io.modelcontextprotocol/…` names), for the policy input. */
 function envelopeOf(ctx: ServerContext): Record<string, unknown> {
   return { ...((ctx.mcpReq.envelope ?? {}) as Record<string, unknown>) };
 }
