@@ -379,6 +379,8 @@ class HttpFront {
     }
     if (await this.modern.accepts(req)) {
       if (this.closed) return jsonRpcError(res, 503, -32000, 'Warden is shutting down');
+      // A new history scope starts a session (every stdio server): it counts against the caps.
+      if (this.modern.opensScope(req, principal) && this.refuseOverCap(req, res, principal)) return;
       return this.modern.handle(req, res, principal);
     }
     if (req.method !== 'POST' || !isInitializeRequest(req.body)) {
@@ -401,10 +403,11 @@ class HttpFront {
    */
   private refuseOverCap(req: Request, res: Response, principal: Principal): boolean {
     const { maxSessions, maxSessionsPerPrincipal, idleTimeoutMs } = this.config.http;
-    const open = [...this.sessions.values(), ...this.pending];
+    const sessions = [...this.sessions.values(), ...this.pending];
     const key = principalKey(principal);
-    const mine = open.filter((s) => s.principalKey === key).length;
-    const reason = mine >= maxSessionsPerPrincipal ? 'per_principal' : open.length >= maxSessions ? 'total' : null;
+    const mine = sessions.filter((s) => s.principalKey === key).length + this.modern.scopeCount(key);
+    const total = sessions.length + this.modern.scopeCount();
+    const reason = mine >= maxSessionsPerPrincipal ? 'per_principal' : total >= maxSessions ? 'total' : null;
     if (!reason) return false;
     const idle =
       idleTimeoutMs > 0
@@ -425,11 +428,11 @@ class HttpFront {
         : [
             maxSessions,
             'http.maxSessions',
-            `Warden has ${open.length} open MCP sessions, the most http.maxSessions allows (${maxSessions}). ` +
+            `Warden has ${total} open MCP sessions, the most http.maxSessions allows (${maxSessions}). ` +
               `Fix: try again once sessions end; clients can ${free}; or ask the operator to raise http.maxSessions.`,
           ];
     this.metrics.sessionRefused(reason);
-    this.logger.warn('session refused: limit reached', { principal: principal.sub, reason, limit, open: open.length });
+    this.logger.warn('session refused: limit reached', { principal: principal.sub, reason, limit, open: total });
     const id = (req.body as { id?: unknown }).id ?? null;
     // 429: this principal's own sessions are the problem; 503: Warden is full, whoever asks.
     res.status(reason === 'per_principal' ? 429 : 503).json({

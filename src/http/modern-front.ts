@@ -39,10 +39,18 @@ export class ModernFront {
     return !(await isLegacyRequest(webRequest(req), req.body));
   }
 
-  /** Over HTTP a request's scope is its principal and the trace id of its traceparent. */
+  /** Whether this request would open a new history scope (which counts against the session caps). */
+  opensScope(req: Request, principal: Principal): boolean {
+    return !this.relay.hasScope(ticketOf(req, principal));
+  }
+
+  /** Open history scopes, of one principal (by the front's principal key) or all. */
+  scopeCount(principalKey?: string): number {
+    return this.relay.scopeCount(principalKey);
+  }
+
   async handle(req: Request, res: Response, principal: Principal): Promise<void> {
-    const meta = (req.body as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta ?? {};
-    const ticket = scopeTicket(principal, meta);
+    const ticket = ticketOf(req, principal);
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
     const response = await this.handler.fetch(webRequest(req, aborted.signal), {
@@ -56,6 +64,12 @@ export class ModernFront {
     await this.handler.close().catch(() => undefined);
     await this.relay.close();
   }
+}
+
+/** Over HTTP a request's scope is its principal and the trace id of its traceparent. */
+function ticketOf(req: Request, principal: Principal): ScopeTicket {
+  const meta = (req.body as { params?: { _meta?: Record<string, unknown> } } | undefined)?.params?._meta ?? {};
+  return scopeTicket(principal, meta);
 }
 
 /** The express request as a web Request; express.json already read the body, so it is re-serialized. */

@@ -107,6 +107,7 @@ export interface ScopeTicket {
  */
 export class ModernRelay {
   private readonly scopes = new Map<string, Promise<Scope>>();
+  private readonly tickets = new Map<string, ScopeTicket>();
   private readonly reaper: NodeJS.Timeout | undefined;
   private readonly rounds = new Map<string, Round>();
   private readonly codec: RequestStateCodec<ApprovalState>;
@@ -129,15 +130,21 @@ export class ModernRelay {
     }
   }
 
-  /** Open history scopes, for the session caps and metrics of the HTTP front. */
-  get openScopes(): number {
-    return this.scopes.size;
+  /** Open history scopes (of one principal, by its key): they count against the front's session caps. */
+  scopeCount(principalKey?: string): number {
+    if (principalKey === undefined) return this.scopes.size;
+    return [...this.tickets.values()].filter((t) => t.principalKey === principalKey).length;
+  }
+
+  hasScope(ticket: ScopeTicket): boolean {
+    return this.scopes.has(ticket.scopeKey);
   }
 
   async close(): Promise<void> {
     if (this.reaper) clearInterval(this.reaper);
     const scopes = [...this.scopes.values()];
     this.scopes.clear();
+    this.tickets.clear();
     await Promise.all(scopes.map((s) => s.then((scope) => scope.session.close()).catch(() => undefined)));
   }
 
@@ -320,7 +327,11 @@ export class ModernRelay {
     if (!scope) {
       scope = this.openScope(ticket);
       this.scopes.set(ticket.scopeKey, scope);
-      scope.catch(() => this.scopes.delete(ticket.scopeKey));
+      this.tickets.set(ticket.scopeKey, ticket);
+      scope.catch(() => {
+        this.scopes.delete(ticket.scopeKey);
+        this.tickets.delete(ticket.scopeKey);
+      });
     }
     return scope;
   }
@@ -358,6 +369,7 @@ export class ModernRelay {
       const scope = await pending.catch(() => null);
       if (!scope || scope.inflight > 0 || scope.lastUsed > cutoff) continue;
       this.scopes.delete(key);
+      this.tickets.delete(key);
       this.options.logger.info('2026-07-28 history scope closed: idle', { session_id: scope.session.session.id });
       await scope.session.close().catch(() => undefined);
     }

@@ -185,4 +185,38 @@ describe('MCP 2026-07-28 on the HTTP front', () => {
     expect(last.call['protocol_version']).toBe(MODERN);
     expect(last.call['traceparent']).toBe(trace('a'));
   });
+
+  test('new trace ids cannot open scopes past http.maxSessionsPerPrincipal (each one runs every stdio server)', async () => {
+    const capped = await startHttpWarden({ ...shippedConfig(), http: { maxSessionsPerPrincipal: 2 } });
+    try {
+      const list = (n: number) =>
+        rawRequest(`${capped.url}/mcp`, {
+          method: 'POST',
+          headers: {
+            ...MCP_HEADERS,
+            authorization: `Bearer ${PEOPLE.alice.token}`,
+            'mcp-protocol-version': MODERN,
+            'mcp-method': 'tools/list',
+          },
+          body: JSON.stringify({
+            jsonrpc: '2.0',
+            id: n,
+            method: 'tools/list',
+            params: {
+              _meta: envelope({ traceparent: `00-${String(n).repeat(32).slice(0, 32)}-${'1'.repeat(16)}-01` }),
+            },
+          }),
+        });
+      expect((await list(1)).status).toBe(200);
+      expect((await list(2)).status).toBe(200);
+      const third = await list(3);
+      expect(third.status).toBe(429);
+      expect(message(third)['id']).toBe(3);
+      expect(JSON.stringify(message(third)['error'])).toMatch(/http.maxSessionsPerPrincipal/);
+      // An open scope is still served.
+      expect((await list(1)).status).toBe(200);
+    } finally {
+      await capped.close();
+    }
+  });
 });
