@@ -95,6 +95,8 @@ test-deps:
 	bash scripts/sqlite-native.sh "$$(command -v node)" >/dev/null
 	bash scripts/sqlite-native.sh "$$(bash scripts/node-bin.sh 22)" >/dev/null
 	bash scripts/sqlite-native.sh "$$(bash scripts/node-bin.sh 24)" >/dev/null
+	@# The official Python MCP client (a real client of both eras), in a virtualenv in the same cache.
+	bash scripts/python-mcp.sh >/dev/null
 	@# The dashboard's browser test drives Debian's Chromium through playwright-core (no browser download).
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
