@@ -30,7 +30,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// The handshake-era suite (0.1.16), and 0.2.0-alpha.12 for a revision's frozen requirements.
 const SUITE_PACKAGE = '@modelcontextprotocol/conformance';
+const REQUIREMENTS_PACKAGE = '@modelcontextprotocol/conformance-2026';
 const SUMMARY_VERSION = 1;
 
 function fail(message) {
@@ -43,6 +45,7 @@ const { values: opts } = parseArgs({
     url: { type: 'string' },
     out: { type: 'string', default: join(REPO, 'test', '.tmp', 'conformance') },
     suite: { type: 'string', default: 'all' },
+    requirements: { type: 'string' },
     scenario: { type: 'string', multiple: true },
     summary: { type: 'string' },
     node: { type: 'string' },
@@ -66,7 +69,7 @@ if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
   fail(`--timeout must be a positive number of ms, got ${opts.timeout}`);
 
 const require = createRequire(import.meta.url);
-const pkgPath = require.resolve(`${SUITE_PACKAGE}/package.json`);
+const pkgPath = require.resolve(`${opts.requirements ? REQUIREMENTS_PACKAGE : SUITE_PACKAGE}/package.json`);
 const pkg = JSON.parse(readFileSync(pkgPath, 'utf8'));
 const harness = resolve(opts.harness ?? join(dirname(pkgPath), pkg.bin.conformance));
 if (!existsSync(harness)) fail(`suite entry point not found: ${harness}`);
@@ -113,7 +116,15 @@ function runSuite(args) {
 const started = Date.now();
 const runs = [];
 let expected;
-if (opts.scenario?.length) {
+/** With --requirements: scenarios the suite ran but does not score for the revision (extensions, pending). */
+let unscored = new Set();
+if (opts.requirements) {
+  // The revision's frozen scenario set; the suite names each one it runs, then those it does not score.
+  runs.push(await runSuite(['server', '--url', opts.url, '--requirements', opts.requirements, '-o', runDir]));
+  expected = [...runs[0].stdout.matchAll(/^=== Running scenario: (\S+) ===$/gm)].map((m) => m[1]);
+  const notScored = runs[0].stdout.split(/^Not scored for .*$/m)[1] ?? '';
+  unscored = new Set([...notScored.matchAll(/^\s+[✓✗] (\S+) \(/gm)].map((m) => m[1]));
+} else if (opts.scenario?.length) {
   expected = opts.scenario;
   for (const name of expected) {
     runs.push(await runSuite(['server', '--url', opts.url, '--scenario', name, '-o', runDir]));
@@ -139,7 +150,8 @@ for (const name of expected) {
   const pattern = new RegExp(`^server-${escape(name)}-\\d{4}-\\d{2}-\\d{2}T[\\d-]+Z$`);
   const dir = resultDirs.find((d) => pattern.test(d));
   let checks;
-  if (dir) {
+  // A scenario that crashed may leave its directory without checks.json: that is a failure too.
+  if (dir && existsSync(join(runDir, dir, 'checks.json'))) {
     checks = JSON.parse(readFileSync(join(runDir, dir, 'checks.json'), 'utf8'));
   } else {
     checks = [
@@ -154,6 +166,7 @@ for (const name of expected) {
   const brief = (c) => ({ id: c.id, message: c.errorMessage ?? c.description ?? '' });
   scenarios[name] = {
     passed: count('FAILURE') === 0,
+    scored: !unscored.has(name),
     checks: { success: count('SUCCESS'), failure: count('FAILURE'), warning: count('WARNING'), info: count('INFO') },
     failures: checks.filter((c) => c.status === 'FAILURE').map(brief),
     warnings: checks.filter((c) => c.status === 'WARNING').map(brief),
@@ -174,6 +187,8 @@ const summary = {
   passed: values.filter((s) => s.passed).length,
   failed: values.filter((s) => !s.passed).length,
   warnings: values.reduce((n, s) => n + s.checks.warning, 0),
+  requirements: opts.requirements ?? null,
+  scored: { total: values.filter((s) => s.scored).length, passed: values.filter((s) => s.scored && s.passed).length },
   scenarios,
 };
 

@@ -34,6 +34,8 @@ export interface CheckBrief {
 export interface ScenarioResult {
   /** No FAILURE check: the suite's own verdict. */
   passed: boolean;
+  /** Counted for the revision (with `requirements`; extension and pending scenarios are not). */
+  scored: boolean;
   checks: { success: number; failure: number; warning: number; info: number };
   failures: CheckBrief[];
   warnings: CheckBrief[];
@@ -54,6 +56,9 @@ export interface Summary {
   passed: number;
   failed: number;
   warnings: number;
+  /** The revision whose frozen requirements were run (`--requirements`), or null for the 0.1.16 suite. */
+  requirements: string | null;
+  scored: { total: number; passed: number };
   scenarios: Record<string, ScenarioResult>;
 }
 
@@ -64,6 +69,8 @@ export interface RunOptions {
   harness?: string;
   /** Kill the suite after this long (default 120 s). */
   timeoutMs?: number;
+  /** Run the scenarios a spec revision requires (suite 0.2.0-alpha.12), e.g. '2026-07-28'. */
+  requirements?: string;
 }
 
 /**
@@ -85,6 +92,7 @@ export async function runConformance(url: string, options: RunOptions = {}): Pro
   for (const name of options.scenarios ?? []) args.push('--scenario', name);
   if (options.harness) args.push('--harness', options.harness);
   if (options.timeoutMs) args.push('--timeout', String(options.timeoutMs));
+  if (options.requirements) args.push('--requirements', options.requirements);
 
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
