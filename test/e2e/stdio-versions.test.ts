@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { describe, expect, test } from 'vitest';
 import { writeWardenConfig } from '../helpers/http.js';
-import { CLI, POLICIES, SERVERS, WARDEN_NODE, nodeServer, textOf, wardenNodeEnv } from '../helpers/warden.js';
+import { CLI, POLICIES, SERVERS, WARDEN_NODE, nodeServer, textOf, wardenEnv } from '../helpers/warden.js';
 
 // Warden speaks the handshake-era versions over stdio. A request before initialize used to wait in
 // the session gate for an initialize that a 2026-07-28 client never sends: a v2 client negotiating
@@ -14,13 +14,6 @@ import { CLI, POLICIES, SERVERS, WARDEN_NODE, nodeServer, textOf, wardenNodeEnv 
 const config = (): Record<string, unknown> => ({
   mcpServers: { faulty: nodeServer(join(SERVERS, 'faulty.js'), '$CALL_LOG') },
   policy: { bundle: join(POLICIES, 'allow-all') },
-});
-
-const env = (): Record<string, string> => ({
-  PATH: process.env['PATH'] ?? '',
-  HOME: process.env['HOME'] ?? '',
-  WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
-  ...wardenNodeEnv(),
 });
 
 /** The 2026-07-28 per-request `_meta` envelope a modern client puts on every request. */
@@ -37,7 +30,7 @@ describe('warden serve (stdio): clients of the 2026-07-28 revision', () => {
     const transport = new StdioClientTransport({
       command: WARDEN_NODE,
       args: [CLI, 'serve', '--config', files.configPath],
-      env: env(),
+      env: wardenEnv(),
       stderr: 'pipe',
     });
     const client = new Client({ name: 'warden-e2e-v2', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
@@ -60,7 +53,7 @@ describe('warden serve (stdio): clients of the 2026-07-28 revision', () => {
   test('a raw server/discover before initialize gets -32022 with its id and the versions Warden speaks', async () => {
     const files = writeWardenConfig(config(), 'stdio-versions');
     const child = spawn(WARDEN_NODE, [CLI, 'serve', '--config', files.configPath], {
-      env: env(),
+      env: wardenEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
