@@ -19,7 +19,7 @@ import {
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
 import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
-import { PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
+import { DEFAULT_ENTRYPOINT, PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
 import {
   AuditView,
   BUCKETS,
@@ -457,7 +457,7 @@ export function registerAuditCommands(
  * status file is written and nothing is watched, so a running Warden's files are left alone.
  */
 async function openPolicy(config: WardenConfig | null, bundle: string | undefined): Promise<PolicyRuntime | null> {
-  const entrypoint = config?.policy.entrypoint ?? 'mcp/decision';
+  const entrypoint = config?.policy.entrypoint ?? DEFAULT_ENTRYPOINT;
   let runtime: PolicyRuntime;
   if (bundle) runtime = PolicyRuntime.forSource(/^https?:\/\//.test(bundle) ? bundle : resolve(bundle), entrypoint);
   else if (config) runtime = new PolicyRuntime(runtimeOptionsFromConfig(config, READ_ONLY_POLICY));

@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import YAML, { type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { ConfigError } from '../common/index.js';
 import { parseConfig, SHIPPED_POLICY } from '../config/index.js';
-import { loadDirectoryBundle, SHIPPED_POLICY_DIR } from '../policy/index.js';
+import { DEFAULT_ENTRYPOINT, loadDirectoryBundle, SHIPPED_POLICY_DIR } from '../policy/index.js';
 import {
   candidatePaths,
   CLIENT_NAMES,
@@ -117,7 +117,7 @@ export async function runInit(
     const stand = Object.fromEntries(referenced.map((k) => [k, env[k] || 'set-by-the-client']));
     parseConfig(yamlText, outPath, { ...env, ...stand });
     step(3);
-    await loadDirectoryBundle({ name: 'policy', dir: SHIPPED_POLICY_DIR, entrypoint: 'mcp/decision' });
+    await loadDirectoryBundle({ name: 'policy', dir: SHIPPED_POLICY_DIR, entrypoint: DEFAULT_ENTRYPOINT });
     step(4);
 
     lines.push(`read the ${CLIENT_NAMES[client.kind]} config ${client.path}:`);

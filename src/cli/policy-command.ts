@@ -7,6 +7,7 @@ import { loadConfig } from '../config/index.js';
 import {
   buildBundleFile,
   DEFAULT_COVERAGE_MIN,
+  DEFAULT_ENTRYPOINT,
   DEFAULT_POLICY_DIRS,
   formatCoverage,
   formatLintProblem,
@@ -43,8 +44,6 @@ interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
 }
-
-const DEFAULT_ENTRYPOINT = 'mcp/decision';
 
 /** `warden policy build|test|eval|fmt|lint|status|rollback|reload`. Exit codes: 0 ok, 1 failures found, 2 usage or tool errors. */
 export function registerPolicyCommands(program: Command, io: Io, setExit: (code: number) => void): void {

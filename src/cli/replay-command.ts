@@ -7,6 +7,7 @@ import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index
 import {
   composeBundles,
   DEFAULT_BUNDLE_LIMITS,
+  DEFAULT_ENTRYPOINT,
   DEFAULT_EVALUATION_BUDGET,
   loadDirectoryBundle,
   loadTarball,
@@ -57,7 +58,7 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       '-b, --bundle <source...>',
       'the new policy: a directory, a bundle .tar.gz or an http(s) bundle URL; several as NAME=SOURCE',
     )
-    .option('-e, --entrypoint <path>', "decision entrypoint (default: the config's, else mcp/decision)")
+    .option('-e, --entrypoint <path>', `decision entrypoint (default: the config's, else ${DEFAULT_ENTRYPOINT})`)
     .option(
       '--since <time>',
       'compare only decisions from this time on (ISO 8601, or an age: 24h, 7d); sessions are still rebuilt from their start',
@@ -93,7 +94,7 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
           'replay_usage',
           'warden replay needs --store URL (sqlite:PATH or postgres://…) or --config FILE',
         );
-      const entrypoint = opts.entrypoint ?? config?.policy.entrypoint ?? 'mcp/decision';
+      const entrypoint = opts.entrypoint ?? config?.policy.entrypoint ?? DEFAULT_ENTRYPOINT;
       // Without --config, the defaults the recorded Warden had (one place: config's SESSION_DEFAULTS).
       const recorded = config?.session ?? SESSION_DEFAULTS;
       const session = {

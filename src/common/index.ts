@@ -8,6 +8,8 @@ export {
   ToolchainError,
   describeError,
 } from './errors.js';
+export { deferred } from './deferred.js';
+export type { Deferred } from './deferred.js';
 export { createLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
 export { canonicalJson, compactJson, copyJson, JsonShapeError, measureJson, setOwn } from './json.js';

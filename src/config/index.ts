@@ -3,6 +3,7 @@ export {
   parseConfig,
   CONFIG_SCHEMA,
   DEFAULT_BUNDLE_LIMITS,
+  DEFAULT_ENTRYPOINT,
   SESSION_DEFAULTS,
   SHIPPED_POLICY,
 } from './load.js';

@@ -33,6 +33,12 @@ const DEFAULT_MAX_URI_LENGTH = 8192;
 export const SHIPPED_POLICY = 'builtin:shipped';
 const SHIPPED_POLICY_DIR = fileURLToPath(new URL('../../policy', import.meta.url));
 
+/**
+ * The decision entrypoint when `policy.entrypoint` is not set (`data.mcp.decision`). Defined here,
+ * where config defaults live, since config may not import policy; the policy part re-exports it.
+ */
+export const DEFAULT_ENTRYPOINT = 'mcp/decision';
+
 /** The JSON Schema every config is validated against (shipped as `schema/warden.schema.json`). */
 export const CONFIG_SCHEMA: Record<string, unknown> = JSON.parse(readFileSync(SCHEMA_URL, 'utf8'));
 
@@ -323,7 +329,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     servers: Object.freeze(servers),
     policy: Object.freeze({
       ...policySources,
-      entrypoint: raw.policy.entrypoint ?? 'mcp/decision',
+      entrypoint: raw.policy.entrypoint ?? DEFAULT_ENTRYPOINT,
       mode: raw.policy.mode ?? 'enforce',
       watch: raw.policy.watch ?? false,
       evaluation: Object.freeze({

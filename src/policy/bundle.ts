@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import YAML from 'yaml';
 import { PolicyError } from '../common/index.js';
+import { DEFAULT_ENTRYPOINT } from '../config/index.js';
 import {
   DEFAULT_BUNDLE_LIMITS,
   UNLIMITED,
@@ -327,6 +328,9 @@ export async function compileSnapshot(
     rmSync(work, { recursive: true, force: true });
   }
 }
+
+/** The decision entrypoint a policy is built and evaluated with unless told otherwise (config's default). */
+export { DEFAULT_ENTRYPOINT };
 
 /** OPA's decision-log masking rule: `data.system.log.mask`, evaluated with the event as input. */
 export const MASK_ENTRYPOINT = 'system/log/mask';

@@ -44,6 +44,7 @@ export {
   regoLocation,
   OPTIONAL_ENTRYPOINTS,
   MASK_ENTRYPOINT,
+  DEFAULT_ENTRYPOINT,
   definedOptionalEntrypoints,
 } from './bundle.js';
 export type { LoadedBundle, RegoLocation } from './bundle.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PolicyError, describeError } from '../common/index.js';
+import { PolicyError, deferred, describeError } from '../common/index.js';
 import { DEFAULT_EVALUATION_BUDGET, memoryMessage, timeoutMessage, type EvaluationBudget } from './budget.js';
 import {
   entrypointMissing,
@@ -306,12 +306,8 @@ export class WorkerEngine {
   }
 
   private spawn(): Live {
-    let markReady!: () => void;
-    let markFailed!: (err: unknown) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      markFailed = reject;
-    });
+    const loaded = deferred<void>();
+    const ready = loaded.promise;
     ready.catch(() => undefined);
     const thread = new Worker(workerScript(), {
       workerData: this.init,
@@ -328,7 +324,7 @@ export class WorkerEngine {
     const loadTimer = setTimeout(() => {
       const what = `bundle ${this.bundle.source} (revision ${this.bundle.revision})`;
       const message = `${what} did not load into a policy worker within ${LOAD_TIMEOUT_MS} ms`;
-      markFailed(new PolicyError('policy_load_timeout', message));
+      loaded.reject(new PolicyError('policy_load_timeout', message));
       void thread.terminate().catch(() => undefined);
     }, LOAD_TIMEOUT_MS);
     loadTimer.unref();
@@ -337,10 +333,10 @@ export class WorkerEngine {
         clearTimeout(loadTimer);
         live.started = true;
         this.entrypointNames = new Set(reply.entrypoints);
-        markReady();
+        loaded.resolve();
       } else if (reply.type === 'load_failed') {
         clearTimeout(loadTimer);
-        markFailed(new PolicyError(reply.code, reply.message));
+        loaded.reject(new PolicyError(reply.code, reply.message));
         void thread.terminate().catch(() => undefined);
       } else if (this.inFlight?.live === live && this.inFlight.id === reply.id) {
         const inFlight = this.inFlight;
@@ -358,7 +354,7 @@ export class WorkerEngine {
       clearTimeout(loadTimer);
       const why = live.error ? describeError(live.error) : `exit code ${code}`;
       const what = `bundle ${this.bundle.source}`;
-      markFailed(new PolicyError('policy_worker_failed', `the policy worker stopped while loading ${what}: ${why}`));
+      loaded.reject(new PolicyError('policy_worker_failed', `the policy worker stopped while loading ${what}: ${why}`));
       if (this.live === live) this.live = null;
       const inFlight = this.inFlight;
       if (inFlight?.live === live) {

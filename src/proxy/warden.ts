@@ -18,7 +18,7 @@ import {
   type DecisionLogEvent,
   type DecisionLogSink,
 } from '../audit/index.js';
-import { describeError, type Logger } from '../common/index.js';
+import { deferred, describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
 import { MASK_ENTRYPOINT, PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
@@ -243,12 +243,8 @@ export class Warden {
     let pool: DownstreamPool | null = null;
     let server: Server | null = null;
     let closed = false;
-    let markReady!: () => void;
-    let markFailed!: (err: unknown) => void;
-    const ready = new Promise<void>((resolve, reject) => {
-      markReady = resolve;
-      markFailed = reject;
-    });
+    const initialized = deferred<void>();
+    const ready = initialized.promise;
     ready.catch(() => undefined);
 
     const proxySession: ProxySession = {
@@ -348,10 +344,10 @@ export class Warden {
         relay = created.relay;
         server.onclose = () => void proxySession.close();
         await server.connect(gate);
-        markReady();
+        initialized.resolve();
       } catch (err) {
         this.logger.error(describeError(err), { session_id: session.id });
-        markFailed(err);
+        initialized.reject(err);
         await pool?.close();
         pool = null;
         throw err;

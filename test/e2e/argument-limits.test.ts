@@ -3,7 +3,17 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { MCP_HEADERS, connectHttp, rawRequest, spawnHttpWarden, writeWardenConfig } from '../helpers/http.js';
 import type { WardenFiles } from '../helpers/http.js';
-import { CLI, POLICIES, SERVERS, nodeServer, readJsonl, startWarden, textOf } from '../helpers/warden.js';
+import {
+  CLI,
+  POLICIES,
+  SERVERS,
+  WARDEN_NODE,
+  nodeServer,
+  readJsonl,
+  startWarden,
+  textOf,
+  wardenEnv,
+} from '../helpers/warden.js';
 import type { RunningWarden } from '../helpers/warden.js';
 
 // Issue 11, break 6: arguments nested about 2,000 deep overflowed the recursive canonicalisation,
@@ -91,12 +101,8 @@ async function rawStdioWarden(files: WardenFiles): Promise<{
   close(): Promise<number | null>;
   stderr(): string;
 }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', files.configPath], {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '',
-      WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
-    },
+  const child = spawn(WARDEN_NODE, [CLI, 'serve', '--config', files.configPath], {
+    env: wardenEnv(),
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -6,7 +6,17 @@ import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import YAML from 'yaml';
-import { CLI, EXAMPLES, FIXTURES, eventually, readJsonl, tempDir, textOf } from '../helpers/warden.js';
+import {
+  CLI,
+  EXAMPLES,
+  FIXTURES,
+  WARDEN_NODE,
+  eventually,
+  readJsonl,
+  tempDir,
+  textOf,
+  wardenEnv,
+} from '../helpers/warden.js';
 
 const CLIENTS = join(FIXTURES, 'clients');
 
@@ -19,9 +29,9 @@ async function warden(
   const home = join(cwd, '.home');
   mkdirSync(home, { recursive: true });
   try {
-    const r = await promisify(execFile)(process.execPath, [CLI, ...args], {
+    const r = await promisify(execFile)(WARDEN_NODE, [CLI, ...args], {
       cwd,
-      env: { PATH: process.env['PATH'] ?? '', HOME: home, WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...env },
+      env: wardenEnv({ HOME: home, ...env }),
       timeout: 30_000,
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
@@ -246,9 +256,9 @@ describe('warden init → serve (monitor) → policy enforce', () => {
     ).mcpServers.warden;
     expect(entry.args.slice(0, 3)).toEqual(['-y', 'mcp-warden', 'serve']);
     const transport = new StdioClientTransport({
-      command: process.execPath,
+      command: WARDEN_NODE,
       args: [CLI, ...entry.args.slice(2)],
-      env: { PATH: process.env['PATH'] ?? '', HOME: cwd, WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...entry.env },
+      env: wardenEnv({ HOME: cwd, ...entry.env }),
       cwd,
       stderr: 'pipe',
     });

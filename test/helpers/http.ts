@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { createLogger } from '../../src/common/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startHttpServer, type HttpServerHandle } from '../../src/http/index.js';
-import { CLI, WARDEN_NODE, readJsonl, tempDir, wardenNodeEnv } from './warden.js';
+import { CLI, WARDEN_NODE, readJsonl, tempDir, wardenEnv } from './warden.js';
 
 export interface WardenFiles {
   dir: string;
@@ -77,13 +77,7 @@ export async function spawnHttpWarden(
   const host = options.host ? ['--host', options.host] : [];
   const args = [CLI, 'serve', '--config', files.configPath, '--http', '0', ...host];
   const child = spawn(WARDEN_NODE, args, {
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '',
-      WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
-      ...wardenNodeEnv(),
-      ...options.env,
-    },
+    env: wardenEnv(options.env),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -124,8 +118,7 @@ export function runCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ code: number | null; stderr: string }> {
-  const base = { PATH: process.env['PATH'] ?? '', WARDEN_OPA: process.env['WARDEN_OPA'] ?? '', ...wardenNodeEnv() };
-  const child = spawn(WARDEN_NODE, [CLI, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(WARDEN_NODE, [CLI, ...args], { env: wardenEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   return new Promise((r) => child.once('exit', (code) => r({ code, stderr })));

@@ -26,6 +26,20 @@ export function wardenNodeEnv(): Record<string, string> {
   return options ? { NODE_OPTIONS: options } : {};
 }
 
+/**
+ * The whole environment of a Warden process spawned by a test under {@link WARDEN_NODE}: PATH, HOME
+ * and WARDEN_OPA from the test's own, that Node's options, then `extra` (which wins).
+ */
+export function wardenEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '',
+    HOME: process.env['HOME'] ?? '',
+    WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
+    ...wardenNodeEnv(),
+    ...extra,
+  };
+}
+
 /** A stdio server entry for a fixture or example server script, recording calls to `log`. */
 export function nodeServer(script: string, log: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { command: process.execPath, args: [script], env: { WARDEN_EXAMPLE_LOG: log }, ...extra };
@@ -76,13 +90,7 @@ export async function startWarden(
   const transport = new StdioClientTransport({
     command: WARDEN_NODE,
     args: [CLI, 'serve', '--config', configPath],
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '',
-      WARDEN_OPA: process.env['WARDEN_OPA'] ?? '',
-      ...wardenNodeEnv(),
-      ...options.env,
-    },
+    env: wardenEnv(options.env),
     stderr: 'pipe',
   });
   let stderr = '';
