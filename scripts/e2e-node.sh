@@ -23,6 +23,7 @@ cd "$repo"
 WARDEN_TEST_NODE="$node" WARDEN_TEST_NODE_OPTIONS="--import=$hook" npx vitest run \
   test/e2e/node-version.test.ts \
   test/e2e/stdio-core.test.ts \
+  test/e2e/modern-stdio.test.ts \
   test/e2e/http-cli.test.ts \
   test/e2e/approval.test.ts \
   test/e2e/demo.test.ts

@@ -80,6 +80,11 @@ export class SessionGate implements Transport {
    * instead would leave it unanswered until an `initialize` that such a client never sends.
    */
   private refuseBeforeInitialize(request: JSONRPCRequest): void {
+    // The handshake-era lifecycle allows a ping before initialize.
+    if (request.method === 'ping') {
+      void this.inner.send({ jsonrpc: '2.0', id: request.id, result: {} }).catch(() => undefined);
+      return;
+    }
     const meta = (request.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
     const requested = meta?.[PROTOCOL_VERSION_META_KEY];
     const data = {
@@ -87,9 +92,10 @@ export class SessionGate implements Transport {
       ...(typeof requested === 'string' ? { requested } : {}),
     };
     const message =
-      `Warden speaks the handshake-era MCP versions over stdio (${HANDSHAKE_VERSIONS.join(', ')})` +
-      `${typeof requested === 'string' ? `, not ${requested}` : ''}: send initialize to open the session ` +
-      `before ${request.method}`;
+      `this stdio connection is in the handshake era (${HANDSHAKE_VERSIONS.join(', ')}), since its first request ` +
+      `carried no 2026-07-28 envelope${typeof requested === 'string' ? ` (it asked for ${requested})` : ''}: send ` +
+      `initialize before ${request.method}, or start a new connection whose first request carries the ` +
+      '2026-07-28 envelope (docs/protocol.md)';
     this.inner
       .send({ jsonrpc: '2.0', id: request.id, error: { code: UNSUPPORTED_PROTOCOL_VERSION, message, data } })
       .catch((err: unknown) => this.onerror?.(err instanceof Error ? err : new Error(describeError(err))));
