@@ -100,10 +100,10 @@ export interface ScopeTicket {
 }
 
 /**
- * Serves MCP 2026-07-28 on `/mcp`: requests without a session whose envelope names the stateless
- * revision. The v2 SDK's handler does the wire work (era classification, `_meta` envelope,
- * `Mcp-Method`/`Mcp-Name` header checks, `server/discover`, `resultType`, error statuses); this
- * layer only binds each request to its history scope and relays it to that scope's session.
+ * The 2026-07-28 side of both fronts, below the v2 SDK's wire handling (createMcpHandler on HTTP,
+ * serveStdio on stdio): builds the SDK server a request is served by, binds it to its history
+ * scope, relays it to that scope's session, and turns the approval gate's question into an
+ * input_required round with a sealed requestState (docs/protocol.md).
  */
 export class ModernRelay {
   private readonly scopes = new Map<string, Promise<Scope>>();
@@ -112,12 +112,9 @@ export class ModernRelay {
   private readonly rounds = new Map<string, Round>();
   private readonly codec: RequestStateCodec<ApprovalState>;
 
+  private warnedKey = false;
+
   constructor(private readonly options: ModernRelayOptions) {
-    if (!options.stateKey)
-      options.logger.warn(
-        'approval.stateKey is not set: approvals asked of 2026-07-28 clients are sealed with a per-process key, ' +
-          'so a retry must reach this same Warden instance',
-      );
     // Bound to the principal through the payload's digest of it (verifyState), not the codec's
     // bind: one server instance serves a stdio connection, whose requests carry no HTTP context.
     this.codec = createRequestStateCodec<ApprovalState>({
@@ -223,6 +220,7 @@ export class ModernRelay {
       if ('result' in first) return first.result as Record<string, unknown>;
       stop.abort();
       call.catch(() => undefined);
+      this.warnPerProcessKey();
       const state: ApprovalState = {
         principal: principalDigest(ticket),
         tool: String(params['name']),
@@ -241,6 +239,17 @@ export class ModernRelay {
       scope.inflight -= 1;
       scope.lastUsed = Date.now();
     }
+  }
+
+  /** Said once, when the first approval round is sealed with a key only this process holds. */
+  private warnPerProcessKey(): void {
+    if (this.options.stateKey || this.warnedKey) return;
+    this.warnedKey = true;
+    this.options.logger.warn(
+      'approval.stateKey is not set: approvals asked of 2026-07-28 clients are sealed with a per-process key, ' +
+        'so their retries must reach this same Warden instance. Fix: set approval.stateKey (32+ characters, ' +
+        'the same on every instance)',
+    );
   }
 
   /**
