@@ -1,4 +1,4 @@
-import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   ErrorCode,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -7,8 +7,7 @@ import {
   type MessageExtraInfo,
 } from '@modelcontextprotocol/sdk/types.js';
 import { describeError } from '../common/index.js';
-
-type Buffered = { message: JSONRPCMessage; extra: MessageExtraInfo | undefined };
+import { HeldTransport } from './held-transport.js';
 
 /** JSON-RPC code of UnsupportedProtocolVersion (MCP 2026-07-28); the v1 SDK's ErrorCode has no name for it. */
 const UNSUPPORTED_PROTOCOL_VERSION = -32022;
@@ -24,37 +23,22 @@ const HANDSHAKE_VERSIONS: readonly string[] = [...SUPPORTED_PROTOCOL_VERSIONS].s
  * Then the SDK server is connected to this gate, which replays what arrived meanwhile. A request
  * before `initialize` is answered at once with UnsupportedProtocolVersion; notifications wait.
  */
-export class SessionGate implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
-  private buffer: Buffered[] = [];
-  private connected = false;
+export class SessionGate extends HeldTransport {
   private initializing = false;
 
   constructor(
-    private readonly inner: Transport,
+    inner: Transport,
     private readonly onInitialize: (request: JSONRPCRequest) => Promise<void>,
-  ) {}
-
-  /** Starts the client transport and begins listening for `initialize`. */
-  async open(): Promise<void> {
-    this.inner.onclose = () => this.onclose?.();
-    this.inner.onerror = (error) => this.onerror?.(error);
-    this.inner.onmessage = (message, extra) => this.receive(message, extra);
-    await this.inner.start();
+  ) {
+    super(inner);
   }
 
-  private receive(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
-    if (this.connected) {
-      this.onmessage?.(message, extra);
-      return;
-    }
+  protected arrived(message: JSONRPCMessage, extra: MessageExtraInfo | undefined): void {
     if (!this.initializing && 'method' in message && 'id' in message && message.method !== 'initialize') {
       this.refuseBeforeInitialize(message as JSONRPCRequest);
       return;
     }
-    this.buffer.push({ message, extra });
+    this.hold(message, extra);
     if (!this.initializing && 'method' in message && message.method === 'initialize' && 'id' in message) {
       this.initializing = true;
       const request = message as JSONRPCRequest;
@@ -67,7 +51,7 @@ export class SessionGate implements Transport {
             error: { code: ErrorCode.InternalError, message: describeError(err) },
           })
           .catch(() => undefined);
-        this.buffer = [];
+        this.dropHeld();
       });
     }
   }
@@ -99,29 +83,5 @@ export class SessionGate implements Transport {
     this.inner
       .send({ jsonrpc: '2.0', id: request.id, error: { code: UNSUPPORTED_PROTOCOL_VERSION, message, data } })
       .catch((err: unknown) => this.onerror?.(err instanceof Error ? err : new Error(describeError(err))));
-  }
-
-  /** Called by the SDK server's connect(): replays everything received before it was ready. */
-  async start(): Promise<void> {
-    this.connected = true;
-    const pending = this.buffer;
-    this.buffer = [];
-    for (const { message, extra } of pending) this.onmessage?.(message, extra);
-  }
-
-  get sessionId(): string | undefined {
-    return this.inner.sessionId;
-  }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    return this.inner.send(message, options);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  setProtocolVersion(version: string): void {
-    this.inner.setProtocolVersion?.(version);
   }
 }
