@@ -9,6 +9,7 @@ import { POLICIES, SERVERS, nodeServer, textOf } from '../helpers/warden.js';
 import {
   MCP_HEADERS,
   rawRequest,
+  rpcMessage,
   spawnHttpWarden,
   startHttpWarden,
   type InProcessWarden,
@@ -110,15 +111,7 @@ async function rawEcho(
     },
     body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params }),
   });
-  const body = res.body.includes('data:')
-    ? res.body
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim())
-        .filter(Boolean)
-        .at(-1)!
-    : res.body;
-  return { status: res.status, msg: JSON.parse(body) as Record<string, unknown> };
+  return { status: res.status, msg: rpcMessage(res) };
 }
 
 async function firstRound(x: AnyWarden, who: Who, message: string): Promise<string> {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { textOf } from '../helpers/warden.js';
-import { MCP_HEADERS, rawRequest, startHttpWarden, type InProcessWarden } from '../helpers/http.js';
+import { MCP_HEADERS, rawRequest, rpcMessage, startHttpWarden, type InProcessWarden } from '../helpers/http.js';
 import { PEOPLE, agent, shippedConfig, type Person } from '../http/admin-helpers.js';
 
 const MODERN = '2026-07-28';
@@ -56,20 +56,6 @@ function post(body: Record<string, unknown>, headers: Record<string, string> = {
   });
 }
 
-/** The JSON-RPC message of a response, whether it came as JSON or as one SSE event. */
-function message(res: { body: string; headers: Record<string, unknown> }): Record<string, unknown> {
-  if (String(res.headers['content-type']).includes('text/event-stream')) {
-    const data = res.body
-      .split('\n')
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).trim())
-      .filter(Boolean)
-      .map((d) => JSON.parse(d) as Record<string, unknown>);
-    return data.find((m) => 'result' in m || 'error' in m)!;
-  }
-  return JSON.parse(res.body) as Record<string, unknown>;
-}
-
 describe('MCP 2026-07-28 on the HTTP front', () => {
   test('a client pinned to 2026-07-28 discovers Warden, lists the tools and is governed by policy', async () => {
     const a = await modernClient('alice');
@@ -104,7 +90,7 @@ describe('MCP 2026-07-28 on the HTTP front', () => {
   test('server/discover names Warden, the revision and the aggregated capabilities', async () => {
     const res = await post({ id: 'd1', method: 'server/discover', params: { _meta: envelope() } });
     expect(res.status).toBe(200);
-    const msg = message(res);
+    const msg = rpcMessage(res);
     expect(msg['id']).toBe('d1');
     const result = msg['result'] as Record<string, unknown>;
     expect(result['supportedVersions']).toContain(MODERN);
@@ -115,7 +101,7 @@ describe('MCP 2026-07-28 on the HTTP front', () => {
 
   test('tools/list carries resultType, ttlMs 0 and a private cacheScope', async () => {
     const res = await post({ id: 2, method: 'tools/list', params: { _meta: envelope() } });
-    const result = message(res)['result'] as Record<string, unknown>;
+    const result = rpcMessage(res)['result'] as Record<string, unknown>;
     expect(result['resultType']).toBe('complete');
     expect(result['ttlMs']).toBe(0);
     expect(result['cacheScope']).toBe('private');
@@ -132,7 +118,7 @@ describe('MCP 2026-07-28 on the HTTP front', () => {
       headers,
     );
     expect(res.status).toBe(400);
-    const msg = message(res);
+    const msg = rpcMessage(res);
     expect(msg['id']).toBe(41);
     expect((msg['error'] as { code: number }).code).toBe(-32020);
     expect(w.executed().length).toBe(before);
@@ -149,13 +135,13 @@ describe('MCP 2026-07-28 on the HTTP front', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 42, method: 'tools/list', params: { _meta: envelope() } }),
     });
     expect(res.status).toBe(400);
-    expect(message(res)['id']).toBe(42);
+    expect(rpcMessage(res)['id']).toBe(42);
   });
 
   test('an unknown method is -32601 at HTTP 404 with the request id', async () => {
     const res = await post({ id: 'u', method: 'nope/nothing', params: { _meta: envelope() } });
     expect(res.status).toBe(404);
-    const msg = message(res);
+    const msg = rpcMessage(res);
     expect(msg['id']).toBe('u');
     expect((msg['error'] as { code: number }).code).toBe(-32601);
   });
@@ -171,7 +157,7 @@ describe('MCP 2026-07-28 on the HTTP front', () => {
         },
         {},
         who,
-      ).then((r) => message(r)['result'] as { isError?: boolean; content: { text: string }[] });
+      ).then((r) => rpcMessage(r)['result'] as { isError?: boolean; content: { text: string }[] });
     for (const name of ['run_tests', 'security_scan']) expect((await call(1, name, trace('a'))).isError).toBeFalsy();
     // Another trace of the same principal, and the same trace id under another principal: fresh history.
     const otherTrace = await call(2, 'deploy_to_production', trace('b'));
@@ -211,8 +197,8 @@ describe('MCP 2026-07-28 on the HTTP front', () => {
       expect((await list(2)).status).toBe(200);
       const third = await list(3);
       expect(third.status).toBe(429);
-      expect(message(third)['id']).toBe(3);
-      expect(JSON.stringify(message(third)['error'])).toMatch(/http.maxSessionsPerPrincipal/);
+      expect(rpcMessage(third)['id']).toBe(3);
+      expect(JSON.stringify(rpcMessage(third)['error'])).toMatch(/http.maxSessionsPerPrincipal/);
       // An open scope is still served.
       expect((await list(1)).status).toBe(200);
     } finally {

@@ -178,6 +178,20 @@ export function rawRequest(
   });
 }
 
+/** The JSON-RPC answer (result or error) of a raw POST, sent as JSON or within an SSE stream. */
+export function rpcMessage(res: RawResponse): Record<string, unknown> {
+  if (!String(res.headers['content-type']).includes('text/event-stream')) return res.json();
+  const messages = res.body
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trim())
+    .filter(Boolean)
+    .map((d) => JSON.parse(d) as Record<string, unknown>);
+  const answer = messages.find((m) => 'result' in m || 'error' in m);
+  if (!answer) throw new Error(`no JSON-RPC answer in the SSE stream: ${res.body}`);
+  return answer;
+}
+
 /** An initialize request body, for raw POSTs. */
 export const INITIALIZE = JSON.stringify({
   jsonrpc: '2.0',
