@@ -13,7 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { canonicalJson, describeError, type Logger } from '../common/index.js';
 import type { Principal } from '../config/index.js';
-import { ROUND_META_KEY } from './server.js';
+import { ROUND_META_KEY, stripPrefix } from './server.js';
 import { WARDEN_NAME, WARDEN_VERSION, type ProxySession, type Warden } from './warden.js';
 
 /** The stateless revision this front serves beside the handshake-era sessions of front.ts. */
@@ -422,9 +422,4 @@ function argumentsDigest(args: unknown): string {
   return createHash('sha256')
     .update(canonicalJson(args ?? {}) ?? '')
     .digest('hex');
-}
-
-function stripPrefix(message: string, code: number): string {
-  const prefix = `MCP error ${code}: `;
-  return message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }

@@ -456,7 +456,8 @@ function relayable(err: unknown): Error {
   return new McpError(ErrorCode.InternalError, describeError(err));
 }
 
-function stripPrefix(message: string, code: number): string {
+/** An SDK error's message without the "MCP error <code>: " prefixes the SDK puts before it. */
+export function stripPrefix(message: string, code: number): string {
   const prefix = `MCP error ${code}: `;
   let m = message;
   while (m.startsWith(prefix)) m = m.slice(prefix.length);
