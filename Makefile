@@ -68,8 +68,8 @@ lint-ts: deps
 	npx prettier --check --log-level warn $(PRETTIER_FILES)
 	npx eslint src
 
-# Formatting, then the built CLI: opa check --strict plus our Rego conventions (src/policy/lint.ts),
-# and opa test with line coverage of the policy files alone (src/policy/testing.ts).
+# Formatting, then the built CLI: opa check --strict plus our Rego conventions (src/bundles/lint.ts),
+# and opa test with line coverage of the policy files alone (src/bundles/testing.ts).
 lint-policy: tools build
 	$(OPA) fmt --list --fail policy policy-tests
 	node dist/cli/main.js policy lint policy policy-tests

@@ -44,7 +44,8 @@ async function timeEvaluations(evaluate, input, n) {
 
 export async function benchBudget({ n = 2000 } = {}) {
   const policy = await import(join(ROOT, 'dist/policy/index.js'));
-  const { PolicyEngine, WorkerEngine, compileDirectory, DEFAULT_EVALUATION_BUDGET } = policy;
+  const { PolicyEngine, WorkerEngine, DEFAULT_EVALUATION_BUDGET } = policy;
+  const { compileDirectory } = await import(join(ROOT, 'dist/bundles/index.js'));
   const { Session } = await import(join(ROOT, 'dist/session/index.js'));
   const cases = [
     { label: 'allow-all', dir: join(POLICIES, 'allow-all'), history: 0, window: 100 },

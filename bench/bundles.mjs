@@ -23,6 +23,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli/main.js');
 const FAULTY = join(ROOT, 'test/fixtures/servers/faulty.js');
 const policy = await import(join(ROOT, 'dist/policy/index.js'));
+const policyEdge = await import(join(ROOT, 'dist/bundles/index.js'));
 const reports = await import(join(ROOT, 'dist/reports/index.js'));
 
 const rego = (deny, marker) => `package mcp
@@ -178,7 +179,7 @@ async function servicePublishToActive(rounds) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${server.address().port}/b.tar.gz`;
-  const runtime = new policy.PolicyRuntime({
+  const runtime = policyEdge.openPolicyRuntime({
     bundles: [
       { name: 'policy', url, polling: { minDelaySeconds: 30, maxDelaySeconds: 60, longPollingTimeoutSeconds: 10 } },
     ],
@@ -209,7 +210,7 @@ async function servicePublishToActive(rounds) {
 /** Synthetic recorded sessions (received, decided, completed per call) re-decided by the shipped policy. */
 async function replayRate(sessions, callsPerSession) {
   const engine = await policy.PolicyEngine.load(
-    await policy.compileDirectory(join(ROOT, 'policy'), 'mcp/decision'),
+    await policyEdge.compileDirectory(join(ROOT, 'policy'), 'mcp/decision'),
     'mcp/decision',
   );
   const tools = [

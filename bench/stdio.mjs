@@ -73,7 +73,8 @@ async function throughWarden(policy, history, n, audit, window) {
 
 /** The decision alone, in process: what policy evaluation costs as history grows. */
 async function decisionOnly(policy, history, window) {
-  const { PolicyEngine, compileDirectory } = await import(join(ROOT, 'dist/policy/index.js'));
+  const { PolicyEngine } = await import(join(ROOT, 'dist/policy/index.js'));
+  const { compileDirectory } = await import(join(ROOT, 'dist/bundles/index.js'));
   const { Session } = await import(join(ROOT, 'dist/session/index.js'));
   const engine = await PolicyEngine.load(
     await compileDirectory(join(POLICIES, policy), 'mcp/decision'),

@@ -1,6 +1,6 @@
 // Compiles the shipped policy (policy/) to a Wasm bundle, dist/policy/shipped.tar.gz, plus what it
 // was built from (dist/policy/shipped.json), so that an installed package serves the shipped policy
-// without Go or opa (src/policy/shipped.ts). Runs after tsc (it uses the compiler Warden itself
+// without Go or opa (src/bundles/shipped.ts). Runs after tsc (it uses the compiler Warden itself
 // uses, from dist/), and again before `npm pack` with --require.
 //
 //   node scripts/build-shipped-policy.mjs            skip, with a note, when opa is not available
@@ -12,7 +12,6 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
   compileSnapshot,
-  filesDigest,
   findOpa,
   prebuiltShippedBundle,
   runOpa,
@@ -20,8 +19,8 @@ import {
   SHIPPED_BUNDLE_INFO,
   SHIPPED_POLICY_DIR,
   snapshotDirectory,
-  snapshotRevision,
-} from '../dist/policy/index.js';
+} from '../dist/bundles/index.js';
+import { filesDigest, snapshotRevision } from '../dist/policy/index.js';
 
 const ENTRYPOINT = 'mcp/decision';
 const required = process.argv.includes('--require');

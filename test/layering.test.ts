@@ -9,6 +9,13 @@ import { ROOT } from './helpers/warden.js';
 const SRC = join(ROOT, 'src');
 const layers = JSON.parse(readFileSync(join(ROOT, 'scripts/layers.json'), 'utf8')) as Record<string, string[]>;
 const parts = Object.keys(layers).filter((k) => !k.startsWith('$'));
+const core = (layers as unknown as { $core: { parts: string[]; files: string[] } }).$core;
+
+// Modules that reach files, processes, the network or a database. The one allowance: the policy
+// worker's launcher looks for its own script beside it (a file check, not data).
+const IO_MODULES =
+  /^(node:)?(fs|fs\/promises|net|tls|http|https|http2|dgram|child_process)$|^(better-sqlite3|pg|express)$/;
+const IO_ALLOWED: Record<string, string[]> = { 'policy/worker-engine.ts': ['node:fs'] };
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -41,6 +48,20 @@ describe('layering of src/', () => {
           problems.push(`${s.rel}: imports ../${target}/${file}; go through ../${target}/index.js`);
       }
     }
+    expect(problems).toEqual([]);
+  });
+
+  test('the core does no I/O: its parts and files import no file, process, network or database module', () => {
+    const inCore = (rel: string): boolean => core.parts.includes(rel.split('/')[0]!) || core.files.includes(rel);
+    expect(core.files.every((f) => sources.some((s) => s.rel === f))).toBe(true);
+    const problems = sources
+      .filter((s) => inCore(s.rel))
+      .flatMap((s) =>
+        [...s.text.matchAll(/^import\s[^;]*?from\s*'([^']+)'/gm)]
+          .map((m) => m[1]!)
+          .filter((module) => IO_MODULES.test(module) && !(IO_ALLOWED[s.rel] ?? []).includes(module))
+          .map((module) => `${s.rel}: imports ${module}`),
+      );
     expect(problems).toEqual([]);
   });
 

@@ -12,7 +12,7 @@ export type {
 export { openAuditStore } from './open-store.js';
 export { verifyChain } from './verify.js';
 export type { BaseAttestation, TamperKind, VerifyOptions, VerifyResult } from './verify.js';
-export { createRedactor, applyMasks, parsePointer } from './redact.js';
+export { createRedaction, createRedactor, applyMasks, parsePointer } from './redact.js';
 export type { RedactorOptions, Mask } from './redact.js';
 export { GENESIS_HASH, hashRecord } from './hash.js';
 export { checkpointMessage, keyId } from './signing.js';

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { AuditError, copyJson, setOwn } from '../common/index.js';
+import type { DecisionLogEvent } from './decision-log.js';
 import { toCanonicalJson } from './hash.js';
 
 /** Options for {@link createRedactor}. */
@@ -256,4 +257,44 @@ export function applyMasks<T extends Record<string, unknown>>(
   if (erased.length > 0) copy.erased = erased;
   if (masked.length > 0) copy.masked = masked;
   return copy as T & { erased?: string[]; masked?: string[] };
+}
+
+/**
+ * One redaction (`audit.redact`, one HMAC key) for everything a person or a log sees: audit records,
+ * decision-log lines, and the arguments shown to approvers (admin API, live events, elicitation).
+ * Each value is replaced once, from its own text, so a secret gets the same mark in all of them.
+ * Names match at any depth; pointers (`/card/number`) are relative to a call's arguments.
+ */
+export function createRedaction(
+  rules: readonly string[],
+  secret: string,
+): {
+  record: (data: Record<string, unknown>) => Record<string, unknown>;
+  decision: (event: DecisionLogEvent) => DecisionLogEvent;
+  arguments: (args: Record<string, unknown>) => Record<string, unknown>;
+} {
+  if (rules.length === 0) return { record: (data) => data, decision: (event) => event, arguments: (args) => args };
+  const keys = rules.filter((r) => !r.startsWith('/'));
+  const pointers = rules.filter((r) => r.startsWith('/'));
+  const argumentsOf = (value: unknown): unknown =>
+    value && typeof value === 'object' ? (value as Record<string, unknown>)['arguments'] : undefined;
+  const record = createRedactor({ keys, pointers, secret, pointersFrom: (data) => [argumentsOf(data)] });
+  const decision = createRedactor({
+    keys,
+    pointers,
+    secret,
+    pointersFrom: (event) => {
+      const input = (event as { input?: { call?: unknown; history?: unknown } }).input;
+      return [argumentsOf(input?.call), ...(Array.isArray(input?.history) ? input.history.map(argumentsOf) : [])];
+    },
+  });
+  return {
+    record: (data) => record(data) as Record<string, unknown>,
+    // The input (the call, its history) and the policy's result; the rest is Warden's own metadata.
+    decision: (event) => {
+      const redacted = decision({ input: event.input, result: event.result });
+      return { ...event, ...(redacted as Pick<DecisionLogEvent, 'input' | 'result'>) };
+    },
+    arguments: (args) => (record({ arguments: args }) as { arguments: Record<string, unknown> }).arguments,
+  };
 }

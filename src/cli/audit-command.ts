@@ -19,7 +19,8 @@ import {
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
 import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
-import { DEFAULT_ENTRYPOINT, PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
+import { DEFAULT_ENTRYPOINT, PolicyRuntime } from '../policy/index.js';
+import { openPolicyRuntime, policyRuntimeForSource, runtimeSpecFromConfig } from '../bundles/index.js';
 import {
   AuditView,
   BUCKETS,
@@ -459,8 +460,8 @@ export function registerAuditCommands(
 async function openPolicy(config: WardenConfig | null, bundle: string | undefined): Promise<PolicyRuntime | null> {
   const entrypoint = config?.policy.entrypoint ?? DEFAULT_ENTRYPOINT;
   let runtime: PolicyRuntime;
-  if (bundle) runtime = PolicyRuntime.forSource(/^https?:\/\//.test(bundle) ? bundle : resolve(bundle), entrypoint);
-  else if (config) runtime = new PolicyRuntime(runtimeOptionsFromConfig(config, READ_ONLY_POLICY));
+  if (bundle) runtime = policyRuntimeForSource(/^https?:\/\//.test(bundle) ? bundle : resolve(bundle), entrypoint);
+  else if (config) runtime = openPolicyRuntime(runtimeSpecFromConfig(config, READ_ONLY_POLICY));
   else return null;
   await runtime.start();
   return runtime;

@@ -4,7 +4,8 @@ import { Option, type Command } from 'commander';
 import YAML, { type Pair, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import { ConfigError } from '../common/index.js';
 import { parseConfig, SHIPPED_POLICY } from '../config/index.js';
-import { DEFAULT_ENTRYPOINT, loadDirectoryBundle, SHIPPED_POLICY_DIR } from '../policy/index.js';
+import { DEFAULT_ENTRYPOINT } from '../policy/index.js';
+import { loadDirectoryBundle, SHIPPED_POLICY_DIR } from '../bundles/index.js';
 import {
   candidatePaths,
   CLIENT_NAMES,

@@ -5,27 +5,29 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { PolicyError } from '../common/index.js';
 import { loadConfig } from '../config/index.js';
 import {
+  DEFAULT_ENTRYPOINT,
+  DEFAULT_EVALUATION_BUDGET,
+  type ControlRequest,
+  type PolicyStatus,
+  definedOptionalEntrypoints,
+  OPTIONAL_ENTRYPOINTS,
+  WorkerEngine,
+} from '../policy/index.js';
+import {
   buildBundleFile,
   DEFAULT_COVERAGE_MIN,
-  DEFAULT_ENTRYPOINT,
   DEFAULT_POLICY_DIRS,
   formatCoverage,
   formatLintProblem,
   lintPolicies,
-  DEFAULT_EVALUATION_BUDGET,
   loadBundleSource,
   POLICY_CONTROL_FILE,
   POLICY_STATUS_FILE,
   policyStatusFile,
   runOpa,
   runPolicyTests,
-  type ControlRequest,
-  type PolicyStatus,
-  definedOptionalEntrypoints,
-  OPTIONAL_ENTRYPOINTS,
   snapshotDirectory,
-  WorkerEngine,
-} from '../policy/index.js';
+} from '../bundles/index.js';
 import { settleVerdict } from '../proxy/index.js';
 
 const BUDGET = DEFAULT_EVALUATION_BUDGET;

@@ -9,14 +9,12 @@ import {
   DEFAULT_BUNDLE_LIMITS,
   DEFAULT_ENTRYPOINT,
   DEFAULT_EVALUATION_BUDGET,
-  loadDirectoryBundle,
   loadTarball,
-  readBundleBytes,
-  readBundleResponse,
   WorkerEngine,
   type BundleLimits,
   type LoadedBundle,
 } from '../policy/index.js';
+import { loadDirectoryBundle, readBundleBytes, readBundleResponse } from '../bundles/index.js';
 import { openProgress } from './progress.js';
 import { replayRecords, type ReplayReport } from '../reports/index.js';
 

@@ -3,7 +3,8 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { serveStdio as serveModernStdio } from '@modelcontextprotocol/server/stdio';
 import { createLogger, describeError, WardenError, type Logger } from '../common/index.js';
 import { loadConfig, type WardenConfig } from '../config/index.js';
-import { EraRouter, ModernRelay, scopeTicket, Warden, type Era } from '../proxy/index.js';
+import { createWarden } from '../boot/index.js';
+import { EraRouter, ModernRelay, scopeTicket, type Era, type Warden } from '../proxy/index.js';
 
 export interface ServeOptions {
   config: string;
@@ -19,7 +20,7 @@ export async function serveStdio(options: ServeOptions): Promise<number> {
   const logger = createLogger({ level: options.logLevel ?? config.log.level, format: config.log.format });
   let warden: Warden;
   try {
-    warden = await Warden.create(config, logger);
+    warden = await createWarden(config, logger);
   } catch (err) {
     logger.error(describeError(err), err instanceof WardenError ? { code: err.code } : {});
     throw err;

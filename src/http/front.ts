@@ -8,7 +8,8 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
-import { Warden, type ProxySession } from '../proxy/index.js';
+import { createWarden } from '../boot/index.js';
+import type { Warden, ProxySession } from '../proxy/index.js';
 import { assertAuthAllowsHost, createAuthenticator, type AuthFailure, type Authenticator } from './auth.js';
 import { createAdminRouter } from './admin.js';
 import { mountDashboard } from './dashboard.js';
@@ -82,7 +83,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   }
   const metrics = new WardenMetrics();
   const live = new LiveEvents();
-  const warden = await Warden.create(config, logger, { observer: composeObservers(metrics.observer, live.observer) });
+  const warden = await createWarden(config, logger, { observer: composeObservers(metrics.observer, live.observer) });
   let front: HttpFront;
   try {
     live.attach(warden);

@@ -29,7 +29,7 @@ const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
  *
  * @example
  * ```ts
- * Warden.create(config, logger, { observer: composeObservers(metrics.observer, live.observer) });
+ * createWarden(config, logger, { observer: composeObservers(metrics.observer, live.observer) });
  * ```
  */
 export function composeObservers(...observers: PipelineObserver[]): PipelineObserver {
@@ -63,7 +63,7 @@ export function composeObservers(...observers: PipelineObserver[]): PipelineObse
  * @example
  * ```ts
  * const live = new LiveEvents();
- * const warden = await Warden.create(config, logger, { observer: live.observer });
+ * const warden = await createWarden(config, logger, { observer: live.observer });
  * live.attach(warden);
  * app.get('/admin/events', (req, res) => live.stream(req, res, () => true));
  * ```

@@ -16,7 +16,7 @@ export interface MetricsSource {
  * @example
  * ```ts
  * const metrics = new WardenMetrics();
- * const warden = await Warden.create(config, logger, { observer: metrics.observer });
+ * const warden = await createWarden(config, logger, { observer: metrics.observer });
  * res.type(metrics.contentType).send(await metrics.render());
  * ```
  */

@@ -1,35 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { PolicyError, WardenError, describeError } from '../common/index.js';
 import type { LoadedBundle, RegoLocation } from './bundle.js';
 import { DEFAULT_EVALUATION_BUDGET, type EvaluationBudget } from './budget.js';
 import { composeBundles, type ComposedBundle } from './compose.js';
 import { failClosed, type EntrypointResult, type Evaluation } from './engine.js';
-import { createSource, type BundleSource, type BundleSpec, type SourceState } from './sources.js';
+import type { BundleSource, SourceState } from './source.js';
 import { WorkerEngine } from './worker-engine.js';
 
-/** File names of the status document and the control request, side by side in the data directory. */
-export const POLICY_STATUS_FILE = 'policy-status.json';
-export const POLICY_CONTROL_FILE = 'policy-control.json';
+/**
+ * The runtime's port for its status and for control requests. The edge (the `bundles` part)
+ * writes `policy-status.json` and reads `policy-control.json` beside it.
+ */
+export interface PolicyStatusPort {
+  /** Publishes the status after every change. A failure is the port's own to report. */
+  write(status: PolicyStatus): void;
+  /** Passes each control request written from now on to `onRequest`; the returned function stops. */
+  followControl(onRequest: (request: ControlRequest) => void): () => void;
+}
 
-/** How the runtime finds, follows and reports its bundles. */
+/** What the runtime runs on: its bundle sources and status port, and how it uses them. */
 export interface RuntimeOptions {
-  readonly bundles: readonly BundleSpec[];
+  readonly sources: readonly BundleSource[];
   readonly entrypoint: string;
   /** Follow local sources (directories, files). Bundle services are always polled. */
   readonly watch?: boolean;
   /** Name a single bundle after its manifest's `metadata.name` (what `policy.bundle` always did). */
   readonly nameFromManifest?: boolean;
-  /** Where to write `policy-status.json`; `policy-control.json` is read next to it. Unset: neither. */
-  readonly statusFile?: string;
+  /** Where the status goes and control requests come from. Unset: nowhere, and none. */
+  readonly status?: PolicyStatusPort;
   readonly instanceId?: string;
-  /** Debounce of local sources (default 100 ms). */
-  readonly debounceMs?: number;
-  /** Safety-net poll of local sources (default 2000 ms). */
-  readonly pollMs?: number;
-  /** How often the control file is checked (default 500 ms). */
-  readonly controlPollMs?: number;
   /** Revisions kept for rollback (default 5). */
   readonly keepPrevious?: number;
   /** What one evaluation may spend (`policy.evaluation`); default {@link DEFAULT_EVALUATION_BUDGET}. */
@@ -131,7 +130,8 @@ export interface ControlRequest {
  *
  * @example
  * ```ts
- * const runtime = new PolicyRuntime({ bundles: [{ name: 'policy', path: './policy' }], entrypoint: 'mcp/decision', watch: true });
+ * // The edge builds the sources and the status port: openPolicyRuntime (the `bundles` part).
+ * const runtime = new PolicyRuntime({ sources, entrypoint: 'mcp/decision', watch: true, status });
  * await runtime.start();
  * (await runtime.evaluate(input)).decision.allow;
  * ```
@@ -142,13 +142,12 @@ export class PolicyRuntime {
   private readonly history: PolicyHistoryEvent[] = [];
   private lastError: PolicyErrorInfo | null = null;
   private control: PolicyStatus['control'] = null;
-  private readonly sources: BundleSource[];
+  private readonly sources: readonly BundleSource[];
   private readonly pending = new Map<string, LoadedBundle>();
   private queue: Promise<unknown> = Promise.resolve();
   private activations = 0;
   private readonly knownRevisions = new Map<string, Record<string, { revision: string }>>();
-  private controlTimer: NodeJS.Timeout | null = null;
-  private controlMtime = 0;
+  private stopControl: (() => void) | null = null;
   private readonly handledControl = new Set<string>();
   private readonly startedAt = new Date();
   private readonly instanceId: string;
@@ -159,37 +158,13 @@ export class PolicyRuntime {
     readonly options: RuntimeOptions,
     private readonly events: PolicyEvents = {},
   ) {
-    if (options.bundles.length === 0)
+    if (options.sources.length === 0)
       throw new PolicyError(
         'policy_bundle_invalid',
         'no policy bundle is configured. Fix: set policy.bundle or policy.bundles.',
       );
     this.instanceId = options.instanceId ?? randomUUID();
-    this.sources = options.bundles.map((spec) =>
-      createSource(spec, {
-        entrypoint: options.entrypoint,
-        ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
-        ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
-      }),
-    );
-  }
-
-  /** A runtime for one directory or bundle file, named as `policy.bundle` names it. */
-  static forSource(
-    source: string,
-    entrypoint: string,
-    events?: PolicyEvents,
-    options: Partial<RuntimeOptions> = {},
-  ): PolicyRuntime {
-    return new PolicyRuntime(
-      {
-        bundles: [{ name: 'policy', ...(/^https?:\/\//.test(source) ? { url: source } : { path: source }) }],
-        entrypoint,
-        nameFromManifest: true,
-        ...options,
-      },
-      events,
-    );
+    this.sources = options.sources;
   }
 
   get entrypoint(): string {
@@ -327,8 +302,8 @@ export class PolicyRuntime {
     if (this.stopped) return;
     this.stopped = true;
     for (const s of this.sources) s.stop();
-    if (this.controlTimer) clearInterval(this.controlTimer);
-    this.controlTimer = null;
+    this.stopControl?.();
+    this.stopControl = null;
     // Whatever is still evaluating is denied; the worker thread ends with it.
     void this.active?.engine.close();
     this.writeStatus(true);
@@ -606,7 +581,7 @@ export class PolicyRuntime {
     return run;
   }
 
-  // --- status file and control file --------------------------------------------------------------
+  // --- status and control requests --------------------------------------------------------------
 
   private writeStatus(final = false): void {
     const status = this.status();
@@ -618,56 +593,20 @@ export class PolicyRuntime {
         // a listener's failure is its own
       }
     }
-    const file = this.options.statusFile;
-    if (!file) return;
-    try {
-      mkdirSync(dirname(file), { recursive: true });
-      // Write then rename: a reader never sees half a document.
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(status, null, 2) + '\n');
-      renameSync(tmp, file);
-    } catch (err) {
-      this.events.onWarning?.(`cannot write ${file}: ${describeError(err)}`);
-    }
+    this.options.status?.write(status);
   }
 
   private startControl(): void {
-    const file = this.controlFile;
-    if (!file || this.controlTimer) return;
-    // Requests written before this process started are not for it.
-    this.controlMtime = fileMtime(file);
-    this.controlTimer = setInterval(() => this.checkControl(), this.options.controlPollMs ?? 500);
-    this.controlTimer.unref();
+    if (!this.options.status || this.stopControl) return;
+    this.stopControl = this.options.status.followControl((request) => this.takeControl(request));
   }
 
-  private get controlFile(): string | null {
-    return this.options.statusFile ? join(dirname(this.options.statusFile), POLICY_CONTROL_FILE) : null;
-  }
-
-  private checkControl(): void {
-    const file = this.controlFile!;
-    const mtime = fileMtime(file);
-    if (mtime === 0 || mtime === this.controlMtime) return;
-    this.controlMtime = mtime;
-    let request: ControlRequest;
-    try {
-      request = JSON.parse(readFileSync(file, 'utf8')) as ControlRequest;
-    } catch {
-      this.controlMtime = 0; // half-written: look again next tick
-      return;
-    }
+  // Each request is handled once; one written before this process started is not for it.
+  private takeControl(request: ControlRequest): void {
     if (!request || typeof request.id !== 'string' || this.handledControl.has(request.id)) return;
     if (Date.parse(request.requested_at) < this.startedAt.getTime() - 1000) return;
     this.handledControl.add(request.id);
     void this.handleControl(request);
-  }
-}
-
-function fileMtime(file: string): number {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return 0;
   }
 }
 

@@ -15,7 +15,6 @@ import {
   type Evaluation,
   type PolicyFailureCode,
 } from './engine.js';
-import { PACKAGE_ROOT } from './toolchain.js';
 import { jsonBuffer, type RawOutcome } from './wasm-policy.js';
 
 /** What a worker starts from (its `workerData`): the compiled module and the data, never recompiled. */
@@ -420,12 +419,15 @@ function workerScript(): URL {
   if (script) return script;
   const beside = new URL('./worker-main.js', import.meta.url);
   if (existsSync(fileURLToPath(beside))) return (script = beside);
-  const built = join(PACKAGE_ROOT, 'dist', 'policy', 'worker-main.js');
-  if (!existsSync(built)) {
-    const fix = `Fix: run 'npm run build' in ${PACKAGE_ROOT}.`;
-    throw new PolicyError('policy_worker_missing', `the policy worker script ${built} is missing. ${fix}`);
+  const built = new URL('../../dist/policy/worker-main.js', import.meta.url);
+  if (!existsSync(fileURLToPath(built))) {
+    const fix = `Fix: run 'npm run build' in ${fileURLToPath(new URL('../..', import.meta.url))}.`;
+    throw new PolicyError(
+      'policy_worker_missing',
+      `the policy worker script ${fileURLToPath(built)} is missing. ${fix}`,
+    );
   }
-  return (script = pathToFileURL(built));
+  return (script = built);
 }
 
 let script: URL | null = null;

@@ -1,5 +1,5 @@
 export { Warden, WARDEN_NAME, WARDEN_VERSION } from './warden.js';
-export type { ProxySession, LiveSessionState, SessionEvent } from './warden.js';
+export type { ProxySession, LiveSessionState, SessionEvent, WardenParts } from './warden.js';
 export { CallPipeline } from './pipeline.js';
 export type { PipelineOptions, PipelineOutcome } from './pipeline.js';
 export { createProxyServer, DECISION_META_KEY, ROUND_META_KEY } from './server.js';

@@ -1,27 +1,14 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import { ApprovalBroker } from '../approval/index.js';
-import {
-  applyMasks,
-  applyRetention,
-  createDecisionLog,
-  createRedactor,
-  newDecisionId,
-  openAuditStore,
-  sessionClosed,
-  sessionOpened,
-  type AuditStore,
-  type DecisionLogEvent,
-  type DecisionLogSink,
-} from '../audit/index.js';
+import type { ApprovalBroker } from '../approval/index.js';
+import { sessionClosed, sessionOpened, type AuditStore, type DecisionLogSink } from '../audit/index.js';
 import { deferred, describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
-import { MASK_ENTRYPOINT, PolicyRuntime, runtimeOptionsFromConfig } from '../policy/index.js';
+import { MASK_ENTRYPOINT, PolicyRuntime } from '../policy/index.js';
 import { Session, type ClientInfo, type InputDocument, type PendingCall } from '../session/index.js';
 import { CallPipeline } from './pipeline.js';
 import type { AuditPort, PipelineObserver } from './ports.js';
@@ -30,8 +17,6 @@ import { createProxyServer, type UpstreamRelay } from './server.js';
 
 export const WARDEN_NAME = 'mcp-warden';
 
-/** How often audit.retention moves old records to archives (also once at start). */
-const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
 export const WARDEN_VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
@@ -76,6 +61,21 @@ const NEUTRAL_CALL: PendingCall = Object.freeze({
   annotations: {},
 }) as PendingCall;
 
+/** What a Warden runs on, opened by the composition root (`createWarden` in the `boot` part). */
+export interface WardenParts {
+  readonly config: WardenConfig;
+  readonly logger: Logger;
+  readonly policy: PolicyRuntime;
+  readonly audit: AuditStore;
+  readonly decisionLog: DecisionLogSink;
+  readonly pipeline: CallPipeline;
+  readonly approvals: ApprovalBroker;
+  /** Whether a front serves the admin API: set by {@link Warden.enableAdminApprovals}, read by the broker. */
+  readonly adminState: { enabled: boolean };
+  /** Stops what the composition root started beside the parts (the retention timer). */
+  readonly stop?: () => void;
+}
+
 /**
  * The running product: policy, audit trail, decision log and the call pipeline, shared by every
  * client session. Fronts (stdio, HTTP) attach sessions to it.
@@ -85,18 +85,29 @@ export class Warden {
   private readonly sessions = new Set<ProxySession>();
   private readonly sessionListeners = new Set<(event: SessionEvent) => void>();
 
-  private constructor(
-    readonly config: WardenConfig,
-    readonly logger: Logger,
-    readonly policy: PolicyRuntime,
-    readonly audit: AuditStore,
-    private readonly decisionLog: DecisionLogSink,
-    readonly pipeline: CallPipeline,
-    /** Calls held for approval; the admin API and dashboard answer them through `decide`. */
-    readonly approvals: ApprovalBroker,
-    private readonly adminState: { enabled: boolean },
-    private readonly retentionTimer: NodeJS.Timeout | null = null,
-  ) {}
+  readonly config: WardenConfig;
+  readonly logger: Logger;
+  readonly policy: PolicyRuntime;
+  readonly audit: AuditStore;
+  readonly pipeline: CallPipeline;
+  /** Calls held for approval; the admin API and dashboard answer them through `decide`. */
+  readonly approvals: ApprovalBroker;
+  private readonly decisionLog: DecisionLogSink;
+  private readonly adminState: { enabled: boolean };
+  private readonly stopParts: () => void;
+
+  /** Warden on parts already opened; `createWarden` (the `boot` part) opens them from a config. */
+  constructor(parts: WardenParts) {
+    this.config = parts.config;
+    this.logger = parts.logger;
+    this.policy = parts.policy;
+    this.audit = parts.audit;
+    this.pipeline = parts.pipeline;
+    this.approvals = parts.approvals;
+    this.decisionLog = parts.decisionLog;
+    this.adminState = parts.adminState;
+    this.stopParts = parts.stop ?? (() => undefined);
+  }
 
   /**
    * The sessions whose client has initialized, as read-only snapshots (newest last).
@@ -138,98 +149,6 @@ export class Warden {
   /** Called by a front that serves the admin API: held calls then wait for approvers (until the timeout). */
   enableAdminApprovals(): void {
     this.adminState.enabled = true;
-  }
-
-  /** Loads the policy and opens the records. Throws (at start-up) with a message naming what to fix. */
-  static async create(
-    config: WardenConfig,
-    logger: Logger,
-    options: { observer?: PipelineObserver } = {},
-  ): Promise<Warden> {
-    const policy = new PolicyRuntime(runtimeOptionsFromConfig(config), {
-      onActivated: (revision, source, info) =>
-        logger.info('policy activated', {
-          revision,
-          source,
-          previous_revision: info.previous,
-          reason: info.reason,
-          bundles: info.bundles,
-        }),
-      onRejected: (error, source, info) =>
-        logger.error('policy bundle refused; the active policy stays', {
-          source,
-          error,
-          code: info.code,
-          ...(info.location ? { location: info.location } : {}),
-        }),
-      onSourceError: (error, bundle) =>
-        logger.warn('policy bundle download failed; the active policy stays', { bundle, error }),
-      onWarning: (message) => logger.warn(message),
-    });
-    await policy.start();
-
-    const redactKey = config.audit.redactKey ?? loadOrCreateRedactKey(config.audit.store, logger);
-    const redaction = createRedaction(config.audit.redact, redactKey);
-
-    const audit = await openAuditStore(config.audit.store, {
-      checkpointEvery: config.audit.checkpointEvery,
-      synchronous: config.audit.synchronous,
-      ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
-      redact: redaction.record,
-    });
-    const retention = config.audit.retention;
-    let retentionTimer: NodeJS.Timeout | null = null;
-    if (retention) {
-      const archive = (): Promise<void> =>
-        applyRetention(audit, retention).then(
-          (r) => {
-            if (r) logger.info('audit records archived', { file: r.file, from_seq: r.from_seq, to_seq: r.to_seq });
-          },
-          (err: unknown) => {
-            logger.error('audit retention failed; records stay in the live store', { error: describeError(err) });
-          },
-        );
-      await archive();
-      retentionTimer = setInterval(() => void archive(), RETENTION_INTERVAL_MS);
-      retentionTimer.unref();
-    }
-    const decisionLog = withPolicyMasks(
-      policy,
-      logger,
-      createDecisionLog({
-        ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
-        stderr: config.decisionLogs.stderr,
-        ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
-        mask: redaction.decision,
-      }),
-    );
-    const auditPort: AuditPort = { append: (e) => audit.append(e) };
-    const labels = { id: randomUUID(), version: WARDEN_VERSION };
-    // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
-    const adminState = { enabled: false };
-    const approvals = new ApprovalBroker({
-      timeoutMs: config.approval.timeoutMs,
-      keepAliveMs: config.approval.progressIntervalMs,
-      adminChannel: () => adminState.enabled,
-    });
-    const pipeline = new CallPipeline({
-      policy,
-      mode: config.policy.mode,
-      audit: auditPort,
-      auditOnFailure: config.audit.onFailure,
-      // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
-      decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
-      ...(options.observer ? { observer: options.observer } : {}),
-      labels,
-      bundleName: () => policy.bundleName,
-      logger,
-      auditResultMaxChars: config.audit.resultMaxChars,
-      argumentLimits: { maxDepth: config.limits.argumentsMaxDepth, maxBytes: config.limits.argumentsMaxBytes },
-      redactArguments: redaction.arguments,
-      approvals,
-      newId: newDecisionId,
-    });
-    return new Warden(config, logger, policy, audit, decisionLog, pipeline, approvals, adminState, retentionTimer);
   }
 
   /**
@@ -362,7 +281,7 @@ export class Warden {
   /** Closes every session, then the records. */
   async close(): Promise<void> {
     this.policy.stop();
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.stopParts();
     try {
       await Promise.all([...this.sessions].map((s) => s.close()));
     } finally {
@@ -374,62 +293,6 @@ export class Warden {
   }
 }
 
-/**
- * One redaction (`audit.redact`, one HMAC key) for everything a person or a log sees: audit records,
- * decision-log lines, and the arguments shown to approvers (admin API, live events, elicitation).
- * Each value is replaced once, from its own text, so a secret gets the same mark in all of them.
- * Names match at any depth; pointers (`/card/number`) are relative to a call's arguments.
- */
-function createRedaction(
-  rules: readonly string[],
-  secret: string,
-): {
-  record: (data: Record<string, unknown>) => Record<string, unknown>;
-  decision: (event: DecisionLogEvent) => DecisionLogEvent;
-  arguments: (args: Record<string, unknown>) => Record<string, unknown>;
-} {
-  if (rules.length === 0) return { record: (data) => data, decision: (event) => event, arguments: (args) => args };
-  const keys = rules.filter((r) => !r.startsWith('/'));
-  const pointers = rules.filter((r) => r.startsWith('/'));
-  const argumentsOf = (value: unknown): unknown =>
-    value && typeof value === 'object' ? (value as Record<string, unknown>)['arguments'] : undefined;
-  const record = createRedactor({ keys, pointers, secret, pointersFrom: (data) => [argumentsOf(data)] });
-  const decision = createRedactor({
-    keys,
-    pointers,
-    secret,
-    pointersFrom: (event) => {
-      const input = (event as { input?: { call?: unknown; history?: unknown } }).input;
-      return [argumentsOf(input?.call), ...(Array.isArray(input?.history) ? input.history.map(argumentsOf) : [])];
-    },
-  });
-  return {
-    record: (data) => record(data) as Record<string, unknown>,
-    // The input (the call, its history) and the policy's result; the rest is Warden's own metadata.
-    decision: (event) => {
-      const redacted = decision({ input: event.input, result: event.result });
-      return { ...event, ...(redacted as Pick<DecisionLogEvent, 'input' | 'result'>) };
-    },
-    arguments: (args) => (record({ arguments: args }) as { arguments: Record<string, unknown> }).arguments,
-  };
-}
-
-// A stable key makes equal secrets hash equally across restarts (correlation without disclosure).
-function loadOrCreateRedactKey(store: string, logger: Logger): string {
-  if (!store.startsWith('sqlite:')) {
-    logger.warn(
-      'audit.redactKey is not set: redacted values get a per-process key and cannot be correlated across restarts',
-    );
-    return randomBytes(32).toString('hex');
-  }
-  const file = `${store.slice('sqlite:'.length)}.redact-key`;
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dirname(file), { recursive: true });
-  const key = randomBytes(32).toString('hex');
-  writeFileSync(file, key + '\n', { mode: 0o600 });
-  return key;
-}
-
 /** The capabilities a downstream server sees: the client's own, for what Warden relays. */
 function mirrorCapabilities(client: ClientCapabilities): ClientCapabilities {
   const mirrored: ClientCapabilities = {};
@@ -437,61 +300,4 @@ function mirrorCapabilities(client: ClientCapabilities): ClientCapabilities {
   if (client.elicitation) mirrored.elicitation = client.elicitation;
   if (client.roots) mirrored.roots = client.roots;
   return mirrored;
-}
-
-/**
- * A decision log that applies the policy's masks ({@link policyMasks}) before `sink` writes. The
- * mask rule is evaluated in the policy's worker, so its lines are written when it answers, in
- * the order the decisions were made; without a mask rule a line is written at once. `close`
- * writes what is still pending first.
- */
-function withPolicyMasks(policy: PolicyRuntime, logger: Logger, sink: DecisionLogSink): DecisionLogSink {
-  let pending = 0;
-  let tail: Promise<void> = Promise.resolve();
-  return {
-    write: (event) => {
-      if (pending === 0 && !policy.hasEntrypoint(MASK_ENTRYPOINT)) return sink.write(event);
-      pending++;
-      tail = tail.then(async () => {
-        try {
-          sink.write(await policyMasks(policy, logger, event));
-        } catch (err) {
-          logger.error('decision log write failed', { decision_id: event.decision_id, error: describeError(err) });
-        } finally {
-          pending--;
-        }
-      });
-    },
-    close: async () => {
-      await tail;
-      await sink.close();
-    },
-    ...(sink.uploadStats ? { uploadStats: () => sink.uploadStats!() } : {}),
-  };
-}
-
-/**
- * OPA's decision-log masking: when the active policy defines `data.system.log.mask`, it is
- * evaluated with the event as input and its pointers (or {op, path, value} objects) remove or
- * replace parts of the event before it is written; `erased` / `masked` list what changed.
- */
-async function policyMasks(policy: PolicyRuntime, logger: Logger, event: DecisionLogEvent): Promise<DecisionLogEvent> {
-  if (!policy.hasEntrypoint(MASK_ENTRYPOINT)) return event;
-  const masks = await policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
-  if (!masks.ok) {
-    // Fail safe: a mask rule that cannot answer must not let the unmasked input through.
-    logger.error('system.log.mask failed; the decision is logged without its input', {
-      decision_id: event.decision_id,
-      error: masks.message,
-    });
-    return { ...event, input: undefined, erased: ['/input'] };
-  }
-  return applyMasks(event as unknown as Record<string, unknown>, masks.result, {
-    onError: (mask, message) =>
-      logger.warn('system.log.mask returned an unusable mask', {
-        decision_id: event.decision_id,
-        mask,
-        error: message,
-      }),
-  }) as unknown as DecisionLogEvent;
 }

@@ -4,7 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { openAuditStore } from '../../src/audit/index.js';
-import { findOpa, type PolicyStatus } from '../../src/policy/index.js';
+import { type PolicyStatus } from '../../src/policy/index.js';
+import { findOpa } from '../../src/bundles/index.js';
 import {
   CLI,
   SERVERS,

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { compileDirectory, PolicyEngine, SDK_BUILTINS, findOpa } from '../../src/policy/index.js';
+import { PolicyEngine, SDK_BUILTINS } from '../../src/policy/index.js';
+import { compileDirectory, findOpa } from '../../src/bundles/index.js';
 import { tempDir } from '../helpers/warden.js';
 
 // The Go implementation (`opa eval`, Rego target) is the oracle: every host builtin Warden supplies

@@ -7,7 +7,8 @@ import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { gzipSync } from 'node:zlib';
 import { create as createTar, Header } from 'tar';
-import { findOpa, untar } from '../../src/policy/index.js';
+import { untar } from '../../src/policy/index.js';
+import { findOpa } from '../../src/bundles/index.js';
 import { FIXTURES, tempDir } from '../helpers/warden.js';
 
 export const BUNDLE_FIXTURES = join(FIXTURES, 'bundles');

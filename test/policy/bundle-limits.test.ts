@@ -4,15 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  createSource,
-  DEFAULT_BUNDLE_LIMITS,
-  loadTarball,
-  readBundleBytes,
-  snapshotDirectory,
-  untar,
-  type BundleLimits,
-} from '../../src/policy/index.js';
+import { DEFAULT_BUNDLE_LIMITS, loadTarball, untar, type BundleLimits } from '../../src/policy/index.js';
+import { createSource, readBundleBytes, snapshotDirectory } from '../../src/bundles/index.js';
 import { tempDir } from '../helpers/warden.js';
 import {
   opaBuild,

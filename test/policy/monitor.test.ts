@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PolicyRuntime, SMOKE_INPUT } from '../../src/policy/index.js';
+import { openPolicyRuntime } from '../../src/bundles/index.js';
+import { SMOKE_INPUT, type PolicyRuntime } from '../../src/policy/index.js';
 import { settleVerdict } from '../../src/proxy/index.js';
 import { ROOT, tempDir } from '../helpers/warden.js';
 import { until } from './bundle-helpers.js';
@@ -34,7 +35,7 @@ describe('monitor mode with hot-swapped bundles', () => {
     const dir = tempDir('shadow');
     cpSync(join(ROOT, 'policy'), dir, { recursive: true });
     writeFileSync(join(dir, 'workflows/shadow_release.yaml'), shadow('monitor'));
-    runtime = new PolicyRuntime({
+    runtime = openPolicyRuntime({
       bundles: [{ name: 'policy', path: dir }],
       entrypoint: 'mcp/decision',
       watch: true,

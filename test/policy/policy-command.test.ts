@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { PolicyEngine, readBundleFile } from '../../src/policy/index.js';
+import { PolicyEngine } from '../../src/policy/index.js';
+import { readBundleFile } from '../../src/bundles/index.js';
 import { FIXTURES, POLICIES, ROOT, tempDir } from '../helpers/warden.js';
 
 async function warden(...argv: string[]): Promise<{ code: number; out: string; err: string }> {

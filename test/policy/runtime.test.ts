@@ -1,13 +1,8 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  PolicyRuntime,
-  SMOKE_INPUT,
-  type PolicyEvents,
-  type PolicyStatus,
-  type RuntimeOptions,
-} from '../../src/policy/index.js';
+import { openPolicyRuntime, type RuntimeSpec } from '../../src/bundles/index.js';
+import { SMOKE_INPUT, type PolicyEvents, type PolicyRuntime, type PolicyStatus } from '../../src/policy/index.js';
 import { tempDir } from '../helpers/warden.js';
 import {
   BundleServer,
@@ -37,10 +32,10 @@ afterEach(async () => {
 });
 
 function runtime(
-  options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'bundles'>,
+  options: Partial<RuntimeSpec> & Pick<RuntimeSpec, 'bundles'>,
   events: PolicyEvents = {},
 ): PolicyRuntime {
-  const r = new PolicyRuntime({ entrypoint: 'mcp/decision', watch: true, ...FAST, ...options }, events);
+  const r = openPolicyRuntime({ entrypoint: 'mcp/decision', watch: true, ...FAST, ...options }, events);
   runtimes.push(r);
   return r;
 }

@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   fileDigest,
-  findOpa,
   globToRegExp,
-  loadDirectoryBundle,
   loadTarball,
   verifyBundleSignatures,
   type VerificationConfig,
 } from '../../src/policy/index.js';
+import { findOpa, loadDirectoryBundle } from '../../src/bundles/index.js';
 import { tempDir } from '../helpers/warden.js';
 import { decisionRego, keyPair, opaBuild, readTar, writeTar, writeTree } from './bundle-helpers.js';
 

@@ -4,15 +4,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openPolicyRuntime } from '../../src/bundles/index.js';
 import {
-  compileDirectory,
   PolicyEngine,
-  PolicyRuntime,
   SMOKE_INPUT,
   WorkerEngine,
   type CompiledBundle,
   type EvaluationBudget,
 } from '../../src/policy/index.js';
+import { compileDirectory } from '../../src/bundles/index.js';
 import { POLICIES, ROOT, tempDir } from '../helpers/warden.js';
 
 const BUDGET = join(POLICIES, 'budget');
@@ -193,7 +193,7 @@ describe('PolicyRuntime: the budget is the configured one, and a hot swap swaps 
     const dir = tempDir('budget-swap');
     cpSync(BUDGET, dir, { recursive: true });
     const warnings: string[] = [];
-    const runtime = new PolicyRuntime(
+    const runtime = openPolicyRuntime(
       {
         bundles: [{ name: 'policy', path: dir }],
         entrypoint: 'mcp/decision',

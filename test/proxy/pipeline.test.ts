@@ -3,7 +3,8 @@
 import { afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { join } from 'node:path';
 import { createLogger } from '../../src/common/index.js';
-import { compileDirectory, PolicyEngine } from '../../src/policy/index.js';
+import { PolicyEngine } from '../../src/policy/index.js';
+import { compileDirectory } from '../../src/bundles/index.js';
 import type { ApprovalRequest, ApprovalResult } from '../../src/approval/index.js';
 import { CallPipeline } from '../../src/proxy/index.js';
 import { Session } from '../../src/session/index.js';

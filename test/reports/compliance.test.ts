@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import type { AuditEvent } from '../../src/audit/index.js';
-import { PolicyRuntime } from '../../src/policy/index.js';
+import { policyRuntimeForSource } from '../../src/bundles/index.js';
 import {
   AuditFold,
   complianceReport,
@@ -246,7 +246,7 @@ describe('computeCompliance', () => {
   });
 
   test('with the shipped policy judging sessions rebuilt from their records', async () => {
-    const policy = PolicyRuntime.forSource(join(ROOT, 'policy'), 'mcp/decision');
+    const policy = policyRuntimeForSource(join(ROOT, 'policy'), 'mcp/decision');
     await policy.start();
     try {
       const args = { service: 'api' };

@@ -11,7 +11,8 @@ import {
   type AuditEvent,
   type CallDecidedData,
 } from '../../src/audit/index.js';
-import { compileDirectory, PolicyEngine } from '../../src/policy/index.js';
+import { PolicyEngine } from '../../src/policy/index.js';
+import { compileDirectory } from '../../src/bundles/index.js';
 import { replayRecords } from '../../src/reports/index.js';
 import { POLICIES } from '../helpers/warden.js';
 import { at, opened, stored, T0 } from './helpers.js';

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { definedOptionalEntrypoints, PolicyRuntime } from '../../src/policy/index.js';
+import { policyRuntimeForSource } from '../../src/bundles/index.js';
+import { definedOptionalEntrypoints, type PolicyRuntime } from '../../src/policy/index.js';
 import { Session } from '../../src/session/index.js';
 import {
   AuditView,
@@ -30,7 +31,7 @@ const SESSION = { historyWindow: 100, resultMaxChars: 512 };
 const CALL = { kind: 'tool' as const, server: 'ci', annotations: {} };
 
 async function runtime(dir: string): Promise<PolicyRuntime> {
-  const r = PolicyRuntime.forSource(dir, 'mcp/decision');
+  const r = policyRuntimeForSource(dir, 'mcp/decision');
   await r.start();
   return r;
 }

@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { parseConfig } from '../../src/config/index.js';
-import { policyStatusFile, runtimeOptionsFromConfig } from '../../src/policy/index.js';
+import { policyStatusFile, runtimeSpecFromConfig } from '../../src/bundles/index.js';
 import { POLICIES, tempDir } from '../helpers/warden.js';
-import { copyFixture } from './bundle-helpers.js';
+import { copyFixture } from '../policy/bundle-helpers.js';
 
 // policy.bundles / services / verification are OPA's config shape; these cases pin how Warden
 // resolves them into the runtime's bundle specs, and the start-up errors for the usual mistakes.
@@ -47,7 +47,7 @@ describe('policy bundles config', () => {
       },
       watch: false,
     });
-    const options = runtimeOptionsFromConfig(config);
+    const options = runtimeSpecFromConfig(config);
     expect(options.nameFromManifest).toBe(false);
     expect(options.statusFile).toBe(join(dir, 'data', 'policy-status.json'));
     const [base, defaults, direct, teamSpec] = options.bundles;
@@ -75,7 +75,7 @@ describe('policy bundles config', () => {
       { bundle: join(POLICIES, 'allow-all'), watch: true },
       { audit: { store: `sqlite:${join(dir, 'db/audit.db')}` } },
     );
-    expect(runtimeOptionsFromConfig(local)).toMatchObject({
+    expect(runtimeSpecFromConfig(local)).toMatchObject({
       bundles: [{ name: 'policy', path: join(POLICIES, 'allow-all') }],
       watch: true,
       nameFromManifest: true,
@@ -84,7 +84,7 @@ describe('policy bundles config', () => {
     const remote = parse({ bundle: 'https://bundles.example.com/p.tar.gz', statusFile: './state/status.json' });
     const limits = { compressedBytes: 64 * 1024 ** 2, uncompressedBytes: 256 * 1024 ** 2, files: 10_000 };
     const remoteSpec = { name: 'policy', url: 'https://bundles.example.com/p.tar.gz', limits };
-    expect(runtimeOptionsFromConfig(remote).bundles).toEqual([remoteSpec]);
+    expect(runtimeSpecFromConfig(remote).bundles).toEqual([remoteSpec]);
     expect(policyStatusFile(remote)).toBe(join(dir, 'state/status.json'));
   });
 
@@ -94,7 +94,7 @@ describe('policy bundles config', () => {
     const two = { a: { path: join(POLICIES, 'allow-all') }, b: { resource: 'https://x.example/b.tar.gz' } };
     const several = parse({ bundles: two, limits });
     const expected = { compressedBytes: 1024 ** 2, uncompressedBytes: 2 * 1024 ** 2, files: 5 };
-    for (const spec of [...runtimeOptionsFromConfig(one).bundles, ...runtimeOptionsFromConfig(several).bundles]) {
+    for (const spec of [...runtimeSpecFromConfig(one).bundles, ...runtimeSpecFromConfig(several).bundles]) {
       expect(spec.limits).toEqual(expected);
     }
   });

@@ -8,7 +8,7 @@ import {
   SHIPPED_BUNDLE_FILE,
   SHIPPED_BUNDLE_INFO,
   SHIPPED_POLICY_DIR,
-} from '../../src/policy/index.js';
+} from '../../src/bundles/index.js';
 import { tempDir } from '../helpers/warden.js';
 
 // `npm run build` compiles policy/ into dist/policy/shipped.tar.gz with the real opa; serving the

@@ -1,8 +1,8 @@
 import { dirname, join } from 'node:path';
 import type { WardenConfig } from '../config/index.js';
-import { POLICY_STATUS_FILE, type RuntimeOptions } from './runtime.js';
-import type { VerificationConfig } from './signing.js';
-import type { BundleSpec } from './sources.js';
+import type { BundleSpec, VerificationConfig } from '../policy/index.js';
+import type { RuntimeSpec } from './open.js';
+import { POLICY_STATUS_FILE } from './status-file.js';
 
 /**
  * Where a Warden started from `config` writes `policy-status.json`: `policy.statusFile`, else the
@@ -22,7 +22,7 @@ export function policyStatusFile(config: WardenConfig): string {
  * The runtime options a config asks for: its bundles, their verification, watching, the status
  * file and the evaluation budget.
  */
-export function runtimeOptionsFromConfig(config: WardenConfig, extra: Partial<RuntimeOptions> = {}): RuntimeOptions {
+export function runtimeSpecFromConfig(config: WardenConfig, extra: Partial<RuntimeSpec> = {}): RuntimeSpec {
   const p = config.policy;
   const verification = (signing?: {
     keyid?: string;

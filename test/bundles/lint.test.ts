@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { formatLintProblem, lintPolicies, type LintProblem } from '../../src/policy/index.js';
+import { formatLintProblem, lintPolicies, type LintProblem } from '../../src/bundles/index.js';
 import { FIXTURES, ROOT, tempDir } from '../helpers/warden.js';
 
 // Each tree under test/fixtures/rego-lint/ breaks exactly one convention (and passes

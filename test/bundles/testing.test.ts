@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { formatCoverage, isTestFile, runPolicyTests } from '../../src/policy/index.js';
+import { formatCoverage, isTestFile, runPolicyTests } from '../../src/bundles/index.js';
 import { FIXTURES } from '../helpers/warden.js';
 
 // test/fixtures/rego-test/uncovered: two passing tests that never reach the 3 lines of

@@ -1,0 +1,215 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { ApprovalBroker } from '../approval/index.js';
+import {
+  applyMasks,
+  applyRetention,
+  createDecisionLog,
+  createRedaction,
+  newDecisionId,
+  openAuditStore,
+  type ChainStore,
+  type DecisionLogEvent,
+  type DecisionLogSink,
+} from '../audit/index.js';
+import { openPolicyRuntime, runtimeSpecFromConfig } from '../bundles/index.js';
+import { describeError, type Logger } from '../common/index.js';
+import type { WardenConfig } from '../config/index.js';
+import { MASK_ENTRYPOINT, type PolicyRuntime } from '../policy/index.js';
+import { CallPipeline, Warden, WARDEN_VERSION, type PipelineObserver } from '../proxy/index.js';
+
+/** How often audit.retention moves old records to archives (also once at start). */
+const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * The composition root: loads the policy, opens the audit trail and the decision log, starts the
+ * retention timer and wires them into one {@link Warden}. Throws (at start-up) with a message
+ * naming what to fix; what it had started by then is stopped again.
+ *
+ * @example
+ * ```ts
+ * const warden = await createWarden(config, logger, { observer: metrics.observer });
+ * ```
+ */
+export async function createWarden(
+  config: WardenConfig,
+  logger: Logger,
+  options: { observer?: PipelineObserver } = {},
+): Promise<Warden> {
+  const policy = await startPolicy(config, logger);
+  try {
+    const redaction = createRedaction(
+      config.audit.redact,
+      config.audit.redactKey ?? loadOrCreateRedactKey(config.audit.store, logger),
+    );
+    const audit = await openAuditStore(config.audit.store, {
+      checkpointEvery: config.audit.checkpointEvery,
+      synchronous: config.audit.synchronous,
+      ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
+      redact: redaction.record,
+    });
+    const retention = config.audit.retention ? await startRetention(audit, config.audit.retention, logger) : null;
+    const decisionLog = withPolicyMasks(
+      policy,
+      logger,
+      createDecisionLog({
+        ...(config.decisionLogs.file ? { file: config.decisionLogs.file } : {}),
+        stderr: config.decisionLogs.stderr,
+        ...(config.decisionLogs.service ? { service: config.decisionLogs.service, logger } : {}),
+        mask: redaction.decision,
+      }),
+    );
+    // The admin channel exists once an HTTP front serves the admin API (enableAdminApprovals).
+    const adminState = { enabled: false };
+    const approvals = new ApprovalBroker({
+      timeoutMs: config.approval.timeoutMs,
+      keepAliveMs: config.approval.progressIntervalMs,
+      adminChannel: () => adminState.enabled,
+    });
+    const pipeline = new CallPipeline({
+      policy,
+      mode: config.policy.mode,
+      audit: { append: (e) => audit.append(e) },
+      auditOnFailure: config.audit.onFailure,
+      // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
+      decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
+      ...(options.observer ? { observer: options.observer } : {}),
+      labels: { id: randomUUID(), version: WARDEN_VERSION },
+      bundleName: () => policy.bundleName,
+      logger,
+      auditResultMaxChars: config.audit.resultMaxChars,
+      argumentLimits: { maxDepth: config.limits.argumentsMaxDepth, maxBytes: config.limits.argumentsMaxBytes },
+      redactArguments: redaction.arguments,
+      approvals,
+      newId: newDecisionId,
+    });
+    const stop = (): void => {
+      if (retention) clearInterval(retention);
+    };
+    return new Warden({ config, logger, policy, audit, decisionLog, pipeline, approvals, adminState, stop });
+  } catch (err) {
+    policy.stop();
+    throw err;
+  }
+}
+
+/** Loads the configured policy, logging swaps, refusals and failed downloads. */
+async function startPolicy(config: WardenConfig, logger: Logger): Promise<PolicyRuntime> {
+  const policy = openPolicyRuntime(runtimeSpecFromConfig(config), {
+    onActivated: (revision, source, info) =>
+      logger.info('policy activated', {
+        revision,
+        source,
+        previous_revision: info.previous,
+        reason: info.reason,
+        bundles: info.bundles,
+      }),
+    onRejected: (error, source, info) =>
+      logger.error('policy bundle refused; the active policy stays', {
+        source,
+        error,
+        code: info.code,
+        ...(info.location ? { location: info.location } : {}),
+      }),
+    onSourceError: (error, bundle) =>
+      logger.warn('policy bundle download failed; the active policy stays', { bundle, error }),
+    onWarning: (message) => logger.warn(message),
+  });
+  await policy.start();
+  return policy;
+}
+
+/** Archives old records once now, then every {@link RETENTION_INTERVAL_MS}. Returns the timer. */
+async function startRetention(
+  audit: ChainStore,
+  retention: NonNullable<WardenConfig['audit']['retention']>,
+  logger: Logger,
+): Promise<NodeJS.Timeout> {
+  const archive = (): Promise<void> =>
+    applyRetention(audit, retention).then(
+      (r) => {
+        if (r) logger.info('audit records archived', { file: r.file, from_seq: r.from_seq, to_seq: r.to_seq });
+      },
+      (err: unknown) => {
+        logger.error('audit retention failed; records stay in the live store', { error: describeError(err) });
+      },
+    );
+  await archive();
+  const timer = setInterval(() => void archive(), RETENTION_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
+// A stable key makes equal secrets hash equally across restarts (correlation without disclosure).
+function loadOrCreateRedactKey(store: string, logger: Logger): string {
+  if (!store.startsWith('sqlite:')) {
+    logger.warn(
+      'audit.redactKey is not set: redacted values get a per-process key and cannot be correlated across restarts',
+    );
+    return randomBytes(32).toString('hex');
+  }
+  const file = `${store.slice('sqlite:'.length)}.redact-key`;
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32).toString('hex');
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return key;
+}
+
+/**
+ * A decision log that applies the policy's masks ({@link policyMasks}) before `sink` writes. The
+ * mask rule is evaluated in the policy's worker, so its lines are written when it answers, in
+ * the order the decisions were made; without a mask rule a line is written at once. `close`
+ * writes what is still pending first.
+ */
+function withPolicyMasks(policy: PolicyRuntime, logger: Logger, sink: DecisionLogSink): DecisionLogSink {
+  let pending = 0;
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    write: (event) => {
+      if (pending === 0 && !policy.hasEntrypoint(MASK_ENTRYPOINT)) return sink.write(event);
+      pending++;
+      tail = tail.then(async () => {
+        try {
+          sink.write(await policyMasks(policy, logger, event));
+        } catch (err) {
+          logger.error('decision log write failed', { decision_id: event.decision_id, error: describeError(err) });
+        } finally {
+          pending--;
+        }
+      });
+    },
+    close: async () => {
+      await tail;
+      await sink.close();
+    },
+    ...(sink.uploadStats ? { uploadStats: () => sink.uploadStats!() } : {}),
+  };
+}
+
+/**
+ * OPA's decision-log masking: when the active policy defines `data.system.log.mask`, it is
+ * evaluated with the event as input and its pointers (or {op, path, value} objects) remove or
+ * replace parts of the event before it is written; `erased` / `masked` list what changed.
+ */
+async function policyMasks(policy: PolicyRuntime, logger: Logger, event: DecisionLogEvent): Promise<DecisionLogEvent> {
+  if (!policy.hasEntrypoint(MASK_ENTRYPOINT)) return event;
+  const masks = await policy.evaluateEntrypoint(MASK_ENTRYPOINT, event);
+  if (!masks.ok) {
+    // Fail safe: a mask rule that cannot answer must not let the unmasked input through.
+    logger.error('system.log.mask failed; the decision is logged without its input', {
+      decision_id: event.decision_id,
+      error: masks.message,
+    });
+    return { ...event, input: undefined, erased: ['/input'] };
+  }
+  return applyMasks(event as unknown as Record<string, unknown>, masks.result, {
+    onError: (mask, message) =>
+      logger.warn('system.log.mask returned an unusable mask', {
+        decision_id: event.decision_id,
+        mask,
+        error: message,
+      }),
+  }) as unknown as DecisionLogEvent;
+}

@@ -1,0 +1,1 @@
+export { createWarden } from './create-warden.js';
