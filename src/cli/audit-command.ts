@@ -41,7 +41,7 @@ export interface AuditCommandIo {
 }
 
 /** Options of `warden audit compliance`. */
-interface ComplianceOpts extends StoreSelection {
+export interface ComplianceOpts extends StoreSelection {
   since?: string;
   until?: string;
   bucket?: string;
@@ -98,7 +98,9 @@ const NO_POLICY_STATUS: WorkflowStatus = {
 
 /** `audit.checkpointEvery`'s default in a Warden config (schema/warden.schema.json). */
 const CONFIG_CHECKPOINT_EVERY = 100;
-interface ExportOpts {
+
+/** Options of `warden audit export`. */
+export interface ExportOpts {
   format: 'jsonl' | 'csv';
   session?: string;
   since?: string;
@@ -128,6 +130,16 @@ function okLine(result: Extract<VerifyResult, { ok: true }>, keyed: boolean, arc
   return `ok: ${result.count} records verified${range}, ${cps}${files}${base}${tail}\n`;
 }
 
+/** What every `warden audit` action needs besides its options: where to write, how to fail, where the store is. */
+export interface AuditDeps {
+  io: AuditCommandIo;
+  /** Raises the process exit code (1: the chain is broken). */
+  setExit: (code: number) => void;
+  resolveStore?: ResolveStore;
+  /** Stops `tail` (tests); SIGINT and SIGTERM stop it too. */
+  signal?: AbortSignal;
+}
+
 /**
  * `warden audit verify|export|tail|report|compliance|archive`. Exit codes: 0 ok, 1 the chain is broken
  * (verify), 2 the store could not be read or a usage error (thrown `AuditError`s; `main` maps them).
@@ -147,51 +159,74 @@ export function registerAuditCommands(
   setExitArg?: (code: number) => void,
   more: AuditCommandOptions = {},
 ): Command {
+  const deps = auditDeps(ioOrOptions, setExitArg, more);
+  const audit = program.command('audit').description('check, export, follow and report the tamper-evident audit trail');
+  registerVerify(audit, deps);
+  registerExport(audit, deps);
+  registerTail(audit, deps);
+  registerReport(audit, deps);
+  registerCompliance(audit, deps);
+  registerArchive(audit, deps);
+  return audit;
+}
+
+/** `registerAuditCommands`' arguments, in either of their two shapes, with the defaults filled in. */
+function auditDeps(
+  ioOrOptions: AuditCommandIo | AuditCommandOptions | undefined,
+  setExitArg: ((code: number) => void) | undefined,
+  more: AuditCommandOptions,
+): AuditDeps {
   const positional = !!ioOrOptions && typeof (ioOrOptions as AuditCommandIo).out === 'function';
   const options: AuditCommandOptions = positional
     ? { ...more, io: ioOrOptions as AuditCommandIo }
     : { ...(ioOrOptions as AuditCommandOptions | undefined), ...more };
-  const io = options.io ?? defaultIo;
   const setExit =
     setExitArg ??
     options.setExit ??
     ((code: number): void => {
       process.exitCode = Math.max(Number(process.exitCode ?? 0), code);
     });
+  return {
+    io: options.io ?? defaultIo,
+    setExit,
+    ...(options.resolveStore ? { resolveStore: options.resolveStore } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+}
 
-  const audit = program.command('audit').description('check, export, follow and report the tamper-evident audit trail');
-
-  const withStore = (cmd: Command): Command =>
-    cmd
+function withStore(cmd: Command): Command {
+  return cmd
       .option('-s, --store <url>', 'audit store: sqlite:PATH or postgres://… (default: from --config)')
       .option('-c, --config <file>', 'read audit.store from this Warden config');
+}
 
-  async function resolve(opts: StoreSelection): Promise<ResolvedAudit | undefined> {
+async function resolveAudit(opts: StoreSelection, deps: AuditDeps): Promise<ResolvedAudit | undefined> {
     if (opts.store) return { store: opts.store };
-    const found = options.resolveStore ? await options.resolveStore(opts) : undefined;
+  const found = deps.resolveStore ? await deps.resolveStore(opts) : undefined;
     return typeof found === 'string' ? { store: found } : found;
-  }
+}
 
-  async function open(
+async function openStore(
     opts: StoreSelection,
+  deps: AuditDeps,
     writable = false,
     resolved?: ResolvedAudit,
     signingKey?: string,
-  ): Promise<ChainStore> {
-    const url = (resolved ?? (await resolve(opts)))?.store;
+): Promise<ChainStore> {
+  const url = (resolved ?? (await resolveAudit(opts, deps)))?.store;
     if (!url) {
       throw new AuditError(
         'audit_store_missing',
-        opts.config && !options.resolveStore
+      opts.config && !deps.resolveStore
           ? '--config is not supported by this build of the audit commands; pass --store sqlite:PATH or postgres://…'
           : 'no audit store given; pass --store sqlite:PATH or postgres://… (or --config FILE)',
       );
     }
     const signing = signingKey ? { signingKey: readFileSync(signingKey, 'utf8') } : {};
     return openAuditStore(url, { readOnly: !writable, ...signing });
-  }
+}
 
-  async function* pages(store: ChainStore, query: AuditQuery): AsyncGenerator<AuditRecord[]> {
+async function* pages(store: ChainStore, query: AuditQuery): AsyncGenerator<AuditRecord[]> {
     let after = query.sinceSeq ?? 0;
     for (;;) {
       const page = await store.read({ ...query, sinceSeq: after, limit: PAGE });
@@ -200,16 +235,19 @@ export function registerAuditCommands(
       after = page[page.length - 1]!.seq;
       if (page.length < PAGE) return;
     }
-  }
+}
 
-  type VerifyOpts = StoreSelection & {
+/** Options of `warden audit verify`. */
+export type VerifyOpts = StoreSelection & {
     archive?: string[];
     archiveDir?: string;
     publicKey?: string;
     checkpointEvery?: string;
     json?: boolean;
     progress?: boolean;
-  };
+};
+
+function registerVerify(audit: Command, deps: AuditDeps): void {
   withStore(
     audit
       .command('verify')
@@ -220,10 +258,15 @@ export function registerAuditCommands(
       .option('--checkpoint-every <n>', "the writer's audit.checkpointEvery (default: from --config, else 100)")
       .option('--json', 'print the result as JSON')
       .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
-  ).action(async (opts: VerifyOpts) => {
-    const storeGiven = !!(opts.store || opts.config || options.resolveStore);
+  ).action((opts: VerifyOpts) => auditVerify(opts, deps));
+}
+
+/** `warden audit verify`: checks the archives, then the store; a broken chain prints FAILED and sets exit 1. */
+export async function auditVerify(opts: VerifyOpts, deps: AuditDeps): Promise<void> {
+  const { io, setExit } = deps;
+  const storeGiven = !!(opts.store || opts.config || deps.resolveStore);
     const given = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
-    const resolved = storeGiven || given.length === 0 ? await resolve(opts) : undefined;
+  const resolved = storeGiven || given.length === 0 ? await resolveAudit(opts, deps) : undefined;
     // With --config and no archive named, the configured archive directory is where retention put them.
     const found = given.length === 0 && !opts.archiveDir && resolved?.archiveDir;
     const archives = found ? listArchives(found) : given;
@@ -234,7 +277,7 @@ export function registerAuditCommands(
       throw new AuditError('audit_store_options_invalid', `--checkpoint-every must be a positive integer, got ${got}`);
     }
     const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
-    const store = storeGiven || given.length === 0 ? await open(opts, false, resolved) : null;
+  const store = storeGiven || given.length === 0 ? await openStore(opts, deps, false, resolved) : null;
     try {
       const keyed = publicKey ? { publicKey } : {};
       const total = store ? ((await store.head())?.seq ?? 0) : 0;
@@ -261,8 +304,9 @@ export function registerAuditCommands(
     } finally {
       await store?.close();
     }
-  });
+}
 
+function registerExport(audit: Command, deps: AuditDeps): void {
   withStore(
     audit
       .command('export')
@@ -272,13 +316,18 @@ export function registerAuditCommands(
       .option('--since <time>', 'records at or after this time (ISO 8601, or an age such as 24h, 7d)')
       .option('--until <time>', 'records before this time')
       .option('--no-progress', 'no progress bar on stderr (there is none unless stderr is a terminal)'),
-  ).action(async (opts: StoreSelection & ExportOpts) => {
+  ).action((opts: StoreSelection & ExportOpts) => auditExport(opts, deps));
+}
+
+/** `warden audit export`: the records the options select, as JSON lines or CSV. */
+export async function auditExport(opts: StoreSelection & ExportOpts, deps: AuditDeps): Promise<void> {
+  const { io } = deps;
     const query: AuditQuery = {
       ...(opts.session ? { session: opts.session } : {}),
       ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
       ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
     };
-    const store = await open(opts);
+  const store = await openStore(opts, deps);
     // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
     const total = (await store.head())?.seq ?? 0;
     const progress = await openProgress({ label: 'export', unit: 'records', total, enabled: opts.progress !== false });
@@ -292,8 +341,18 @@ export function registerAuditCommands(
       progress.stop();
       await store.close();
     }
-  });
+}
 
+/** Options of `warden audit tail`. */
+export type TailOpts = StoreSelection & {
+  fromStart?: boolean;
+  lines: string;
+  session?: string;
+  format: 'text' | 'jsonl';
+  interval: string;
+};
+
+function registerTail(audit: Command, deps: AuditDeps): void {
   withStore(
     audit
       .command('tail')
@@ -303,23 +362,19 @@ export function registerAuditCommands(
       .option('--session <id>', 'only this session')
       .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'jsonl']).default('text'))
       .option('--interval <ms>', 'poll interval in milliseconds', '500'),
-  ).action(
-    async (
-      opts: StoreSelection & {
-        fromStart?: boolean;
-        lines: string;
-        session?: string;
-        format: 'text' | 'jsonl';
-        interval: string;
-      },
-    ) => {
+  ).action((opts: TailOpts) => auditTail(opts, deps));
+}
+
+/** `warden audit tail`: recent records, then new ones as they come, until `deps.signal`, SIGINT or SIGTERM. */
+export async function auditTail(opts: TailOpts, deps: AuditDeps): Promise<void> {
+  const { io, signal } = deps;
       const interval = Math.max(20, Number(opts.interval) || 500);
       const stop = new AbortController();
       const onSignal = (): void => stop.abort();
-      options.signal?.addEventListener('abort', onSignal, { once: true });
+  signal?.addEventListener('abort', onSignal, { once: true });
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      const store = await open(opts);
+  const store = await openStore(opts, deps);
       const show = (r: AuditRecord): void =>
         io.out(opts.format === 'jsonl' ? JSON.stringify(r) + '\n' : formatRecordLine(r));
       const base: AuditQuery = opts.session ? { session: opts.session } : {};
@@ -335,7 +390,7 @@ export function registerAuditCommands(
           }
           after = head;
         }
-        while (!stop.signal.aborted && !options.signal?.aborted) {
+    while (!stop.signal.aborted && !signal?.aborted) {
           for await (const page of pages(store, { ...base, sinceSeq: after })) {
             page.forEach(show);
             after = page[page.length - 1]!.seq;
@@ -349,12 +404,15 @@ export function registerAuditCommands(
       } finally {
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
-        options.signal?.removeEventListener('abort', onSignal);
+    signal?.removeEventListener('abort', onSignal);
         await store.close();
       }
-    },
-  );
+}
 
+/** Options of `warden audit report`. */
+export type ReportOpts = StoreSelection & { session: string; format: 'text' | 'json' };
+
+function registerReport(audit: Command, deps: AuditDeps): void {
   withStore(
     audit
       .command('report')
@@ -363,8 +421,13 @@ export function registerAuditCommands(
       )
       .requiredOption('--session <id>', 'the session to report')
       .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text')),
-  ).action(async (opts: StoreSelection & { session: string; format: 'text' | 'json' }) => {
-    const store = await open(opts);
+  ).action((opts: ReportOpts) => auditReport(opts, deps));
+}
+
+/** `warden audit report`: one session's trace, as text or JSON (an unknown session is an error in JSON). */
+export async function auditReport(opts: ReportOpts, deps: AuditDeps): Promise<void> {
+  const { io } = deps;
+  const store = await openStore(opts, deps);
     try {
       const records: AuditRecord[] = [];
       for await (const page of pages(store, { session: opts.session })) records.push(...page);
@@ -379,9 +442,9 @@ export function registerAuditCommands(
     } finally {
       await store.close();
     }
-  });
+}
 
-  type ArchiveOpts = StoreSelection & { dir: string; olderThan?: string; beforeSeq?: string; signingKey?: string };
+function registerCompliance(audit: Command, deps: AuditDeps): void {
   withStore(
     audit
       .command('compliance')
@@ -391,7 +454,15 @@ export function registerAuditCommands(
       .addOption(new Option('--bucket <size>', 'interval of over_time (default: 48 at most)').choices(BUCKET_NAMES))
       .option('-b, --bundle <source>', "judge workflows by this policy: directory, .tar.gz, URL (default: --config's)")
       .option('--json', "print the report as JSON, in the admin API's shape"),
-  ).action(async (opts: ComplianceOpts) => {
+  ).action((opts: ComplianceOpts) => auditCompliance(opts, deps));
+}
+
+/**
+ * `warden audit compliance`: the figures of `GET /admin/compliance` over the options' range. Workflows
+ * are judged by `--bundle` or the config's policy; with neither, their completion is reported unavailable.
+ */
+export async function auditCompliance(opts: ComplianceOpts, deps: AuditDeps): Promise<void> {
+  const { io } = deps;
     const query = {
       ...(opts.since ? { from: parseTimeArg(opts.since) } : {}),
       ...(opts.until ? { to: parseTimeArg(opts.until) } : {}),
@@ -399,7 +470,7 @@ export function registerAuditCommands(
     };
     const config = opts.config ? loadConfig(opts.config) : null;
     const policy = await openPolicy(config, opts.bundle);
-    const store = await open(opts);
+  const store = await openStore(opts, deps);
     try {
       const view = new AuditView(store);
       await view.sync();
@@ -415,8 +486,12 @@ export function registerAuditCommands(
       policy?.stop();
       await store.close();
     }
-  });
+}
 
+/** Options of `warden audit archive`. */
+export type ArchiveOpts = StoreSelection & { dir: string; olderThan?: string; beforeSeq?: string; signingKey?: string };
+
+function registerArchive(audit: Command, deps: AuditDeps): void {
   withStore(
     audit
       .command('archive')
@@ -425,16 +500,18 @@ export function registerAuditCommands(
       .option('--older-than <age>', 'archive records older than this age (e.g. 90d)')
       .option('--before-seq <seq>', 'archive records with a smaller seq')
       .option('--signing-key <file>', 'Ed25519 private key (PEM) to sign the base checkpoint (or from --config)'),
-  ).action(async (opts: ArchiveOpts) => {
+  ).action((opts: ArchiveOpts) => auditArchive(opts, deps));
+}
+
+/** `warden audit archive`: moves the records before a seq or an age out of the store, into `opts.dir`. */
+export async function auditArchive(opts: ArchiveOpts, deps: AuditDeps): Promise<void> {
+  const { io } = deps;
     if (!opts.olderThan === !opts.beforeSeq) {
-      throw new AuditError(
-        'audit_archive_invalid',
-        'give exactly one of --older-than AGE (e.g. 90d) or --before-seq N',
-      );
+    throw new AuditError('audit_archive_invalid', 'give exactly one of --older-than AGE (e.g. 90d) or --before-seq N');
     }
-    const resolved = await resolve(opts);
+  const resolved = await resolveAudit(opts, deps);
     // Signed, the base checkpoint lets the store alone prove where it now starts (verify --public-key).
-    const store = await open(opts, true, resolved, opts.signingKey ?? resolved?.signingKey);
+  const store = await openStore(opts, deps, true, resolved, opts.signingKey ?? resolved?.signingKey);
     try {
       const cutoff = opts.beforeSeq ? Number(opts.beforeSeq) : parseTimeArg(opts.olderThan!);
       const result = await archiveBefore(store, cutoff, ({ from_seq, to_seq }) =>
@@ -448,9 +525,6 @@ export function registerAuditCommands(
     } finally {
       await store.close();
     }
-  });
-
-  return audit;
 }
 
 /**

@@ -58,47 +58,98 @@ export interface UpstreamRelay {
   ): Promise<Record<string, unknown>>;
 }
 
+type Handler = (params: Params, extra: Extra) => Promise<Record<string, unknown>>;
+
+/** What the handlers of one proxy server share: its session's parts, and the calls in flight. */
+interface ProxyContext {
+  server: Server;
+  pool: DownstreamPool;
+  pipeline: CallPipeline;
+  session: Session;
+  logger: Logger;
+  /** Longest resource URI accepted (`limits.maxUriLength`). */
+  maxUriLength: number;
+  /**
+   * Calls in flight per downstream server: what that server sends meanwhile (elicitation,
+   * sampling, logs) rides the call's own request, so over HTTP it reaches the call's SSE stream.
+   */
+  inflight: Map<string, Extra[]>;
+}
+
 /**
  * The MCP server clients talk to. Relayed requests go through `fallbackRequestHandler` so params
  * and results pass as raw JSON: the SDK's typed schemas would drop fields they do not know, and
  * its tools/call wrapper would re-validate results that are the downstream server's to shape.
  */
 export function createProxyServer(options: ProxyServerOptions): { server: Server; relay: UpstreamRelay } {
-  const { pool, pipeline, session, logger } = options;
+  const { pool, pipeline, session, logger, maxUriLength } = options;
   const server = new Server(options.serverInfo, {
     capabilities: options.capabilities,
     ...(options.instructions ? { instructions: options.instructions } : {}),
   });
-  // Calls in flight per downstream server: what that server sends meanwhile (elicitation,
-  // sampling, logs) rides the call's own request, so over HTTP it reaches the call's SSE stream.
-  const inflight = new Map<string, Extra[]>();
+  const ctx: ProxyContext = { server, pool, pipeline, session, logger, maxUriLength, inflight: new Map() };
+  registerInitialized(ctx, options.onInitialized);
+  registerRelayedRequests(server, {
+    ...toolHandlers(ctx),
+    ...resourceHandlers(ctx),
+    ...promptHandlers(ctx),
+    ...completionHandlers(ctx),
+  });
+  registerLoggingHandler(ctx);
+  registerRootsHandler(ctx);
+  return { server, relay: upstreamRelay(ctx) };
+}
 
+function registerInitialized(ctx: ProxyContext, onInitialized: ProxyServerOptions['onInitialized']): void {
+  const { server, session } = ctx;
   server.oninitialized = () => {
     const client = server.getClientVersion();
     if (client) session.client = { name: client.name, version: client.version };
-    options.onInitialized?.(server);
+    onInitialized?.(server);
   };
+}
 
-  const handlers: Record<string, (params: Params, extra: Extra) => Promise<Record<string, unknown>>> = {
-    'tools/list': async () => ({ tools: pool.listTools() }),
-    'tools/call': (params, extra) => callTool(params, extra),
-    'resources/list': (params, extra) => listPage('resources', params, extra),
-    'resources/templates/list': (params, extra) => listPage('resourceTemplates', params, extra),
-    'prompts/list': (params, extra) => listPage('prompts', params, extra),
-    'resources/read': (params, extra) => readResource(params, extra),
-    'resources/subscribe': (params, extra) => relayResource('resources/subscribe', params, extra),
-    'resources/unsubscribe': (params, extra) => relayResource('resources/unsubscribe', params, extra),
-    'prompts/get': (params, extra) => getPrompt(params, extra),
-    'completion/complete': (params, extra) => complete(params, extra),
-  };
-
+function registerRelayedRequests(server: Server, handlers: Record<string, Handler>): void {
   server.fallbackRequestHandler = async (request, extra) => {
     const handler = handlers[request.method];
     if (!handler) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
     return handler(((request as JSONRPCRequest).params ?? {}) as Params, extra) as never;
   };
+}
 
-  // Server answers logging/setLevel itself; Warden also passes the level to every server that logs.
+function toolHandlers(ctx: ProxyContext): Record<string, Handler> {
+  return {
+    'tools/list': async () => ({ tools: ctx.pool.listTools() }),
+    'tools/call': (params, extra) => callTool(ctx, params, extra),
+  };
+}
+
+function resourceHandlers(ctx: ProxyContext): Record<string, Handler> {
+  return {
+    'resources/list': (params, extra) => listPage(ctx, 'resources', params, extra),
+    'resources/templates/list': (params, extra) => listPage(ctx, 'resourceTemplates', params, extra),
+    'resources/read': (params, extra) => readResource(ctx, params, extra),
+    'resources/subscribe': (params, extra) => relayResource(ctx, 'resources/subscribe', params, extra),
+    'resources/unsubscribe': (params, extra) => relayResource(ctx, 'resources/unsubscribe', params, extra),
+  };
+}
+
+function promptHandlers(ctx: ProxyContext): Record<string, Handler> {
+  return {
+    'prompts/list': (params, extra) => listPage(ctx, 'prompts', params, extra),
+    'prompts/get': (params, extra) => getPrompt(ctx, params, extra),
+  };
+}
+
+function completionHandlers(ctx: ProxyContext): Record<string, Handler> {
+  return {
+    'completion/complete': (params, extra) => complete(ctx, params, extra),
+  };
+}
+
+// Server answers logging/setLevel itself; Warden also passes the level to every server that logs.
+function registerLoggingHandler(ctx: ProxyContext): void {
+  const { server, pool, logger } = ctx;
   server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
     await Promise.all(
       pool
@@ -113,217 +164,239 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     );
     return {};
   });
+}
+
+function registerRootsHandler(ctx: ProxyContext): void {
+  const { server, pool } = ctx;
   server.setNotificationHandler(RootsListChangedNotificationSchema, async (notification) => {
     await Promise.all(pool.servers.map((s) => s.notify(notification).catch(() => undefined)));
   });
+}
 
-  async function callTool(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const name = params['name'];
-    if (typeof name !== 'string')
-      throw new McpError(ErrorCode.InvalidParams, 'tools/call needs params.name (a string)');
-    const args = params['arguments'] ?? {};
-    if (typeof args !== 'object' || args === null || Array.isArray(args))
-      throw new McpError(ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
-    const route = pool.resolveTool(name);
-    if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
-    const annotations = (route.descriptor['annotations'] ?? {}) as Record<string, unknown>;
-    const call: PendingCall = {
-      kind: 'tool',
-      server: route.server.name,
-      tool: route.tool,
-      name,
-      arguments: args as Params,
-      annotations,
-      ...envelopeOf(params),
-    };
-    const outcome = await pipeline.run(
-      session,
-      call,
-      () => forward(route.server, 'tools/call', { ...params, name: route.tool }, extra),
-      approvalChannel(params, extra),
-    );
-    return toToolResult(name, route.server.name, outcome, logger);
-  }
+async function callTool(ctx: ProxyContext, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+  const { pool, pipeline, session, logger } = ctx;
+  const name = params['name'];
+  if (typeof name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'tools/call needs params.name (a string)');
+  const args = params['arguments'] ?? {};
+  if (typeof args !== 'object' || args === null || Array.isArray(args))
+    throw new McpError(ErrorCode.InvalidParams, 'tools/call params.arguments must be an object');
+  const route = pool.resolveTool(name);
+  if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+  const annotations = (route.descriptor['annotations'] ?? {}) as Record<string, unknown>;
+  const call: PendingCall = {
+    kind: 'tool',
+    server: route.server.name,
+    tool: route.tool,
+    name,
+    arguments: args as Params,
+    annotations,
+    ...envelopeOf(params),
+  };
+  const outcome = await pipeline.run(
+    session,
+    call,
+    () => forward(ctx, route.server, 'tools/call', { ...params, name: route.tool }, extra),
+    approvalChannel(ctx, params, extra),
+  );
+  return toToolResult(name, route.server.name, outcome, logger);
+}
 
-  /** How a held call's own client is asked: elicitation on the call's request, progress to keep it alive. */
-  function approvalChannel(params: Params, extra: Extra): ApprovalChannel {
-    const progressToken = (params['_meta'] as Params | undefined)?.['progressToken'];
-    const round = (params['_meta'] as Params | undefined)?.[ROUND_META_KEY];
-    const canElicit = !!server.getClientCapabilities()?.elicitation;
-    return {
-      signal: extra.signal,
-      ...(canElicit
-        ? {
-            elicit: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) =>
-              extra.sendRequest(
-                {
-                  method: 'elicitation/create',
-                  params: {
-                    message,
-                    requestedSchema,
-                    ...(round !== undefined ? { _meta: { [ROUND_META_KEY]: round } } : {}),
-                  },
-                } as ServerRequest,
-                ResultSchema,
-                { signal, timeout: 24 * 60 * 60 * 1000 },
-              ) as Promise<{ action: string; content?: Record<string, unknown> }>,
-          }
-        : {}),
-      ...(progressToken !== undefined
-        ? {
-            keepAlive: (heldMs: number) =>
-              void extra
-                .sendNotification({
-                  method: 'notifications/progress',
-                  params: { progressToken, progress: Math.round(heldMs / 1000), message: 'waiting for approval' },
-                } as ServerNotification)
-                .catch(() => undefined),
-          }
-        : {}),
-    };
-  }
-
-  async function readResource(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const uri = params['uri'];
-    if (typeof uri !== 'string')
-      throw new McpError(ErrorCode.InvalidParams, 'resources/read needs params.uri (a string)');
-    const target = resourceServer(params, 'resources/read');
-    const call: PendingCall = {
-      kind: 'resource',
-      server: target.name,
-      tool: uri,
-      name: uri,
-      uri,
-      arguments: {},
-      annotations: {},
-      ...envelopeOf(params),
-    };
-    return unwrap(uri, await pipeline.run(session, call, () => forward(target, 'resources/read', params, extra)));
-  }
-
-  async function getPrompt(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const name = params['name'];
-    if (typeof name !== 'string')
-      throw new McpError(ErrorCode.InvalidParams, 'prompts/get needs params.name (a string)');
-    const route = pool.resolvePrompt(name);
-    if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
-    const args = (params['arguments'] ?? {}) as Params;
-    const call: PendingCall = {
-      kind: 'prompt',
-      server: route.server.name,
-      tool: route.name,
-      name,
-      arguments: args,
-      annotations: {},
-      ...envelopeOf(params),
-    };
-    return unwrap(
-      name,
-      await pipeline.run(session, call, () =>
-        forward(route.server, 'prompts/get', { ...params, name: route.name }, extra),
-      ),
-    );
-  }
-
-  async function complete(params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const ref = params['ref'] as { type?: string; name?: string; uri?: string } | undefined;
-    if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
-      const route = pool.resolvePrompt(ref.name);
-      if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
-      return forward(route.server, 'completion/complete', { ...params, ref: { ...ref, name: route.name } }, extra);
-    }
-    if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
-      checkUriLength(ref.uri, 'completion/complete', 'params.ref.uri');
-      const target = pool.resolveResource(ref.uri);
-      if (!target) throw new McpError(ErrorCode.InvalidParams, `No server offers resource template ${ref.uri}`);
-      return forward(target, 'completion/complete', params, extra);
-    }
-    throw new McpError(
-      ErrorCode.InvalidParams,
-      'completion/complete needs params.ref of type ref/prompt or ref/resource',
-    );
-  }
-
-  async function listPage(kind: ListKind, params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    const cursor = typeof params['cursor'] === 'string' ? params['cursor'] : undefined;
-    return pool.listPage(kind, cursor, { signal: extra.signal });
-  }
-
-  function relayResource(method: string, params: Params, extra: Extra): Promise<Record<string, unknown>> {
-    return forward(resourceServer(params, method), method, params, extra);
-  }
-
-  function resourceServer(params: Params, method: string): DownstreamServer {
-    const uri = params['uri'];
-    if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.uri must be a string');
-    checkUriLength(uri, method, 'params.uri');
-    const target = pool.resolveResource(uri);
-    // -32002 is the spec's "resource not found".
-    if (!target) throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
-    return target;
-  }
-
-  // Before routing: a URI is matched against every listed template, and it lands in the policy
-  // input, the decision log and the audit trail.
-  function checkUriLength(uri: string, method: string, field: string): void {
-    if (uri.length <= options.maxUriLength) return;
-    throw new McpError(
-      ErrorCode.InvalidParams,
-      `${method}: ${field} is ${uri.length} characters long; Warden accepts resource URIs of at most ` +
-        `${options.maxUriLength} characters (limits.maxUriLength). Fix: use a shorter URI, or raise ` +
-        "limits.maxUriLength in Warden's config.",
-      { limit: options.maxUriLength, length: uri.length, config_key: 'limits.maxUriLength' },
-    );
-  }
-
-  /**
-   * Sends a request downstream on behalf of the caller: cancellation follows the caller's signal,
-   * and progress comes back under the caller's own token (the SDK issues its own downstream).
-   */
-  async function forward(
-    target: DownstreamServer,
-    method: string,
-    params: Params,
-    extra: Extra,
-  ): Promise<Record<string, unknown>> {
-    const meta = params['_meta'] as Params | undefined;
-    const progressToken = meta?.['progressToken'];
-    const forwardParams: Params = { ...params };
-    if (meta) {
-      // The caller's progress token is Warden's to map, and the 2026-07-28 envelope describes the
-      // client's hop: downstream servers get Warden's own (its connection's) instead.
-      const rest = Object.fromEntries(
-        Object.entries(meta).filter(
-          ([key]) => key !== 'progressToken' && key !== ROUND_META_KEY && !key.startsWith(ENVELOPE_PREFIX),
-        ),
-      );
-      if (Object.keys(rest).length) forwardParams['_meta'] = rest;
-      else delete forwardParams['_meta'];
-    }
-    const onprogress =
-      progressToken === undefined
-        ? undefined
-        : (p: Progress) =>
+/** How a held call's own client is asked: elicitation on the call's request, progress to keep it alive. */
+function approvalChannel(ctx: ProxyContext, params: Params, extra: Extra): ApprovalChannel {
+  const progressToken = (params['_meta'] as Params | undefined)?.['progressToken'];
+  const round = (params['_meta'] as Params | undefined)?.[ROUND_META_KEY];
+  const canElicit = !!ctx.server.getClientCapabilities()?.elicitation;
+  return {
+    signal: extra.signal,
+    ...(canElicit
+      ? {
+          elicit: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) =>
+            extra.sendRequest(
+              {
+                method: 'elicitation/create',
+                params: {
+                  message,
+                  requestedSchema,
+                  ...(round !== undefined ? { _meta: { [ROUND_META_KEY]: round } } : {}),
+                },
+              } as ServerRequest,
+              ResultSchema,
+              { signal, timeout: 24 * 60 * 60 * 1000 },
+            ) as Promise<{ action: string; content?: Record<string, unknown> }>,
+        }
+      : {}),
+    ...(progressToken !== undefined
+      ? {
+          keepAlive: (heldMs: number) =>
             void extra
               .sendNotification({
                 method: 'notifications/progress',
-                params: { ...p, progressToken },
+                params: { progressToken, progress: Math.round(heldMs / 1000), message: 'waiting for approval' },
               } as ServerNotification)
-              .catch(() => undefined);
-    const list = inflight.get(target.name) ?? [];
-    list.push(extra);
-    inflight.set(target.name, list);
-    try {
-      return await target.request(method, forwardParams, {
-        signal: extra.signal,
-        ...(onprogress ? { onprogress } : {}),
-      });
-    } finally {
-      list.splice(list.indexOf(extra), 1);
-    }
-  }
+              .catch(() => undefined),
+        }
+      : {}),
+  };
+}
 
-  const relay: UpstreamRelay = {
+async function readResource(ctx: ProxyContext, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+  const { pipeline, session } = ctx;
+  const uri = params['uri'];
+  if (typeof uri !== 'string')
+    throw new McpError(ErrorCode.InvalidParams, 'resources/read needs params.uri (a string)');
+  const target = resourceServer(ctx, params, 'resources/read');
+  const call: PendingCall = {
+    kind: 'resource',
+    server: target.name,
+    tool: uri,
+    name: uri,
+    uri,
+    arguments: {},
+    annotations: {},
+    ...envelopeOf(params),
+  };
+  return unwrap(uri, await pipeline.run(session, call, () => forward(ctx, target, 'resources/read', params, extra)));
+}
+
+async function getPrompt(ctx: ProxyContext, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+  const { pool, pipeline, session } = ctx;
+  const name = params['name'];
+  if (typeof name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'prompts/get needs params.name (a string)');
+  const route = pool.resolvePrompt(name);
+  if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+  const args = (params['arguments'] ?? {}) as Params;
+  const call: PendingCall = {
+    kind: 'prompt',
+    server: route.server.name,
+    tool: route.name,
+    name,
+    arguments: args,
+    annotations: {},
+    ...envelopeOf(params),
+  };
+  return unwrap(
+    name,
+    await pipeline.run(session, call, () =>
+      forward(ctx, route.server, 'prompts/get', { ...params, name: route.name }, extra),
+    ),
+  );
+}
+
+async function complete(ctx: ProxyContext, params: Params, extra: Extra): Promise<Record<string, unknown>> {
+  const { pool } = ctx;
+  const ref = params['ref'] as { type?: string; name?: string; uri?: string } | undefined;
+  if (ref?.type === 'ref/prompt' && typeof ref.name === 'string') {
+    const route = pool.resolvePrompt(ref.name);
+    if (!route) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
+    return forward(ctx, route.server, 'completion/complete', { ...params, ref: { ...ref, name: route.name } }, extra);
+  }
+  if (ref?.type === 'ref/resource' && typeof ref.uri === 'string') {
+    checkUriLength(ctx, ref.uri, 'completion/complete', 'params.ref.uri');
+    const target = pool.resolveResource(ref.uri);
+    if (!target) throw new McpError(ErrorCode.InvalidParams, `No server offers resource template ${ref.uri}`);
+    return forward(ctx, target, 'completion/complete', params, extra);
+  }
+  throw new McpError(
+    ErrorCode.InvalidParams,
+    'completion/complete needs params.ref of type ref/prompt or ref/resource',
+  );
+}
+
+async function listPage(
+  ctx: ProxyContext,
+  kind: ListKind,
+  params: Params,
+  extra: Extra,
+): Promise<Record<string, unknown>> {
+  const cursor = typeof params['cursor'] === 'string' ? params['cursor'] : undefined;
+  return ctx.pool.listPage(kind, cursor, { signal: extra.signal });
+}
+
+function relayResource(
+  ctx: ProxyContext,
+  method: string,
+  params: Params,
+  extra: Extra,
+): Promise<Record<string, unknown>> {
+  return forward(ctx, resourceServer(ctx, params, method), method, params, extra);
+}
+
+function resourceServer(ctx: ProxyContext, params: Params, method: string): DownstreamServer {
+  const uri = params['uri'];
+  if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.uri must be a string');
+  checkUriLength(ctx, uri, method, 'params.uri');
+  const target = ctx.pool.resolveResource(uri);
+  // -32002 is the spec's "resource not found".
+  if (!target) throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
+  return target;
+}
+
+// Before routing: a URI is matched against every listed template, and it lands in the policy
+// input, the decision log and the audit trail.
+function checkUriLength(ctx: ProxyContext, uri: string, method: string, field: string): void {
+  if (uri.length <= ctx.maxUriLength) return;
+  throw new McpError(
+    ErrorCode.InvalidParams,
+    `${method}: ${field} is ${uri.length} characters long; Warden accepts resource URIs of at most ` +
+      `${ctx.maxUriLength} characters (limits.maxUriLength). Fix: use a shorter URI, or raise ` +
+      "limits.maxUriLength in Warden's config.",
+    { limit: ctx.maxUriLength, length: uri.length, config_key: 'limits.maxUriLength' },
+  );
+}
+
+/**
+ * Sends a request downstream on behalf of the caller: cancellation follows the caller's signal,
+ * and progress comes back under the caller's own token (the SDK issues its own downstream).
+ */
+async function forward(
+  ctx: ProxyContext,
+  target: DownstreamServer,
+  method: string,
+  params: Params,
+  extra: Extra,
+): Promise<Record<string, unknown>> {
+  const { inflight } = ctx;
+  const meta = params['_meta'] as Params | undefined;
+  const progressToken = meta?.['progressToken'];
+  const forwardParams: Params = { ...params };
+  if (meta) {
+    // The caller's progress token is Warden's to map, and the 2026-07-28 envelope describes the
+    // client's hop: downstream servers get Warden's own (its connection's) instead.
+    const rest = Object.fromEntries(
+      Object.entries(meta).filter(
+        ([key]) => key !== 'progressToken' && key !== ROUND_META_KEY && !key.startsWith(ENVELOPE_PREFIX),
+      ),
+    );
+    if (Object.keys(rest).length) forwardParams['_meta'] = rest;
+    else delete forwardParams['_meta'];
+  }
+  const onprogress =
+    progressToken === undefined
+      ? undefined
+      : (p: Progress) =>
+          void extra
+            .sendNotification({
+              method: 'notifications/progress',
+              params: { ...p, progressToken },
+            } as ServerNotification)
+            .catch(() => undefined);
+  const list = inflight.get(target.name) ?? [];
+  list.push(extra);
+  inflight.set(target.name, list);
+  try {
+    return await target.request(method, forwardParams, {
+      signal: extra.signal,
+      ...(onprogress ? { onprogress } : {}),
+    });
+  } finally {
+    list.splice(list.indexOf(extra), 1);
+  }
+}
+
+/** What a downstream server starts goes upstream on the latest call in flight to it, else on the server. */
+function upstreamRelay(ctx: ProxyContext): UpstreamRelay {
+  const { server, logger, inflight } = ctx;
+  return {
     notify(serverName, notification) {
       if (notification.method === 'notifications/tools/list_changed') return; // re-aggregated and sent by the pool hook
       const related = inflight.get(serverName)?.at(-1);
@@ -349,8 +422,6 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
       return related ? related.sendRequest(message, ResultSchema, opts) : server.request(message, ResultSchema, opts);
     },
   };
-
-  return { server, relay };
 }
 
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
