@@ -196,55 +196,55 @@ function auditDeps(
 
 function withStore(cmd: Command): Command {
   return cmd
-      .option('-s, --store <url>', 'audit store: sqlite:PATH or postgres://… (default: from --config)')
-      .option('-c, --config <file>', 'read audit.store from this Warden config');
+    .option('-s, --store <url>', 'audit store: sqlite:PATH or postgres://… (default: from --config)')
+    .option('-c, --config <file>', 'read audit.store from this Warden config');
 }
 
 async function resolveAudit(opts: StoreSelection, deps: AuditDeps): Promise<ResolvedAudit | undefined> {
-    if (opts.store) return { store: opts.store };
+  if (opts.store) return { store: opts.store };
   const found = deps.resolveStore ? await deps.resolveStore(opts) : undefined;
-    return typeof found === 'string' ? { store: found } : found;
+  return typeof found === 'string' ? { store: found } : found;
 }
 
 async function openStore(
-    opts: StoreSelection,
+  opts: StoreSelection,
   deps: AuditDeps,
-    writable = false,
-    resolved?: ResolvedAudit,
-    signingKey?: string,
+  writable = false,
+  resolved?: ResolvedAudit,
+  signingKey?: string,
 ): Promise<ChainStore> {
   const url = (resolved ?? (await resolveAudit(opts, deps)))?.store;
-    if (!url) {
-      throw new AuditError(
-        'audit_store_missing',
+  if (!url) {
+    throw new AuditError(
+      'audit_store_missing',
       opts.config && !deps.resolveStore
-          ? '--config is not supported by this build of the audit commands; pass --store sqlite:PATH or postgres://…'
-          : 'no audit store given; pass --store sqlite:PATH or postgres://… (or --config FILE)',
-      );
-    }
-    const signing = signingKey ? { signingKey: readFileSync(signingKey, 'utf8') } : {};
-    return openAuditStore(url, { readOnly: !writable, ...signing });
+        ? '--config is not supported by this build of the audit commands; pass --store sqlite:PATH or postgres://…'
+        : 'no audit store given; pass --store sqlite:PATH or postgres://… (or --config FILE)',
+    );
+  }
+  const signing = signingKey ? { signingKey: readFileSync(signingKey, 'utf8') } : {};
+  return openAuditStore(url, { readOnly: !writable, ...signing });
 }
 
 async function* pages(store: ChainStore, query: AuditQuery): AsyncGenerator<AuditRecord[]> {
-    let after = query.sinceSeq ?? 0;
-    for (;;) {
-      const page = await store.read({ ...query, sinceSeq: after, limit: PAGE });
-      if (page.length === 0) return;
-      yield page;
-      after = page[page.length - 1]!.seq;
-      if (page.length < PAGE) return;
-    }
+  let after = query.sinceSeq ?? 0;
+  for (;;) {
+    const page = await store.read({ ...query, sinceSeq: after, limit: PAGE });
+    if (page.length === 0) return;
+    yield page;
+    after = page[page.length - 1]!.seq;
+    if (page.length < PAGE) return;
+  }
 }
 
 /** Options of `warden audit verify`. */
 export type VerifyOpts = StoreSelection & {
-    archive?: string[];
-    archiveDir?: string;
-    publicKey?: string;
-    checkpointEvery?: string;
-    json?: boolean;
-    progress?: boolean;
+  archive?: string[];
+  archiveDir?: string;
+  publicKey?: string;
+  checkpointEvery?: string;
+  json?: boolean;
+  progress?: boolean;
 };
 
 function registerVerify(audit: Command, deps: AuditDeps): void {
@@ -265,45 +265,45 @@ function registerVerify(audit: Command, deps: AuditDeps): void {
 export async function auditVerify(opts: VerifyOpts, deps: AuditDeps): Promise<void> {
   const { io, setExit } = deps;
   const storeGiven = !!(opts.store || opts.config || deps.resolveStore);
-    const given = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
+  const given = [...(opts.archive ?? []), ...(opts.archiveDir ? listArchives(opts.archiveDir) : [])];
   const resolved = storeGiven || given.length === 0 ? await resolveAudit(opts, deps) : undefined;
-    // With --config and no archive named, the configured archive directory is where retention put them.
-    const found = given.length === 0 && !opts.archiveDir && resolved?.archiveDir;
-    const archives = found ? listArchives(found) : given;
-    const configured = resolved?.checkpointEvery ?? CONFIG_CHECKPOINT_EVERY;
-    const every = opts.checkpointEvery === undefined ? configured : Number(opts.checkpointEvery);
-    if (!(Number.isSafeInteger(every) && every > 0)) {
-      const got = JSON.stringify(opts.checkpointEvery);
-      throw new AuditError('audit_store_options_invalid', `--checkpoint-every must be a positive integer, got ${got}`);
-    }
-    const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
+  // With --config and no archive named, the configured archive directory is where retention put them.
+  const found = given.length === 0 && !opts.archiveDir && resolved?.archiveDir;
+  const archives = found ? listArchives(found) : given;
+  const configured = resolved?.checkpointEvery ?? CONFIG_CHECKPOINT_EVERY;
+  const every = opts.checkpointEvery === undefined ? configured : Number(opts.checkpointEvery);
+  if (!(Number.isSafeInteger(every) && every > 0)) {
+    const got = JSON.stringify(opts.checkpointEvery);
+    throw new AuditError('audit_store_options_invalid', `--checkpoint-every must be a positive integer, got ${got}`);
+  }
+  const publicKey = opts.publicKey ? readFileSync(opts.publicKey, 'utf8') : undefined;
   const store = storeGiven || given.length === 0 ? await openStore(opts, deps, false, resolved) : null;
+  try {
+    const keyed = publicKey ? { publicKey } : {};
+    const total = store ? ((await store.head())?.seq ?? 0) : 0;
+    const progress = await openProgress({
+      label: 'verify',
+      unit: 'records',
+      total,
+      enabled: opts.progress !== false,
+    });
+    let result: VerifyResult;
     try {
-      const keyed = publicKey ? { publicKey } : {};
-      const total = store ? ((await store.head())?.seq ?? 0) : 0;
-      const progress = await openProgress({
-        label: 'verify',
-        unit: 'records',
-        total,
-        enabled: opts.progress !== false,
-      });
-      let result: VerifyResult;
-      try {
-        const onProgress = (seq: number): void => progress.update(seq);
-        result = await verifyChain(store, { archives, checkpointEvery: every, ...keyed, onProgress });
-      } finally {
-        progress.stop();
-      }
-      if (opts.json) io.out(JSON.stringify(result) + '\n');
-      if (result.ok) {
-        if (!opts.json) io.out(okLine(result, !!publicKey, archives.length));
-      } else {
-        io.err(`FAILED: record ${result.seq} ${result.problem}: ${result.detail} [${result.source}]\n`);
-        setExit(1);
-      }
+      const onProgress = (seq: number): void => progress.update(seq);
+      result = await verifyChain(store, { archives, checkpointEvery: every, ...keyed, onProgress });
     } finally {
-      await store?.close();
+      progress.stop();
     }
+    if (opts.json) io.out(JSON.stringify(result) + '\n');
+    if (result.ok) {
+      if (!opts.json) io.out(okLine(result, !!publicKey, archives.length));
+    } else {
+      io.err(`FAILED: record ${result.seq} ${result.problem}: ${result.detail} [${result.source}]\n`);
+      setExit(1);
+    }
+  } finally {
+    await store?.close();
+  }
 }
 
 function registerExport(audit: Command, deps: AuditDeps): void {
@@ -322,25 +322,25 @@ function registerExport(audit: Command, deps: AuditDeps): void {
 /** `warden audit export`: the records the options select, as JSON lines or CSV. */
 export async function auditExport(opts: StoreSelection & ExportOpts, deps: AuditDeps): Promise<void> {
   const { io } = deps;
-    const query: AuditQuery = {
-      ...(opts.session ? { session: opts.session } : {}),
-      ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
-      ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
-    };
+  const query: AuditQuery = {
+    ...(opts.session ? { session: opts.session } : {}),
+    ...(opts.since ? { since: parseTimeArg(opts.since) } : {}),
+    ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
+  };
   const store = await openStore(opts, deps);
-    // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
-    const total = (await store.head())?.seq ?? 0;
-    const progress = await openProgress({ label: 'export', unit: 'records', total, enabled: opts.progress !== false });
-    try {
-      if (opts.format === 'csv') io.out(csvHeader());
-      for await (const page of pages(store, query)) {
-        io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : recordLine(r) + '\n')).join(''));
-        progress.update(page[page.length - 1]!.seq);
-      }
-    } finally {
-      progress.stop();
-      await store.close();
+  // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
+  const total = (await store.head())?.seq ?? 0;
+  const progress = await openProgress({ label: 'export', unit: 'records', total, enabled: opts.progress !== false });
+  try {
+    if (opts.format === 'csv') io.out(csvHeader());
+    for await (const page of pages(store, query)) {
+      io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : recordLine(r) + '\n')).join(''));
+      progress.update(page[page.length - 1]!.seq);
     }
+  } finally {
+    progress.stop();
+    await store.close();
+  }
 }
 
 /** Options of `warden audit tail`. */
@@ -368,45 +368,45 @@ function registerTail(audit: Command, deps: AuditDeps): void {
 /** `warden audit tail`: recent records, then new ones as they come, until `deps.signal`, SIGINT or SIGTERM. */
 export async function auditTail(opts: TailOpts, deps: AuditDeps): Promise<void> {
   const { io, signal } = deps;
-      const interval = Math.max(20, Number(opts.interval) || 500);
-      const stop = new AbortController();
-      const onSignal = (): void => stop.abort();
+  const interval = Math.max(20, Number(opts.interval) || 500);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
   signal?.addEventListener('abort', onSignal, { once: true });
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const store = await openStore(opts, deps);
-      const show = (r: AuditRecord): void =>
-        io.out(opts.format === 'jsonl' ? JSON.stringify(r) + '\n' : formatRecordLine(r));
-      const base: AuditQuery = opts.session ? { session: opts.session } : {};
-      try {
-        let after = 0;
-        if (!opts.fromStart) {
-          const head = (await store.head())?.seq ?? 0;
-          // Like tail(1): some recent context first. With --session, only what comes next.
-          const back = opts.session ? 0 : Math.max(0, Math.floor(Number(opts.lines) || 0));
-          after = Math.max(0, head - back);
-          for await (const page of pages(store, { ...base, sinceSeq: after })) {
-            for (const r of page) if (r.seq <= head) show(r);
-          }
-          after = head;
-        }
-    while (!stop.signal.aborted && !signal?.aborted) {
-          for await (const page of pages(store, { ...base, sinceSeq: after })) {
-            page.forEach(show);
-            after = page[page.length - 1]!.seq;
-          }
-          try {
-            await sleep(interval, undefined, { signal: stop.signal });
-          } catch {
-            break; // aborted
-          }
-        }
-      } finally {
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
-    signal?.removeEventListener('abort', onSignal);
-        await store.close();
+  const show = (r: AuditRecord): void =>
+    io.out(opts.format === 'jsonl' ? JSON.stringify(r) + '\n' : formatRecordLine(r));
+  const base: AuditQuery = opts.session ? { session: opts.session } : {};
+  try {
+    let after = 0;
+    if (!opts.fromStart) {
+      const head = (await store.head())?.seq ?? 0;
+      // Like tail(1): some recent context first. With --session, only what comes next.
+      const back = opts.session ? 0 : Math.max(0, Math.floor(Number(opts.lines) || 0));
+      after = Math.max(0, head - back);
+      for await (const page of pages(store, { ...base, sinceSeq: after })) {
+        for (const r of page) if (r.seq <= head) show(r);
       }
+      after = head;
+    }
+    while (!stop.signal.aborted && !signal?.aborted) {
+      for await (const page of pages(store, { ...base, sinceSeq: after })) {
+        page.forEach(show);
+        after = page[page.length - 1]!.seq;
+      }
+      try {
+        await sleep(interval, undefined, { signal: stop.signal });
+      } catch {
+        break; // aborted
+      }
+    }
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    signal?.removeEventListener('abort', onSignal);
+    await store.close();
+  }
 }
 
 /** Options of `warden audit report`. */
@@ -428,20 +428,20 @@ function registerReport(audit: Command, deps: AuditDeps): void {
 export async function auditReport(opts: ReportOpts, deps: AuditDeps): Promise<void> {
   const { io } = deps;
   const store = await openStore(opts, deps);
-    try {
-      const records: AuditRecord[] = [];
-      for await (const page of pages(store, { session: opts.session })) records.push(...page);
-      const report = buildSessionReport(opts.session, records);
-      if (opts.format === 'json') {
-        if (records.length === 0)
-          throw new AuditError('audit_session_unknown', `no audit records for session "${opts.session}"`);
-        io.out(JSON.stringify(report, null, 2) + '\n');
-      } else {
-        io.out(formatSessionReport(report));
-      }
-    } finally {
-      await store.close();
+  try {
+    const records: AuditRecord[] = [];
+    for await (const page of pages(store, { session: opts.session })) records.push(...page);
+    const report = buildSessionReport(opts.session, records);
+    if (opts.format === 'json') {
+      if (records.length === 0)
+        throw new AuditError('audit_session_unknown', `no audit records for session "${opts.session}"`);
+      io.out(JSON.stringify(report, null, 2) + '\n');
+    } else {
+      io.out(formatSessionReport(report));
     }
+  } finally {
+    await store.close();
+  }
 }
 
 function registerCompliance(audit: Command, deps: AuditDeps): void {
@@ -463,29 +463,29 @@ function registerCompliance(audit: Command, deps: AuditDeps): void {
  */
 export async function auditCompliance(opts: ComplianceOpts, deps: AuditDeps): Promise<void> {
   const { io } = deps;
-    const query = {
-      ...(opts.since ? { from: parseTimeArg(opts.since) } : {}),
-      ...(opts.until ? { to: parseTimeArg(opts.until) } : {}),
-      ...(opts.bucket ? { bucket: opts.bucket } : {}),
-    };
-    const config = opts.config ? loadConfig(opts.config) : null;
-    const policy = await openPolicy(config, opts.bundle);
+  const query = {
+    ...(opts.since ? { from: parseTimeArg(opts.since) } : {}),
+    ...(opts.until ? { to: parseTimeArg(opts.until) } : {}),
+    ...(opts.bucket ? { bucket: opts.bucket } : {}),
+  };
+  const config = opts.config ? loadConfig(opts.config) : null;
+  const policy = await openPolicy(config, opts.bundle);
   const store = await openStore(opts, deps);
-    try {
-      const view = new AuditView(store);
-      await view.sync();
-      const sessions = view.allSessions().reverse();
-      const session = config?.session ?? SESSION_DEFAULTS;
-      const status = (row: SessionRow): WorkflowStatus | Promise<WorkflowStatus> =>
-        policy ? evaluateWorkflowStatus(policy, inputFromRecords(row, session)) : NO_POLICY_STATUS;
-      // The CLI cannot see which sessions a Warden is serving: one the trail has not closed counts as open.
-      const live = new Set(sessions.filter((s) => s.closed_at === null).map((s) => s.session_id));
-      const report = await complianceReport(sessions, query, { live, status });
-      io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatComplianceReport(report));
-    } finally {
-      policy?.stop();
-      await store.close();
-    }
+  try {
+    const view = new AuditView(store);
+    await view.sync();
+    const sessions = view.allSessions().reverse();
+    const session = config?.session ?? SESSION_DEFAULTS;
+    const status = (row: SessionRow): WorkflowStatus | Promise<WorkflowStatus> =>
+      policy ? evaluateWorkflowStatus(policy, inputFromRecords(row, session)) : NO_POLICY_STATUS;
+    // The CLI cannot see which sessions a Warden is serving: one the trail has not closed counts as open.
+    const live = new Set(sessions.filter((s) => s.closed_at === null).map((s) => s.session_id));
+    const report = await complianceReport(sessions, query, { live, status });
+    io.out(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatComplianceReport(report));
+  } finally {
+    policy?.stop();
+    await store.close();
+  }
 }
 
 /** Options of `warden audit archive`. */
@@ -506,25 +506,25 @@ function registerArchive(audit: Command, deps: AuditDeps): void {
 /** `warden audit archive`: moves the records before a seq or an age out of the store, into `opts.dir`. */
 export async function auditArchive(opts: ArchiveOpts, deps: AuditDeps): Promise<void> {
   const { io } = deps;
-    if (!opts.olderThan === !opts.beforeSeq) {
+  if (!opts.olderThan === !opts.beforeSeq) {
     throw new AuditError('audit_archive_invalid', 'give exactly one of --older-than AGE (e.g. 90d) or --before-seq N');
-    }
+  }
   const resolved = await resolveAudit(opts, deps);
-    // Signed, the base checkpoint lets the store alone prove where it now starts (verify --public-key).
+  // Signed, the base checkpoint lets the store alone prove where it now starts (verify --public-key).
   const store = await openStore(opts, deps, true, resolved, opts.signingKey ?? resolved?.signingKey);
-    try {
-      const cutoff = opts.beforeSeq ? Number(opts.beforeSeq) : parseTimeArg(opts.olderThan!);
-      const result = await archiveBefore(store, cutoff, ({ from_seq, to_seq }) =>
-        join(opts.dir, `audit-${from_seq}-${to_seq}.jsonl`),
-      );
-      io.out(
-        result
-          ? `archived records ${result.from_seq}..${result.to_seq} (${result.count}) to ${result.file}\n`
-          : 'nothing to archive\n',
-      );
-    } finally {
-      await store.close();
-    }
+  try {
+    const cutoff = opts.beforeSeq ? Number(opts.beforeSeq) : parseTimeArg(opts.olderThan!);
+    const result = await archiveBefore(store, cutoff, ({ from_seq, to_seq }) =>
+      join(opts.dir, `audit-${from_seq}-${to_seq}.jsonl`),
+    );
+    io.out(
+      result
+        ? `archived records ${result.from_seq}..${result.to_seq} (${result.count}) to ${result.file}\n`
+        : 'nothing to archive\n',
+    );
+  } finally {
+    await store.close();
+  }
 }
 
 /**
