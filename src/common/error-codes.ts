@@ -87,7 +87,7 @@ export const WardenErrorCode = {
   PolicyReloadFailed: 'policy_reload_failed',
 
   // --- warden policy / replay: the CLI ---------------------------------------------------------
-  /** A policy root given to `warden policy test|lint` does not exist: pass the right directories. */
+  /** A policy root given to `warden policy test` or `lint` does not exist: pass the right directories. */
   PolicyDirMissing: 'policy_dir_missing',
   /** `--coverage-min` is not a percentage: pass a number from 0 to 100. */
   PolicyCoverageMinInvalid: 'policy_coverage_min_invalid',
@@ -111,7 +111,7 @@ export const WardenErrorCode = {
   DownstreamStartFailed: 'downstream_start_failed',
   /** A call reached a downstream server that is not connected: it exited or failed to start; see its logs. */
   DownstreamUnavailable: 'downstream_unavailable',
-  /** A call reached a downstream server that is shutting down: retry once Warden is up again. */
+  /** A call reached a downstream server that is shutting down with its session or Warden: open a new session. */
   DownstreamClosed: 'downstream_closed',
   /** Two downstream servers offer the same tool name: set a `prefix` on one of them. */
   ToolNameClash: 'tool_name_clash',
@@ -133,7 +133,7 @@ export const WardenErrorCode = {
   AuditRecordCorrupt: 'audit_record_corrupt',
   /** An event cannot be recorded (not JSON, bad time or shape): a bug in its producer; report it. */
   AuditEventInvalid: 'audit_event_invalid',
-  /** A redaction rule is invalid (pointer not starting with `/`, empty secret): correct `audit.redact*`. */
+  /** A redaction rule is invalid (a pointer not starting with `/`, an empty key): correct `audit.redact`. */
   AuditRedactInvalid: 'audit_redact_invalid',
   /** A checkpoint signing or verification key is not Ed25519 PEM: give the right key. */
   AuditSigningKeyInvalid: 'audit_signing_key_invalid',
@@ -155,7 +155,7 @@ export const WardenErrorCode = {
   AuditSessionUnknown: 'audit_session_unknown',
 
   // --- reports ---------------------------------------------------------------------------------
-  /** A compliance report's range is invalid (a bound is not a time, or from is after to): correct it. */
+  /** A compliance report's range or bucket is invalid (from after to, unknown bucket, too many): correct it. */
   ComplianceRangeInvalid: 'compliance_range_invalid',
 
   // --- approvals -------------------------------------------------------------------------------
