@@ -1,6 +1,9 @@
+import type { WardenErrorCode } from './error-codes.js';
+
 /**
- * Every failure Warden reports carries a stable snake_case `code` (fit for a metric label), a
- * message that says what broke and how to fix it, and the underlying `cause` when there is one.
+ * Every failure Warden reports carries a stable snake_case `code` from the catalogue
+ * ({@link WardenErrorCode}, docs/errors.md), a message that says what broke and how to fix it,
+ * and the underlying `cause` when there is one.
  *
  * @example
  * ```ts
@@ -8,9 +11,9 @@
  * ```
  */
 export class WardenError extends Error {
-  readonly code: string;
+  readonly code: WardenErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: WardenErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;

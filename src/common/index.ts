@@ -8,6 +8,7 @@ export {
   ToolchainError,
   describeError,
 } from './errors.js';
+export { JsonRpcErrorCode, WardenErrorCode } from './error-codes.js';
 export { deferred } from './deferred.js';
 export type { Deferred } from './deferred.js';
 export { createLogger } from './logger.js';

@@ -11,7 +11,7 @@ import {
   type ChainStore,
   type VerifyResult,
 } from '../audit/index.js';
-import { AuditError, describeError, ReportError, type Logger } from '../common/index.js';
+import { AuditError, describeError, ReportError, WardenErrorCode, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import type { LiveSessionState, Warden } from '../proxy/index.js';
 import {
@@ -30,6 +30,7 @@ import {
   type SessionRow,
   type WorkflowStatus,
 } from '../reports/index.js';
+import { HttpError } from './http-error.js';
 import type { LiveEvent, LiveEvents } from './live-events.js';
 
 /** The role that may read everything the admin API serves. */
@@ -54,16 +55,6 @@ interface Caller {
   /** The approver identity handed to the broker (which refuses self-approval by `sub`). */
   approver: { sub: string; roles: readonly string[] };
   admin: boolean;
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -574,17 +565,21 @@ export function createAdminRouter(options: AdminOptions): Router {
   );
   router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    if (err instanceof HttpError)
-      return void res.status(err.status).json({ error: err.code, error_description: err.message });
-    const e = err as { type?: string; status?: number };
-    if (e.type === 'entity.parse.failed')
-      return void res.status(400).json({ error: 'bad_request', error_description: 'the body is not valid JSON' });
-    if (e.type === 'entity.too.large')
-      return void res.status(413).json({ error: 'too_large', error_description: 'the body is larger than 64 kB' });
-    logger.error('admin request failed', { error: describeError(err) });
-    res.status(500).json({ error: 'internal_error', error_description: describeError(err) });
+    const failure = toHttpError(err);
+    if (failure.code === WardenErrorCode.InternalError)
+      logger.error('admin request failed', { error: failure.message });
+    res.status(failure.status).json(failure.body());
   });
   return router;
+}
+
+/** What the admin API answers for `err`: its own HttpError, express's body-parser failures, or a 500. */
+function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const type = (err as { type?: unknown } | null)?.type;
+  if (type === 'entity.parse.failed') return new HttpError(400, 'bad_request', 'the body is not valid JSON');
+  if (type === 'entity.too.large') return new HttpError(413, 'too_large', 'the body is larger than 64 kB');
+  return new HttpError(500, 'internal_error', describeError(err), { cause: err });
 }
 
 function sumTotals(list: SessionReport['totals'][]): SessionReport['totals'] {

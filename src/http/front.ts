@@ -6,7 +6,7 @@ import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { describeError, type Logger } from '../common/index.js';
+import { describeError, JsonRpcErrorCode, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { createWarden } from '../boot/index.js';
 import type { Warden, ProxySession } from '../proxy/index.js';
@@ -244,7 +244,7 @@ class HttpFront {
           origin: req.headers.origin,
           path: req.path,
         });
-        return void jsonRpcError(res, 403, -32000, refused);
+        return void jsonRpcError(res, 403, JsonRpcErrorCode.ServerError, refused);
       }
       if (req.headers.origin) cors(req, res);
       if (req.method === 'OPTIONS' && req.headers.origin) return void res.status(204).end();
@@ -303,13 +303,23 @@ class HttpFront {
         return void jsonRpcError(
           res,
           413,
-          -32000,
+          JsonRpcErrorCode.ServerError,
           `request body is larger than http.bodyLimit (${this.config.http.bodyLimit} bytes)`,
         );
       if (e.type === 'entity.parse.failed')
-        return void jsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
+        return void jsonRpcError(
+          res,
+          400,
+          JsonRpcErrorCode.ParseError,
+          'Parse error: the request body is not valid JSON',
+        );
       this.logger.error('http request failed', { error: describeError(err) });
-      jsonRpcError(res, typeof e.status === 'number' && e.status >= 400 ? e.status : 500, -32603, 'Internal error');
+      jsonRpcError(
+        res,
+        typeof e.status === 'number' && e.status >= 400 ? e.status : 500,
+        JsonRpcErrorCode.InternalError,
+        'Internal error',
+      );
     });
     return app;
   }
@@ -344,7 +354,7 @@ class HttpFront {
       return void jsonRpcError(
         res,
         503,
-        -32000,
+        JsonRpcErrorCode.ServerError,
         'authentication is temporarily unavailable: the signing keys could not be loaded',
       );
     }
@@ -360,7 +370,7 @@ class HttpFront {
   private async handleMcp(req: Request, res: Response): Promise<void> {
     if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
       res.set('Allow', 'GET, POST, DELETE');
-      return jsonRpcError(res, 405, -32000, 'Method not allowed');
+      return jsonRpcError(res, 405, JsonRpcErrorCode.ServerError, 'Method not allowed');
     }
     const principal = res.locals['principal'] as Principal;
     const sessionId = req.headers[SESSION_HEADER];
@@ -374,12 +384,12 @@ class HttpFront {
             mcp_session_id: sessionId,
             principal: principal.sub,
           });
-        return jsonRpcError(res, 404, -32001, 'Session not found');
+        return jsonRpcError(res, 404, JsonRpcErrorCode.SessionNotFound, 'Session not found');
       }
       return this.track(s, res, () => s.transport.handleRequest(req, res, req.body));
     }
     if (await this.modern.accepts(req)) {
-      if (this.closed) return jsonRpcError(res, 503, -32000, 'Warden is shutting down');
+      if (this.closed) return jsonRpcError(res, 503, JsonRpcErrorCode.ServerError, 'Warden is shutting down');
       // A new history scope starts a session (every stdio server): it counts against the caps.
       if (this.modern.opensScope(req, principal) && this.refuseOverCap(req, res, principal)) return;
       return this.modern.handle(req, res, principal);
@@ -388,11 +398,11 @@ class HttpFront {
       return jsonRpcError(
         res,
         400,
-        -32000,
+        JsonRpcErrorCode.ServerError,
         'Bad Request: no valid Mcp-Session-Id header; only an initialize request may open a session',
       );
     }
-    if (this.closed) return jsonRpcError(res, 503, -32000, 'Warden is shutting down');
+    if (this.closed) return jsonRpcError(res, 503, JsonRpcErrorCode.ServerError, 'Warden is shutting down');
     if (this.refuseOverCap(req, res, principal)) return;
     return this.openSession(req, res, principal);
   }
@@ -439,7 +449,7 @@ class HttpFront {
     res.status(reason === 'per_principal' ? 429 : 503).json({
       jsonrpc: '2.0',
       id,
-      error: { code: -32000, message, data: { reason, limit, config_key: configKey } },
+      error: { code: JsonRpcErrorCode.ServerError, message, data: { reason, limit, config_key: configKey } },
     });
     return true;
   }
@@ -482,7 +492,9 @@ class HttpFront {
       this.logger.error('session could not be opened', { principal: principal.sub, error: describeError(err) });
       const id = (req.body as { id?: unknown }).id ?? null;
       if (!res.headersSent)
-        res.status(500).json({ jsonrpc: '2.0', id, error: { code: -32603, message: describeError(err) } });
+        res
+          .status(500)
+          .json({ jsonrpc: '2.0', id, error: { code: JsonRpcErrorCode.InternalError, message: describeError(err) } });
       return;
     }
     await this.track(entry, res, () => transport.handleRequest(req, res, req.body));

@@ -15,7 +15,7 @@ import {
   type Evaluation,
   type PolicyFailureCode,
 } from './engine.js';
-import { jsonBuffer, type RawOutcome } from './wasm-policy.js';
+import { jsonBuffer, type RawOutcome, type WasmLoadCode } from './wasm-policy.js';
 
 /** What a worker starts from (its `workerData`): the compiled module and the data, never recompiled. */
 export interface WorkerInit {
@@ -37,7 +37,7 @@ export interface WorkerRequest {
 
 export type WorkerReply =
   | { readonly type: 'ready'; readonly entrypoints: string[] }
-  | { readonly type: 'load_failed'; readonly code: string; readonly message: string }
+  | { readonly type: 'load_failed'; readonly code: WasmLoadCode; readonly message: string }
   | { readonly type: 'result'; readonly id: number; readonly raw: RawOutcome };
 
 export interface WorkerEngineOptions {

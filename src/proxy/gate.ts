@@ -6,11 +6,9 @@ import {
   type JSONRPCRequest,
   type MessageExtraInfo,
 } from '@modelcontextprotocol/sdk/types.js';
-import { describeError } from '../common/index.js';
+import { describeError, JsonRpcErrorCode } from '../common/index.js';
 import { HeldTransport } from './held-transport.js';
 
-/** JSON-RPC code of UnsupportedProtocolVersion (MCP 2026-07-28); the v1 SDK's ErrorCode has no name for it. */
-const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 /** Where a 2026-07-28 request carries its protocol version (the per-request `_meta` envelope). */
 const PROTOCOL_VERSION_META_KEY = 'io.modelcontextprotocol/protocolVersion';
 /** The handshake versions Warden speaks, newest first (dates sort as strings). */
@@ -81,7 +79,11 @@ export class SessionGate extends HeldTransport {
       `initialize before ${request.method}, or start a new connection whose first request carries the ` +
       '2026-07-28 envelope (docs/protocol.md)';
     this.inner
-      .send({ jsonrpc: '2.0', id: request.id, error: { code: UNSUPPORTED_PROTOCOL_VERSION, message, data } })
+      .send({
+        jsonrpc: '2.0',
+        id: request.id,
+        error: { code: JsonRpcErrorCode.UnsupportedProtocolVersion, message, data },
+      })
       .catch((err: unknown) => this.onerror?.(err instanceof Error ? err : new Error(describeError(err))));
   }
 }

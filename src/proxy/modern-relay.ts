@@ -11,7 +11,7 @@ import {
   type ServerCapabilities,
   type ServerContext,
 } from '@modelcontextprotocol/server';
-import { canonicalJson, describeError, type Logger } from '../common/index.js';
+import { canonicalJson, describeError, JsonRpcErrorCode, type Logger } from '../common/index.js';
 import type { Principal } from '../config/index.js';
 import { ROUND_META_KEY, stripPrefix } from './server.js';
 import { WARDEN_NAME, WARDEN_VERSION, type ProxySession, type Warden } from './warden.js';
@@ -294,7 +294,7 @@ export class ModernRelay {
         tool: params['name'],
       });
       throw new ProtocolError(
-        -32602,
+        JsonRpcErrorCode.InvalidParams,
         'requestState was issued for another call (another tool or other arguments): retry the call exactly as ' +
           'it was first sent, or send it again without requestState to be asked anew',
         { reason: 'request_state_mismatch' },
@@ -312,12 +312,15 @@ export class ModernRelay {
     const round = typeof roundId === 'string' ? this.rounds.get(roundId) : undefined;
     if (!round)
       throw new McpError(
-        -32601,
+        JsonRpcErrorCode.MethodNotFound,
         'a downstream server asked for input during a 2026-07-28 call; relaying that as input_required is not ' +
           'supported yet',
       );
     if (!round.canElicit)
-      throw new McpError(-32601, 'the client did not declare elicitation: the call waits for an approver');
+      throw new McpError(
+        JsonRpcErrorCode.MethodNotFound,
+        'the client did not declare elicitation: the call waits for an approver',
+      );
     if (round.answer) {
       const answer = round.answer;
       round.answer = undefined;

@@ -14,7 +14,7 @@ import {
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ApprovalChannel } from '../approval/index.js';
-import { DownstreamError, describeError, type Logger } from '../common/index.js';
+import { DownstreamError, describeError, JsonRpcErrorCode, type Logger } from '../common/index.js';
 import type { DownstreamPool, DownstreamServer, ListKind } from '../downstream/index.js';
 import type { PendingCall, Session } from '../session/index.js';
 import type { CallPipeline, PipelineOutcome } from './pipeline.js';
@@ -28,9 +28,6 @@ export const DECISION_META_KEY = 'mcp-warden.dev/decision';
  * approval gate's elicitation carries it back, so the front can answer that call's round.
  */
 export const ROUND_META_KEY = 'mcp-warden.dev/round';
-
-/** JSON-RPC error code of a resource read or prompt get that policy denied (no isError there). */
-export const DENIED_ERROR_CODE = -32003;
 
 export interface ProxyServerOptions {
   pool: DownstreamPool;
@@ -326,8 +323,7 @@ function resourceServer(ctx: ProxyContext, params: Params, method: string): Down
   if (typeof uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'params.uri must be a string');
   checkUriLength(ctx, uri, method, 'params.uri');
   const target = ctx.pool.resolveResource(uri);
-  // -32002 is the spec's "resource not found".
-  if (!target) throw new McpError(-32002, `Resource not found: ${uri}`, { uri });
+  if (!target) throw new McpError(JsonRpcErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri });
   return target;
 }
 
@@ -449,7 +445,7 @@ function unwrap(name: string, outcome: PipelineOutcome): Record<string, unknown>
     case 'completed':
       return outcome.result;
     case 'denied':
-      throw new McpError(DENIED_ERROR_CODE, denialText(name, outcome.reasons), {
+      throw new McpError(JsonRpcErrorCode.Denied, denialText(name, outcome.reasons), {
         [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: false, reasons: outcome.reasons },
       });
     case 'unrecorded':

@@ -7,7 +7,7 @@ import { connectHttp, rawRequest, startHttpWarden, type InProcessWarden } from '
 // (a `bucket=constructor` once reached the compliance computation as a function: 500).
 const BUCKET_NAMES = '1m, 5m, 15m, 1h, 6h, 1d, 7d';
 
-describe('admin API: lookups keyed by the query string (through the real HTTP front)', () => {
+describe('admin API: lookups keyed by the query string, and error bodies (through the real HTTP front)', () => {
   let w: InProcessWarden;
 
   beforeAll(async () => {
@@ -45,5 +45,38 @@ describe('admin API: lookups keyed by the query string (through the real HTTP fr
     const res = await rawRequest(w.url, { path: `/admin/compliance?bucket=${bucket}` });
     expect(res.status).toBe(200);
     expect(res.json()).toMatchObject({ range: { bucket_ms: ms } });
+  });
+
+  // The error bodies, byte for byte: clients and the dashboard read `error` as a stable code.
+  const ANSWERS: Record<string, { body: string; status: number; text: string }> = {
+    'not JSON': {
+      body: '{"approve": tru',
+      status: 400,
+      text: '{"error":"bad_request","error_description":"the body is not valid JSON"}',
+    },
+    'over 64 kB': {
+      body: JSON.stringify({ approve: 'x'.repeat(70_000) }),
+      status: 413,
+      text: '{"error":"too_large","error_description":"the body is larger than 64 kB"}',
+    },
+    'for no pending approval': {
+      body: '{"approve": true}',
+      status: 404,
+      text:
+        '{"error":"approval_not_found",' +
+        '"error_description":"no pending approval nope (it may have been answered, timed out or cancelled)"}',
+    },
+  };
+  test.each(Object.entries(ANSWERS))('POST /admin/approvals/nope with a body %s', async (_case, answer) => {
+    const headers = { 'Content-Type': 'application/json' };
+    const res = await rawRequest(w.url, { method: 'POST', path: '/admin/approvals/nope', headers, body: answer.body });
+    expect(res.status).toBe(answer.status);
+    expect(res.body).toBe(answer.text);
+  });
+
+  test('an unknown admin endpoint is 404 not_found', async () => {
+    const res = await rawRequest(w.url, { path: '/admin/nowhere' });
+    expect(res.status).toBe(404);
+    expect(res.body).toBe('{"error":"not_found","error_description":"no such admin endpoint; see docs/admin-api.md"}');
   });
 });
