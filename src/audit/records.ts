@@ -60,6 +60,8 @@ export interface CallReceivedData {
   uri?: string;
   /** The pipeline's clock when the call arrived: the call's `started` time, in ms since the epoch. */
   now_ms: number;
+  /** The trace id of the request's W3C `traceparent`, when it carries one (the `trace` history scope). */
+  trace_id?: string;
 }
 
 /** What a refused call's arguments measured (`limits.argumentsMaxDepth`, `limits.argumentsMaxBytes`). */
@@ -360,6 +362,7 @@ export function readRecord(raw: AuditRecord): ReadRecord {
       };
       if (refusedArguments) data.arguments_refused = refusedArguments;
       if (typeof d['uri'] === 'string') data.uri = d['uri'];
+      if (typeof d['trace_id'] === 'string') data.trace_id = d['trace_id'];
       return record<CallReceived>('call.received', data);
     }
     case 'call.decided': {

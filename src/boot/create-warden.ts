@@ -9,6 +9,8 @@ import {
   createRedaction,
   newDecisionId,
   openAuditStore,
+  type AuditRecord,
+  type AuditStore,
   type ChainStore,
   type DecisionLogEvent,
   type DecisionLogSink,
@@ -18,6 +20,7 @@ import { describeError, type Logger } from '../common/index.js';
 import type { WardenConfig } from '../config/index.js';
 import { MASK_ENTRYPOINT, type PolicyRuntime } from '../policy/index.js';
 import { CallPipeline, Warden, WARDEN_VERSION, type PipelineObserver } from '../proxy/index.js';
+import { HistoryService } from '../reports/index.js';
 
 /** How often audit.retention moves old records to archives (also once at start). */
 const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
@@ -50,6 +53,17 @@ export async function createWarden(
       redact: redaction.record,
     });
     const retention = config.audit.retention ? await startRetention(audit, config.audit.retention, logger) : null;
+    // The read model of the trail answers the history the policy declares it reads; replicas that
+    // share a PostgreSQL trail read each other's records from it before every decision.
+    const history = new HistoryService({
+      policy,
+      store: audit,
+      follow: audit.kind === 'postgres',
+      resultMaxChars: config.session.resultMaxChars,
+      ...(config.session.tenantClaim ? { tenantClaim: config.session.tenantClaim } : {}),
+      onError: (message) => logger.error(message),
+    });
+    const trail = notifyingAppends(audit, (record) => history.apply(record), logger);
     const decisionLog = withPolicyMasks(
       policy,
       logger,
@@ -70,7 +84,8 @@ export async function createWarden(
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
-      audit: { append: (e) => audit.append(e) },
+      audit: trail,
+      history,
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
       decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
@@ -87,11 +102,33 @@ export async function createWarden(
     const stop = (): void => {
       if (retention) clearInterval(retention);
     };
-    return new Warden({ config, logger, policy, audit, decisionLog, pipeline, approvals, adminState, stop });
+    return new Warden({ config, logger, policy, audit: trail, decisionLog, pipeline, approvals, adminState, stop });
   } catch (err) {
     policy.stop();
     throw err;
   }
+}
+
+/** The store, telling `onAppended` of each record it stored (in the trail's order). */
+function notifyingAppends(store: AuditStore, onAppended: (record: AuditRecord) => void, logger: Logger): AuditStore {
+  return {
+    append: async (event) => {
+      const record = await store.append(event);
+      try {
+        onAppended(record);
+      } catch (err) {
+        // The record is stored; the read model reads it from the trail at its next catch-up.
+        logger.error('the history read model could not take an audit record', {
+          seq: record.seq,
+          error: describeError(err),
+        });
+      }
+      return record;
+    },
+    read: (query) => store.read(query),
+    head: () => store.head(),
+    close: () => store.close(),
+  };
 }
 
 /** Loads the configured policy, logging swaps, refusals and failed downloads. */

@@ -138,7 +138,7 @@ interface RawConfig {
     limits?: { compressedBytes?: number | string; uncompressedBytes?: number | string; files?: number };
   };
   identity?: { sub?: string; roles?: string[]; claims?: Record<string, unknown> };
-  session?: { historyWindow?: number; resultMaxChars?: number };
+  session?: { historyWindow?: number; resultMaxChars?: number; tenantClaim?: string };
   limits?: { maxUriLength?: number; argumentsMaxDepth?: number; argumentsMaxBytes?: number | string };
   audit?: {
     store?: string;
@@ -346,6 +346,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
     session: Object.freeze({
       historyWindow: raw.session?.historyWindow ?? SESSION_DEFAULTS.historyWindow,
       resultMaxChars: raw.session?.resultMaxChars ?? SESSION_DEFAULTS.resultMaxChars,
+      ...(raw.session?.tenantClaim ? { tenantClaim: raw.session.tenantClaim } : {}),
     }),
     limits: Object.freeze({
       maxUriLength: raw.limits?.maxUriLength ?? DEFAULT_MAX_URI_LENGTH,

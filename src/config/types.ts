@@ -150,7 +150,12 @@ export interface WardenConfig {
     readonly limits: BundleLimits;
   };
   readonly identity: Principal;
-  readonly session: { readonly historyWindow: number; readonly resultMaxChars: number };
+  readonly session: {
+    readonly historyWindow: number;
+    readonly resultMaxChars: number;
+    /** The principal claim naming the tenant; the principal and global history scopes stay within one. */
+    readonly tenantClaim?: string;
+  };
   /** Bounds on what a client sends: URIs before routing (both fronts), arguments before the policy runs. */
   readonly limits: {
     /** Longest resource URI accepted. */

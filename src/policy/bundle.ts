@@ -152,7 +152,7 @@ export const MASK_ENTRYPOINT = 'system/log/mask';
  * HTTP front evaluates for the dashboard (`mcp/workflow/status`: each workflow's steps per
  * session), and OPA's decision-log mask rule (`system/log/mask`). A policy without them builds and runs as before.
  */
-export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status', MASK_ENTRYPOINT];
+export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status', 'mcp/history/reads', MASK_ENTRYPOINT];
 
 /**
  * The optional entrypoints whose rule a snapshot's Rego defines (`package a.b` with a rule `c` at

@@ -10,12 +10,13 @@ export type {
   DecisionLogPort,
   PolicyPort,
   PipelineObserver,
+  HistoryPort,
   DecisionInfo,
   CompletionInfo,
 } from './ports.js';
 export { checkArguments, DEFAULT_ARGUMENT_LIMITS } from './argument-limits.js';
 export type { ArgumentLimits, ArgumentsRefusal, ArgumentsSummary } from './argument-limits.js';
-export { MODERN_PROTOCOL_VERSION, ModernRelay, scopeTicket, traceId } from './modern-relay.js';
+export { MODERN_PROTOCOL_VERSION, ModernRelay, scopeTicket } from './modern-relay.js';
 export type { ModernRelayOptions, ScopeTicket } from './modern-relay.js';
 export { EraRouter } from './era-router.js';
 export type { Era } from './era-router.js';

@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { canonicalJson, describeError, JsonRpcErrorCode, type Logger } from '../common/index.js';
 import type { Principal } from '../config/index.js';
+import { traceId } from '../session/index.js';
 import { ROUND_META_KEY, stripPrefix } from './server.js';
 import { WARDEN_NAME, WARDEN_VERSION, type ProxySession, type Warden } from './warden.js';
 
@@ -402,13 +403,6 @@ export function scopeTicket(principal: Principal, meta: Record<string, unknown>,
   };
   const principalKey = JSON.stringify([principal.sub, principal.claims['iss'] ?? null]);
   return { principal, principalKey, scopeKey: JSON.stringify([principalKey, scope ?? trace ?? null]), clientInfo };
-}
-
-/** The trace id of a W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`), or undefined if malformed. */
-export function traceId(traceparent: unknown): string | undefined {
-  if (typeof traceparent !== 'string') return undefined;
-  const match = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(traceparent.trim());
-  return match && !/^0+$/.test(match[1]!) ? match[1] : undefined;
 }
 
 /** The envelope keys the SDK lifted out of `_meta` (full `io.modelcontextprotocol/…` names), for the policy input. */

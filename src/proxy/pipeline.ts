@@ -14,14 +14,14 @@ import {
 import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import type { Evaluation, Reason } from '../policy/index.js';
-import { argumentsDigest, type Outcome, type PendingCall, type Session } from '../session/index.js';
+import { argumentsDigest, traceId, type Outcome, type PendingCall, type Session } from '../session/index.js';
 import {
   checkArguments,
   DEFAULT_ARGUMENT_LIMITS,
   type ArgumentLimits,
   type ArgumentsRefusal,
 } from './argument-limits.js';
-import type { AuditPort, DecisionLogPort, PipelineObserver, PolicyPort } from './ports.js';
+import type { AuditPort, DecisionLogPort, HistoryPort, PipelineObserver, PolicyPort } from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
 export interface PipelineOptions {
@@ -40,6 +40,8 @@ export interface PipelineOptions {
   argumentLimits?: ArgumentLimits;
   /** The audit redaction: for what approvers see (admin API, events, elicitation) and a refused call's digest. */
   redactArguments?: (args: Record<string, unknown>) => Record<string, unknown>;
+  /** The history the policy declared it reads; without it, every input carries the session's window. */
+  history?: HistoryPort;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
   approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
@@ -335,7 +337,8 @@ export class CallPipeline {
   ): Promise<{ decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> }> {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
-    const input = session.buildInput(call, nowMs, callId);
+    const history = await o.history?.lookup(session, call);
+    const input = session.buildInput(call, nowMs, callId, history);
     const evaluation = await o.policy.evaluate(input, nowMs);
     const verdict = settleVerdict(evaluation, o.mode, 'Warden holds the call until an approver answers.');
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
@@ -455,6 +458,7 @@ function receivedRecord(
   started: number,
   refused?: RefusedArguments,
 ): CallReceived {
+  const trace = traceId(call.traceparent);
   return callReceived(sessionId, {
     call_id: callId,
     kind: call.kind,
@@ -466,6 +470,7 @@ function receivedRecord(
     annotations: call.annotations,
     ...(call.uri !== undefined ? { uri: call.uri } : {}),
     now_ms: started,
+    ...(trace ? { trace_id: trace } : {}),
   });
 }
 

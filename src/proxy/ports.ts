@@ -1,5 +1,6 @@
 import type { AuditEvent, DecisionLogEvent } from '../audit/index.js';
 import type { Evaluation } from '../policy/index.js';
+import type { HistoryEntry, PendingCall, Session } from '../session/index.js';
 
 /**
  * Audit trail port: `append` resolves once the event is durable, rejects when it cannot be.
@@ -17,6 +18,15 @@ export interface PolicyPort {
   /** Resolves to the decision, or to a deny naming the failure (fail closed); never rejects. */
   evaluate(input: unknown, nowMs?: number): Promise<Evaluation>;
   readonly entrypoint: string;
+}
+
+/**
+ * History port: what the active policy declared it reads (`mcp/history/reads`), answered from the
+ * read model of the audit trail. Resolves to undefined when the policy declares no reads: the
+ * input then carries the session's window, as before reads existed.
+ */
+export interface HistoryPort {
+  lookup(session: Session, call: PendingCall): Promise<HistoryEntry[] | undefined>;
 }
 
 /** What the pipeline tells the outside world (metrics, dashboard streams). All optional, all synchronous. */

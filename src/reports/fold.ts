@@ -54,7 +54,7 @@ export interface Settlement {
 }
 
 /** One call (tool call, resource read, prompt get) folded from its records. */
-type ReceivedFields = 'kind' | 'server' | 'tool' | 'name' | 'arguments' | 'annotations' | 'uri';
+type ReceivedFields = 'kind' | 'server' | 'tool' | 'name' | 'arguments' | 'annotations' | 'uri' | 'trace_id';
 
 export interface CallRow extends Pick<CallReceivedData, ReceivedFields> {
   call_id: string;
@@ -225,6 +225,7 @@ export class AuditFold {
     call.arguments = this.keptArguments(d.arguments);
     call.annotations = d.annotations;
     if (d.uri !== undefined) call.uri = d.uri;
+    if (d.trace_id !== undefined) call.trace_id = d.trace_id;
     return [{ kind: 'call.received', call, record: r }];
   }
 

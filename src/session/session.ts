@@ -41,17 +41,17 @@ export class Session {
    * call's id, `input.call.id` is set and `input.approvals` holds the approval given for this
    * call (if any, and only while it matches the call's tool, arguments and principal) after the
    * approvals of earlier calls that ran. An approval given for another call that has not finished
-   * is never in it, so two calls cannot share one.
+   * is never in it, so two calls cannot share one. `history`: what the policy's declared reads
+   * return for the call (default: the session's window).
    */
-  buildInput(call: PendingCall, nowMs: number, callId?: string): InputDocument {
-    const window = this.options.historyWindow;
+  buildInput(call: PendingCall, nowMs: number, callId?: string, history?: HistoryEntry[]): InputDocument {
     const own = callId === undefined ? undefined : this.pendingApprovals.get(callId);
     return {
       version: 1,
       call: callId === undefined ? call : { ...call, id: callId },
       session: { id: this.id, client: this.client, started_at: this.startedAt },
       principal: this.principal,
-      history: window === 0 ? [] : this.entries.length > window ? this.entries.slice(-window) : this.entries.slice(),
+      history: history ?? this.window(),
       summary: Object.fromEntries(this.perTool),
       approvals: own && this.covers(own, call) ? [...this.spent, own] : this.spent.slice(),
       now: new Date(nowMs).toISOString(),
@@ -73,20 +73,12 @@ export class Session {
     durationMs: number,
     callId?: string,
   ): HistoryEntry {
-    const entry: HistoryEntry = {
+    const entry = historyEntry(call, decision, outcome, result, atMs, durationMs, {
       seq: ++this.seq,
-      kind: call.kind,
-      server: call.server,
-      tool: call.tool,
-      name: call.name,
-      arguments: call.arguments,
-      decision,
-      outcome,
-      result: outcome === 'denied' ? null : summarizeResult(result, this.options.resultMaxChars),
-      at: new Date(atMs).toISOString(),
-      at_ms: atMs,
-      duration_ms: Math.round(durationMs),
-    };
+      session: this.id,
+      principal: this.principal.sub,
+      resultMaxChars: this.options.resultMaxChars,
+    });
     this.entries.push(entry);
     // Keep memory bounded for very long sessions: the policy only ever sees the window.
     if (this.entries.length > Math.max(this.options.historyWindow, 1) * 2 + 1024)
@@ -114,6 +106,13 @@ export class Session {
     this.pendingApprovals.delete(callId);
     this.spending.set(callId, approval);
     return approval;
+  }
+
+  /** The session's newest `historyWindow` calls, oldest first: `input.history` unless the policy declares reads. */
+  window(): HistoryEntry[] {
+    const window = this.options.historyWindow;
+    if (window === 0) return [];
+    return this.entries.length > window ? this.entries.slice(-window) : this.entries.slice();
   }
 
   get callCount(): number {
@@ -163,6 +162,38 @@ export class Session {
     }
     this.perTool.set(entry.name, s);
   }
+}
+
+/**
+ * A finished call as `input.history` shows it: a session records it so, and the read model of the
+ * audit trail builds the same entry from the call's records.
+ */
+export function historyEntry(
+  call: Pick<PendingCall, 'kind' | 'server' | 'tool' | 'name' | 'arguments'>,
+  decision: 'allow' | 'deny',
+  outcome: Outcome,
+  result: unknown,
+  atMs: number,
+  durationMs: number,
+  where: { seq: number; session: string; principal: string; resultMaxChars: number },
+): HistoryEntry {
+  return {
+    seq: where.seq,
+    scope: 'session',
+    session: where.session,
+    principal: where.principal,
+    kind: call.kind,
+    server: call.server,
+    tool: call.tool,
+    name: call.name,
+    arguments: call.arguments,
+    decision,
+    outcome,
+    result: outcome === 'denied' ? null : summarizeResult(result, where.resultMaxChars),
+    at: new Date(atMs).toISOString(),
+    at_ms: atMs,
+    duration_ms: Math.round(durationMs),
+  };
 }
 
 const DIGEST_KEY = randomBytes(32);

@@ -1,4 +1,5 @@
 import type { Principal } from '../config/index.js';
+import type { HistoryScope } from './history-index.js';
 
 export type CallKind = 'tool' | 'resource' | 'prompt';
 export type Outcome = 'success' | 'error' | 'denied';
@@ -24,7 +25,14 @@ export interface PendingCall {
 }
 
 export interface HistoryEntry {
+  /** The call's number in its session (1, 2, ...). */
   seq: number;
+  /** The scope it was drawn from (`mcp/history/reads`); a session's own window says `session`. */
+  scope?: HistoryScope;
+  /** The session it was recorded in. */
+  session?: string;
+  /** The `sub` of the principal who made it. */
+  principal?: string;
   kind: CallKind;
   server: string;
   tool: string;

@@ -1,0 +1,168 @@
+import type { AuditRecord, AuditStore } from '../audit/index.js';
+import { describeError } from '../common/index.js';
+import type { EntrypointResult } from '../policy/index.js';
+import {
+  historyEntry,
+  HistoryIndex,
+  readHistoryReads,
+  scopeKeys,
+  traceId,
+  type HistoryEntry,
+  type PendingCall,
+  type Session,
+} from '../session/index.js';
+import { AuditFold, type CallRow, type Settlement } from './fold.js';
+
+/** The entrypoint where a policy declares the history it reads (docs/policies.md). */
+export const HISTORY_READS_ENTRYPOINT = 'mcp/history/reads';
+
+/** Records read from the store at once while the read model is built or catches up. */
+const PAGE = 2000;
+
+/** Sessions whose principal the read model remembers (the oldest are forgotten first). */
+const MAX_SESSIONS = 100_000;
+
+export interface HistoryServiceOptions {
+  /** The active policy: its revision, and its `mcp/history/reads`. */
+  policy: {
+    readonly revision: string | null;
+    hasEntrypoint(name: string): boolean;
+    evaluateEntrypoint(name: string, input: unknown): Promise<EntrypointResult>;
+  };
+  /** The audit trail the read model is built from. */
+  store: Pick<AuditStore, 'read'>;
+  /** Read the store for records other processes appended before every lookup (a shared store). */
+  follow?: boolean;
+  /** The principal claim whose value separates tenants (`session.tenantClaim`). */
+  tenantClaim?: string;
+  /** Results in history are cut to this many characters (`session.resultMaxChars`). */
+  resultMaxChars: number;
+  /** Told when the policy's reads cannot be used (every lookup then answers with no history). */
+  onError?: (message: string) => void;
+}
+
+/** The read model for one policy revision: its index and how far into the trail it has read. */
+interface Model {
+  readonly revision: string;
+  /** Null when the revision declares no reads. */
+  readonly index: HistoryIndex | null;
+  readonly fold: AuditFold;
+  /** The settled calls per session so far: the session-local `seq` of the next entry. */
+  readonly counts: Map<string, number>;
+  seq: number;
+}
+
+/**
+ * The history a policy declared it reads, answered from a read model of the audit trail: the
+ * trail's records, folded by the one fold, feed a {@link HistoryIndex} built for the active
+ * revision's reads. It is never a second source of truth: a new revision's model is built from
+ * the trail, and records reach it in the trail's order, from this process's appends
+ * ({@link apply}) or, with `follow`, from the store itself before each lookup.
+ *
+ * @example
+ * ```ts
+ * const history = new HistoryService({ policy, store, resultMaxChars: 2000 });
+ * store.onAppend((record) => history.apply(record));
+ * const entries = await history.lookup(session, call); // undefined: the policy declares no reads
+ * ```
+ */
+export class HistoryService {
+  private model: Model | null = null;
+  private building: Promise<Model> | null = null;
+  /** The newest seq this process appended: a model behind it reads the trail before answering. */
+  private appended = 0;
+
+  constructor(private readonly options: HistoryServiceOptions) {}
+
+  /** Folds a record this process appended (in trail order); one out of order waits for the next catch-up. */
+  apply(record: AuditRecord): void {
+    this.appended = Math.max(this.appended, record.seq);
+    const model = this.model;
+    if (model?.index && record.seq === model.seq + 1) this.feed(model, record);
+  }
+
+  /** The entries the active policy's reads return for `call`, or undefined when it declares none. */
+  async lookup(session: Session, call: PendingCall): Promise<HistoryEntry[] | undefined> {
+    const model = await this.current();
+    if (!model.index) return undefined;
+    if (this.options.follow || model.seq < this.appended) await this.catchUp(model);
+    const keys = scopeKeys(session.id, session.principal, traceId(call.traceparent), this.options.tenantClaim);
+    const found = model.index.lookup(call.name, call.arguments, keys);
+    if (!model.index.wantsWindow(call.name)) return found;
+    return [...found, ...session.window()];
+  }
+
+  /** The model of the active revision, built from the trail when the revision changed. */
+  private async current(): Promise<Model> {
+    const revision = this.options.policy.revision ?? '';
+    if (this.model?.revision === revision) return this.model;
+    this.building ??= this.build(revision).finally(() => (this.building = null));
+    const model = await this.building;
+    return model.revision === revision ? model : this.current();
+  }
+
+  private async build(revision: string): Promise<Model> {
+    const index = await this.readsOf(revision);
+    const model: Model = { revision, index, fold: new AuditFold(foldOptions), counts: new Map(), seq: 0 };
+    if (index) await this.catchUp(model);
+    this.model = model;
+    return model;
+  }
+
+  // The revision's reads, or null (no entrypoint, or an answer that is not a list of reads).
+  private async readsOf(revision: string): Promise<HistoryIndex | null> {
+    const { policy } = this.options;
+    if (!policy.hasEntrypoint(HISTORY_READS_ENTRYPOINT)) return null;
+    const answer = await policy.evaluateEntrypoint(HISTORY_READS_ENTRYPOINT, {});
+    const read = answer.ok ? readHistoryReads(answer.result) : { ok: false as const, message: answer.message };
+    if (read.ok) return new HistoryIndex(read.reads);
+    const why = `${HISTORY_READS_ENTRYPOINT} of revision ${revision} is unusable: ${read.message}`;
+    this.options.onError?.(`${why}; calls are decided with no history until it is fixed`);
+    return new HistoryIndex([]);
+  }
+
+  /** Reads the trail after what `model` has folded, to its end. */
+  private async catchUp(model: Model): Promise<void> {
+    for (;;) {
+      const records = await this.options.store.read({ sinceSeq: model.seq, limit: PAGE });
+      for (const record of records) if (record.seq > model.seq) this.feed(model, record);
+      if (records.length < PAGE) return;
+    }
+  }
+
+  private feed(model: Model, record: AuditRecord): void {
+    model.seq = record.seq;
+    for (const step of model.fold.add(record)) {
+      if (step.kind === 'call.settled') this.settle(model, step.call, step.settled);
+      else if (step.kind === 'session.closed') model.counts.delete(step.session.session_id);
+    }
+  }
+
+  private settle(model: Model, call: CallRow, settled: Settlement): void {
+    const seq = (model.counts.get(call.session_id) ?? 0) + 1;
+    model.counts.set(call.session_id, seq);
+    const principal = model.fold.session(call.session_id)?.principal ?? { sub: 'unknown', roles: [], claims: {} };
+    const entry = historyEntry(
+      call,
+      settled.decision,
+      settled.outcome,
+      call.result,
+      call.started_ms,
+      settled.duration_ms,
+      {
+        seq,
+        session: call.session_id,
+        principal: principal.sub,
+        resultMaxChars: this.options.resultMaxChars,
+      },
+    );
+    const keys = scopeKeys(call.session_id, principal, call.trace_id, this.options.tenantClaim);
+    try {
+      model.index?.apply({ entry, keys, order: settled.seq });
+    } catch (err) {
+      this.options.onError?.(`history entry of call ${call.call_id} not indexed: ${describeError(err)}`);
+    }
+  }
+}
+
+const foldOptions = { forgetSettled: true, maxSessions: MAX_SESSIONS };
