@@ -98,6 +98,7 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       const session = {
         historyWindow: opts.historyWindow !== undefined ? Number(opts.historyWindow) : recorded.historyWindow,
         resultMaxChars: opts.resultMaxChars !== undefined ? Number(opts.resultMaxChars) : recorded.resultMaxChars,
+        ...(config?.session.tenantClaim ? { tenantClaim: config.session.tenantClaim } : {}),
       };
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
 

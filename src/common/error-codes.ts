@@ -99,6 +99,8 @@ export const WardenErrorCode = {
   PolicyNotRunning: 'policy_not_running',
   /** `warden replay` was given bad flags: see `warden replay --help`. */
   ReplayUsage: 'replay_usage',
+  /** The policy given to replay answers `mcp/history/reads` with something that is not a list of reads: fix the rule. */
+  ReplayPolicyInvalid: 'replay_policy_invalid',
 
   // --- toolchain -------------------------------------------------------------------------------
   /** The opa CLI was not found (or `WARDEN_OPA` is not executable): install opa v1.x or set `WARDEN_OPA`. */

@@ -1,6 +1,7 @@
 import type { AuditRecord, AuditStore } from '../audit/index.js';
 import { describeError } from '../common/index.js';
 import type { EntrypointResult } from '../policy/index.js';
+import type { Principal } from '../config/index.js';
 import {
   historyEntry,
   HistoryIndex,
@@ -8,6 +9,7 @@ import {
   scopeKeys,
   traceId,
   type HistoryEntry,
+  type HistoryRead,
   type PendingCall,
   type Session,
 } from '../session/index.js';
@@ -41,16 +43,80 @@ export interface HistoryServiceOptions {
   onError?: (message: string) => void;
 }
 
-/** The read model for one policy revision: its index and how far into the trail it has read. */
+/** The read model for one policy revision, and how far into the trail it has read. */
 interface Model {
   readonly revision: string;
   /** Null when the revision declares no reads. */
-  readonly index: HistoryIndex | null;
+  readonly history: HistoryModel | null;
   readonly fold: AuditFold;
-  /** The settled calls per session so far: the session-local `seq` of the next entry. */
-  readonly counts: Map<string, number>;
   seq: number;
 }
+
+/** What a policy answers `mcp/history/reads` with: an index of its reads, or why it cannot be used. */
+export async function declaredReads(policy: {
+  hasEntrypoint(name: string): boolean;
+  evaluateEntrypoint(name: string, input: unknown): EntrypointResult | Promise<EntrypointResult>;
+}): Promise<{ ok: true; reads: HistoryRead[] } | { ok: false; message: string } | null> {
+  if (!policy.hasEntrypoint(HISTORY_READS_ENTRYPOINT)) return null;
+  const answer = await policy.evaluateEntrypoint(HISTORY_READS_ENTRYPOINT, {});
+  const read = answer.ok ? readHistoryReads(answer.result) : { ok: false as const, message: answer.message };
+  return read.ok ? read : { ok: false, message: `${HISTORY_READS_ENTRYPOINT} is unusable: ${read.message}` };
+}
+
+/**
+ * The history of the trail as one revision's reads see it: settled calls (from the fold) become
+ * history entries, built as a session builds them, in the index of those reads. The live read
+ * model and replay both use it, so a replayed decision sees what the live one saw.
+ */
+export class HistoryModel {
+  private readonly index: HistoryIndex;
+  /** Settled calls per session so far: the session-local `seq` of its next entry. */
+  private readonly counts = new Map<string, number>();
+
+  constructor(
+    reads: readonly HistoryRead[],
+    private readonly options: { resultMaxChars: number; tenantClaim?: string },
+  ) {
+    this.index = new HistoryIndex(reads);
+  }
+
+  /** A call that settled in the trail at `order` (its settling record's seq), made by `principal`. */
+  settle(call: CallRow, settled: Settlement, principal: Principal | null): void {
+    const seq = (this.counts.get(call.session_id) ?? 0) + 1;
+    this.counts.set(call.session_id, seq);
+    const who = principal ?? UNKNOWN_PRINCIPAL;
+    const entry = historyEntry(
+      call,
+      settled.decision,
+      settled.outcome,
+      call.result,
+      call.started_ms,
+      settled.duration_ms,
+      {
+        seq,
+        session: call.session_id,
+        principal: who.sub,
+        resultMaxChars: this.options.resultMaxChars,
+      },
+    );
+    const keys = scopeKeys(call.session_id, who, call.trace_id, this.options.tenantClaim);
+    this.index.apply({ entry, keys, order: settled.seq });
+  }
+
+  /** A session that closed: its count is not needed any more. */
+  closed(sessionId: string): void {
+    this.counts.delete(sessionId);
+  }
+
+  /** The entries the reads return for `call` in `session` (`all` reads add the session's window). */
+  lookup(session: Session, call: PendingCall): HistoryEntry[] {
+    const keys = scopeKeys(session.id, session.principal, traceId(call.traceparent), this.options.tenantClaim);
+    const found = this.index.lookup(call.name, call.arguments, keys);
+    return this.index.wantsWindow(call.name) ? [...found, ...session.window()] : found;
+  }
+}
+
+const UNKNOWN_PRINCIPAL: Principal = Object.freeze({ sub: 'unknown', roles: [], claims: {} });
 
 /**
  * The history a policy declared it reads, answered from a read model of the audit trail: the
@@ -78,18 +144,15 @@ export class HistoryService {
   apply(record: AuditRecord): void {
     this.appended = Math.max(this.appended, record.seq);
     const model = this.model;
-    if (model?.index && record.seq === model.seq + 1) this.feed(model, record);
+    if (model?.history && record.seq === model.seq + 1) this.feed(model, record);
   }
 
   /** The entries the active policy's reads return for `call`, or undefined when it declares none. */
   async lookup(session: Session, call: PendingCall): Promise<HistoryEntry[] | undefined> {
     const model = await this.current();
-    if (!model.index) return undefined;
+    if (!model.history) return undefined;
     if (this.options.follow || model.seq < this.appended) await this.catchUp(model);
-    const keys = scopeKeys(session.id, session.principal, traceId(call.traceparent), this.options.tenantClaim);
-    const found = model.index.lookup(call.name, call.arguments, keys);
-    if (!model.index.wantsWindow(call.name)) return found;
-    return [...found, ...session.window()];
+    return model.history.lookup(session, call);
   }
 
   /** The model of the active revision, built from the trail when the revision changed. */
@@ -102,23 +165,22 @@ export class HistoryService {
   }
 
   private async build(revision: string): Promise<Model> {
-    const index = await this.readsOf(revision);
-    const model: Model = { revision, index, fold: new AuditFold(foldOptions), counts: new Map(), seq: 0 };
-    if (index) await this.catchUp(model);
+    const history = await this.modelOf(revision);
+    const model: Model = { revision, history, fold: new AuditFold(foldOptions), seq: 0 };
+    if (history) await this.catchUp(model);
     this.model = model;
     return model;
   }
 
-  // The revision's reads, or null (no entrypoint, or an answer that is not a list of reads).
-  private async readsOf(revision: string): Promise<HistoryIndex | null> {
-    const { policy } = this.options;
-    if (!policy.hasEntrypoint(HISTORY_READS_ENTRYPOINT)) return null;
-    const answer = await policy.evaluateEntrypoint(HISTORY_READS_ENTRYPOINT, {});
-    const read = answer.ok ? readHistoryReads(answer.result) : { ok: false as const, message: answer.message };
-    if (read.ok) return new HistoryIndex(read.reads);
-    const why = `${HISTORY_READS_ENTRYPOINT} of revision ${revision} is unusable: ${read.message}`;
-    this.options.onError?.(`${why}; calls are decided with no history until it is fixed`);
-    return new HistoryIndex([]);
+  // The revision's model, or null without reads; an unusable answer reads nothing (its rules deny).
+  private async modelOf(revision: string): Promise<HistoryModel | null> {
+    const declared = await declaredReads(this.options.policy);
+    if (!declared) return null;
+    const { resultMaxChars, tenantClaim } = this.options;
+    const options = { resultMaxChars, ...(tenantClaim ? { tenantClaim } : {}) };
+    if (declared.ok) return new HistoryModel(declared.reads, options);
+    this.options.onError?.(`revision ${revision}: ${declared.message}; calls are decided with no history`);
+    return new HistoryModel([], options);
   }
 
   /** Reads the trail after what `model` has folded, to its end. */
@@ -133,34 +195,14 @@ export class HistoryService {
   private feed(model: Model, record: AuditRecord): void {
     model.seq = record.seq;
     for (const step of model.fold.add(record)) {
-      if (step.kind === 'call.settled') this.settle(model, step.call, step.settled);
-      else if (step.kind === 'session.closed') model.counts.delete(step.session.session_id);
-    }
-  }
-
-  private settle(model: Model, call: CallRow, settled: Settlement): void {
-    const seq = (model.counts.get(call.session_id) ?? 0) + 1;
-    model.counts.set(call.session_id, seq);
-    const principal = model.fold.session(call.session_id)?.principal ?? { sub: 'unknown', roles: [], claims: {} };
-    const entry = historyEntry(
-      call,
-      settled.decision,
-      settled.outcome,
-      call.result,
-      call.started_ms,
-      settled.duration_ms,
-      {
-        seq,
-        session: call.session_id,
-        principal: principal.sub,
-        resultMaxChars: this.options.resultMaxChars,
-      },
-    );
-    const keys = scopeKeys(call.session_id, principal, call.trace_id, this.options.tenantClaim);
-    try {
-      model.index?.apply({ entry, keys, order: settled.seq });
-    } catch (err) {
-      this.options.onError?.(`history entry of call ${call.call_id} not indexed: ${describeError(err)}`);
+      if (step.kind === 'call.settled') {
+        const principal = model.fold.session(step.call.session_id)?.principal ?? null;
+        try {
+          model.history?.settle(step.call, step.settled, principal);
+        } catch (err) {
+          this.options.onError?.(`history entry of call ${step.call.call_id} not indexed: ${describeError(err)}`);
+        }
+      } else if (step.kind === 'session.closed') model.history?.closed(step.session.session_id);
     }
   }
 }

@@ -28,5 +28,5 @@ export type { ComplianceOptions, ComplianceQuery, ComplianceReport, Counted, Ses
 export { formatComplianceReport } from './compliance-text.js';
 export { newVerdict, recordedVerdict, replayRecords } from './replay.js';
 export type { ReplayChange, ReplayOptions, ReplayPolicy, ReplayReport, ReplayVerdict } from './replay.js';
-export { HistoryService, HISTORY_READS_ENTRYPOINT } from './history-service.js';
+export { declaredReads, HistoryModel, HistoryService, HISTORY_READS_ENTRYPOINT } from './history-service.js';
 export type { HistoryServiceOptions } from './history-service.js';

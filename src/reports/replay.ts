@@ -1,8 +1,10 @@
 import type { AuditRecord, CallDecidedData } from '../audit/index.js';
-import type { Evaluation, Reason } from '../policy/index.js';
+import { ReportError } from '../common/index.js';
+import type { EntrypointResult, Evaluation, Reason } from '../policy/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
 import { AuditFold, type CallRow, type DecisionRow } from './fold.js';
 import { applyToSession, pendingCall, sessionFromRow } from './history.js';
+import { declaredReads, HistoryModel } from './history-service.js';
 
 /** What a decision amounts to once enforced: allowed, denied, or allowed only after an approval. */
 export type ReplayVerdict = 'allow' | 'deny' | 'approval';
@@ -51,13 +53,16 @@ export interface ReplayReport {
 /** The policy replay asks: a `PolicyEngine` or `PolicyRuntime` (the evaluation itself stays in `policy`). */
 export interface ReplayPolicy {
   evaluate(input: unknown, nowMs?: number): Evaluation | Promise<Evaluation>;
+  /** With these, a policy that declares its history reads (`mcp/history/reads`) is given just that. */
+  hasEntrypoint?(name: string): boolean;
+  evaluateEntrypoint?(name: string, input: unknown): EntrypointResult | Promise<EntrypointResult>;
 }
 
 export interface ReplayOptions {
   /** The policy to replay against. */
   policy: ReplayPolicy;
-  /** The `session` settings the recorded Warden ran with (history window, result cut). */
-  session: SessionOptions;
+  /** The `session` settings the recorded Warden ran with (history window, result cut, tenant claim). */
+  session: SessionOptions & { tenantClaim?: string };
   /** Compare only decisions at or after this ISO time; earlier calls still build the history. */
   since?: string;
   /** Called every few hundred records with the records read so far. */
@@ -89,6 +94,7 @@ export async function replayRecords(
   // Only calls in flight are kept: a trail of millions of calls replays in bounded memory.
   const fold = new AuditFold({ forgetSettled: true });
   const sessions = new Map<string, Session>();
+  const history = await historyModelOf(options);
   const report: ReplayReport = {
     version: 1,
     sessions: 0,
@@ -127,7 +133,7 @@ export async function replayRecords(
           if (step.call.received_at === null || step.decision.now_ms < sinceMs) break;
           // Refused before the policy ran (arguments over limits.*): no policy would be asked either.
           if (step.decision.refused !== undefined) break;
-          await compare(step.call, step.decision, sessionOf(step.call), options.policy, report);
+          await compare(step.call, step.decision, sessionOf(step.call), options.policy, report, history);
           break;
         case 'call.approved':
         case 'call.settled':
@@ -135,6 +141,8 @@ export async function replayRecords(
           if (step.kind === 'call.settled' && isCut(step.call.result)) report.inexact.truncated_results++;
           // What happened next is what the trail says, not what the new policy would have done.
           applyToSession(sessionOf(step.call), step);
+          if (step.kind === 'call.settled')
+            history?.settle(step.call, step.settled, fold.session(step.call.session_id)?.principal ?? null);
           break;
         default:
           break;
@@ -149,6 +157,23 @@ export async function replayRecords(
   return report;
 }
 
+/**
+ * The history model of the new policy's declared reads, or null when it declares none (each input
+ * then carries the session's window, as the live Warden sends it).
+ */
+async function historyModelOf(options: ReplayOptions): Promise<HistoryModel | null> {
+  const { policy } = options;
+  if (!policy.hasEntrypoint || !policy.evaluateEntrypoint) return null;
+  const declared = await declaredReads({
+    hasEntrypoint: (name) => policy.hasEntrypoint!(name),
+    evaluateEntrypoint: (name, input) => policy.evaluateEntrypoint!(name, input),
+  });
+  if (!declared) return null;
+  if (!declared.ok) throw new ReportError('replay_policy_invalid', `cannot replay: ${declared.message}`);
+  const { resultMaxChars, tenantClaim } = options.session;
+  return new HistoryModel(declared.reads, { resultMaxChars, ...(tenantClaim ? { tenantClaim } : {}) });
+}
+
 /** Asks the new policy about one recorded decision, with the history rebuilt so far, and notes a change. */
 async function compare(
   call: CallRow,
@@ -156,8 +181,10 @@ async function compare(
   session: Session,
   policy: ReplayPolicy,
   report: ReplayReport,
+  history: HistoryModel | null,
 ): Promise<void> {
-  const input = session.buildInput(pendingCall(call), decision.now_ms, call.call_id);
+  const pending = pendingCall(call);
+  const input = session.buildInput(pending, decision.now_ms, call.call_id, history?.lookup(session, pending));
   const evaluation = await policy.evaluate(input, decision.now_ms);
   report.decisions++;
   const before = recordedVerdict(decision);
