@@ -133,18 +133,15 @@ test_forbidden_after if {
 
 # --- history scopes -------------------------------------------------------------------------
 
-# scoped(e, scope): the entry e, drawn from scope.
-scoped(e, scope) := object.union(e, {"scope": scope, "session": "s-1", "principal": "alice"})
-
 # The same subject in three scopes: the session's tests failed, the principal's and everyone's
 # latest passed; a secret was read in this trace; one call has no scope (a session entry).
 scoped_history := [
-	scoped(f.entry(1, "run_tests", {"service": "api"}, "error"), "session"),
-	scoped(f.entry_with_result(2, "run_tests", {"service": "api"}, "success", {"ok": 1}), "global"),
-	scoped(f.entry_with_result(2, "run_tests", {"service": "api"}, "success", {"ok": 1}), "principal"),
-	scoped(f.entry(3, "read_secret", {}, "success"), "trace"),
-	scoped(f.entry(4, "read_secret", {}, "denied"), "global"),
-	scoped(f.entry(5, "pay", {}, "error"), "global"),
+	f.scoped(f.entry(1, "run_tests", {"service": "api"}, "error"), "session"),
+	f.scoped(f.entry_with_result(2, "run_tests", {"service": "api"}, "success", {"ok": 1}), "global"),
+	f.scoped(f.entry_with_result(2, "run_tests", {"service": "api"}, "success", {"ok": 1}), "principal"),
+	f.scoped(f.entry(3, "read_secret", {}, "success"), "trace"),
+	f.scoped(f.entry(4, "read_secret", {}, "denied"), "global"),
+	f.scoped(f.entry(5, "pay", {}, "error"), "global"),
 	f.entry(6, "pay", {}, "success"),
 ]
 

@@ -6,9 +6,6 @@ package mcp.workflow_test
 import data.fixtures_test as f
 import data.mcp.workflow
 
-# scoped(e, scope): the entry e, drawn from scope.
-scoped(e, scope) := object.union(e, {"scope": scope, "session": "s-2", "principal": "bob"})
-
 # build -> ship per id, and check -> act uncorrelated, read from everyone's calls.
 global_flow := {"g": {
 	"scope": "global",
@@ -33,8 +30,8 @@ ship_blocked := "build must succeed for id=1 before ship (workflow g)"
 test_an_entry_of_another_scope_does_not_open_a_gate if {
 	every scope in ["session", "trace", "principal"] {
 		global_messages("ship", {"id": 1}, [
-			scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), scope),
-			scoped(f.entry(2, "zzz", {}, "success"), "global"),
+			f.scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), scope),
+			f.scoped(f.entry(2, "zzz", {}, "success"), "global"),
 		]) == {ship_blocked}
 	}
 }
@@ -43,28 +40,28 @@ test_an_entry_without_scope_counts_as_session if {
 	# Another entry carries a scope, so the history is scoped: the bare build is the session's.
 	global_messages("ship", {"id": 1}, [
 		f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}),
-		scoped(f.entry(2, "zzz", {}, "success"), "global"),
+		f.scoped(f.entry(2, "zzz", {}, "success"), "global"),
 	]) == {ship_blocked}
 
 	# In a session template the same history opens the gate.
 	session_flow := {"s": object.remove(global_flow.g, ["scope"])}
 	{v.message | some v in workflow.violations} == set() with input as f.call("ship", {"id": 1}, [
 		f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}),
-		scoped(f.entry(2, "zzz", {}, "success"), "global"),
+		f.scoped(f.entry(2, "zzz", {}, "success"), "global"),
 	])
 		with data.workflows as session_flow
 }
 
 test_an_entry_of_the_scope_opens_the_gate if {
-	global_messages("ship", {"id": 1}, [scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global")]) == set()
-	global_messages("ship", {"id": 2}, [scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global")]) == {"build must succeed for id=2 before ship (workflow g)"}
+	global_messages("ship", {"id": 1}, [f.scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global")]) == set()
+	global_messages("ship", {"id": 2}, [f.scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global")]) == {"build must succeed for id=2 before ship (workflow g)"}
 }
 
 test_the_latest_run_of_the_scope_counts if {
 	history := [
-		scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global"),
-		scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "session"),
-		scoped(f.entry(2, "build", {"id": 1}, "error"), "global"),
+		f.scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global"),
+		f.scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "session"),
+		f.scoped(f.entry(2, "build", {"id": 1}, "error"), "global"),
 	]
 	global_messages("ship", {"id": 1}, history) == {"build must succeed for id=1 before ship; its last run failed (workflow g)"}
 }
@@ -77,8 +74,8 @@ test_a_history_without_scopes_is_read_as_the_session if {
 
 test_reject_if_reads_the_result_of_the_scope if {
 	history := [
-		scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "session"),
-		scoped(f.entry_with_result(2, "build", {"id": 1}, "success", {"ok": false}), "global"),
+		f.scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "session"),
+		f.scoped(f.entry_with_result(2, "build", {"id": 1}, "success", {"ok": false}), "global"),
 	]
 	global_messages("ship", {"id": 1}, history) == {"ship blocked: build for id=1 returned ok false (blocked when ok = false) (workflow g)"}
 }
@@ -86,29 +83,29 @@ test_reject_if_reads_the_result_of_the_scope if {
 test_an_uncorrelated_gate_of_another_scope_reads_its_history_not_the_summary if {
 	# The summary (the session's) says check succeeded; everyone's latest check failed.
 	history := [
-		scoped(f.entry(1, "check", {}, "success"), "session"),
-		scoped(f.entry(2, "check", {}, "error"), "global"),
+		f.scoped(f.entry(1, "check", {}, "success"), "session"),
+		f.scoped(f.entry(2, "check", {}, "error"), "global"),
 	]
 	global_messages("act", {}, history) == {"check must succeed before act; its last run failed (workflow g)"}
-	global_messages("act", {}, [scoped(f.entry(1, "check", {}, "success"), "global")]) == set()
-	global_messages("act", {}, [scoped(f.entry(1, "check", {}, "success"), "trace")]) == {"check must succeed before act (workflow g)"}
+	global_messages("act", {}, [f.scoped(f.entry(1, "check", {}, "success"), "global")]) == set()
+	global_messages("act", {}, [f.scoped(f.entry(1, "check", {}, "success"), "trace")]) == {"check must succeed before act (workflow g)"}
 }
 
 test_a_forbidden_sequence_reads_its_scope if {
-	global_messages("post", {}, [scoped(f.entry(1, "leak", {}, "success"), "global")]) == {"post is not allowed after leak by anyone (workflow g)"}
-	global_messages("post", {}, [scoped(f.entry(1, "leak", {}, "success"), "session")]) == set()
-	global_messages("post", {}, [scoped(f.entry(1, "leak", {}, "error"), "global")]) == set()
+	global_messages("post", {}, [f.scoped(f.entry(1, "leak", {}, "success"), "global")]) == {"post is not allowed after leak by anyone (workflow g)"}
+	global_messages("post", {}, [f.scoped(f.entry(1, "leak", {}, "success"), "session")]) == set()
+	global_messages("post", {}, [f.scoped(f.entry(1, "leak", {}, "error"), "global")]) == set()
 }
 
 test_a_forbidden_sequence_names_its_scope if {
 	every scope, words in {"trace": "in the same agent run", "principal": "by the same principal"} {
 		templates := {"t": {"scope": scope, "forbidden": [{"after": ["leak"], "then": ["post"]}]}}
-		{v.message | some v in workflow.violations} == {concat(" ", ["post is not allowed after leak", words, "(workflow t)"])} with input as f.call("post", {}, [scoped(f.entry(1, "leak", {}, "error"), scope)])
+		{v.message | some v in workflow.violations} == {concat(" ", ["post is not allowed after leak", words, "(workflow t)"])} with input as f.call("post", {}, [f.scoped(f.entry(1, "leak", {}, "error"), scope)])
 			with data.workflows as templates
 	}
 }
 
-recent(seq, scope) := scoped(f.at(f.entry(seq, "post", {}, "success"), f.now_ms - 1000), scope)
+recent(seq, scope) := f.scoped(f.at(f.entry(seq, "post", {}, "success"), f.now_ms - 1000), scope)
 
 test_a_rate_limit_counts_its_scope if {
 	global_messages("post", {}, [recent(1, "global"), recent(2, "global")]) == {"post is limited to 2 calls per 60 s; 2 ran in the last 60 s by anyone (workflow g)"}
@@ -117,11 +114,11 @@ test_a_rate_limit_counts_its_scope if {
 
 test_status_reads_the_scope_of_each_workflow if {
 	history := [
-		scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global"),
-		scoped(f.entry_with_result(2, "build", {"id": 2}, "success", {"ok": true}), "session"),
-		scoped(f.entry(3, "check", {}, "error"), "session"),
-		scoped(f.entry(4, "check", {}, "success"), "global"),
-		scoped(f.entry(5, "leak", {}, "success"), "global"),
+		f.scoped(f.entry_with_result(1, "build", {"id": 1}, "success", {"ok": true}), "global"),
+		f.scoped(f.entry_with_result(2, "build", {"id": 2}, "success", {"ok": true}), "session"),
+		f.scoped(f.entry(3, "check", {}, "error"), "session"),
+		f.scoped(f.entry(4, "check", {}, "success"), "global"),
+		f.scoped(f.entry(5, "leak", {}, "success"), "global"),
 	]
 	w := workflow.status.workflows.g with input as f.call("", {}, history)
 		with data.workflows as global_flow
