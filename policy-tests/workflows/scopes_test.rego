@@ -62,3 +62,11 @@ test_financial_processing_counts_anyones_check_and_payments if {
 	unchecked := mcp.decision with input as f.call("payment_processing", payment, drawn(checked, "trace"))
 	not unchecked.allow
 }
+
+test_history_can_be_mocked_on_any_input if {
+	backed_up := drawn([f.entry(1, "backup_database", orders, "success")], "global")
+	d := mcp.decision with input as f.call("delete_database", orders, [])
+		with input.history as backed_up
+	d.allow
+	not drop([]).allow
+}
