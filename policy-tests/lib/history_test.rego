@@ -130,3 +130,82 @@ test_forbidden_after if {
 	not lib.forbidden_after("read_secret", "http_post") with input as f.call("send_email", {}, session)
 	not lib.forbidden_after("read_secret", "http_post") with input as f.call("http_post", {}, [])
 }
+
+# --- history scopes -------------------------------------------------------------------------
+
+# The same subject in three scopes: the session's tests failed, the principal's and everyone's
+# latest passed; a secret was read in this trace; one call has no scope (a session entry).
+scoped_history := [
+	f.scoped(f.entry(1, "run_tests", {"service": "api"}, "error"), "session"),
+	f.scoped(f.entry_with_result(2, "run_tests", {"service": "api"}, "success", {"ok": 1}), "global"),
+	f.scoped(f.entry_with_result(2, "run_tests", {"service": "api"}, "success", {"ok": 1}), "principal"),
+	f.scoped(f.entry(3, "read_secret", {}, "success"), "trace"),
+	f.scoped(f.entry(4, "read_secret", {}, "denied"), "global"),
+	f.scoped(f.entry(5, "pay", {}, "error"), "global"),
+	f.entry(6, "pay", {}, "success"),
+]
+
+in_scoped := f.call("echo", {}, scoped_history)
+
+test_scopes_are_the_four if {
+	lib.scopes == {"session", "trace", "principal", "global"}
+}
+
+test_entry_without_scope_is_a_session_entry if {
+	lib.entry_scope({"name": "x"}) == "session"
+	lib.entry_scope({"name": "x", "scope": "trace"}) == "trace"
+	[e.seq | some e in lib.in_scope("session")] == [1, 6] with input as in_scoped
+	[e.seq | some e in lib.in_scope("global")] == [2, 4, 5] with input as in_scoped
+	lib.in_scope("trace") == [scoped_history[3]] with input as in_scoped
+	lib.in_scope("global") == [] with input as {}
+}
+
+test_readable_scope_falls_back_to_the_session_only_without_any_scope if {
+	# A history that carries scopes is read as it is, even where one entry lacks its scope.
+	lib.readable_scope("global") == "global" with input as in_scoped
+	not lib.unscoped_history with input as in_scoped
+
+	# A host from before scopes: its history is the session's window, so every scope reads it.
+	lib.readable_scope("global") == "session" with input as in_session
+	lib.unscoped_history with input as in_session
+
+	# No history at all: nothing to fall back to; the scope asked for is read (and is empty).
+	lib.readable_scope("trace") == "trace" with input as f.call("echo", {}, [])
+	not lib.unscoped_history with input as f.call("echo", {}, [])
+}
+
+test_last_run_in_reads_one_scope if {
+	lib.last_run_in("session", "run_tests", {"service": "api"}).outcome == "error" with input as in_scoped
+	lib.last_run_in("global", "run_tests", {"service": "api"}).outcome == "success" with input as in_scoped
+	lib.last_run_in("principal", "run_tests", {}).seq == 2 with input as in_scoped
+	not lib.last_run_in("trace", "run_tests", {}) with input as in_scoped
+	not lib.last_run_in("global", "run_tests", {"service": "web"}) with input as in_scoped
+
+	# The helpers without a scope read every entry: the newest run_tests is seq 2, in two scopes.
+	lib.last_run_with("run_tests", {"service": "api"}).seq == 2 with input as in_scoped
+	count(lib.runs_with("run_tests", {})) == 3 with input as in_scoped
+	count(lib.runs_in("global", "run_tests", {})) == 1 with input as in_scoped
+}
+
+test_last_result_in_reads_one_scope if {
+	lib.last_result_in("global", "run_tests", {"service": "api"}) == {"ok": 1} with input as in_scoped
+	not lib.last_result_in("session", "run_tests", {"service": "api"}) with input as in_scoped
+}
+
+test_called_and_ever_succeeded_in_read_one_scope if {
+	lib.called_in("trace", "read_secret") with input as in_scoped
+	not lib.called_in("global", "read_secret") with input as in_scoped
+	not lib.called_in("session", "read_secret") with input as in_scoped
+	lib.ever_succeeded_in("trace", "read_secret") with input as in_scoped
+	not lib.ever_succeeded_in("global", "read_secret") with input as in_scoped
+	lib.called_in("global", "pay") with input as in_scoped
+	not lib.ever_succeeded_in("global", "pay") with input as in_scoped
+	lib.ever_succeeded_in("session", "pay") with input as in_scoped
+}
+
+test_calls_within_in_counts_one_scope if {
+	lib.calls_within_in("global", "pay", 300000) == 1 with input as in_scoped
+	lib.calls_within_in("session", "pay", 300000) == 1 with input as in_scoped
+	lib.calls_within_in("trace", "pay", 300000) == 0 with input as in_scoped
+	lib.calls_within("pay", 300000) == 2 with input as in_scoped
+}

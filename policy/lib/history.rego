@@ -1,4 +1,4 @@
-# Helpers that read the session's past calls, so rules read like the workflow they guard.
+# Helpers that read past calls, so rules read like the workflow they guard.
 #
 # Vocabulary used below:
 #   attempted: the client asked for the call, whatever the decision (summary.calls).
@@ -6,15 +6,24 @@
 #   succeeded: the call ran and did not report an error.
 #   pattern:   an object of argument values; an entry matches when every key/value of the
 #              pattern equals the entry's argument (extra arguments are ignored; {} matches all).
+#   scope:     which calls a history entry was drawn from (entry.scope): "session" (this MCP
+#              session), "trace" (this agent run), "principal" (this subject's calls) or "global"
+#              (everyone's, per tenant). An entry without scope is a session entry.
+#
+# What input.history holds: when the policy declares the history it reads (data.mcp.history.reads,
+# policy/mcp/history/), only the entries those reads return for the current call, each tagged with
+# its scope (a call drawn from two scopes appears twice); otherwise the session's last calls. The
+# helpers that take no scope read every entry, whatever its scope; the *_in helpers read one scope.
 #
 # Cost: compiled Wasm has no rule indexing and no early exit, so every helper here is either a
-# summary look-up (O(1)) or one pass over input.history (O(n)). Keep it that way: a rule that
+# summary look-up (O(1)) or a linear pass over input.history (O(n)). Keep it that way: a rule that
 # pairs history entries with each other is O(n^2) on every call. input.summary is always
-# complete; input.history may be windowed in very long sessions, so the history helpers can miss
-# old calls. Rules built on them must treat "not found" as "not done" (fail closed).
+# complete, and always the session's; input.history may be windowed or limited to what the policy
+# declared, so the history helpers can miss old calls. Rules built on them must treat "not found"
+# as "not done" (fail closed).
 package lib
 
-# history is the session's decided calls, oldest first, or [] when the host sent none.
+# history is input.history (decided calls, oldest first; see above), or [] when the host sent none.
 default history := []
 
 history := input.history
@@ -81,8 +90,10 @@ matches(args, pattern) if {
 # runs_with(tool, pattern) lists the history entries of tool whose arguments match pattern and
 # that ran, oldest first.
 # Example: count(runs_with("create_account", {"customer_id": "c-1"}))
-runs_with(tool, pattern) := [entry |
-	some entry in history
+runs_with(tool, pattern) := runs_among(history, tool, pattern)
+
+runs_among(entries, tool, pattern) := [entry |
+	some entry in entries
 	entry.name == tool
 	ran(entry)
 	matches(object.get(entry, "arguments", {}), pattern)
@@ -109,9 +120,11 @@ succeeded_with(tool, pattern) if last_run_with(tool, pattern).outcome == "succes
 # matching arguments: the structuredContent object when the tool returned one, else its text.
 # Undefined when there is none.
 # Example: last_result_with("fraud_check", {"payment_id": "p-1"}).risk_score < 0.8
-last_result_with(tool, pattern) := entries[count(entries) - 1].result if {
+last_result_with(tool, pattern) := last_result_among(runs_with(tool, pattern))
+
+last_result_among(runs) := entries[count(entries) - 1].result if {
 	entries := [entry |
-		some entry in runs_with(tool, pattern)
+		some entry in runs
 		entry.outcome == "success"
 	]
 	count(entries) > 0
@@ -128,8 +141,10 @@ called_before(a, b) if {
 # calls_within(tool, window_ms) counts the runs of tool in the last window_ms milliseconds
 # before input.now_ms. Denied attempts do not count, so a client is not locked out by retries.
 # Example: calls_within("http_post", 60000) >= 10
-calls_within(tool, window_ms) := count([entry |
-	some entry in history
+calls_within(tool, window_ms) := count_within(history, tool, window_ms)
+
+count_within(entries, tool, window_ms) := count([entry |
+	some entry in entries
 	entry.name == tool
 	ran(entry)
 	entry.at_ms > input.now_ms - window_ms
@@ -142,3 +157,67 @@ forbidden_after(a, b) if {
 	input.call.name == b
 	called(a)
 }
+
+# --- history scopes ---------------------------------------------------------------------------
+
+# scopes: the scopes a history entry can be drawn from (and a workflow template can read).
+scopes := {"session", "trace", "principal", "global"}
+
+# entry_scope(entry) is the scope entry was drawn from: "session" when it carries none (a host
+# from before history scopes, or an old test fixture).
+# Example: entry_scope({"name": "run_tests"}) == "session"
+entry_scope(entry) := object.get(entry, "scope", "session")
+
+# in_scope(scope) lists the history entries drawn from scope, oldest first.
+# Example: count(in_scope("global"))
+in_scope(scope) := [entry | some entry in history; entry_scope(entry) == scope]
+
+# unscoped_history holds when the host sent history none of whose entries carries a scope: a
+# Warden from before history scopes, whose history is always the session's window.
+default unscoped_history := false
+
+unscoped_history if {
+	count(history) > 0
+	every entry in history {
+		not entry.scope
+	}
+}
+
+# readable_scope(scope) is the scope a rule that wants scope can read in this input: scope itself,
+# or "session" when the history carries no scopes at all (then it is all there is, as before).
+# Example: lib.last_run_in(lib.readable_scope("global"), "run_tests", {"service": "api"})
+readable_scope(scope) := "session" if {
+	unscoped_history
+} else := scope
+
+# runs_in(scope, tool, pattern): runs_with, over the entries drawn from scope only.
+# Example: count(runs_in("principal", "create_account", {"customer_id": "c-1"}))
+runs_in(scope, tool, pattern) := runs_among(in_scope(scope), tool, pattern)
+
+# last_run_in(scope, tool, pattern): last_run_with, over the entries drawn from scope only.
+# Example: last_run_in("global", "run_tests", {"service": "api"}).outcome == "success"
+last_run_in(scope, tool, pattern) := entries[count(entries) - 1] if {
+	entries := runs_in(scope, tool, pattern)
+	count(entries) > 0
+}
+
+# last_result_in(scope, tool, pattern): last_result_with, over the entries drawn from scope only.
+# Example: last_result_in("global", "fraud_check", {"payment_id": "p-1"}).risk_score < 0.8
+last_result_in(scope, tool, pattern) := last_result_among(runs_in(scope, tool, pattern))
+
+# called_in(scope, tool) holds when tool ran at least once among the entries drawn from scope.
+# Example: called_in("trace", "read_secret")
+called_in(scope, tool) if last_run_in(scope, tool, {})
+
+# ever_succeeded_in(scope, tool) holds when tool succeeded at least once among the entries drawn
+# from scope.
+# Example: ever_succeeded_in("trace", "read_secret")
+ever_succeeded_in(scope, tool) if {
+	some entry in in_scope(scope)
+	entry.name == tool
+	entry.outcome == "success"
+}
+
+# calls_within_in(scope, tool, window_ms): calls_within, over the entries drawn from scope only.
+# Example: calls_within_in("global", "payment_processing", 60000) >= 10
+calls_within_in(scope, tool, window_ms) := count_within(in_scope(scope), tool, window_ms)

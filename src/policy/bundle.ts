@@ -150,9 +150,10 @@ export const MASK_ENTRYPOINT = 'system/log/mask';
 /**
  * Entrypoints compiled alongside the decision when the policy defines them: read-only views the
  * HTTP front evaluates for the dashboard (`mcp/workflow/status`: each workflow's steps per
- * session), and OPA's decision-log mask rule (`system/log/mask`). A policy without them builds and runs as before.
+ * session), OPA's decision-log mask rule (`system/log/mask`), and the history the policy declares it
+ * reads (`mcp/history/reads`). A policy without them builds and runs as before.
  */
-export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status', 'mcp/history/reads', MASK_ENTRYPOINT];
+export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status', MASK_ENTRYPOINT, 'mcp/history/reads'];
 
 /**
  * The optional entrypoints whose rule a snapshot's Rego defines (`package a.b` with a rule `c` at

@@ -16,7 +16,7 @@ test_shipped_templates_are_valid if {
 
 test_valid_template_has_no_errors if {
 	errors_of({"ok": {
-		"description": "d", "mode": "monitor", "audit": "required", "correlate": ["id"], "tools": ["x"],
+		"description": "d", "mode": "monitor", "scope": "principal", "audit": "required", "correlate": ["id"], "tools": ["x"],
 		"steps": [
 			{"tool": "a", "must": "run", "reject_if": [{"field": "s", "op": "lt", "value": 1, "message": "m"}]},
 			{"tool": "b", "requires": ["a"], "approval": {"required": true, "approvers": ["r"], "reason": "why", "scope": "session"}},
@@ -32,7 +32,7 @@ test_not_an_object if {
 }
 
 test_unknown_keys if {
-	errors_of({"w": {"stepz": []}}) == {"workflow: unknown key stepz (allowed: audit, correlate, description, forbidden, mode, rate_limits, steps, tools)"}
+	errors_of({"w": {"stepz": []}}) == {"workflow: unknown key stepz (allowed: audit, correlate, description, forbidden, mode, rate_limits, scope, steps, tools)"}
 	errors_of({"w": {"steps": [{"tool": "a", "corelate": ["id"]}]}}) == {"steps[0]: unknown key corelate (allowed: approval, correlate, description, mode, must, reject_if, requires, tool)"}
 	errors_of({"w": {"steps": [{"tool": "a", "approval": {"required": true, "approvers": ["r"], "who": 1}}]}}) == {"steps[0].approval: unknown key who (allowed: approvers, reason, required, scope)"}
 }
@@ -47,6 +47,8 @@ test_missing_keys if {
 test_bad_enum_values if {
 	errors_of({"w": {"mode": "monitr"}}) == {"workflow: mode must be one of enforce, monitor, got monitr"}
 	errors_of({"w": {"audit": true}}) == {"workflow: audit must be one of none, required, got true"}
+	errors_of({"w": {"scope": "tenant"}}) == {"workflow: scope must be one of global, principal, session, trace, got tenant"}
+	errors_of({"w": {"scope": ["global"]}}) == {"workflow: scope must be one of global, principal, session, trace, got [\"global\"]"}
 	errors_of({"w": {"steps": [{"tool": "a", "must": "suceed"}]}}) == {"steps[0]: must must be one of run, succeed, got suceed"}
 	errors_of({"w": {"steps": [{"tool": "a", "reject_if": [{"field": "s", "op": ">=", "value": 1}]}]}}) == {"steps[0].reject_if[0]: op must be one of eq, gt, gte, in, lt, lte, ne, not_in, got >="}
 	errors_of({"w": {"forbidden": [{"after": ["a"], "then": ["b"], "when": "always"}]}}) == {"forbidden[0]: when must be one of run, succeed, got always"}

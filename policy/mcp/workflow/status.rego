@@ -2,13 +2,15 @@
 #
 # Given one session's input document (its history, summary and approvals; input.call is
 # ignored), it says for every declared workflow where that session stands: for each subject
-# (each distinct value of the workflow's correlated arguments seen in the session; one subject,
-# {}, when the workflow does not correlate) the state of each step:
+# (each distinct value of the workflow's correlated arguments seen in the history of the
+# workflow's scope; one subject, {}, when the workflow does not correlate) the state of each step:
 #   done     its latest run for the subject satisfies its `must` (what later steps need of it);
 #   blocked  an earlier step it requires is not done, or an earlier result trips a reject_if;
 #   pending  it may run now (a step needing approval is held for it when called).
 # It reuses the engine's own helpers (required, last_state, rejection, ...), so the dashboard
-# can never disagree with what data.mcp.decision would decide for the same session. Warden
+# can never disagree with what data.mcp.decision would decide for the same input: like the
+# engine, it reads only the history entries drawn from each workflow's scope (all of them when
+# the history carries no scopes), so a non-session workflow needs its scope's entries. Warden
 # compiles this entrypoint when the policy defines it; a policy without it still works, and the
 # dashboard says it has no workflow status.
 #
@@ -53,13 +55,13 @@ workflow_status(name, template) := {
 
 step_tools(template) := {step.tool | some step in steps(template)}
 
-# subject_patterns: the distinct correlated argument values the session used with the
+# subject_patterns: the distinct correlated argument values the workflow's scope used with the
 # workflow's steps (denied attempts included: the subject is in play), sorted.
 subject_patterns(template) := [{}] if {
 	count(object.get(template, "correlate", [])) == 0
 } else := sort({pattern |
 	keys := object.get(template, "correlate", [])
-	some entry in lib.history
+	some entry in lib.in_scope(history_scope(template))
 	entry.name in step_tools(template)
 	pattern := object.filter(object.get(entry, "arguments", {}), keys)
 	count(pattern) == count(keys)
@@ -109,29 +111,30 @@ step_status(template, i, step, subject) := {
 	"tool": step.tool,
 	"state": state,
 	"must": must(step),
-	"last_outcome": last_attempt(step.tool, pattern),
+	"last_outcome": last_attempt(scope, step.tool, pattern),
 	"waiting_for": waiting,
 	"rejected": rejected,
 	"approval": needs_approval(template, step),
 	"mode": mode(template, step),
 } if {
+	scope := history_scope(template)
 	pattern := step_pattern(template, step, subject)
 	waiting := [prior.tool |
 		some prior in required(template, i, step)
-		not satisfied(must(prior), last_state(prior.tool, pattern))
+		not satisfied(must(prior), last_state(scope, prior.tool, pattern))
 	]
 	rejected := [why |
 		some prior in required(template, i, step)
 		some condition in object.get(prior, "reject_if", [])
-		last_state(prior.tool, pattern) == "success"
-		why := concat("", [prior.tool, " ", rejection(condition, last_result(prior.tool, pattern))])
+		last_state(scope, prior.tool, pattern) == "success"
+		why := concat("", [prior.tool, " ", rejection(condition, last_result(scope, prior.tool, pattern))])
 	]
-	state := step_state(satisfied_now(step, pattern), count(waiting) + count(rejected))
+	state := step_state(satisfied_now(scope, step, pattern), count(waiting) + count(rejected))
 }
 
-satisfied_now(step, pattern) if satisfied(must(step), last_state(step.tool, pattern))
+satisfied_now(scope, step, pattern) if satisfied(must(step), last_state(scope, step.tool, pattern))
 
-default satisfied_now(_, _) := false
+default satisfied_now(_, _, _) := false
 
 step_state(true, _) := "done"
 
@@ -146,16 +149,16 @@ needs_approval(template, step) if {
 
 default needs_approval(_, _) := false
 
-# last_attempt(tool, pattern): how the latest call of tool for the subject ended, denied ones
-# included: "success", "error", "denied", or "none".
-default last_attempt(_, _) := "none"
+# last_attempt(scope, tool, pattern): how the latest call of tool for the subject, among the
+# calls of scope, ended, denied ones included: "success", "error", "denied", or "none".
+default last_attempt(_, _, _) := "none"
 
-last_attempt(tool, pattern) := lib.last_outcome(tool) if count(pattern) == 0
+last_attempt(scope, tool, pattern) := lib.last_outcome(tool) if summary_answers(scope, pattern)
 
-last_attempt(tool, pattern) := attempts[count(attempts) - 1] if {
-	count(pattern) > 0
+last_attempt(scope, tool, pattern) := attempts[count(attempts) - 1] if {
+	not summary_answers(scope, pattern)
 	attempts := [entry.outcome |
-		some entry in lib.history
+		some entry in lib.in_scope(scope)
 		entry.name == tool
 		lib.matches(object.get(entry, "arguments", {}), pattern)
 	]
@@ -164,20 +167,20 @@ last_attempt(tool, pattern) := attempts[count(attempts) - 1] if {
 
 # --- forbidden sequences ----------------------------------------------------------------------
 
-# restrictions: each "never B after A" rule, and whether this session already tripped it (so
-# its `then` tools are now denied).
+# restrictions: each "never B after A" rule, and whether the workflow's scope already tripped it
+# (so its `then` tools are now denied).
 restrictions(template) := [{
 	"after": rule.after,
 	"then": rule.then,
-	"tripped": tripped(rule),
+	"tripped": tripped(history_scope(template), rule),
 	"mode": mode(template, rule),
 } |
 	some rule in array_at(template, "forbidden")
 ]
 
-tripped(rule) if {
+tripped(scope, rule) if {
 	some earlier in rule.after
-	happened(object.get(rule, "when", "run"), earlier)
+	happened(scope, object.get(rule, "when", "run"), earlier)
 }
 
-default tripped(_) := false
+default tripped(_, _) := false

@@ -49,7 +49,7 @@ default array_at(_, _) := []
 modes := {"enforce", "monitor"}
 
 keys := {
-	"workflow": {"description", "mode", "correlate", "audit", "steps", "tools", "forbidden", "rate_limits"},
+	"workflow": {"description", "mode", "scope", "correlate", "audit", "steps", "tools", "forbidden", "rate_limits"},
 	"step": {"tool", "must", "approval", "correlate", "requires", "reject_if", "mode", "description"},
 	"approval": {"required", "approvers", "reason", "scope"},
 	"condition": {"field", "op", "value", "message"},
@@ -65,7 +65,7 @@ required_keys := {
 }
 
 enums := {
-	"workflow": {"mode": modes, "audit": {"required", "none"}},
+	"workflow": {"mode": modes, "scope": lib.scopes, "audit": {"required", "none"}},
 	"step": {"must": {"run", "succeed"}, "mode": modes},
 	"approval": {"scope": {"call", "session"}},
 	"condition": {"op": object.keys(op_text)},

@@ -5,6 +5,10 @@
 # Everything this package emits carries a "mode" ("enforce" or "monitor"); data.mcp.decision
 # routes enforced entries to reasons (or obligations) and monitored ones to monitored.
 #
+# History scopes: a template's `scope` (default session) says whose calls its rules read: this
+# session's, this agent run's (trace), this principal's, or everyone's (global). The rules only
+# read history entries drawn from that scope; policy/mcp/history/reads.rego declares them to Warden.
+#
 # Cost: the rules start from the current call's name and only then read history, so a call to
 # a tool outside every workflow costs a walk over the (small) templates and nothing else.
 package mcp.workflow
@@ -33,6 +37,13 @@ mode(template, entry) := "monitor" if {
 	object.get(entry, "mode", object.get(template, "mode", "enforce")) == "monitor"
 } else := "enforce"
 
+# declared_scope(template): the scope the template's rules read, as the template says.
+declared_scope(template) := object.get(template, "scope", "session")
+
+# history_scope(template): the scope the engine reads for template in this input: the declared
+# one, or "session" when the host sent history without scopes (see lib.readable_scope).
+history_scope(template) := lib.readable_scope(declared_scope(template))
+
 # correlate_keys: the arguments that tie a step to its earlier steps (same subject).
 correlate_keys(template, step) := object.get(step, "correlate", object.get(template, "correlate", []))
 
@@ -56,6 +67,7 @@ gates contains gate if {
 		"step": current.step.tool,
 		"prior": prior,
 		"keys": correlate_keys(template, current.step),
+		"scope": history_scope(template),
 		"mode": mode(template, current.step),
 	}
 }
@@ -72,14 +84,21 @@ in_workflow(name) := concat("", [" (workflow ", name, ")"])
 
 # --- state of an earlier step -----------------------------------------------------------------
 
-# last_state(tool, pattern): how the latest run of tool for this subject ended: "success",
-# "error" or "none". Without correlation the summary answers (complete, O(1)); with it, one pass
-# over history, where a call older than the history window reads as "none" (fail closed).
-default last_state(_, _) := "none"
+# last_state(scope, tool, pattern): how the latest run of tool for this subject, among the calls
+# of scope, ended: "success", "error" or "none". For the session without correlation the summary
+# answers (complete, O(1)); otherwise one pass over the scope's history, where a call older than
+# the history window (or not declared in data.mcp.history.reads) reads as "none" (fail closed).
+default last_state(_, _, _) := "none"
 
-last_state(tool, pattern) := lib.last_run_outcome(tool) if count(pattern) == 0
+last_state(scope, tool, pattern) := lib.last_run_outcome(tool) if summary_answers(scope, pattern)
 
-last_state(tool, pattern) := lib.last_run_with(tool, pattern).outcome if count(pattern) > 0
+last_state(scope, tool, pattern) := lib.last_run_in(scope, tool, pattern).outcome if {
+	not summary_answers(scope, pattern)
+}
+
+# summary_answers: input.summary is the session's, per tool: it cannot answer for another scope,
+# nor for one subject.
+summary_answers("session", pattern) if count(pattern) == 0
 
 satisfied("succeed", "success") := true
 
@@ -99,7 +118,7 @@ subject(keys, pattern) := concat("", [" for ", lib.describe(keys, pattern)]) if 
 step_order contains violation(gate, "step_order", message) if {
 	some gate in gates
 	pattern := lib.call_pattern(gate.keys)
-	state := last_state(gate.prior.tool, pattern)
+	state := last_state(gate.scope, gate.prior.tool, pattern)
 	not satisfied(must(gate.prior), state)
 	message := concat("", [
 		gate.prior.tool, " must ", must(gate.prior), subject(gate.keys, pattern),
@@ -130,17 +149,19 @@ result_rejected contains violation(gate, "result_rejected", message) if {
 	some gate in gates
 	some condition in object.get(gate.prior, "reject_if", [])
 	pattern := lib.call_pattern(gate.keys)
-	last_state(gate.prior.tool, pattern) == "success"
-	why := rejection(condition, last_result(gate.prior.tool, pattern))
+	last_state(gate.scope, gate.prior.tool, pattern) == "success"
+	why := rejection(condition, last_result(gate.scope, gate.prior.tool, pattern))
 	message := concat("", [
 		gate.step, " blocked: ", gate.prior.tool, subject(gate.keys, pattern), " ", why,
 		in_workflow(gate.workflow),
 	])
 }
 
-default last_result(_, _) := null
+# last_result(scope, tool, pattern): the result of the latest successful run. Read only once
+# last_state says the latest run succeeded, so it is that run: reading the latest run suffices.
+default last_result(_, _, _) := null
 
-last_result(tool, pattern) := lib.last_result_with(tool, pattern)
+last_result(scope, tool, pattern) := lib.last_result_in(scope, tool, pattern)
 
 rejection(condition, result) := concat("", ["returned no structured result to check ", condition.field]) if {
 	not is_object(result)
@@ -181,15 +202,17 @@ compare("in", a, b) if a in b
 
 compare("not_in", a, b) if not a in b
 
-# forbidden_sequence: "never B after A" in the same session, e.g. no outbound send after a
-# secret was read. `when: succeed` only counts an A that succeeded; default: any A that ran.
+# forbidden_sequence: "never B after A" in the template's scope (e.g. the same session), e.g. no
+# outbound send after a secret was read. `when: succeed` only counts an A that succeeded;
+# default: any A that ran.
 forbidden_sequence contains entry if {
 	some name, template in templates
 	some rule in object.get(template, "forbidden", [])
 	input.call.name in rule.then
 	some earlier in rule.after
-	happened(object.get(rule, "when", "run"), earlier)
-	default_message := concat("", [input.call.name, " is not allowed after ", earlier, " in the same session"])
+	scope := history_scope(template)
+	happened(scope, object.get(rule, "when", "run"), earlier)
+	default_message := concat(" ", [input.call.name, "is not allowed after", earlier, scope_words[scope]])
 	entry := {
 		"rule": "workflow.forbidden_sequence",
 		"message": concat("", [object.get(rule, "message", default_message), in_workflow(name)]),
@@ -199,29 +222,55 @@ forbidden_sequence contains entry if {
 	}
 }
 
-happened("run", tool) if lib.called(tool)
+# happened(scope, when, tool): tool ran (or succeeded) among the calls of scope. The session's
+# summary answers for the session; other scopes read their history.
+happened("session", "run", tool) if lib.called(tool)
 
-happened("succeed", tool) if lib.ever_succeeded(tool)
+happened("session", "succeed", tool) if lib.ever_succeeded(tool)
+
+happened(scope, "run", tool) if {
+	scope != "session"
+	lib.called_in(scope, tool)
+}
+
+happened(scope, "succeed", tool) if {
+	scope != "session"
+	lib.ever_succeeded_in(scope, tool)
+}
+
+# scope_words: whose calls a message is about.
+scope_words := {
+	"session": "in the same session",
+	"trace": "in the same agent run",
+	"principal": "by the same principal",
+	"global": "by anyone",
+}
 
 # rate_limit: at most `max` runs of `tool` in any `window_ms` (denied attempts do not count).
 rate_limit contains entry if {
 	some name, template in templates
 	some limit in object.get(template, "rate_limits", [])
 	limit.tool == input.call.name
-	recent := lib.calls_within(limit.tool, limit.window_ms)
+	scope := history_scope(template)
+	recent := lib.calls_within_in(scope, limit.tool, limit.window_ms)
 	recent >= limit.max
 	window := lib.show(limit.window_ms / 1000)
 	entry := {
 		"rule": "workflow.rate_limit",
 		"message": concat("", [
 			limit.tool, " is limited to ", lib.show(limit.max), " calls per ", window, " s; ",
-			lib.show(recent), " ran in the last ", window, " s", in_workflow(name),
+			lib.show(recent), " ran in the last ", window, " s", rate_scope_note(scope), in_workflow(name),
 		]),
 		"workflow": name,
 		"step": limit.tool,
 		"mode": mode(template, limit),
 	}
 }
+
+# rate_scope_note: a session's limit reads as before; any other says whose calls were counted.
+rate_scope_note("session") := ""
+
+rate_scope_note(scope) := concat("", [" ", scope_words[scope]]) if scope != "session"
 
 # approval: the current step needs a human approval that this session does not hold yet.
 # Enforced entries become obligations.approval (Warden holds the call), monitored ones are only
