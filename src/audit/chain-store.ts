@@ -112,6 +112,7 @@ export class ChainedStore implements ChainStore {
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
+  private readonly listeners = new Set<(record: AuditRecord) => void>();
 
   constructor(backend: Backend, options: AuditStoreOptions = {}) {
     this.backend = backend;
@@ -129,6 +130,22 @@ export class ChainedStore implements ChainStore {
     this.signingKey = options.signingKey === undefined ? undefined : loadPrivateKey(options.signingKey);
     this.redact = options.redact;
     this.readOnly = options.readOnly ?? false;
+  }
+
+  onAppended(listener: (record: AuditRecord) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // A listener's failure is its own: the record is stored either way.
+  private notify(record: AuditRecord): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(record);
+      } catch {
+        // the listener reads the trail again when it needs to
+      }
+    }
   }
 
   append(event: AuditEvent): Promise<AuditRecord> {
@@ -228,6 +245,7 @@ export class ChainedStore implements ChainStore {
           continue;
         }
         batch.forEach((pending, i) => pending.resolve(records[i] as AuditRecord));
+        for (const record of records) this.notify(record as AuditRecord);
       }
     } finally {
       this.draining = null;

@@ -102,6 +102,11 @@ export interface ChainStore extends AuditStore {
   /** Writes a checkpoint for the current head now (no-op on an empty chain). */
   checkpoint(): Promise<Checkpoint | null>;
   /**
+   * Calls `listener` with each record this store appended, once it is durable, in the trail's
+   * order (the history read model follows the trail this way). Returns an unsubscribe function.
+   */
+  onAppended(listener: (record: AuditRecord) => void): () => void;
+  /**
    * Deletes records `base.seq+1 .. through.seq` (already archived) and their checkpoints, moves
    * `base` to `through` and, in the same transaction, writes a base checkpoint for `through`
    * (see {@link bases}). Fails if `base` is not `expectedBase` (another archiver ran meanwhile).

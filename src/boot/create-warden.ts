@@ -9,8 +9,6 @@ import {
   createRedaction,
   newDecisionId,
   openAuditStore,
-  type AuditRecord,
-  type AuditStore,
   type ChainStore,
   type DecisionLogEvent,
   type DecisionLogSink,
@@ -63,7 +61,7 @@ export async function createWarden(
       ...(config.session.tenantClaim ? { tenantClaim: config.session.tenantClaim } : {}),
       onError: (message) => logger.error(message),
     });
-    const trail = notifyingAppends(audit, (record) => history.apply(record), logger);
+    const unfollow = audit.onAppended((record) => history.apply(record));
     const decisionLog = withPolicyMasks(
       policy,
       logger,
@@ -84,7 +82,7 @@ export async function createWarden(
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
-      audit: trail,
+      audit: { append: (e) => audit.append(e) },
       history,
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
@@ -100,35 +98,14 @@ export async function createWarden(
       newId: newDecisionId,
     });
     const stop = (): void => {
+      unfollow();
       if (retention) clearInterval(retention);
     };
-    return new Warden({ config, logger, policy, audit: trail, decisionLog, pipeline, approvals, adminState, stop });
+    return new Warden({ config, logger, policy, audit, decisionLog, pipeline, approvals, adminState, stop });
   } catch (err) {
     policy.stop();
     throw err;
   }
-}
-
-/** The store, telling `onAppended` of each record it stored (in the trail's order). */
-function notifyingAppends(store: AuditStore, onAppended: (record: AuditRecord) => void, logger: Logger): AuditStore {
-  return {
-    append: async (event) => {
-      const record = await store.append(event);
-      try {
-        onAppended(record);
-      } catch (err) {
-        // The record is stored; the read model reads it from the trail at its next catch-up.
-        logger.error('the history read model could not take an audit record', {
-          seq: record.seq,
-          error: describeError(err),
-        });
-      }
-      return record;
-    },
-    read: (query) => store.read(query),
-    head: () => store.head(),
-    close: () => store.close(),
-  };
 }
 
 /** Loads the configured policy, logging swaps, refusals and failed downloads. */

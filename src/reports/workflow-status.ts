@@ -1,5 +1,5 @@
 import type { PolicyRuntime } from '../policy/index.js';
-import type { InputDocument, PendingCall, SessionOptions } from '../session/index.js';
+import { HISTORY_SCOPES, type InputDocument, type PendingCall, type SessionOptions } from '../session/index.js';
 import type { SessionRow } from './fold.js';
 import { applyToSession, historySteps, sessionFromRow } from './history.js';
 
@@ -45,7 +45,7 @@ export async function evaluateWorkflowStatus(
   input: InputDocument,
   nowMs?: number,
 ): Promise<WorkflowStatus> {
-  const r = await policy.evaluateEntrypoint(WORKFLOW_STATUS_ENTRYPOINT, input, nowMs);
+  const r = await policy.evaluateEntrypoint(WORKFLOW_STATUS_ENTRYPOINT, inEveryScope(input), nowMs);
   if (!r.ok) {
     const reason =
       r.code === 'policy_entrypoint_missing'
@@ -62,6 +62,16 @@ export async function evaluateWorkflowStatus(
     };
   }
   return { available: true, revision: r.revision, workflows: workflows as Record<string, WorkflowState> };
+}
+
+/**
+ * The status is one session's view: its own calls count for a workflow whatever the workflow's
+ * history scope (a trace, principal or global workflow shows how far this session took it), so
+ * each of its entries is given once per scope.
+ */
+function inEveryScope(input: InputDocument): InputDocument {
+  const history = (input.history ?? []).flatMap((entry) => HISTORY_SCOPES.map((scope) => ({ ...entry, scope })));
+  return { ...input, history };
 }
 
 const NEUTRAL_CALL: PendingCall = { kind: 'tool', server: '', tool: '', name: '', arguments: {}, annotations: {} };

