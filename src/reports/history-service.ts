@@ -60,7 +60,7 @@ export async function declaredReads(policy: {
   if (!policy.hasEntrypoint(HISTORY_READS_ENTRYPOINT)) return null;
   const answer = await policy.evaluateEntrypoint(HISTORY_READS_ENTRYPOINT, {});
   const read = answer.ok ? readHistoryReads(answer.result) : { ok: false as const, message: answer.message };
-  return read.ok ? read : { ok: false, message: `${HISTORY_READS_ENTRYPOINT} is unusable: ${read.message}` };
+  return read;
 }
 
 /**
@@ -179,7 +179,8 @@ export class HistoryService {
     const { resultMaxChars, tenantClaim } = this.options;
     const options = { resultMaxChars, ...(tenantClaim ? { tenantClaim } : {}) };
     if (declared.ok) return new HistoryModel(declared.reads, options);
-    this.options.onError?.(`revision ${revision}: ${declared.message}; calls are decided with no history`);
+    const why = `${HISTORY_READS_ENTRYPOINT} of revision ${revision} is unusable: ${declared.message}`;
+    this.options.onError?.(`${why}; calls are decided with no history until it is fixed`);
     return new HistoryModel([], options);
   }
 

@@ -4,7 +4,7 @@ import type { EntrypointResult, Evaluation, Reason } from '../policy/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
 import { AuditFold, type CallRow, type DecisionRow } from './fold.js';
 import { applyToSession, pendingCall, sessionFromRow } from './history.js';
-import { declaredReads, HistoryModel } from './history-service.js';
+import { declaredReads, HISTORY_READS_ENTRYPOINT, HistoryModel } from './history-service.js';
 
 /** What a decision amounts to once enforced: allowed, denied, or allowed only after an approval. */
 export type ReplayVerdict = 'allow' | 'deny' | 'approval';
@@ -169,7 +169,11 @@ async function historyModelOf(options: ReplayOptions): Promise<HistoryModel | nu
     evaluateEntrypoint: (name, input) => policy.evaluateEntrypoint!(name, input),
   });
   if (!declared) return null;
-  if (!declared.ok) throw new ReportError('replay_policy_invalid', `cannot replay: ${declared.message}`);
+  if (!declared.ok)
+    throw new ReportError(
+      'replay_policy_invalid',
+      `cannot replay: ${HISTORY_READS_ENTRYPOINT} is unusable: ${declared.message}`,
+    );
   const { resultMaxChars, tenantClaim } = options.session;
   return new HistoryModel(declared.reads, { resultMaxChars, ...(tenantClaim ? { tenantClaim } : {}) });
 }
