@@ -31,3 +31,4 @@ await part('audit trail', 'audit.mjs', async (m) => m.formatTable(await m.benchA
 await part('http front', 'http.mjs', async (m) => (m.formatHttp ?? m.formatTable)(await m.benchHttp()));
 await part('policy bundles', 'bundles.mjs', async (m) => (m.formatBundles ?? m.formatTable)(await m.benchBundles()));
 await part('policy evaluation budget', 'budget.mjs', async (m) => m.formatBudget(await m.benchBudget()));
+await part('history', 'history.mjs', async (m) => m.formatHistory(await m.benchHistory()));
