@@ -20,7 +20,8 @@ export interface PendingApproval extends ApprovalRequest {
   expires_at: string;
 }
 
-export type ApprovalOutcome = 'approved' | 'declined' | 'cancelled' | 'timed_out' | 'unavailable';
+/** `pending`: nobody answered yet and the call could not wait: its approval stays open for a retry. */
+export type ApprovalOutcome = 'approved' | 'declined' | 'cancelled' | 'timed_out' | 'unavailable' | 'pending';
 
 /**
  * Where an answer comes from: `elicitation`, the held call's own client (so always its requester);
@@ -38,6 +39,8 @@ export interface ApprovalResult {
   at: string;
   /** For a person: why the call was not approved, and how approval is obtained. */
   message: string;
+  /** The answer is in the audit trail already (another replica recorded it). */
+  recorded?: true;
 }
 
 /** How the held call's own client can be asked (elicitation riding the call's request). */
@@ -51,6 +54,43 @@ export interface ApprovalChannel {
   signal?: AbortSignal;
   /** Called every `keepAliveMs` while the call is held (progress notifications keep the client's request alive). */
   keepAlive?: (heldMs: number) => void;
+  /**
+   * The request cannot wait for an approver (a 2026-07-28 request, which any replica may serve):
+   * unless its own client can approve it, its approval is left pending for a retry.
+   */
+  stateless?: boolean;
+}
+
+/**
+ * An approval as the audit trail holds it, on whichever replica it was asked: `held` while its
+ * call waits for an answer, `pending` once the call was denied to wait for a retry
+ * (`warden.approval_pending`), `answered` after an approver's answer.
+ */
+export interface RecordedApproval {
+  id: string;
+  session_id: string;
+  principal: { sub: string; roles: readonly string[] };
+  call: { server: string; name: string; arguments: Record<string, unknown> };
+  arguments_digest: string | null;
+  approvers: string[];
+  reason: string | null;
+  allow_self_approval: boolean;
+  requested_at: string;
+  state: 'held' | 'pending' | 'answered';
+  answer: { outcome: string; by: string | null; via: string | null; comment: string | null; at: string } | null;
+  /** The call that spent this approval (a retry), once one did. */
+  spent_by: string | null;
+}
+
+/**
+ * The approvals of the audit trail (every replica's): what waits for an approver, for the admin
+ * API and the dashboard. Implemented by the reports part's ledger.
+ */
+export interface ApprovalRecords {
+  /** Reads what the trail holds beyond what was seen (other replicas' records too). */
+  sync(): Promise<void>;
+  waiting(): RecordedApproval[];
+  get(id: string): RecordedApproval | undefined;
 }
 
 export class ApprovalError extends WardenError {}
@@ -69,6 +109,8 @@ export class ApprovalBroker extends EventEmitter {
       timeoutMs: number;
       keepAliveMs?: number;
       adminChannel: () => boolean;
+      /** How long an approval left pending may be answered and then spent by a retry (`approval.retryWithinMs`). */
+      retryWithinMs: number;
       now?: () => number;
     },
   ) {
@@ -90,6 +132,9 @@ export class ApprovalBroker extends EventEmitter {
     // the call waits for another approver (admin API), or is denied at once when there is none.
     const canElicit = !!channel.elicit && mayApprove(request, request.principal, 'elicitation') === null;
     const admin = this.options.adminChannel();
+    if (!canElicit && channel.stateless && admin) {
+      return Promise.resolve(this.result('pending', false, { message: pendingMessage(request, this.retryMinutes()) }));
+    }
     if (!canElicit && !admin) {
       return Promise.resolve(this.result('unavailable', false, { message: nobodyToAsk(request, !!channel.elicit) }));
     }
@@ -190,21 +235,32 @@ export class ApprovalBroker extends EventEmitter {
       );
     const refusal = mayApprove(entry.request, approver, 'admin');
     if (refusal) throw new ApprovalError('approval_forbidden', refusal);
-    const r = approve
-      ? this.result('approved', true, {
-          by: approver.sub,
-          via: 'admin',
-          ...(comment ? { comment } : {}),
-          message: `approved by ${approver.sub}`,
-        })
-      : this.result('declined', false, {
-          by: approver.sub,
-          via: 'admin',
-          ...(comment ? { comment } : {}),
-          message: `${approver.sub} denied the approval for ${entry.request.call.name}${comment ? `: ${comment}` : ''}`,
-        });
+    const r = this.adminAnswer(entry.request, approver.sub, approve, comment);
     entry.settle(r);
     return r;
+  }
+
+  /**
+   * Settles a held call with an approver's answer that another replica recorded in the shared
+   * trail (its admin API took it). Returns false when the call is not held here.
+   */
+  answeredElsewhere(id: string, answer: { approve: boolean; by: string; comment?: string }): boolean {
+    const entry = this.pending.get(id);
+    if (!entry) return false;
+    entry.settle({ ...this.adminAnswer(entry.request, answer.by, answer.approve, answer.comment), recorded: true });
+    return true;
+  }
+
+  private adminAnswer(request: ApprovalRequest, by: string, approve: boolean, comment?: string): ApprovalResult {
+    const note = comment ? { comment } : {};
+    return approve
+      ? this.result('approved', true, { by, via: 'admin', ...note, message: `approved by ${by}` })
+      : this.result('declined', false, {
+          by,
+          via: 'admin',
+          ...note,
+          message: `${by} denied the approval for ${request.call.name}${comment ? `: ${comment}` : ''}`,
+        });
   }
 
   private result(
@@ -218,6 +274,21 @@ export class ApprovalBroker extends EventEmitter {
   private now(): number {
     return this.options.now?.() ?? Date.now();
   }
+
+  private retryMinutes(): number {
+    return Math.round(this.options.retryWithinMs / 60_000);
+  }
+}
+
+/** Why a stateless call is denied while its approval is pending, and how to get it through. */
+function pendingMessage(request: ApprovalRequest, minutes: number): string {
+  const reason = request.reason ? ` (${request.reason})` : '';
+  return (
+    `${request.call.name} needs approval${describeApprovers(request)}${reason}; it is pending as approval ` +
+    `${request.id}. An approver answers it in the dashboard or with POST /admin/approvals/${request.id} on any ` +
+    `Warden replica; then retry the same call (same tool, arguments and principal) within ${minutes} min: the ` +
+    'approval lets exactly one retry through.'
+  );
 }
 
 /**

@@ -57,6 +57,8 @@ export interface Backend {
   addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null>;
   /** In one transaction: delete records and checkpoints up to `through`, move the base, store `base`. */
   dropPrefix(through: ChainPoint, expectedBase: ChainPoint, base: Checkpoint): Promise<number>;
+  /** Stores `key` unless it is already there: true for the one caller that stored it. */
+  claim(key: string, at: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -130,6 +132,15 @@ export class ChainedStore implements ChainStore {
     this.signingKey = options.signingKey === undefined ? undefined : loadPrivateKey(options.signingKey);
     this.redact = options.redact;
     this.readOnly = options.readOnly ?? false;
+  }
+
+  claim(key: string): Promise<boolean> {
+    if (this.readOnly) {
+      return Promise.reject(
+        new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`),
+      );
+    }
+    return this.backend.claim(key, new Date().toISOString());
   }
 
   onAppended(listener: (record: AuditRecord) => void): () => void {

@@ -81,5 +81,13 @@ export class MemoryBackend implements Backend {
     return before - this.rows.length;
   }
 
+  private readonly claims = new Set<string>();
+
+  async claim(key: string): Promise<boolean> {
+    if (this.claims.has(key)) return false;
+    this.claims.add(key);
+    return true;
+  }
+
   async close(): Promise<void> {}
 }

@@ -34,6 +34,10 @@ CREATE TABLE IF NOT EXISTS audit_bases (
   key_id    TEXT,
   signature TEXT
 );
+CREATE TABLE IF NOT EXISTS audit_claims (
+  key TEXT PRIMARY KEY,
+  at  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_state (
   id        INTEGER PRIMARY KEY CHECK (id = 1),
   format    INTEGER NOT NULL,
@@ -304,6 +308,14 @@ export class PostgresBackend implements Backend {
       );
       return res.rowCount ?? 0;
     }, true);
+  }
+
+  async claim(key: string, at: string): Promise<boolean> {
+    const res = await this.pool.query(
+      'INSERT INTO audit_claims (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
+      [key, at],
+    );
+    return res.rowCount === 1;
   }
 
   async close(): Promise<void> {

@@ -104,6 +104,8 @@ export interface ApprovalRequestedData {
   name: string;
   approvers: string[];
   reason: string | null;
+  /** The digest of the call's arguments the approval is bound to (`approval.stateKey`): a retry must match it. */
+  arguments_digest?: string;
 }
 
 /** The data of `approval.granted`, `approval.denied` and `approval.timed_out`. */
@@ -118,6 +120,8 @@ export interface ApprovalAnsweredData {
 export interface CallForwardedData {
   call_id: string;
   server: string;
+  /** The call whose approval this call spent (a retry after its approval was pending). */
+  approval_of?: string;
 }
 
 export interface CallCompletedData {
@@ -391,6 +395,7 @@ export function readRecord(raw: AuditRecord): ReadRecord {
         name: text(d['name']) ?? filled('name', ''),
         approvers: Array.isArray(d['approvers']) ? d['approvers'].filter(isString) : filled('approvers', []),
         reason: text(d['reason']),
+        ...(typeof d['arguments_digest'] === 'string' ? { arguments_digest: d['arguments_digest'] } : {}),
       });
     case 'approval.granted':
     case 'approval.denied':
@@ -409,6 +414,7 @@ export function readRecord(raw: AuditRecord): ReadRecord {
       return record<CallForwarded>('call.forwarded', {
         call_id: callId,
         server: text(d['server']) ?? filled('server', ''),
+        ...(typeof d['approval_of'] === 'string' ? { approval_of: d['approval_of'] } : {}),
       });
     case 'call.completed': {
       const data: CallCompletedData = {

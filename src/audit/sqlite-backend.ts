@@ -33,6 +33,10 @@ CREATE TABLE IF NOT EXISTS audit_bases (
   key_id    TEXT,
   signature TEXT
 );
+CREATE TABLE IF NOT EXISTS audit_claims (
+  key TEXT PRIMARY KEY,
+  at  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit_state (
   id        INTEGER PRIMARY KEY CHECK (id = 1),
   format    INTEGER NOT NULL,
@@ -78,6 +82,7 @@ export class SqliteBackend implements Backend {
     scan: BetterSqlite3.Statement<[number, number], StoredRow>;
   };
   private readonly reads = new Map<string, BetterSqlite3.Statement>();
+  private claimStmt: BetterSqlite3.Statement | null = null;
   private readonly commitTx: (build: (head: ChainPoint) => Batch) => void;
 
   private constructor(db: BetterSqlite3.Database, path: string) {
@@ -244,6 +249,11 @@ export class SqliteBackend implements Backend {
         return changes;
       })
       .immediate();
+  }
+
+  async claim(key: string, at: string): Promise<boolean> {
+    this.claimStmt ??= this.db.prepare('INSERT OR IGNORE INTO audit_claims (key, at) VALUES (?, ?)');
+    return this.claimStmt.run(key, at).changes === 1;
   }
 
   async close(): Promise<void> {

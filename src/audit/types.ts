@@ -107,6 +107,11 @@ export interface ChainStore extends AuditStore {
    */
   onAppended(listener: (record: AuditRecord) => void): () => void;
   /**
+   * Claims `key` once for all processes sharing the store: resolves true for the one caller that
+   * claimed it first (an approval spent by exactly one call, whichever replica it reaches).
+   */
+  claim(key: string): Promise<boolean>;
+  /**
    * Deletes records `base.seq+1 .. through.seq` (already archived) and their checkpoints, moves
    * `base` to `through` and, in the same transaction, writes a base checkpoint for `through`
    * (see {@link bases}). Fails if `base` is not `expectedBase` (another archiver ran meanwhile).

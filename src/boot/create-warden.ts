@@ -17,8 +17,8 @@ import { openPolicyRuntime, runtimeSpecFromConfig } from '../bundles/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { WardenConfig } from '../config/index.js';
 import { MASK_ENTRYPOINT, type PolicyRuntime } from '../policy/index.js';
-import { CallPipeline, Warden, WARDEN_VERSION, type PipelineObserver } from '../proxy/index.js';
-import { HistoryService } from '../reports/index.js';
+import { CallPipeline, Warden, WARDEN_VERSION, type GrantPort, type PipelineObserver } from '../proxy/index.js';
+import { ApprovalLedger, HistoryService } from '../reports/index.js';
 
 /** How often audit.retention moves old records to archives (also once at start). */
 const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
@@ -61,7 +61,11 @@ export async function createWarden(
       ...(config.session.tenantClaim ? { tenantClaim: config.session.tenantClaim } : {}),
       onError: (message) => logger.error(message),
     });
-    const unfollow = audit.onAppended((record) => history.apply(record));
+    const ledger = new ApprovalLedger({ store: audit, retryWithinMs: config.approval.retryWithinMs });
+    const unfollow = audit.onAppended((record) => {
+      history.apply(record);
+      ledger.apply(record);
+    });
     const decisionLog = withPolicyMasks(
       policy,
       logger,
@@ -78,12 +82,20 @@ export async function createWarden(
       timeoutMs: config.approval.timeoutMs,
       keepAliveMs: config.approval.progressIntervalMs,
       adminChannel: () => adminState.enabled,
+      retryWithinMs: config.approval.retryWithinMs,
     });
+    const answers = audit.kind === 'postgres' ? followAnswers(ledger, approvals, logger) : null;
+    if (audit.kind === 'postgres' && !config.approval.stateKey)
+      logger.warn(
+        'approval.stateKey is not set: approvals are bound to arguments under a key of this process, so a retry ' +
+          'that another replica receives cannot spend an approval given here. Fix: set the same approval.stateKey on every replica.',
+      );
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
       audit: { append: (e) => audit.append(e) },
       history,
+      grants: grantsOf(ledger, audit),
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
       decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
@@ -99,13 +111,60 @@ export async function createWarden(
     });
     const stop = (): void => {
       unfollow();
+      if (answers) clearInterval(answers);
       if (retention) clearInterval(retention);
     };
-    return new Warden({ config, logger, policy, audit, decisionLog, pipeline, approvals, adminState, stop });
+    const parts = { config, logger, policy, audit, decisionLog, pipeline, approvals, adminState };
+    return new Warden({ ...parts, recordedApprovals: ledger, stop });
   } catch (err) {
     policy.stop();
     throw err;
   }
+}
+
+/** How often a replica looks in the shared trail for answers to the calls it holds. */
+const ANSWER_POLL_MS = 1000;
+
+/** Approvals left pending and answered since: one retry spends one, claimed in the store. */
+function grantsOf(ledger: ApprovalLedger, store: ChainStore): GrantPort {
+  return {
+    usable: async (principal, name, digest) => {
+      await ledger.sync();
+      const found = ledger.usable(principal, name, digest);
+      if (!found?.answer) return undefined;
+      const { by, comment, at } = found.answer;
+      return { id: found.id, by: by ?? 'unknown', at, ...(comment ? { comment } : {}) };
+    },
+    spend: (id) => store.claim(`approval:${id}`),
+  };
+}
+
+/**
+ * Replicas share the trail: an approver may answer, through another replica's admin API, a call
+ * this one holds. While it holds calls, it reads the trail for their answers.
+ */
+function followAnswers(ledger: ApprovalLedger, broker: ApprovalBroker, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    const held = broker.list();
+    if (held.length === 0) return;
+    ledger.sync().then(
+      () => {
+        for (const { id } of held) {
+          const answer = ledger.get(id)?.answer;
+          if (!answer || answer.via !== 'admin' || !answer.by) continue;
+          const approve = answer.outcome === 'approved';
+          broker.answeredElsewhere(id, {
+            approve,
+            by: answer.by,
+            ...(answer.comment ? { comment: answer.comment } : {}),
+          });
+        }
+      },
+      (err: unknown) => logger.warn('cannot read the shared trail for approval answers', { error: describeError(err) }),
+    );
+  }, ANSWER_POLL_MS);
+  timer.unref();
+  return timer;
 }
 
 /** Loads the configured policy, logging swaps, refusals and failed downloads. */

@@ -151,7 +151,7 @@ interface RawConfig {
     signingKey?: string;
     retention?: { maxAgeDays?: number; archiveDir?: string };
   };
-  approval?: { timeoutMs?: number; progressIntervalMs?: number; stateKey?: string };
+  approval?: { timeoutMs?: number; progressIntervalMs?: number; stateKey?: string; retryWithinMs?: number };
   decisionLogs?: {
     file?: string;
     stderr?: boolean;
@@ -368,6 +368,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       timeoutMs: raw.approval?.timeoutMs ?? 300_000,
       progressIntervalMs: raw.approval?.progressIntervalMs ?? 10_000,
       stateKey: raw.approval?.stateKey,
+      retryWithinMs: raw.approval?.retryWithinMs ?? 15 * 60_000,
     }),
     decisionLogs: Object.freeze({
       file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file),

@@ -179,8 +179,13 @@ export interface WardenConfig {
   readonly approval: {
     readonly timeoutMs: number;
     readonly progressIntervalMs: number;
-    /** Seals a 2026-07-28 approval round's requestState; undefined: a key per process. */
+    /**
+     * Seals a 2026-07-28 approval round's requestState, and keys the arguments digest approvals
+     * are bound to (replicas must share it); undefined: a key per process.
+     */
     readonly stateKey: string | undefined;
+    /** How long an approval left pending may be answered and spent by one retry. */
+    readonly retryWithinMs: number;
   };
   readonly decisionLogs: {
     readonly file: string | undefined;

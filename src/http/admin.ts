@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { ApprovalError, mayApprove, type PendingApproval } from '../approval/index.js';
+import { ApprovalError, mayApprove, type PendingApproval, type RecordedApproval } from '../approval/index.js';
 import {
+  approvalAnswered,
   csvHeader,
   listArchives,
   parseTimeArg,
@@ -35,6 +36,21 @@ import type { LiveEvent, LiveEvents } from './live-events.js';
 
 /** The role that may read everything the admin API serves. */
 export const ADMIN_ROLE = 'admin';
+
+/** A recorded approval as the admin API lists it: expiring when its retry window ends. */
+function pendingOf(a: RecordedApproval, retryWithinMs: number): PendingApproval {
+  return {
+    id: a.id,
+    session_id: a.session_id,
+    principal: a.principal,
+    call: a.call,
+    ...(a.reason ? { reason: a.reason } : {}),
+    approvers: a.approvers,
+    allow_self_approval: a.allow_self_approval,
+    requested_at: a.requested_at,
+    expires_at: new Date(Date.parse(a.requested_at) + retryWithinMs).toISOString(),
+  };
+}
 
 /** Most records one report or export reads; beyond it, `warden audit export` is the tool. */
 const MAX_REPORT_RECORDS = 200_000;
@@ -258,6 +274,67 @@ export function createAdminRouter(options: AdminOptions): Router {
     return c.approver.roles.some((r) => allowed.includes(r));
   };
 
+  /**
+   * What waits for an approver: the calls this replica holds, then those of the shared trail (held
+   * by another replica, or left pending for a retry), each once.
+   */
+  const waitingApprovals = async (): Promise<(PendingApproval & { state: 'held' | 'pending' })[]> => {
+    const here = warden.approvals.list().map((a) => ({ ...a, state: 'held' as const }));
+    await warden.recordedApprovals.sync();
+    const seen = new Set(here.map((a) => a.id));
+    const elsewhere = warden.recordedApprovals
+      .waiting()
+      .filter((a) => !seen.has(a.id))
+      .map((a) => ({ ...pendingOf(a, config.approval.retryWithinMs), state: a.state as 'held' | 'pending' }));
+    return [...here, ...elsewhere];
+  };
+
+  /**
+   * Answers an approval this replica does not hold, in the audit trail: the replica holding the
+   * call reads it there, or a retry of a pending call spends it.
+   */
+  const answerRecorded = async (
+    id: string,
+    approver: { sub: string; roles: readonly string[] },
+    approve: boolean,
+    comment: string | undefined,
+  ): Promise<{
+    outcome: string;
+    granted: boolean;
+    by: string;
+    via: 'admin';
+    comment?: string;
+    at: string;
+    message: string;
+  }> => {
+    await warden.recordedApprovals.sync();
+    const recorded = warden.recordedApprovals.get(id);
+    if (!recorded || recorded.state === 'answered')
+      throw new ApprovalError(
+        'approval_not_found',
+        `no pending approval ${id} (it may have been answered, timed out or cancelled, or be older than approval.retryWithinMs)`,
+      );
+    const refusal = mayApprove(pendingOf(recorded, config.approval.retryWithinMs), approver, 'admin');
+    if (refusal) throw new ApprovalError('approval_forbidden', refusal);
+    const outcome = approve ? 'approved' : 'declined';
+    const note = comment ? { comment } : {};
+    const record = await warden.audit.append(
+      approvalAnswered(recorded.session_id, {
+        call_id: id,
+        outcome,
+        by: approver.sub,
+        via: 'admin',
+        comment: comment ?? null,
+      }),
+    );
+    const message = approve
+      ? recorded.state === 'pending'
+        ? `approved by ${approver.sub}: one retry of ${recorded.call.name} with the same arguments may now run`
+        : `approved by ${approver.sub}`
+      : `${approver.sub} denied the approval for ${recorded.call.name}${comment ? `: ${comment}` : ''}`;
+    return { outcome, granted: approve, by: approver.sub, via: 'admin', ...note, at: record.at, message };
+  };
+
   // --- routes -----------------------------------------------------------------------------------
 
   router.get(
@@ -377,8 +454,7 @@ export function createAdminRouter(options: AdminOptions): Router {
     '/approvals',
     route(async (_req, res) => {
       const c = caller(res);
-      const pending = warden.approvals
-        .list()
+      const pending = (await waitingApprovals())
         .filter((a) => visibleApproval(c, a))
         .map((a) => ({ ...a, may_approve: mayApprove(a, c.approver, 'admin') }));
       if (!c.admin) return { pending };
@@ -394,7 +470,7 @@ export function createAdminRouter(options: AdminOptions): Router {
 
   router.post(
     '/approvals/:id',
-    route((req, res) => {
+    route(async (req, res) => {
       const body = (req.body ?? {}) as { approve?: unknown; comment?: unknown };
       if (typeof body.approve !== 'boolean')
         throw new HttpError(400, 'bad_request', 'the body must be JSON {"approve": true|false, "comment"?: "..."}');
@@ -402,13 +478,11 @@ export function createAdminRouter(options: AdminOptions): Router {
         throw new HttpError(400, 'bad_request', 'comment must be a string of at most 2000 characters');
       const c = caller(res);
       const id = String(req.params['id']);
+      const comment = body.comment === '' ? undefined : (body.comment as string | undefined);
       try {
-        const result = warden.approvals.decide(
-          id,
-          c.approver,
-          body.approve,
-          body.comment === '' ? undefined : (body.comment as string | undefined),
-        );
+        const result = warden.approvals.get(id)
+          ? warden.approvals.decide(id, c.approver, body.approve, comment)
+          : await answerRecorded(id, c.approver, body.approve, comment);
         logger.info('approval answered through the admin API', {
           approval_id: id,
           by: c.principal.sub,

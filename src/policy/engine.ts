@@ -24,7 +24,9 @@ export type PolicyFailureCode =
   /** The evaluation ran past `policy.evaluation.timeoutMs` and was stopped. */
   | 'policy_timeout'
   /** The evaluation needed more memory than `policy.evaluation.maxMemoryMb`. */
-  | 'policy_memory_exceeded';
+  | 'policy_memory_exceeded'
+  /** The history the policy declares it reads could not be read from the audit trail. */
+  | 'policy_history_unavailable';
 
 /** The outcome of one evaluation. A failure always carries a deny decision that says what broke. */
 export interface Evaluation {

@@ -11,6 +11,8 @@ export type {
   PolicyPort,
   PipelineObserver,
   HistoryPort,
+  GrantPort,
+  ApprovalGrant,
   DecisionInfo,
   CompletionInfo,
 } from './ports.js';

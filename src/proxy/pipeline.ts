@@ -6,6 +6,7 @@ import {
   callDecided,
   callForwarded,
   callReceived,
+  type CallDecided,
   type CallReceived,
   type DecisionLogEvent,
   type RefusedArguments,
@@ -13,15 +14,23 @@ import {
 } from '../audit/index.js';
 import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
-import type { Evaluation, Reason } from '../policy/index.js';
-import { argumentsDigest, traceId, type Outcome, type PendingCall, type Session } from '../session/index.js';
+import { failClosed, type Evaluation, type Reason } from '../policy/index.js';
+import { traceId, type Outcome, type PendingCall, type Session } from '../session/index.js';
 import {
   checkArguments,
   DEFAULT_ARGUMENT_LIMITS,
   type ArgumentLimits,
   type ArgumentsRefusal,
 } from './argument-limits.js';
-import type { AuditPort, DecisionLogPort, HistoryPort, PipelineObserver, PolicyPort } from './ports.js';
+import type {
+  ApprovalGrant,
+  AuditPort,
+  DecisionLogPort,
+  GrantPort,
+  HistoryPort,
+  PipelineObserver,
+  PolicyPort,
+} from './ports.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
 export interface PipelineOptions {
@@ -42,6 +51,8 @@ export interface PipelineOptions {
   redactArguments?: (args: Record<string, unknown>) => Record<string, unknown>;
   /** The history the policy declared it reads; without it, every input carries the session's window. */
   history?: HistoryPort;
+  /** Approvals left pending and answered since, which one retry of the same call may spend. */
+  grants?: GrantPort;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
   approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
@@ -49,7 +60,8 @@ export interface PipelineOptions {
 }
 
 export type PipelineOutcome =
-  | { kind: 'denied'; decisionId: string; reasons: Reason[] }
+  /** `pendingApproval`: the id of the approval left pending for a retry (`warden.approval_pending`). */
+  | { kind: 'denied'; decisionId: string; reasons: Reason[]; pendingApproval?: string }
   | { kind: 'completed'; decisionId: string; outcome: 'success' | 'error'; result: Record<string, unknown> }
   /** The forward threw (downstream error, timeout, crash); recorded as outcome `error`. */
   | { kind: 'failed'; decisionId: string; error: unknown }
@@ -83,12 +95,15 @@ export class CallPipeline {
 
     const received = this.append(receivedRecord(session.id, call, callId, started));
     let { decisionId, evaluation, verdict, decided } = await this.decide(session, call, callId, callId, started);
+    let argumentsDigest: string | undefined;
+    const digestOf = (): string => (argumentsDigest ??= session.digest(call.arguments));
+    let pending: { id: string } | undefined;
 
     const deny = (reasons: Reason[]): PipelineOutcome => {
       // With the call id: an approval this call was given but never used lapses here.
       session.record(call, 'deny', 'denied', null, started, this.now() - started, callId);
       this.completed(decisionId, session.id, ref, 'denied', started);
-      return { kind: 'denied', decisionId, reasons };
+      return { kind: 'denied', decisionId, reasons, ...(pending ? { pendingApproval: pending.id } : {}) };
     };
     // Unrecorded calls are not forwarded when audit.onFailure is deny or the policy demands a record.
     const auditUnavailable = (error: string): PipelineOutcome => {
@@ -112,7 +127,26 @@ export class CallPipeline {
     // Held for approval: a person answers (or not), then the policy decides again with the
     // approval in input.approvals, bound to this call (its id, tool, arguments digest and
     // principal): no other call's decision sees it. One round: a policy that still asks denies.
-    if (this.holds(evaluation, verdict)) {
+    // An approval given since for an identical earlier call that was left pending: this retry
+    // may spend it (exactly once, whichever replica it reaches).
+    let grant: ApprovalGrant | undefined;
+    if (this.holds(evaluation, verdict)) grant = await o.grants?.usable(session.principal.sub, call.name, digestOf());
+    if (grant) {
+      session.approve({
+        tool: call.name,
+        by: grant.by,
+        at: grant.at,
+        ...(grant.comment ? { comment: grant.comment } : {}),
+        call_id: callId,
+        arguments_digest: digestOf(),
+        principal: session.principal.sub,
+      });
+      ({ decisionId, evaluation, verdict, decided } = await this.decide(session, call, callId, o.newId(), this.now()));
+      if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, grant.by);
+    } else if (this.holds(evaluation, verdict)) {
+      // Held for approval: a person answers (or not), then the policy decides again with the
+      // approval in input.approvals, bound to this call (its id, tool, arguments digest and
+      // principal): no other call's decision sees it. One round: a policy that still asks denies.
       const obligation = evaluation.decision.obligations.approval!;
       const request = {
         id: callId,
@@ -129,53 +163,58 @@ export class CallPipeline {
           name: call.name,
           approvers: request.approvers,
           reason: obligation.reason ?? null,
+          arguments_digest: digestOf(),
         }),
       );
       const recordedHold = await settled(Promise.all([received, decided, asked]));
       // Nobody is asked to approve a call that could not be forwarded anyway.
       if (!recordedHold.ok && blocks()) return auditUnavailable(recordedHold.error);
       const answer = await o.approvals.request(request, channel);
-      // approval.granted, .denied or .timed_out, by the answer's outcome (granted is outcome approved).
-      const answered = this.append(
-        approvalAnswered(session.id, {
-          call_id: callId,
-          outcome: answer.outcome,
-          by: answer.by ?? null,
-          via: answer.via ?? null,
-          comment: answer.comment ?? null,
-        }),
-      );
-      if (answer.granted) {
-        session.approve({
-          tool: call.name,
-          by: answer.by ?? 'unknown',
-          at: answer.at,
-          ...(answer.comment ? { comment: answer.comment } : {}),
-          call_id: callId,
-          arguments_digest: argumentsDigest(call.arguments),
-          principal: session.principal.sub,
-        });
-        const redecided = await this.decide(session, call, callId, o.newId(), this.now());
-        ({ decisionId, evaluation, verdict, decided } = redecided);
-        if (verdict.approvalRequired)
+      if (answer.outcome === 'pending') {
+        // Left open in the trail: an approver answers it on any replica, and a retry spends it.
+        pending = { id: callId };
+        const reasons = [{ rule: 'warden.approval_pending', message: answer.message }];
+        verdict = { ...verdict, allow: false, reasons };
+        decided = Promise.all([
+          decided,
+          this.append(pendingRecord(session.id, callId, o.newId(), evaluation, o.mode, reasons, this.now())),
+        ]);
+      } else {
+        // approval.granted, .denied or .timed_out, by the answer's outcome (granted is outcome approved);
+        // an answer another replica took is in the trail already.
+        const answered = answer.recorded
+          ? Promise.resolve()
+          : this.append(
+              approvalAnswered(session.id, {
+                call_id: callId,
+                outcome: answer.outcome,
+                by: answer.by ?? null,
+                via: answer.via ?? null,
+                comment: answer.comment ?? null,
+              }),
+            );
+        if (answer.granted) {
+          session.approve({
+            tool: call.name,
+            by: answer.by ?? 'unknown',
+            at: answer.at,
+            ...(answer.comment ? { comment: answer.comment } : {}),
+            call_id: callId,
+            arguments_digest: digestOf(),
+            principal: session.principal.sub,
+          });
+          const redecided = await this.decide(session, call, callId, o.newId(), this.now());
+          ({ decisionId, evaluation, verdict, decided } = redecided);
+          if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, answer.by ?? 'unknown');
+        } else {
           verdict = {
             ...verdict,
             allow: false,
-            reasons: [
-              {
-                rule: 'warden.approval_insufficient',
-                message: `${call.name} was approved by ${answer.by}, but the policy still requires approval`,
-              },
-            ],
+            reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }],
           };
-      } else {
-        verdict = {
-          ...verdict,
-          allow: false,
-          reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }],
-        };
+        }
+        decided = Promise.all([decided, answered]);
       }
-      decided = Promise.all([decided, answered]);
     }
     const recordedDecision = await settled(Promise.all([received, decided]));
 
@@ -195,10 +234,21 @@ export class CallPipeline {
         error: recordedDecision.error,
       });
 
+    // A pending approval's grant lets one call through: the store says which one, across replicas.
+    if (grant && !(await o.grants!.spend(grant.id))) {
+      return deny([
+        {
+          rule: 'warden.approval_spent',
+          message: `the approval of ${grant.id} for ${call.name} was just used by another call; retry to ask for a new one`,
+        },
+      ]);
+    }
     // The approval is used up as the call leaves, not when it returns: a call decided while this
     // one runs downstream cannot count it as unused.
     session.consume(callId);
-    const forwarded = this.append(callForwarded(session.id, { call_id: callId, server: call.server }));
+    const forwarded = this.append(
+      callForwarded(session.id, { call_id: callId, server: call.server, ...(grant ? { approval_of: grant.id } : {}) }),
+    );
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
     try {
@@ -337,9 +387,24 @@ export class CallPipeline {
   ): Promise<{ decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> }> {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
-    const history = await o.history?.lookup(session, call);
-    const input = session.buildInput(call, nowMs, callId, history);
-    const evaluation = await o.policy.evaluate(input, nowMs);
+    let history: Awaited<ReturnType<HistoryPort['lookup']>>;
+    let unreadable: string | undefined;
+    try {
+      history = await o.history?.lookup(session, call);
+    } catch (err) {
+      // Without the history it declares, the policy could allow what history forbids: fail closed.
+      unreadable = `the history the policy reads could not be read from the audit trail: ${describeError(err)}`;
+    }
+    const input = session.buildInput(call, nowMs, callId, history ?? (unreadable ? [] : undefined));
+    const evaluation: Evaluation = unreadable
+      ? {
+          ...failClosed('policy_history_unavailable', unreadable),
+          revision: '',
+          bundle: '',
+          result: undefined,
+          evalNs: 0,
+        }
+      : await o.policy.evaluate(input, nowMs);
     const verdict = settleVerdict(evaluation, o.mode, 'Warden holds the call until an approver answers.');
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
     this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
@@ -432,6 +497,36 @@ export class CallPipeline {
       o.logger.error('decision log write failed', { decision_id: decisionId, error: describeError(err) });
     }
   }
+}
+
+/** The decision that ends a call whose approval was left pending: denied, with the approval's id in its reason. */
+function pendingRecord(
+  sessionId: string,
+  callId: string,
+  decisionId: string,
+  evaluation: Evaluation,
+  mode: 'enforce' | 'monitor',
+  reasons: Reason[],
+  nowMs: number,
+): CallDecided {
+  return callDecided(sessionId, {
+    call_id: callId,
+    decision_id: decisionId,
+    allow: false,
+    policy_allow: evaluation.decision.allow,
+    reasons,
+    monitored: [],
+    obligations: evaluation.decision.obligations,
+    revision: evaluation.revision,
+    mode,
+    now_ms: nowMs,
+  });
+}
+
+/** An approval given, but the policy still requires one: the call is denied. */
+function insufficient(verdict: Verdict, name: string, by: string): Verdict {
+  const message = `${name} was approved by ${by}, but the policy still requires approval`;
+  return { ...verdict, allow: false, reasons: [{ rule: 'warden.approval_insufficient', message }] };
 }
 
 type Settled = { ok: true } | { ok: false; error: string };

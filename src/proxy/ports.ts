@@ -29,6 +29,25 @@ export interface HistoryPort {
   lookup(session: Session, call: PendingCall): Promise<HistoryEntry[] | undefined>;
 }
 
+/** An approval an approver gave for a call that was left pending (`warden.approval_pending`). */
+export interface ApprovalGrant {
+  /** The call it was given for (the pending approval's id). */
+  id: string;
+  by: string;
+  at: string;
+  comment?: string;
+}
+
+/**
+ * Grants port: approvals left pending in the audit trail and answered since, on any replica. A
+ * retry of the same call (tool, arguments digest, principal) may spend one, exactly once.
+ */
+export interface GrantPort {
+  usable(principal: string, name: string, argumentsDigest: string): Promise<ApprovalGrant | undefined>;
+  /** True for the one call that spends `id` (the store decides, across replicas). */
+  spend(id: string): Promise<boolean>;
+}
+
 /** What the pipeline tells the outside world (metrics, dashboard streams). All optional, all synchronous. */
 export interface PipelineObserver {
   onDecision?(info: DecisionInfo): void;

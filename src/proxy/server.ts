@@ -205,6 +205,8 @@ function approvalChannel(ctx: ProxyContext, params: Params, extra: Extra): Appro
   const canElicit = !!ctx.server.getClientCapabilities()?.elicitation;
   return {
     signal: extra.signal,
+    // A 2026-07-28 request may reach any replica: it cannot wait for an approver elsewhere.
+    ...(envelopeOf(params).protocol_version !== undefined ? { stateless: true } : {}),
     ...(canElicit
       ? {
           elicit: (message: string, requestedSchema: Record<string, unknown>, signal: AbortSignal) =>
@@ -471,7 +473,14 @@ function toToolResult(
       return {
         content: [{ type: 'text', text: denialText(name, outcome.reasons) }],
         isError: true,
-        _meta: { [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: false, reasons: outcome.reasons } },
+        _meta: {
+          [DECISION_META_KEY]: {
+            decision_id: outcome.decisionId,
+            allow: false,
+            reasons: outcome.reasons,
+            ...(outcome.pendingApproval ? { approval: { id: outcome.pendingApproval, state: 'pending' } } : {}),
+          },
+        },
       };
     case 'unrecorded':
       return {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
-import type { ApprovalBroker } from '../approval/index.js';
+import type { ApprovalBroker, ApprovalRecords } from '../approval/index.js';
 import { sessionClosed, sessionOpened, type AuditStore, type DecisionLogSink } from '../audit/index.js';
 import { deferred, describeError, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
@@ -72,6 +72,8 @@ export interface WardenParts {
   readonly approvals: ApprovalBroker;
   /** Whether a front serves the admin API: set by {@link Warden.enableAdminApprovals}, read by the broker. */
   readonly adminState: { enabled: boolean };
+  /** The approvals of the audit trail, every replica's (what waits for an approver). */
+  readonly recordedApprovals: ApprovalRecords;
   /** Stops what the composition root started beside the parts (the retention timer). */
   readonly stop?: () => void;
 }
@@ -92,6 +94,8 @@ export class Warden {
   readonly pipeline: CallPipeline;
   /** Calls held for approval; the admin API and dashboard answer them through `decide`. */
   readonly approvals: ApprovalBroker;
+  /** The approvals of the audit trail, every replica's: the admin API lists and answers them too. */
+  readonly recordedApprovals: ApprovalRecords;
   private readonly decisionLog: DecisionLogSink;
   private readonly adminState: { enabled: boolean };
   private readonly stopParts: () => void;
@@ -104,6 +108,7 @@ export class Warden {
     this.audit = parts.audit;
     this.pipeline = parts.pipeline;
     this.approvals = parts.approvals;
+    this.recordedApprovals = parts.recordedApprovals;
     this.decisionLog = parts.decisionLog;
     this.adminState = parts.adminState;
     this.stopParts = parts.stop ?? (() => undefined);
@@ -158,7 +163,8 @@ export class Warden {
    * offers the union of what they offer. Returns at once; `ready` settles after initialize.
    */
   async openSession(transport: Transport, principal: Principal = this.config.identity): Promise<ProxySession> {
-    const session = new Session(randomUUID(), principal, new Date().toISOString(), this.config.session);
+    const options = { ...this.config.session, digestKey: this.config.approval.stateKey };
+    const session = new Session(randomUUID(), principal, new Date().toISOString(), options);
     let pool: DownstreamPool | null = null;
     let server: Server | null = null;
     let closed = false;

@@ -33,6 +33,8 @@ export interface ApprovalRow {
   by: ApprovalAnsweredData['by'];
   via: ApprovalAnsweredData['via'];
   comment: ApprovalAnsweredData['comment'];
+  /** The digest of the arguments it is bound to, when recorded (a retry must match it). */
+  arguments_digest?: string;
 }
 
 /** The `call.completed` record, without its result (that is {@link CallRow.result}). */
@@ -74,6 +76,8 @@ export interface CallRow extends Pick<CallReceivedData, ReceivedFields> {
   /** seq of `approval.granted`: from there on the approval is in the session's `input.approvals`. */
   approved_seq: number | null;
   forwarded_at: string | null;
+  /** The call whose approval this one spent when it was forwarded (a retry of a pending approval). */
+  approval_of?: string;
   completed: CompletedRow | null;
   /** The recorded result (with {@link FoldOptions.maxResultChars}: only when small and whole). */
   result: unknown;
@@ -200,6 +204,7 @@ export class AuditFold {
         return this.decided(call, r);
       case 'approval.requested':
         call.approval = { ...unasked(r.at), approvers: r.data.approvers, reason: r.data.reason };
+        if (r.data.arguments_digest !== undefined) call.approval.arguments_digest = r.data.arguments_digest;
         return [];
       case 'approval.granted':
       case 'approval.denied':
@@ -207,6 +212,7 @@ export class AuditFold {
         return this.answered(call, r);
       case 'call.forwarded':
         call.forwarded_at = r.at;
+        if (r.data.approval_of !== undefined) call.approval_of = r.data.approval_of;
         return [];
       case 'call.completed':
         return this.completed(call, r);

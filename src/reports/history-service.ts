@@ -103,6 +103,11 @@ export class HistoryModel {
     this.index.apply({ entry, keys, order: settled.seq });
   }
 
+  /** Whether the reads of the trail apply to calls named `name`. */
+  readsFor(name: string): boolean {
+    return this.index.readsFor(name);
+  }
+
   /** A session that closed: its count is not needed any more. */
   closed(sessionId: string): void {
     this.counts.delete(sessionId);
@@ -151,7 +156,9 @@ export class HistoryService {
   async lookup(session: Session, call: PendingCall): Promise<HistoryEntry[] | undefined> {
     const model = await this.current();
     if (!model.history) return undefined;
-    if (this.options.follow || model.seq < this.appended) await this.catchUp(model);
+    // Only a call whose decision reads the trail waits for it (a shared store is read here).
+    const behind = this.options.follow || model.seq < this.appended;
+    if (behind && model.history.readsFor(call.name)) await this.catchUp(model);
     return model.history.lookup(session, call);
   }
 

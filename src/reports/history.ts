@@ -1,5 +1,5 @@
 import type { Principal } from '../config/index.js';
-import { argumentsDigest, Session, type Approval, type PendingCall, type SessionOptions } from '../session/index.js';
+import { Session, type Approval, type PendingCall, type SessionOptions } from '../session/index.js';
 import type { ApprovalRow, CallRow, FoldStep, SessionRow } from './fold.js';
 
 // A recorded session's history, rebuilt through the same core `Session` the pipeline uses, so that
@@ -71,7 +71,7 @@ function approvalOf(session: Session, call: CallRow, approval: ApprovalRow): App
     at: approval.answered_at ?? call.last_at,
     ...(approval.comment ? { comment: approval.comment } : {}),
     call_id: call.call_id,
-    arguments_digest: argumentsDigest(call.arguments),
+    arguments_digest: session.digest(call.arguments),
     principal: session.principal.sub,
   };
 }

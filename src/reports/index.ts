@@ -30,3 +30,5 @@ export { newVerdict, recordedVerdict, replayRecords } from './replay.js';
 export type { ReplayChange, ReplayOptions, ReplayPolicy, ReplayReport, ReplayVerdict } from './replay.js';
 export { declaredReads, HistoryModel, HistoryService, HISTORY_READS_ENTRYPOINT } from './history-service.js';
 export type { HistoryServiceOptions } from './history-service.js';
+export { ApprovalLedger } from './approval-ledger.js';
+export type { ApprovalLedgerOptions } from './approval-ledger.js';

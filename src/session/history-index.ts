@@ -68,6 +68,11 @@ export class HistoryIndex {
     });
   }
 
+  /** Whether some read of the trail (not the session's window) applies to calls named `name`. */
+  readsFor(name: string): boolean {
+    return this.reads.some((r) => !r.all && appliesTo(r, name));
+  }
+
   /** Whether some read asks for the session's whole window for calls named `name`. */
   wantsWindow(name: string): boolean {
     return this.reads.some((r) => r.all === true && appliesTo(r, name));

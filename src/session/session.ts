@@ -8,6 +8,8 @@ export interface SessionOptions {
   historyWindow: number;
   /** A text result is cut to this many characters in history. */
   resultMaxChars: number;
+  /** Keys the arguments digest approvals are bound to (`approval.stateKey`); default: a key per process. */
+  digestKey?: string | undefined;
 }
 
 /**
@@ -124,12 +126,17 @@ export class Session {
     return Object.fromEntries(this.perTool);
   }
 
+  /** The digest an approval of a call with these arguments is bound to, under this session's key. */
+  digest(args: Record<string, unknown>): string {
+    return argumentsDigest(args, this.options.digestKey);
+  }
+
   /** Whether an approval was given for this very call: same tool, same arguments, same principal. */
   private covers(approval: Approval, call: PendingCall): boolean {
     return (
       approval.tool === call.name &&
       approval.principal === this.principal.sub &&
-      approval.arguments_digest === argumentsDigest(call.arguments)
+      approval.arguments_digest === this.digest(call.arguments)
     );
   }
 
@@ -201,7 +208,7 @@ const DIGEST_KEY = randomBytes(32);
 /**
  * The digest an approval is bound to: `hmac-sha256:` and the hex HMAC-SHA-256 of the arguments'
  * RFC 8785 canonical JSON (key order and whitespace do not matter; any change of a value does).
- * Its key is private to this process, so a digest in a decision log says nothing about arguments
+ * Its key is `key` (`approval.stateKey`, shared by replicas) or one private to this process, so a digest in a decision log says nothing about arguments
  * that redaction hides (a plain hash of a short secret could be guessed). A lone surrogate reads
  * as U+FFFD, as in the audit trail (RFC 8785 has no text for it).
  *
@@ -210,10 +217,10 @@ const DIGEST_KEY = randomBytes(32);
  * argumentsDigest({ b: 1, a: 'x' }) === argumentsDigest({ a: 'x', b: 1 }); // true
  * ```
  */
-export function argumentsDigest(args: Record<string, unknown>): string {
+export function argumentsDigest(args: Record<string, unknown>, key: string | Buffer = DIGEST_KEY): string {
   // RFC 8785 without recursion, lone surrogates replaced, every key kept (`__proto__` included).
   const text = canonicalJson(args, { wellFormed: true }) ?? 'null';
-  return `hmac-sha256:${createHmac('sha256', DIGEST_KEY).update(text, 'utf8').digest('hex')}`;
+  return `hmac-sha256:${createHmac('sha256', key).update(text, 'utf8').digest('hex')}`;
 }
 
 /**

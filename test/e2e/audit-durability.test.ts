@@ -153,6 +153,14 @@ describe('audit durability through Warden', () => {
           arguments: { customer_id: 'c-1', name: 'Ada', email: 'ada@example.com' },
         });
         expect(other.isError).toBeFalsy();
+        // A call whose decision reads the trail (its fraud check, global scope) cannot be judged.
+        const payment = await w.client.callTool({
+          name: 'payment_processing',
+          arguments: { payment_id: 'p-1', amount: 10 },
+        });
+        expect(payment.isError).toBe(true);
+        expect(textOf(payment)).toContain('the history the policy reads could not be read from the audit trail');
+        expect(textOf(payment)).toContain('[warden.policy_history_unavailable]');
         expect(
           w
             .executed()

@@ -6,9 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { textOf } from '../helpers/warden.js';
 import { MCP_HEADERS, rawRequest, rpcMessage, startHttpWarden, type InProcessWarden } from '../helpers/http.js';
+import { envelope, MODERN, modernPost } from '../helpers/modern.js';
 import { PEOPLE, agent, shippedConfig, type Person } from '../http/admin-helpers.js';
-
-const MODERN = '2026-07-28';
 
 let w: InProcessWarden;
 beforeAll(async () => {
@@ -30,30 +29,8 @@ async function modernClient(
   return { client, close: () => client.close() };
 }
 
-function envelope(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    'io.modelcontextprotocol/protocolVersion': MODERN,
-    'io.modelcontextprotocol/clientCapabilities': {},
-    'io.modelcontextprotocol/clientInfo': { name: 'raw-modern', version: '1' },
-    ...extra,
-  };
-}
-
 function post(body: Record<string, unknown>, headers: Record<string, string> = {}, who: Person = 'alice') {
-  const params = (body['params'] ?? {}) as Record<string, unknown>;
-  const name = (params['name'] ?? params['uri']) as string | undefined;
-  return rawRequest(`${w.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      ...MCP_HEADERS,
-      authorization: `Bearer ${PEOPLE[who].token}`,
-      'mcp-protocol-version': MODERN,
-      'mcp-method': body['method'] as string,
-      ...(name !== undefined ? { 'mcp-name': name } : {}),
-      ...headers,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', ...body }),
-  });
+  return modernPost(w.url, PEOPLE[who].token, body, headers);
 }
 
 describe('MCP 2026-07-28 on the HTTP front', () => {

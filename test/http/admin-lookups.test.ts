@@ -64,7 +64,8 @@ describe('admin API: lookups keyed by the query string, and error bodies (throug
       status: 404,
       text:
         '{"error":"approval_not_found",' +
-        '"error_description":"no pending approval nope (it may have been answered, timed out or cancelled)"}',
+        '"error_description":"no pending approval nope (it may have been answered, timed out or cancelled, ' +
+        'or be older than approval.retryWithinMs)"}',
     },
   };
   test.each(Object.entries(ANSWERS))('POST /admin/approvals/nope with a body %s', async (_case, answer) => {

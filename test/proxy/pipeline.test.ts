@@ -6,7 +6,9 @@ import { createLogger } from '../../src/common/index.js';
 import { PolicyEngine } from '../../src/policy/index.js';
 import { compileDirectory } from '../../src/bundles/index.js';
 import type { ApprovalRequest, ApprovalResult } from '../../src/approval/index.js';
+import { openAuditStore } from '../../src/audit/index.js';
 import { CallPipeline } from '../../src/proxy/index.js';
+import { HistoryService } from '../../src/reports/index.js';
 import { Session } from '../../src/session/index.js';
 import { POLICIES, ROOT } from '../helpers/warden.js';
 
@@ -147,13 +149,25 @@ describe('CallPipeline: an approval covers the one call it was given for', () =>
     shipped = await PolicyEngine.load(await compileDirectory(join(ROOT, 'policy'), 'mcp/decision'), 'mcp/decision');
   });
 
-  /** The shipped policy; `answer` stands in for the approver, and sees every request. */
-  function gated(answer: (request: ApprovalRequest) => Promise<ApprovalResult>): CallPipeline {
+  /**
+   * The shipped policy, with the history it declares read from an in-memory trail's read model (as
+   * Warden wires it); `answer` stands in for the approver, and sees every request.
+   */
+  async function gated(answer: (request: ApprovalRequest) => Promise<ApprovalResult>): Promise<CallPipeline> {
     let n = 0;
+    const store = await openAuditStore('memory:');
+    const policy = {
+      revision: 'shipped',
+      hasEntrypoint: (name: string) => shipped.hasEntrypoint(name),
+      evaluateEntrypoint: (name: string, input: unknown) => Promise.resolve(shipped.evaluateEntrypoint(name, input)),
+    };
+    const history = new HistoryService({ policy, store, resultMaxChars: 1000 });
+    store.onAppended((record) => history.apply(record));
     return new CallPipeline({
       policy: { evaluate: (input, now) => shipped.evaluate(input, now), entrypoint: 'mcp/decision' },
       mode: 'enforce',
-      audit: { append: async () => undefined },
+      audit: { append: (event) => store.append(event) },
+      history,
       auditOnFailure: 'deny',
       decisionLog: { write: () => undefined },
       labels: { id: 'test', version: '0' },
@@ -199,7 +213,7 @@ describe('CallPipeline: an approval covers the one call it was given for', () =>
   test('a deploy decided while an approved one still runs downstream is held for its own approval', async () => {
     const asked: string[] = [];
     const answers = [approve(), decline()];
-    const p = gated(async (r) => {
+    const p = await gated(async (r) => {
       asked.push(String(r.call.arguments['service']));
       return answers.shift()!;
     });
@@ -230,7 +244,7 @@ describe('CallPipeline: an approval covers the one call it was given for', () =>
       },
       async () => decline(),
     ];
-    p = gated(async (r) => {
+    p = await gated(async (r) => {
       asked.push(r.call.name);
       return answers.shift()!();
     });
