@@ -92,6 +92,8 @@ test-node-versions: build test-deps
 
 test-deps:
 	bash scripts/pg-test-server.sh install
+	@# Replica tests run Warden behind Debian's HAProxy (test/helpers/haproxy.ts).
+	bash scripts/haproxy-test.sh install
 	bash scripts/sqlite-native.sh "$$(command -v node)" >/dev/null
 	bash scripts/sqlite-native.sh "$$(bash scripts/node-bin.sh 22)" >/dev/null
 	bash scripts/sqlite-native.sh "$$(bash scripts/node-bin.sh 24)" >/dev/null

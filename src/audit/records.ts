@@ -37,6 +37,8 @@ export interface SessionOpenedData {
   client: { name: string; version: string };
   principal: Principal;
   started_at: string;
+  /** `instance` of the Warden that served the session (which replica); absent in older records. */
+  instance?: string;
 }
 
 export interface SessionClosedData {
@@ -331,12 +333,17 @@ export function readRecord(raw: AuditRecord): ReadRecord {
   const atMs = (): number => Date.parse(raw.at);
 
   switch (raw.type) {
-    case 'session.opened':
-      return record<SessionOpened>('session.opened', {
+    case 'session.opened': {
+      const data: SessionOpenedData = {
         client: readClient(d['client']) ?? filled('client', { name: 'unknown', version: 'unknown' }),
         principal: readPrincipal(d['principal']) ?? filled('principal', { sub: 'unknown', roles: [], claims: {} }),
         started_at: text(d['started_at']) ?? filled('started_at', raw.at),
-      });
+      };
+      // Optional, not legacy: records written before replicas were named simply do not say.
+      const instance = text(d['instance']);
+      if (instance !== null) data.instance = instance;
+      return record<SessionOpened>('session.opened', data);
+    }
     case 'session.closed':
       return record<SessionClosed>('session.closed', { calls: num(d['calls']) ?? filled('calls', 0) });
     default:

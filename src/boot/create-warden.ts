@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ApprovalBroker } from '../approval/index.js';
@@ -100,7 +100,8 @@ export async function createWarden(
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
       decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
       ...(options.observer ? { observer: options.observer } : {}),
-      labels: { id: randomUUID(), version: WARDEN_VERSION },
+      // OPA's labels.id names the instance: here the configured replica name, stable across restarts.
+      labels: { id: config.instance, version: WARDEN_VERSION },
       bundleName: () => policy.bundleName,
       logger,
       auditResultMaxChars: config.audit.resultMaxChars,

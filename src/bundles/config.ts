@@ -65,6 +65,7 @@ export function runtimeSpecFromConfig(config: WardenConfig, extra: Partial<Runti
     watch: p.watch,
     nameFromManifest: !p.bundles,
     statusFile: policyStatusFile(config),
+    instanceId: config.instance,
     evaluation: p.evaluation,
     ...extra,
   };

@@ -2,6 +2,7 @@ export {
   loadConfig,
   parseConfig,
   CONFIG_SCHEMA,
+  defaultInstance,
   DEFAULT_BUNDLE_LIMITS,
   DEFAULT_ENTRYPOINT,
   SESSION_DEFAULTS,

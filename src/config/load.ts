@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
@@ -124,6 +124,7 @@ interface RawServer {
   disabled?: boolean;
 }
 interface RawConfig {
+  instance?: string;
   mcpServers: Record<string, RawServer>;
   policy: {
     bundle?: string;
@@ -272,6 +273,7 @@ function describePattern(instancePath: string): string {
   if (instancePath.endsWith('/store')) return ' (use sqlite:PATH, postgres://... or memory:)';
   if (instancePath.endsWith('/url')) return " (an http:// or https:// URL of the server's MCP endpoint)";
   if (instancePath.endsWith('/entrypoint')) return ' (a path such as mcp/decision)';
+  if (instancePath === '/instance') return ' (1 to 64 of A-Z a-z 0-9 . _ -, e.g. warden-1)';
   return '';
 }
 
@@ -326,6 +328,7 @@ function derive(raw: RawConfig, source: string): WardenConfig {
   const user = safeUser();
   const config: WardenConfig = {
     source,
+    instance: deriveInstance(raw.instance, source),
     servers: Object.freeze(servers),
     policy: Object.freeze({
       ...policySources,
@@ -581,6 +584,35 @@ function deriveDecisionLogService(
     maxBufferRecords: s.maxBufferRecords ?? 10_000,
     timeoutMs: s.timeoutMs ?? 10_000,
   });
+}
+
+/** What `instance` may hold: a label for decision logs and audit records, and safe in a file name. */
+const INSTANCE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+// Checked after ${ENV} expansion (the schema sees `${POD_NAME}`): each replica may take its name from its environment.
+function deriveInstance(instance: string | undefined, source: string): string {
+  if (instance === undefined) return defaultInstance(hostname());
+  if (!INSTANCE_NAME.test(instance))
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at instance: ${JSON.stringify(instance)} is not a replica name. ` +
+        'Fix: use 1 to 64 letters, digits, dots, underscores or dashes, e.g. instance: warden-1.',
+    );
+  return instance;
+}
+
+/**
+ * The replica's name when `instance` is not set: the host name, which stays the same across
+ * restarts of one deployment (a pod's name, a VM's), with every character outside
+ * `[A-Za-z0-9._-]` turned into `-` and cut to 64.
+ *
+ * @example
+ * ```ts
+ * defaultInstance('web 1.example.com'); // 'web-1.example.com'
+ * ```
+ */
+export function defaultInstance(host: string): string {
+  return host.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) || 'warden';
 }
 
 function safeUser(): string {

@@ -131,6 +131,11 @@ export interface DecisionLogServiceConfig {
 export interface WardenConfig {
   /** Absolute path of the file this came from (or '<inline>'). */
   readonly source: string;
+  /**
+   * `instance`: this replica's name (default: the host name, sanitised). It is `labels.id` of every
+   * decision-log event and `instance` of every `session.opened` audit record.
+   */
+  readonly instance: string;
   readonly servers: readonly ServerConfig[];
   readonly policy: {
     /** The single bundle's path or URL (with `bundles`, the first one's). */

@@ -341,7 +341,14 @@ export function createAdminRouter(options: AdminOptions): Router {
     '/whoami',
     route((_req, res) => {
       const c = caller(res);
-      return { sub: c.principal.sub, roles: c.approver.roles, admin: c.admin, auth: config.auth.type };
+      return {
+        sub: c.principal.sub,
+        roles: c.approver.roles,
+        admin: c.admin,
+        auth: config.auth.type,
+        // Which replica answered: behind a load balancer, each request may reach another.
+        instance: config.instance,
+      };
     }),
   );
 

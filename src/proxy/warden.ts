@@ -83,7 +83,6 @@ export interface WardenParts {
  * client session. Fronts (stdio, HTTP) attach sessions to it.
  */
 export class Warden {
-  readonly instanceId = randomUUID();
   private readonly sessions = new Set<ProxySession>();
   private readonly sessionListeners = new Set<(event: SessionEvent) => void>();
 
@@ -243,7 +242,12 @@ export class Warden {
           maxUriLength: this.config.limits.maxUriLength,
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
-            const opened = { client: session.client, principal: session.principal, started_at: session.startedAt };
+            const opened = {
+              client: session.client,
+              principal: session.principal,
+              started_at: session.startedAt,
+              instance: this.config.instance,
+            };
             this.audit.append(sessionOpened(session.id, opened)).catch((err: unknown) =>
               this.logger.error('audit trail could not record session.opened', {
                 session_id: session.id,

@@ -1,7 +1,14 @@
 // The record model: typed constructors, and readRecord, the one place that reads stored records of
 // any version (test/fixtures/audit/ holds trails written by real Warden processes of two versions).
 import { describe, expect, test } from 'vitest';
-import { approvalAnswered, readRecord, verifyChain, type AuditRecord, type ReadRecord } from '../../src/audit/index.js';
+import {
+  approvalAnswered,
+  readRecord,
+  sessionOpened,
+  verifyChain,
+  type AuditRecord,
+  type ReadRecord,
+} from '../../src/audit/index.js';
 import { fixtureTrail } from './helpers/fixtures.js';
 
 const AT = '2025-03-01T10:00:00.000Z';
@@ -27,6 +34,24 @@ describe('typed constructors', () => {
   ] as const)('an approval answered %s is recorded as %s', (outcome, type) => {
     const data = { call_id: 'c', outcome, by: null, via: null, comment: null };
     expect(approvalAnswered('s', data, AT)).toEqual({ type, session_id: 's', at: AT, data });
+  });
+});
+
+describe('session.opened: the replica that served the session', () => {
+  const opened = { client: { name: 'c', version: '1' }, principal: ALICE, started_at: AT };
+
+  test('is recorded and read back as written', () => {
+    const event = sessionOpened('s-1', { ...opened, instance: 'eu-2' }, AT);
+    expect(event.data.instance).toBe('eu-2');
+    const r = readRecord({ ...raw('session.opened', event.data) });
+    expect(r.data).toStrictEqual({ ...opened, instance: 'eu-2' });
+    expect(r.legacy).toBeUndefined();
+  });
+
+  test('a record from before replicas were named has no instance, and is not filled in', () => {
+    const r = readRecord(raw('session.opened', opened));
+    expect(r.data).toStrictEqual(opened);
+    expect(r.legacy).toBeUndefined();
   });
 });
 

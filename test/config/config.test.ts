@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { expandEnv, parseConfig } from '../../src/config/index.js';
+import { defaultInstance, expandEnv, parseConfig } from '../../src/config/index.js';
 import { DEFAULT_EVALUATION_BUDGET } from '../../src/policy/index.js';
 import { FIXTURES, POLICIES } from '../helpers/warden.js';
 
@@ -89,6 +90,47 @@ describe('config', () => {
     expect(() => withLimits('{ compressedBytes: lots }')).toThrow(/policy\.limits\.compressedBytes/);
     const unknown = /policy\.limits\.entries: unknown key.*compressedBytes, uncompressedBytes, files/;
     expect(() => withLimits('{ entries: 5 }')).toThrow(unknown);
+  });
+
+  describe('instance: the replica name', () => {
+    const withInstance = (line: string): ReturnType<typeof parseConfig> =>
+      parseConfig(`mcpServers: { a: { command: x } }\npolicy: { bundle: . }\n${line}`, '/tmp/w.yaml', {
+        POD_NAME: 'warden-7f9c-2',
+        NODE_PATH: 'rack/4',
+      });
+
+    test('default: the host name, the same on every start of this machine', () => {
+      expect(withInstance('').instance).toBe(defaultInstance(hostname()));
+      expect(withInstance('').instance).toMatch(/^[A-Za-z0-9._-]{1,64}$/);
+    });
+
+    test.each([
+      ['a plain name', 'web-1.example.com', 'web-1.example.com'],
+      ['spaces and other characters become dashes', 'my host:1/ü', 'my-host-1--'],
+      ['cut to 64', 'h'.repeat(80), 'h'.repeat(64)],
+      ['nothing left: a fixed name', '', 'warden'],
+    ])('defaultInstance: %s', (_n, host, expected) => {
+      expect(defaultInstance(host)).toBe(expected);
+    });
+
+    test.each([
+      ['as given', 'instance: eu-1_a.b', 'eu-1_a.b'],
+      ['64 characters', `instance: ${'a'.repeat(64)}`, 'a'.repeat(64)],
+      ['from the environment', 'instance: "${POD_NAME}"', 'warden-7f9c-2'],
+      ['an environment default', 'instance: "${REPLICA:-r9}"', 'r9'],
+    ])('%s', (_n, line, expected) => {
+      expect(withInstance(line).instance).toBe(expected);
+    });
+
+    test.each([
+      ['empty', 'instance: ""', /instance: must match pattern/],
+      ['a space', 'instance: "a b"', /instance: must match pattern.*\(1 to 64 of A-Z a-z 0-9 \. _ -/],
+      ['65 characters', `instance: ${'a'.repeat(65)}`, /at instance: "a{65}" is not a replica name.*1 to 64/],
+      ['a slash from the environment', 'instance: "${NODE_PATH}"', /at instance: "rack\/4" is not a replica name/],
+      ['not a string', 'instance: 7', /instance: must be string/],
+    ])('refused: %s', (_n, line, expected) => {
+      expect(() => withInstance(line)).toThrow(expected);
+    });
   });
 
   test('${VAR:-default} and unset variables', () => {

@@ -84,7 +84,7 @@ describe('audit durability through Warden', () => {
         policy: { bundle: join(POLICIES, 'allow-all') },
         audit: { store },
       };
-      const replicas = await Promise.all([spawnHttpWarden(config), spawnHttpWarden(config)]);
+      const replicas = await Promise.all([0, 1].map((i) => spawnHttpWarden({ ...config, instance: `replica-${i}` })));
       try {
         const clients = await Promise.all(replicas.map((r) => connectHttp(r.url)));
         await Promise.all(
@@ -110,8 +110,15 @@ describe('audit durability through Warden', () => {
             'call.forwarded',
             'call.completed',
           ]);
-      // Both replicas' sessions are in the one chain.
-      expect(new Set(all.filter((r) => r.type === 'session.opened').map((r) => r.session_id)).size).toBe(2);
+      // Both replicas' sessions are in the one chain, each naming the replica that served it.
+      const servedBy = new Map(
+        all.filter((r) => r.type === 'session.opened').map((r) => [r.session_id, r.data['instance']]),
+      );
+      expect([...servedBy.values()].sort()).toEqual(['replica-0', 'replica-1']);
+      for (const r of all.filter((r) => r.type === 'call.received')) {
+        const message = String((r.data['arguments'] as { message: string }).message);
+        expect(servedBy.get(r.session_id), message).toBe(`replica-${message.slice(1, message.indexOf('-'))}`);
+      }
     }, 120_000);
 
     test('with the store unwritable, a financial call (audit obligation) is denied even when audit.onFailure is allow', async () => {

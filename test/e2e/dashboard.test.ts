@@ -37,7 +37,7 @@ describe('dashboard in Chromium', () => {
     ).toBe(true);
     const config = shippedConfig();
     (config['mcpServers'] as Record<string, unknown>)['crm'] = nodeServer(join(EXAMPLES, 'crm.js'), '$CALL_LOG');
-    w = await startHttpWarden(config);
+    w = await startHttpWarden({ ...config, instance: 'dash-1' });
     profile = mkdtempSync(join(tempDir('chromium'), 'profile-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -69,6 +69,7 @@ describe('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.locator('#live-status').textContent(), POLL).toBe('live');
     await expect.poll(() => page.locator('#whoami').textContent(), POLL).toContain('root');
+    expect(await page.locator('header #instance').textContent()).toBe('instance: dash-1');
     await expect.poll(() => page.locator('#policy-pill').textContent(), POLL).toMatch(/^policy sha256:/);
     expect(await score(page)).toBe('\u2014');
 

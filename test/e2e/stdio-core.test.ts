@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { defaultInstance } from '../../src/config/index.js';
 import {
   EXAMPLES,
   POLICIES,
@@ -146,7 +148,8 @@ describe('warden serve (stdio): relay and policy', () => {
     expect(event).toMatchObject({
       path: 'mcp/decision',
       result: { allow: true, reasons: [] },
-      labels: { version: expect.any(String), id: expect.any(String) },
+      // No instance configured: the replica is named after the host, the same on every restart.
+      labels: { version: expect.any(String), id: defaultInstance(hostname()) },
       custom: { mode: 'enforce', allow: true },
     });
     expect(event['decision_id']).toMatch(/^[0-9a-f-]{36}$/);

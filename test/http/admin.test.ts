@@ -34,7 +34,7 @@ describe('admin API: approvals through the admin channel', () => {
   let w: InProcessWarden;
   const closers: (() => Promise<void>)[] = [];
   beforeAll(async () => {
-    w = await startHttpWarden(approvalConfig());
+    w = await startHttpWarden({ ...approvalConfig(), instance: 'warden-a1' });
   });
   afterEach(async () => {
     await Promise.allSettled(closers.splice(0).map((c) => c()));
@@ -219,6 +219,7 @@ describe('admin API: approvals through the admin channel', () => {
       roles: ['approver', 'release-manager'],
       admin: false,
       auth: 'bearer',
+      instance: 'warden-a1',
     });
     expect((await admin(w.url, '/admin/nope', 'carol')).status).toBe(404);
     // A policy without data.mcp.workflow.status: said so, not failed.
@@ -228,6 +229,7 @@ describe('admin API: approvals through the admin channel', () => {
       workflow_status: false,
       mode: 'enforce',
       active: { revision: expect.stringMatching(/^sha256:/) },
+      instance: { id: 'warden-a1', pid: process.pid },
     });
   });
 

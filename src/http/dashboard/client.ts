@@ -156,6 +156,7 @@ export const DASHBOARD_JS = String.raw`
       $('login').hidden = true;
       $('app').hidden = false;
       fill($('whoami'), [h('span', { text: me.sub }), ' ', h('span', { class: 'muted', text: '(' + (me.roles.join(', ') || 'no roles') + ')' })]);
+      $('instance').textContent = me.instance ? 'instance: ' + me.instance : '';
       $('logout').hidden = me.auth === 'none';
       document.body.classList.toggle('not-admin', !me.admin);
       loadApprovals();

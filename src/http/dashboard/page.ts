@@ -18,7 +18,8 @@ export function renderDashboardPage(assets: { js: string; css: string }, info: {
 <body>
 <a class="skip" href="#app">Skip to the dashboard</a>
 <header class="topbar">
-  <div class="brand"><img class="logo" src="/favicon.svg" alt=""> <span>Warden</span> <span class="muted">governance dashboard</span></div>
+  <div class="brand"><img class="logo" src="/favicon.svg" alt=""> <span>Warden</span> <span class="muted">governance dashboard</span>
+    <span id="instance" class="muted small"></span></div>
   <div class="status" aria-label="Status">
     <span id="live-status" class="pill warn" role="status">connecting&hellip;</span>
     <span id="policy-pill" class="pill">policy</span>
