@@ -142,6 +142,9 @@ function haproxyConfig(port: number, statsPort: number, backends: HaproxyBackend
     // Close the server side after each response: the next request on the same client connection
     // is balanced again instead of following the connection to the same replica.
     '  option http-server-close',
+    // A request that cannot connect to a replica (it died) is sent to another one: it never ran.
+    '  retries 2',
+    '  option redispatch 1',
     '',
     'frontend front',
     `  bind 127.0.0.1:${port}`,
