@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startPostgres, type TestPostgres } from '../audit/helpers/pg.js';
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
-import { spawnHttpWarden, type SpawnedWarden } from '../helpers/http.js';
+import { connectHttp, spawnHttpWarden, type SpawnedWarden } from '../helpers/http.js';
 import { modernTool, type ToolAnswer } from '../helpers/modern.js';
 import { CLI, EXAMPLES, ROOT, WARDEN_NODE, nodeServer, wardenEnv } from '../helpers/warden.js';
 import { BEARER, PEOPLE, admin } from '../http/admin-helpers.js';
@@ -163,6 +163,39 @@ describe('three replicas behind a round-robin load balancer, one PostgreSQL', ()
       expect.arrayContaining([expect.stringMatching(/^warden\.approval_(pending|spent)$/)]),
     );
     expect(executed('deploy_to_production', 'svc-race')).toBe(1);
+  });
+
+  test('a handshake-era call held on one replica is answered through another replica’s admin API', async () => {
+    const { client } = await connectHttp(replicas[0]!.url, { token: PEOPLE.alice.token });
+    try {
+      for (const name of ['run_tests', 'security_scan'])
+        expect((await client.callTool({ name, arguments: { service: 'svc-held' } })).isError).toBeFalsy();
+      const held = client.callTool({ name: 'deploy_to_production', arguments: { service: 'svc-held' } }, undefined, {
+        timeout: 60_000,
+      });
+      const listed = async (): Promise<{ id: string; state: string } | undefined> => {
+        const res = await admin<{
+          pending: { id: string; state: string; call: { arguments: Record<string, unknown> } }[];
+        }>(replicas[1]!.url, '/admin/approvals', 'bob');
+        return res.body.pending.find((a) => a.call.arguments['service'] === 'svc-held');
+      };
+      let waiting = await listed();
+      for (let i = 0; !waiting && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        waiting = await listed();
+      }
+      expect(waiting).toMatchObject({ state: 'held' });
+      const answer = await admin(replicas[1]!.url, `/admin/approvals/${waiting!.id}`, 'bob', {
+        method: 'POST',
+        body: { approve: true, comment: 'from replica 1' },
+      });
+      expect(answer.status, answer.text).toBe(200);
+      const result = await held;
+      expect(result.isError, JSON.stringify(result)).toBeFalsy();
+      expect(executed('deploy_to_production', 'svc-held')).toBe(1);
+    } finally {
+      await client.close();
+    }
   });
 
   test('SIGKILL of a replica mid-stream: answered calls are all in a chain that verifies, and its history counts', async () => {
