@@ -135,6 +135,10 @@ export interface CallCompletedData {
   result_digest: string;
   result: Record<string, unknown> | TruncatedResult;
   error?: string;
+  /** The result policy redacted or withheld the result: `result` is what the client received. */
+  result_policy?: { action: 'redact' | 'deny'; rules: string[]; redacted: Record<string, number> };
+  /** Labels the result policy gave the result (`secret`, `pii`, ...): they reach later history. */
+  labels?: string[];
 }
 
 interface EventOf<T extends string, D> {
@@ -433,6 +437,14 @@ export function readRecord(raw: AuditRecord): ReadRecord {
       };
       const error = text(d['error']);
       if (error !== null) data.error = error;
+      const policy = object(d['result_policy']);
+      if (policy && (policy['action'] === 'redact' || policy['action'] === 'deny'))
+        data.result_policy = {
+          action: policy['action'],
+          rules: Array.isArray(policy['rules']) ? policy['rules'].filter(isString) : [],
+          redacted: (object(policy['redacted']) as Record<string, number> | null) ?? {},
+        };
+      if (Array.isArray(d['labels'])) data.labels = d['labels'].filter(isString);
       return record<CallCompleted>('call.completed', data);
     }
     default:

@@ -6,6 +6,7 @@ import {
   callDecided,
   callForwarded,
   callReceived,
+  type CallCompletedData,
   type CallDecided,
   type CallReceived,
   type DecisionLogEvent,
@@ -15,7 +16,7 @@ import {
 import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import { failClosed, type Evaluation, type Reason } from '../policy/index.js';
-import { traceId, type Outcome, type PendingCall, type Session } from '../session/index.js';
+import { traceId, type InputDocument, type Outcome, type PendingCall, type Session } from '../session/index.js';
 import {
   checkArguments,
   DEFAULT_ARGUMENT_LIMITS,
@@ -31,6 +32,13 @@ import type {
   PipelineObserver,
   PolicyPort,
 } from './ports.js';
+import {
+  readResultDecision,
+  redactResult,
+  RESULT_ENTRYPOINT,
+  resultTexts,
+  type ResultDecision,
+} from './result-inspection.js';
 import { settleVerdict, type Verdict } from './verdict.js';
 
 export interface PipelineOptions {
@@ -63,6 +71,8 @@ export type PipelineOutcome =
   /** `pendingApproval`: the id of the approval left pending for a retry (`warden.approval_pending`). */
   | { kind: 'denied'; decisionId: string; reasons: Reason[]; pendingApproval?: string }
   | { kind: 'completed'; decisionId: string; outcome: 'success' | 'error'; result: Record<string, unknown> }
+  /** The call ran, and the result policy denied its result: the client gets the rules, not the content. */
+  | { kind: 'withheld'; decisionId: string; reasons: Reason[] }
   /** The forward threw (downstream error, timeout, crash); recorded as outcome `error`. */
   | { kind: 'failed'; decisionId: string; error: unknown }
   /** The call ran but its outcome could not be recorded durably, and onFailure is deny: the result is withheld. */
@@ -94,7 +104,13 @@ export class CallPipeline {
     if (refusal) return this.refuse(session, call, callId, started, refusal);
 
     const received = this.append(receivedRecord(session.id, call, callId, started));
-    let { decisionId, evaluation, verdict, decided } = await this.decide(session, call, callId, callId, started);
+    let {
+      decisionId,
+      evaluation,
+      verdict,
+      decided,
+      input: decisionInput,
+    } = await this.decide(session, call, callId, callId, started);
     let argumentsDigest: string | undefined;
     const digestOf = (): string => (argumentsDigest ??= session.digest(call.arguments));
     let pending: { id: string } | undefined;
@@ -141,7 +157,13 @@ export class CallPipeline {
         arguments_digest: digestOf(),
         principal: session.principal.sub,
       });
-      ({ decisionId, evaluation, verdict, decided } = await this.decide(session, call, callId, o.newId(), this.now()));
+      ({
+        decisionId,
+        evaluation,
+        verdict,
+        decided,
+        input: decisionInput,
+      } = await this.decide(session, call, callId, o.newId(), this.now()));
       if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, grant.by);
     } else if (this.holds(evaluation, verdict)) {
       // Held for approval: a person answers (or not), then the policy decides again with the
@@ -204,7 +226,7 @@ export class CallPipeline {
             principal: session.principal.sub,
           });
           const redecided = await this.decide(session, call, callId, o.newId(), this.now());
-          ({ decisionId, evaluation, verdict, decided } = redecided);
+          ({ decisionId, evaluation, verdict, decided, input: decisionInput } = redecided);
           if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, answer.by ?? 'unknown');
         } else {
           verdict = {
@@ -256,18 +278,25 @@ export class CallPipeline {
     } catch (err) {
       failure = err;
     }
-    const finished = this.now();
     const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
-    const recordedResult = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
-    session.record(call, 'allow', outcome, recordedResult, started, finished - started, callId);
+    // What comes back is judged before the client (and the model) sees it; the trail keeps what the
+    // client received and a digest of the original.
+    const judged = result ? await this.judgeResult(session, call, callId, result, decisionInput, evaluation) : null;
+    const finished = this.now();
+    const original = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
+    const delivered = judged?.delivered ?? original;
+    const labels = judged?.decision.labels ?? [];
+    session.record(call, 'allow', outcome, delivered, started, finished - started, callId, labels);
     const completed = this.append(
       callCompleted(session.id, {
         call_id: callId,
         outcome,
         duration_ms: finished - started,
-        result_digest: digest(recordedResult),
-        result: cutResult(recordedResult, o.auditResultMaxChars),
+        result_digest: digest(original),
+        result: cutResult(delivered, o.auditResultMaxChars),
         ...(failure !== undefined ? { error: describeError(failure) } : {}),
+        ...(judged && judged.decision.action !== 'pass' ? { result_policy: resultRecord(judged.decision) } : {}),
+        ...(labels.length ? { labels } : {}),
       }),
     );
     const recordedOutcome = await settled(Promise.all([forwarded, completed]));
@@ -280,7 +309,92 @@ export class CallPipeline {
       if (blocks()) return { kind: 'unrecorded', decisionId, error: recordedOutcome.error };
     }
     if (failure !== undefined) return { kind: 'failed', decisionId, error: failure };
-    return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: result! };
+    if (judged?.decision.action === 'deny') return { kind: 'withheld', decisionId, reasons: judged.decision.reasons };
+    return { kind: 'completed', decisionId, outcome: outcome as 'success' | 'error', result: delivered };
+  }
+
+  /**
+   * The result policy (`mcp/result`) on a result, when the active policy defines it: pass, redact
+   * (matched spans replaced in every readable string) or deny. A failure withholds the result (fail
+   * closed). Its decision is logged like the call's, with the texts as the client received them.
+   */
+  private async judgeResult(
+    session: Session,
+    call: PendingCall,
+    callId: string,
+    result: Record<string, unknown>,
+    decisionInput: InputDocument,
+    evaluation: Evaluation,
+  ): Promise<{ delivered: Record<string, unknown>; decision: ResultDecision } | null> {
+    const o = this.options;
+    if (!o.policy.hasEntrypoint?.(RESULT_ENTRYPOINT) || !o.policy.evaluateEntrypoint) return null;
+    const startedNs = process.hrtime.bigint();
+    const input = {
+      version: 1,
+      call: decisionInput.call,
+      result,
+      texts: resultTexts(result),
+      decision: {
+        allow: evaluation.decision.allow,
+        reasons: evaluation.decision.reasons,
+        obligations: evaluation.decision.obligations,
+      },
+      principal: decisionInput.principal,
+      session: decisionInput.session,
+      history: decisionInput.history,
+      now_ms: this.now(),
+    };
+    const answer = await o.policy.evaluateEntrypoint(RESULT_ENTRYPOINT, input, input.now_ms);
+    const read = answer.ok ? readResultDecision(answer.result) : { ok: false as const, message: answer.message };
+    const decision: ResultDecision = read.ok
+      ? read.decision
+      : {
+          action: 'deny',
+          reasons: failClosed('policy_eval_error', `${RESULT_ENTRYPOINT}: ${read.message}`).decision.reasons,
+          redact: [],
+          labels: [],
+        };
+    if (!read.ok) o.logger.error('result policy failure: result withheld (fail closed)', { error: read.message });
+    const delivered =
+      decision.action === 'deny' ? withheldResult(call.name, decision.reasons) : redactResult(result, decision.redact);
+    const shown = { ...input, result: delivered, texts: resultTexts(delivered) };
+    this.logResultDecision(
+      callId,
+      session.id,
+      shown,
+      decision,
+      answer.revision,
+      Number(process.hrtime.bigint() - startedNs),
+    );
+    return { delivered, decision };
+  }
+
+  private logResultDecision(
+    callId: string,
+    sessionId: string,
+    input: unknown,
+    decision: ResultDecision,
+    revision: string,
+    handlerNs: number,
+  ): void {
+    const o = this.options;
+    // The policy's answer without the matched values: only their kinds.
+    const result = { ...decision, redact: decision.redact.map((r) => ({ kind: r.kind })) };
+    try {
+      o.decisionLog.write({
+        decision_id: o.newId(),
+        path: RESULT_ENTRYPOINT,
+        input,
+        result,
+        bundles: revision ? { [o.bundleName()]: { revision } } : {},
+        timestamp: new Date(this.now()).toISOString(),
+        metrics: { timer_server_handler_ns: handlerNs },
+        labels: { id: o.labels.id, version: o.labels.version },
+        custom: { session_id: sessionId, call_id: callId, action: decision.action },
+      });
+    } catch (err) {
+      o.logger.error('decision log write failed', { call_id: callId, error: describeError(err) });
+    }
   }
 
   /** Arguments as people see them: redacted (identity when nothing is configured). */
@@ -384,7 +498,13 @@ export class CallPipeline {
     callId: string,
     decisionId: string,
     nowMs: number,
-  ): Promise<{ decisionId: string; evaluation: Evaluation; verdict: Verdict; decided: Promise<unknown> }> {
+  ): Promise<{
+    decisionId: string;
+    evaluation: Evaluation;
+    verdict: Verdict;
+    decided: Promise<unknown>;
+    input: InputDocument;
+  }> {
     const o = this.options;
     const startedNs = process.hrtime.bigint();
     let history: Awaited<ReturnType<HistoryPort['lookup']>>;
@@ -445,7 +565,7 @@ export class CallPipeline {
         ...(this.holds(evaluation, verdict) ? { held: true as const } : {}),
       }),
     );
-    return { decisionId, evaluation, verdict, decided };
+    return { decisionId, evaluation, verdict, decided, input };
   }
 
   private completed(
@@ -521,6 +641,19 @@ function pendingRecord(
     mode,
     now_ms: nowMs,
   });
+}
+
+/** What a client gets for a result the result policy denied: the rules, never the content. */
+function withheldResult(name: string, reasons: Reason[]): Record<string, unknown> {
+  const why = reasons.map((r) => `${r.message} [${r.rule}]`).join('; ');
+  return { content: [{ type: 'text', text: `Warden withheld the result of ${name}: ${why}` }], isError: true };
+}
+
+/** What the trail keeps of a result decision: the action, its rules, and how many spans of each kind. */
+function resultRecord(decision: ResultDecision): NonNullable<CallCompletedData['result_policy']> {
+  const redacted: Record<string, number> = {};
+  for (const r of decision.redact) redacted[r.kind] = (redacted[r.kind] ?? 0) + 1;
+  return { action: decision.action as 'redact' | 'deny', rules: decision.reasons.map((r) => r.rule), redacted };
 }
 
 /** An approval given, but the policy still requires one: the call is denied. */

@@ -1,5 +1,5 @@
 import type { AuditEvent, DecisionLogEvent } from '../audit/index.js';
-import type { Evaluation } from '../policy/index.js';
+import type { EntrypointResult, Evaluation } from '../policy/index.js';
 import type { HistoryEntry, PendingCall, Session } from '../session/index.js';
 
 /**
@@ -18,6 +18,9 @@ export interface PolicyPort {
   /** Resolves to the decision, or to a deny naming the failure (fail closed); never rejects. */
   evaluate(input: unknown, nowMs?: number): Promise<Evaluation>;
   readonly entrypoint: string;
+  /** With these, a policy that defines `mcp/result` judges what comes back. */
+  hasEntrypoint?(name: string): boolean;
+  evaluateEntrypoint?(name: string, input: unknown, nowMs?: number): Promise<EntrypointResult>;
 }
 
 /**

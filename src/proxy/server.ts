@@ -442,6 +442,11 @@ function envelopeOf(params: Params): Pick<PendingCall, 'protocol_version' | 'cli
   };
 }
 
+/** The text a client gets for a result the result policy withheld: the rules, never the content. */
+function withheldText(name: string, reasons: readonly { rule: string; message: string }[]): string {
+  return `Warden withheld the result of ${name}:\n${reasons.map((r) => `- ${r.message} [${r.rule}]`).join('\n')}`;
+}
+
 function unwrap(name: string, outcome: PipelineOutcome): Record<string, unknown> {
   switch (outcome.kind) {
     case 'completed':
@@ -449,6 +454,10 @@ function unwrap(name: string, outcome: PipelineOutcome): Record<string, unknown>
     case 'denied':
       throw new McpError(JsonRpcErrorCode.Denied, denialText(name, outcome.reasons), {
         [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: false, reasons: outcome.reasons },
+      });
+    case 'withheld':
+      throw new McpError(JsonRpcErrorCode.Denied, withheldText(name, outcome.reasons), {
+        [DECISION_META_KEY]: { decision_id: outcome.decisionId, allow: true, withheld: true, reasons: outcome.reasons },
       });
     case 'unrecorded':
       throw new McpError(
@@ -479,6 +488,19 @@ function toToolResult(
             allow: false,
             reasons: outcome.reasons,
             ...(outcome.pendingApproval ? { approval: { id: outcome.pendingApproval, state: 'pending' } } : {}),
+          },
+        },
+      };
+    case 'withheld':
+      return {
+        content: [{ type: 'text', text: withheldText(name, outcome.reasons) }],
+        isError: true,
+        _meta: {
+          [DECISION_META_KEY]: {
+            decision_id: outcome.decisionId,
+            allow: true,
+            withheld: true,
+            reasons: outcome.reasons,
           },
         },
       };

@@ -38,9 +38,11 @@ export interface ApprovalRow {
 }
 
 /** The `call.completed` record, without its result (that is {@link CallRow.result}). */
-export type CompletedRow = Pick<CallCompletedData, 'outcome' | 'duration_ms' | 'result_digest'> & {
+export type CompletedRow = Pick<CallCompletedData, 'outcome' | 'duration_ms' | 'result_digest' | 'result_policy'> & {
   at: string;
   error: string | null;
+  /** Labels the result policy gave the result ([] when none). */
+  labels: string[];
 };
 
 /**
@@ -263,8 +265,16 @@ export class AuditFold {
   }
 
   private completed(call: CallRow, r: AuditRecordOf<CallCompleted>): FoldStep[] {
-    const { outcome, duration_ms, result_digest, error } = r.data;
-    call.completed = { at: r.at, outcome, duration_ms, result_digest, error: error ?? null };
+    const { outcome, duration_ms, result_digest, error, labels, result_policy } = r.data;
+    call.completed = {
+      at: r.at,
+      outcome,
+      duration_ms,
+      result_digest,
+      error: error ?? null,
+      labels: labels ?? [],
+      ...(result_policy ? { result_policy } : {}),
+    };
     call.result = this.keptResult(r.data.result);
     return call.settled ? [] : [this.settle(call, r, 'allow', outcome, duration_ms)];
   }

@@ -43,7 +43,17 @@ export function applyToSession(session: Session, step: FoldStep): void {
     if (ran) session.consume(call.call_id);
     const result = ran ? call.result : null;
     const at = call.started_ms;
-    session.record(pendingCall(call), settled.decision, settled.outcome, result, at, settled.duration_ms, call.call_id);
+    const labels = call.completed?.labels ?? [];
+    session.record(
+      pendingCall(call),
+      settled.decision,
+      settled.outcome,
+      result,
+      at,
+      settled.duration_ms,
+      call.call_id,
+      labels,
+    );
   }
 }
 

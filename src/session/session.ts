@@ -74,12 +74,14 @@ export class Session {
     atMs: number,
     durationMs: number,
     callId?: string,
+    labels: readonly string[] = [],
   ): HistoryEntry {
     const entry = historyEntry(call, decision, outcome, result, atMs, durationMs, {
       seq: ++this.seq,
       session: this.id,
       principal: this.principal.sub,
       resultMaxChars: this.options.resultMaxChars,
+      labels,
     });
     this.entries.push(entry);
     // Keep memory bounded for very long sessions: the policy only ever sees the window.
@@ -182,7 +184,7 @@ export function historyEntry(
   result: unknown,
   atMs: number,
   durationMs: number,
-  where: { seq: number; session: string; principal: string; resultMaxChars: number },
+  where: { seq: number; session: string; principal: string; resultMaxChars: number; labels?: readonly string[] },
 ): HistoryEntry {
   return {
     seq: where.seq,
@@ -200,6 +202,7 @@ export function historyEntry(
     at: new Date(atMs).toISOString(),
     at_ms: atMs,
     duration_ms: Math.round(durationMs),
+    ...(where.labels?.length ? { labels: [...where.labels] } : {}),
   };
 }
 

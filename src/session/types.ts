@@ -45,6 +45,8 @@ export interface HistoryEntry {
   at: string;
   at_ms: number;
   duration_ms: number;
+  /** Labels the result policy gave its result (`secret`, `pii`, ...); absent when none. */
+  labels?: string[];
 }
 
 export interface ToolSummary {
