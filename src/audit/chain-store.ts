@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { AuditError, describeError } from '../common/index.js';
+import { AuditError, describeError, Listeners } from '../common/index.js';
 import { hashRecord, normalizeTime, toCanonicalJson } from './hash.js';
 import type { AuditEvent } from './records.js';
 import { loadPrivateKey, signCheckpoint, type CheckpointKind } from './signing.js';
@@ -114,7 +114,7 @@ export class ChainedStore implements ChainStore {
   private queue: Pending[] = [];
   private draining: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
-  private readonly listeners = new Set<(record: AuditRecord) => void>();
+  private readonly appended = new Listeners<AuditRecord>();
 
   constructor(backend: Backend, options: AuditStoreOptions = {}) {
     this.backend = backend;
@@ -144,19 +144,7 @@ export class ChainedStore implements ChainStore {
   }
 
   onAppended(listener: (record: AuditRecord) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  // A listener's failure is its own: the record is stored either way.
-  private notify(record: AuditRecord): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(record);
-      } catch {
-        // the listener reads the trail again when it needs to
-      }
-    }
+    return this.appended.add(listener);
   }
 
   append(event: AuditEvent): Promise<AuditRecord> {
@@ -256,7 +244,8 @@ export class ChainedStore implements ChainStore {
           continue;
         }
         batch.forEach((pending, i) => pending.resolve(records[i] as AuditRecord));
-        for (const record of records) this.notify(record as AuditRecord);
+        // A listener's failure is its own: the record is stored either way.
+        for (const record of records) this.appended.emit(record as AuditRecord);
       }
     } finally {
       this.draining = null;

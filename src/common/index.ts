@@ -10,6 +10,7 @@ export {
 } from './errors.js';
 export { JsonRpcErrorCode, WardenErrorCode } from './error-codes.js';
 export { deferred } from './deferred.js';
+export { Listeners } from './listeners.js';
 export type { Deferred } from './deferred.js';
 export { createLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';

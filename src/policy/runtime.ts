@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PolicyError, WardenError, describeError } from '../common/index.js';
+import { Listeners, PolicyError, WardenError, describeError } from '../common/index.js';
 import type { LoadedBundle, RegoLocation } from './bundle.js';
 import { DEFAULT_EVALUATION_BUDGET, type EvaluationBudget } from './budget.js';
 import { composeBundles, type ComposedBundle } from './compose.js';
@@ -152,7 +152,7 @@ export class PolicyRuntime {
   private readonly startedAt = new Date();
   private readonly instanceId: string;
   private stopped = false;
-  private readonly listeners = new Set<(status: PolicyStatus) => void>();
+  private readonly listeners = new Listeners<PolicyStatus>();
 
   constructor(
     readonly options: RuntimeOptions,
@@ -371,8 +371,7 @@ export class PolicyRuntime {
 
   /** Calls `listener` with the new status after every change. Returns an unsubscribe function. */
   onStatus(listener: (status: PolicyStatus) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.listeners.add(listener);
   }
 
   status(): PolicyStatus {
@@ -586,13 +585,7 @@ export class PolicyRuntime {
   private writeStatus(final = false): void {
     const status = this.status();
     if (final) status.stopped_at = new Date().toISOString();
-    for (const l of this.listeners) {
-      try {
-        l(status);
-      } catch {
-        // a listener's failure is its own
-      }
-    }
+    this.listeners.emit(status);
     this.options.status?.write(status);
   }
 

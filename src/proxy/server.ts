@@ -442,6 +442,11 @@ function envelopeOf(params: Params): Pick<PendingCall, 'protocol_version' | 'cli
   };
 }
 
+/** A tool result for a call (or a result) Warden refused: the text, and the decision in `_meta`. */
+function refusedResult(text: string, decision: Record<string, unknown>): Record<string, unknown> {
+  return { content: [{ type: 'text', text }], isError: true, _meta: { [DECISION_META_KEY]: decision } };
+}
+
 /** The text a client gets for a result the result policy withheld: the rules, never the content. */
 function withheldText(name: string, reasons: readonly { rule: string; message: string }[]): string {
   return `Warden withheld the result of ${name}:\n${reasons.map((r) => `- ${r.message} [${r.rule}]`).join('\n')}`;
@@ -479,31 +484,19 @@ function toToolResult(
     case 'completed':
       return outcome.result;
     case 'denied':
-      return {
-        content: [{ type: 'text', text: denialText(name, outcome.reasons) }],
-        isError: true,
-        _meta: {
-          [DECISION_META_KEY]: {
-            decision_id: outcome.decisionId,
-            allow: false,
-            reasons: outcome.reasons,
-            ...(outcome.pendingApproval ? { approval: { id: outcome.pendingApproval, state: 'pending' } } : {}),
-          },
-        },
-      };
+      return refusedResult(denialText(name, outcome.reasons), {
+        decision_id: outcome.decisionId,
+        allow: false,
+        reasons: outcome.reasons,
+        ...(outcome.pendingApproval ? { approval: { id: outcome.pendingApproval, state: 'pending' } } : {}),
+      });
     case 'withheld':
-      return {
-        content: [{ type: 'text', text: withheldText(name, outcome.reasons) }],
-        isError: true,
-        _meta: {
-          [DECISION_META_KEY]: {
-            decision_id: outcome.decisionId,
-            allow: true,
-            withheld: true,
-            reasons: outcome.reasons,
-          },
-        },
-      };
+      return refusedResult(withheldText(name, outcome.reasons), {
+        decision_id: outcome.decisionId,
+        allow: true,
+        withheld: true,
+        reasons: outcome.reasons,
+      });
     case 'unrecorded':
       return {
         content: [

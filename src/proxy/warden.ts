@@ -5,7 +5,7 @@ import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { ApprovalBroker, ApprovalRecords } from '../approval/index.js';
 import { sessionClosed, sessionOpened, type AuditStore, type DecisionLogSink } from '../audit/index.js';
-import { deferred, describeError, type Logger } from '../common/index.js';
+import { deferred, describeError, Listeners, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
 import { MASK_ENTRYPOINT, PolicyRuntime } from '../policy/index.js';
@@ -84,7 +84,7 @@ export interface WardenParts {
  */
 export class Warden {
   private readonly sessions = new Set<ProxySession>();
-  private readonly sessionListeners = new Set<(event: SessionEvent) => void>();
+  private readonly sessionListeners = new Listeners<SessionEvent>();
 
   readonly config: WardenConfig;
   readonly logger: Logger;
@@ -136,18 +136,13 @@ export class Warden {
 
   /** Calls `listener` when a session opens or closes. Returns an unsubscribe function. */
   onSessionEvent(listener: (event: SessionEvent) => void): () => void {
-    this.sessionListeners.add(listener);
-    return () => this.sessionListeners.delete(listener);
+    return this.sessionListeners.add(listener);
   }
 
   private emitSession(event: SessionEvent): void {
-    for (const listener of this.sessionListeners) {
-      try {
-        listener(event);
-      } catch (err) {
-        this.logger.warn('session listener failed', { error: describeError(err) });
-      }
-    }
+    this.sessionListeners.emit(event, (err) =>
+      this.logger.warn('session listener failed', { error: describeError(err) }),
+    );
   }
 
   /** Called by a front that serves the admin API: held calls then wait for approvers (until the timeout). */
