@@ -1,6 +1,8 @@
 import type { Request, Response } from 'express';
 import type { PendingApproval, ApprovalResult } from '../approval/index.js';
 import type { CompletionInfo, DecisionInfo, PipelineObserver, SessionEvent, Warden } from '../proxy/index.js';
+import type { ChainStore } from '../audit/index.js';
+import { followReplicas } from './replica-feed.js';
 
 /** The event types of `GET /admin/events` (docs/admin-api.md). */
 export type LiveEventType =
@@ -126,6 +128,9 @@ export class LiveEvents {
         this.publish(type, data);
       }),
     );
+    // Replicas sharing a PostgreSQL trail: what the others record is news here too.
+    const store = warden.audit as Partial<ChainStore>;
+    if (store.kind === 'postgres') this.detachers.push(followReplicas(store as ChainStore, this, warden.logger));
     // The runtime reports every status write; only a new revision or a new error is news.
     let last = `${warden.policy.revision ?? ''}|${warden.policy.status().last_error?.at ?? ''}`;
     this.detachers.push(

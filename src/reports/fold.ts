@@ -92,6 +92,8 @@ export interface SessionRow {
   closed_at: string | null;
   client: SessionOpenedData['client'] | null;
   principal: SessionOpenedData['principal'] | null;
+  /** The replica that served it (`instance` of `session.opened`); null without that record or name. */
+  instance: string | null;
   /** `started_at` of `session.opened` (the session's own clock); null without that record. */
   started_at: string | null;
   /** The session's calls still in the fold, oldest first. */
@@ -186,6 +188,7 @@ export class AuditFold {
         session.client = r.data.client;
         session.principal = r.data.principal;
         session.started_at = r.data.started_at;
+        session.instance = r.data.instance ?? null;
         return [{ kind: 'session.opened', session, record: r }];
       case 'session.closed':
         session.closed_at = r.at;
@@ -388,6 +391,7 @@ export function emptySession(id: string, seq: number, at: string): SessionRow {
     closed_at: null,
     client: null,
     principal: null,
+    instance: null,
     started_at: null,
     calls: [],
     first_seq: seq,

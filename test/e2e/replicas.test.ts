@@ -12,7 +12,7 @@ import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
 import { connectHttp, spawnHttpWarden, type SpawnedWarden } from '../helpers/http.js';
 import { modernTool, type ToolAnswer } from '../helpers/modern.js';
 import { CLI, EXAMPLES, ROOT, WARDEN_NODE, nodeServer, wardenEnv } from '../helpers/warden.js';
-import { BEARER, PEOPLE, admin } from '../http/admin-helpers.js';
+import { BEARER, PEOPLE, admin, followEvents, type SseEvent } from '../http/admin-helpers.js';
 
 const run = promisify(execFile);
 const DECISION = 'mcp-warden.dev/decision';
@@ -195,6 +195,37 @@ describe('three replicas behind a round-robin load balancer, one PostgreSQL', ()
       expect(executed('deploy_to_production', 'svc-held')).toBe(1);
     } finally {
       await client.close();
+    }
+  });
+
+  test('the live event stream of one replica shows the sessions and decisions of the others', async () => {
+    const stream = await followEvents(replicas[2]!.url, 'carol');
+    try {
+      expect(stream.status).toBe(200);
+      // A fresh trace id: a new history scope, so a new session on replica 0.
+      const traceparent = `00-${'7'.repeat(32)}-${'1'.repeat(16)}-01`;
+      const denied = await modernTool(
+        replicas[0]!.url,
+        PEOPLE.alice.token,
+        'deploy_to_production',
+        { service: 'svc-live' },
+        { traceparent },
+      );
+      expect(denied.isError).toBe(true);
+      let seen: SseEvent | undefined;
+      for (let i = 0; !seen && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = stream.events.find(
+          (e) =>
+            e.type === 'decision' &&
+            e.data['instance'] === 'replica-0' &&
+            (e.data['reasons'] as { rule: string }[]).some((r) => r.rule === 'workflow.step_order'),
+        );
+      }
+      expect(seen?.data).toMatchObject({ allow: false, call: { name: 'deploy_to_production' } });
+      expect(stream.events.some((e) => e.type === 'session.opened' && e.data['instance'] === 'replica-0')).toBe(true);
+    } finally {
+      stream.close();
     }
   });
 

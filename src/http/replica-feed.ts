@@ -1,0 +1,94 @@
+import type { AuditRecord, ChainStore } from '../audit/index.js';
+import { describeError, type Logger } from '../common/index.js';
+import { AuditFold } from '../reports/index.js';
+
+/** How often the shared trail is read for what other replicas did. */
+const FEED_POLL_MS = 1000;
+const PAGE = 1000;
+/** Calls in flight the feed's fold keeps (the oldest go first). */
+const MAX_CALLS = 5000;
+
+/**
+ * Replicas that share a PostgreSQL trail see each other's activity live: this follows the trail
+ * and publishes, as live events, the sessions, decisions and completions that other replicas
+ * recorded (each with the replica's `instance`). This replica's own records are published by its
+ * pipeline already, so they are skipped. Returns the function that stops it.
+ */
+export function followReplicas(
+  store: ChainStore,
+  live: { publish(type: string, data: Record<string, unknown>): void },
+  logger: Logger,
+): () => void {
+  const own = new Set<number>();
+  const unfollow = store.onAppended((record) => own.add(record.seq));
+  const fold = new AuditFold({ maxCalls: MAX_CALLS, forgetSettled: true });
+  let seq: number | null = null;
+  let busy = false;
+  const read = async (): Promise<void> => {
+    seq ??= (await store.head())?.seq ?? 0;
+    for (;;) {
+      const records = await store.read({ sinceSeq: seq, limit: PAGE });
+      for (const record of records) publish(record);
+      if (records.length < PAGE) return;
+    }
+  };
+  const publish = (record: AuditRecord): void => {
+    seq = record.seq;
+    const mine = own.delete(record.seq);
+    for (const step of fold.add(record)) {
+      if (mine) continue;
+      const instance = fold.session(record.session_id)?.instance ?? null;
+      if (step.kind === 'session.opened') {
+        const { client, principal } = step.record.data;
+        live.publish('session.opened', { session_id: record.session_id, client, principal, at: record.at, instance });
+      } else if (step.kind === 'session.closed') {
+        live.publish('session.closed', {
+          session_id: record.session_id,
+          calls: step.record.data.calls,
+          at: record.at,
+          instance,
+        });
+      } else if (step.kind === 'call.decided') {
+        const d = step.decision;
+        live.publish('decision', {
+          decision_id: d.decision_id,
+          session_id: record.session_id,
+          call: { kind: step.call.kind, server: step.call.server, name: step.call.name },
+          allow: d.allow,
+          policy_allow: d.policy_allow,
+          mode: d.mode,
+          reasons: d.reasons,
+          monitored: d.monitored,
+          revision: d.revision,
+          ...(d.error ? { error: d.error.message } : {}),
+          at: record.at,
+          instance,
+        });
+      } else if (step.kind === 'call.settled' && step.settled.decision === 'allow') {
+        live.publish('completion', {
+          decision_id: step.call.decisions.at(-1)?.decision_id ?? step.call.call_id,
+          session_id: record.session_id,
+          call: { kind: step.call.kind, server: step.call.server, name: step.call.name },
+          outcome: step.settled.outcome,
+          duration_ms: step.settled.duration_ms,
+          at: record.at,
+          instance,
+        });
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    read()
+      .catch((err: unknown) =>
+        logger.warn('cannot read the shared trail for other replicas', { error: describeError(err) }),
+      )
+      .finally(() => (busy = false));
+  }, FEED_POLL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    unfollow();
+  };
+}
