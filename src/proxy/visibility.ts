@@ -47,11 +47,12 @@ export interface ListPage {
 /**
  * Filters list pages through the policy's `mcp/visible`, one evaluation per page. A policy without
  * the entrypoint lists everything, as before it existed; one whose answer cannot be had or read
- * lists nothing (fail closed) and the failure is logged as a warning.
+ * lists nothing (fail closed) and the failure is logged as a warning. In monitor mode nothing is
+ * hidden: what would be is logged, as calls that would be denied are.
  *
  * @example
  * ```ts
- * const filter = new ListFilter(warden.policy, logger);
+ * const filter = new ListFilter(warden.policy, logger, 'enforce');
  * const tools = await filter.visible({ kind: 'tool', principal, session, entries });
  * ```
  */
@@ -59,36 +60,49 @@ export class ListFilter {
   constructor(
     private readonly policy: VisibilityPort,
     private readonly logger: Logger,
+    private readonly mode: 'enforce' | 'monitor',
   ) {}
 
   async visible(page: ListPage): Promise<Record<string, unknown>[]> {
-    const entries = page.entries;
-    if (!this.policy.hasEntrypoint(VISIBLE_ENTRYPOINT) || entries.length === 0) return entries.map((e) => e.entry);
+    const all = page.entries.map((e) => e.entry);
+    if (!this.policy.hasEntrypoint(VISIBLE_ENTRYPOINT) || all.length === 0) return all;
     const input = visibilityInput(page);
-    let answer: EntrypointResult;
-    try {
-      answer = await this.policy.evaluateEntrypoint(VISIBLE_ENTRYPOINT, input);
-    } catch (err) {
-      answer = { ok: false, code: 'policy_eval_error', message: describeError(err), revision: '' };
-    }
-    const keys = answer.ok ? readVisible(answer.result) : answer.message;
+    const keys = await this.ask(input);
+    const fields = {
+      entrypoint: VISIBLE_ENTRYPOINT,
+      kind: page.kind,
+      session_id: page.session.id,
+      principal: page.principal.sub,
+    };
     if (typeof keys === 'string') {
-      this.logger.warn('policy failure: list withheld (fail closed)', {
-        entrypoint: VISIBLE_ENTRYPOINT,
-        kind: page.kind,
-        session_id: page.session.id,
-        principal: page.principal.sub,
-        error: keys,
-      });
+      if (this.mode === 'monitor') {
+        this.logger.warn('policy failure: list not filtered (monitor mode)', { ...fields, error: keys });
+        return all;
+      }
+      this.logger.warn('policy failure: list withheld (fail closed)', { ...fields, error: keys });
       return [];
     }
     // An entry without a key (a resource without a URI) cannot be named visible: it stays hidden.
-    return entries
-      .filter((_, i) => {
-        const key = itemKey(page.kind, input.items[i]!);
-        return key !== undefined && keys.has(key);
-      })
-      .map((e) => e.entry);
+    const shown = input.items.map((item) => {
+      const key = itemKey(page.kind, item);
+      return key !== undefined && keys.has(key);
+    });
+    if (this.mode === 'monitor') {
+      const hidden = input.items.filter((_, i) => !shown[i]).map((item) => item.uri ?? item.name);
+      if (hidden.length > 0) this.logger.info('monitor: would hide', { ...fields, hidden });
+      return all;
+    }
+    return all.filter((_, i) => shown[i]);
+  }
+
+  /** The names the policy makes visible, or why there are none to be had. */
+  private async ask(input: VisibilityInput): Promise<Set<string> | string> {
+    try {
+      const answer = await this.policy.evaluateEntrypoint(VISIBLE_ENTRYPOINT, input);
+      return answer.ok ? readVisible(answer.result) : answer.message;
+    } catch (err) {
+      return describeError(err);
+    }
   }
 }
 

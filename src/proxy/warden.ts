@@ -113,7 +113,7 @@ export class Warden {
     this.decisionLog = parts.decisionLog;
     this.adminState = parts.adminState;
     this.stopParts = parts.stop ?? (() => undefined);
-    this.lists = new ListFilter(parts.policy, parts.logger);
+    this.lists = new ListFilter(parts.policy, parts.logger, parts.config.policy.mode);
   }
 
   /**

@@ -77,7 +77,7 @@ describe('ListFilter', () => {
     ['a principal without roles', [], ['run_tests']],
   ])('the shipped policy: %s sees %j', async (_who, roles, visible) => {
     const { logger, lines } = capturingLogger();
-    const entries = await new ListFilter(engines.shipped, logger).visible(page('tool', roles));
+    const entries = await new ListFilter(engines.shipped, logger, 'enforce').visible(page('tool', roles));
     expect(names(entries)).toEqual(visible);
     // The entries are passed through as the downstream server described them.
     expect(entries[0]).toBe(TOOLS[0]);
@@ -87,13 +87,13 @@ describe('ListFilter', () => {
   test('the shipped policy keys resources by their URI, and hides one without a URI', async () => {
     const { logger } = capturingLogger();
     const resources = [{ name: 'readme', uri: 'file:///readme' }, { name: 'no-uri' }];
-    const entries = await new ListFilter(engines.shipped, logger).visible(page('resource', [], resources));
+    const entries = await new ListFilter(engines.shipped, logger, 'enforce').visible(page('resource', [], resources));
     expect(names(entries)).toEqual(['readme']);
   });
 
   test('a policy without mcp/visible lists everything', async () => {
     const { logger, lines } = capturingLogger();
-    const entries = await new ListFilter(engines.none, logger).visible(page('tool', []));
+    const entries = await new ListFilter(engines.none, logger, 'enforce').visible(page('tool', []));
     expect(names(entries)).toEqual(['run_tests', 'deploy_to_production']);
     expect(lines).toEqual([]);
   });
@@ -105,7 +105,9 @@ describe('ListFilter', () => {
   ] as const)('a policy answering %s gets an empty list and a warning (fail closed)', async (_what, kind, error) => {
     const { logger, lines } = capturingLogger();
     const entries = TOOLS.map((t) => ({ ...t, uri: `file:///${t.name}` }));
-    expect(await new ListFilter(engines.broken, logger).visible(page(kind, ['developer'], entries))).toEqual([]);
+    expect(await new ListFilter(engines.broken, logger, 'enforce').visible(page(kind, ['developer'], entries))).toEqual(
+      [],
+    );
     expect(lines).toEqual([
       expect.objectContaining({
         level: 'warn',
@@ -117,5 +119,17 @@ describe('ListFilter', () => {
         error: expect.stringMatching(error),
       }),
     ]);
+  });
+
+  test('monitor mode hides nothing: it logs what would be hidden, and lists through a failure', async () => {
+    const { logger, lines } = capturingLogger();
+    const shipped = await new ListFilter(engines.shipped, logger, 'monitor').visible(page('tool', ['admin']));
+    expect(names(shipped)).toEqual(['run_tests', 'deploy_to_production']);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'info', message: 'monitor: would hide', hidden: ['deploy_to_production'] }),
+    ]);
+    const broken = await new ListFilter(engines.broken, logger, 'monitor').visible(page('tool', ['admin']));
+    expect(names(broken)).toEqual(['run_tests', 'deploy_to_production']);
+    expect(lines[1]).toMatchObject({ level: 'warn', message: 'policy failure: list not filtered (monitor mode)' });
   });
 });
