@@ -20,7 +20,7 @@ import {
   SHIPPED_POLICY_DIR,
   snapshotDirectory,
 } from '../dist/bundles/index.js';
-import { filesDigest, snapshotRevision } from '../dist/policy/index.js';
+import { filesDigest, OPTIONAL_ENTRYPOINTS, snapshotRevision } from '../dist/policy/index.js';
 
 const ENTRYPOINT = 'mcp/decision';
 const required = process.argv.includes('--require');
@@ -54,6 +54,7 @@ const info = {
   digest,
   revision,
   entrypoints,
+  optional_entrypoints: [...OPTIONAL_ENTRYPOINTS],
   tarball_sha256: createHash('sha256').update(tarball).digest('hex'),
   opa: version,
 };

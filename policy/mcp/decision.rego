@@ -1,8 +1,9 @@
 # The entrypoint Warden evaluates for every call: data.mcp.decision (opa build -e mcp/decision).
 #
-# It composes the workflow engine (data.mcp.workflow, driven by policy/workflows/*.yaml) with
-# any hand-written rule package under policy/mcp/rules/<name>/ (package mcp.rules.<name>),
-# which contributes by defining `deny contains reason` and/or `monitor contains reason` with
+# It composes the workflow engine (data.mcp.workflow, driven by policy/workflows/*.yaml), the role
+# check of data.access (policy/mcp/access.rego, driven by policy/access.yaml) and any hand-written
+# rule package under policy/mcp/rules/<name>/ (package mcp.rules.<name>), which contributes by
+# defining `deny contains reason` and/or `monitor contains reason` with
 # reason = {"rule": "<name>.<rule>", "message": "..."}. Tools that no rule mentions are allowed,
 # so rules can be added gradually without breaking existing tools.
 #
@@ -37,6 +38,12 @@ denials contains public(v) if {
 
 denials contains reason if {
 	some reason in data.mcp.rules[_].deny
+}
+
+# access.role_required: a tool data.access (policy/access.yaml) keeps to some roles, called by a
+# principal holding none of them (policy/mcp/access.rego). Hidden from its lists, too.
+denials contains reason if {
+	some reason in access_denials
 }
 
 denials contains {"rule": "mcp.input_version", "message": message} if {

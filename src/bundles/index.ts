@@ -16,7 +16,13 @@ export { readBundleBytes, readBundleResponse } from './read.js';
 export { createSource, DirectorySource, FileSource, HttpSource, LONG_POLL_CONTENT_TYPE, backoff } from './sources.js';
 export type { SourceOptions } from './sources.js';
 export { findOpa, runOpa, PACKAGE_ROOT } from './toolchain.js';
-export { prebuiltShippedBundle, SHIPPED_POLICY_DIR, SHIPPED_BUNDLE_FILE, SHIPPED_BUNDLE_INFO } from './shipped.js';
+export {
+  describesBuild,
+  prebuiltShippedBundle,
+  SHIPPED_POLICY_DIR,
+  SHIPPED_BUNDLE_FILE,
+  SHIPPED_BUNDLE_INFO,
+} from './shipped.js';
 export type { ShippedBundleInfo } from './shipped.js';
 export { runPolicyTests, formatCoverage, isTestFile, DEFAULT_POLICY_DIRS, DEFAULT_COVERAGE_MIN } from './testing.js';
 export type { PolicyTestOptions, PolicyTestResult, PolicyCoverage, FileCoverage } from './testing.js';

@@ -161,6 +161,15 @@ export class DownstreamPool {
     cursor: string | undefined,
     options: RequestOptions = {},
   ): Promise<Record<string, unknown>> {
+    return (await this.listPageFrom(kind, cursor, options)).page;
+  }
+
+  /** {@link listPage}, with the name of the server the page came from (null: no server offers any). */
+  async listPageFrom(
+    kind: ListKind,
+    cursor: string | undefined,
+    options: RequestOptions = {},
+  ): Promise<{ page: Record<string, unknown>; server: string | null }> {
     const spec = LIST[kind];
     let position = decodeCursor(cursor);
     for (let i = position.server; i < this.servers.length; i++) {
@@ -181,9 +190,10 @@ export class DownstreamPool {
         continue;
       }
       const { nextCursor: _drop, [spec.field]: _items, ...rest } = page;
-      return { ...rest, [spec.field]: items, ...(next !== undefined ? { nextCursor: next } : {}) };
+      const merged = { ...rest, [spec.field]: items, ...(next !== undefined ? { nextCursor: next } : {}) };
+      return { page: merged, server: server.name };
     }
-    return { [spec.field]: [] };
+    return { page: { [spec.field]: [] }, server: null };
   }
 
   private nextServerCursor(after: number, capability: 'resources' | 'prompts'): string | undefined {

@@ -21,4 +21,6 @@ export type { ArgumentLimits, ArgumentsRefusal, ArgumentsSummary } from './argum
 export { MODERN_PROTOCOL_VERSION, ModernRelay, scopeTicket } from './modern-relay.js';
 export type { ModernRelayOptions, ScopeTicket } from './modern-relay.js';
 export { EraRouter } from './era-router.js';
+export { ListFilter, VISIBLE_ENTRYPOINT, visibilityInput, readVisible } from './visibility.js';
+export type { ListItemKind, ListPage, VisibilityInput, VisibilityItem, VisibilityPort } from './visibility.js';
 export type { Era } from './era-router.js';

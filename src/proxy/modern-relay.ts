@@ -40,7 +40,11 @@ const RELAYED_METHODS = {
   'completion/complete': 'completions',
 } as const;
 type RelayedMethod = keyof typeof RELAYED_METHODS;
-/** Every list Warden merges comes from handshake-era servers, which give no TTL: the merge's is 0. */
+/**
+ * Every list Warden merges comes from handshake-era servers, which give no TTL: the merge's is 0.
+ * Private, too, and it must stay so: lists are filtered per principal (`mcp/visible`), so one
+ * principal's list must never be served from a shared cache to another.
+ */
 const LIST_CACHE = { ttlMs: 0, cacheScope: 'private' } as const;
 
 /**

@@ -19,6 +19,7 @@ import type { DownstreamPool, DownstreamServer, ListKind } from '../downstream/i
 import type { PendingCall, Session } from '../session/index.js';
 import type { CallPipeline, PipelineOutcome } from './pipeline.js';
 import { denialText } from './verdict.js';
+import type { ListFilter, ListItemKind } from './visibility.js';
 
 /** Key of Warden's own entry in a denied result's `_meta` (and a denial error's `data`). */
 export const DECISION_META_KEY = 'mcp-warden.dev/decision';
@@ -38,6 +39,8 @@ export interface ProxyServerOptions {
   capabilities: ServerCapabilities;
   /** Longest resource URI accepted (`limits.maxUriLength`); longer ones are refused before routing. */
   maxUriLength: number;
+  /** Which list entries this session's principal sees (`mcp/visible`); unset: every entry. */
+  lists?: ListFilter;
   instructions?: string;
   onInitialized?(server: Server): void;
 }
@@ -66,6 +69,7 @@ interface ProxyContext {
   logger: Logger;
   /** Longest resource URI accepted (`limits.maxUriLength`). */
   maxUriLength: number;
+  lists: ListFilter | undefined;
   /**
    * Calls in flight per downstream server: what that server sends meanwhile (elicitation,
    * sampling, logs) rides the call's own request, so over HTTP it reaches the call's SSE stream.
@@ -84,7 +88,16 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     capabilities: options.capabilities,
     ...(options.instructions ? { instructions: options.instructions } : {}),
   });
-  const ctx: ProxyContext = { server, pool, pipeline, session, logger, maxUriLength, inflight: new Map() };
+  const ctx: ProxyContext = {
+    server,
+    pool,
+    pipeline,
+    session,
+    logger,
+    maxUriLength,
+    lists: options.lists,
+    inflight: new Map(),
+  };
   registerInitialized(ctx, options.onInitialized);
   registerRelayedRequests(server, {
     ...toolHandlers(ctx),
@@ -116,7 +129,7 @@ function registerRelayedRequests(server: Server, handlers: Record<string, Handle
 
 function toolHandlers(ctx: ProxyContext): Record<string, Handler> {
   return {
-    'tools/list': async () => ({ tools: ctx.pool.listTools() }),
+    'tools/list': () => listTools(ctx),
     'tools/call': (params, extra) => callTool(ctx, params, extra),
   };
 }
@@ -301,6 +314,18 @@ async function complete(ctx: ProxyContext, params: Params, extra: Extra): Promis
   );
 }
 
+async function listTools(ctx: ProxyContext): Promise<Record<string, unknown>> {
+  const { pool } = ctx;
+  const entries = pool.listTools().map((tool) => ({ entry: tool, server: pool.resolveTool(tool.name)!.server.name }));
+  return { tools: await visibleEntries(ctx, 'tool', entries) };
+}
+
+const LIST_ITEM_KIND: Record<ListKind, { kind: ListItemKind; field: string }> = {
+  resources: { kind: 'resource', field: 'resources' },
+  resourceTemplates: { kind: 'resource_template', field: 'resourceTemplates' },
+  prompts: { kind: 'prompt', field: 'prompts' },
+};
+
 async function listPage(
   ctx: ProxyContext,
   kind: ListKind,
@@ -308,7 +333,27 @@ async function listPage(
   extra: Extra,
 ): Promise<Record<string, unknown>> {
   const cursor = typeof params['cursor'] === 'string' ? params['cursor'] : undefined;
-  return ctx.pool.listPage(kind, cursor, { signal: extra.signal });
+  const { page, server } = await ctx.pool.listPageFrom(kind, cursor, { signal: extra.signal });
+  const { kind: itemKind, field } = LIST_ITEM_KIND[kind];
+  const items = (page[field] as Record<string, unknown>[] | undefined) ?? [];
+  const entries = items.map((entry) => ({ entry, server: server ?? '' }));
+  return { ...page, [field]: await visibleEntries(ctx, itemKind, entries) };
+}
+
+/** A list page's entries this session's principal may see: one `mcp/visible` evaluation per page. */
+function visibleEntries(
+  ctx: ProxyContext,
+  kind: ListItemKind,
+  entries: { entry: Record<string, unknown>; server: string }[],
+): Promise<Record<string, unknown>[]> {
+  const { lists, session } = ctx;
+  if (!lists) return Promise.resolve(entries.map((e) => e.entry));
+  return lists.visible({
+    kind,
+    principal: session.principal,
+    session: { id: session.id, client: session.client },
+    entries,
+  });
 }
 
 function relayResource(

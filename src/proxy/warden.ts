@@ -14,6 +14,7 @@ import { CallPipeline } from './pipeline.js';
 import type { AuditPort, PipelineObserver } from './ports.js';
 import { SessionGate } from './gate.js';
 import { createProxyServer, type UpstreamRelay } from './server.js';
+import { ListFilter } from './visibility.js';
 
 export const WARDEN_NAME = 'mcp-warden';
 
@@ -98,6 +99,7 @@ export class Warden {
   private readonly decisionLog: DecisionLogSink;
   private readonly adminState: { enabled: boolean };
   private readonly stopParts: () => void;
+  private readonly lists: ListFilter;
 
   /** Warden on parts already opened; `createWarden` (the `boot` part) opens them from a config. */
   constructor(parts: WardenParts) {
@@ -111,6 +113,7 @@ export class Warden {
     this.decisionLog = parts.decisionLog;
     this.adminState = parts.adminState;
     this.stopParts = parts.stop ?? (() => undefined);
+    this.lists = new ListFilter(parts.policy, parts.logger, parts.config.policy.mode);
   }
 
   /**
@@ -235,6 +238,7 @@ export class Warden {
           serverInfo: { name: WARDEN_NAME, version: WARDEN_VERSION },
           capabilities: pool.capabilities(),
           maxUriLength: this.config.limits.maxUriLength,
+          lists: this.lists,
           ...(instructions ? { instructions } : {}),
           onInitialized: () => {
             const opened = {

@@ -3,13 +3,16 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
 import {
+  describesBuild,
   loadDirectoryBundle,
   readBundleFile,
   SHIPPED_BUNDLE_FILE,
   SHIPPED_BUNDLE_INFO,
   SHIPPED_POLICY_DIR,
 } from '../../src/bundles/index.js';
+import { OPTIONAL_ENTRYPOINTS } from '../../src/policy/index.js';
 import { tempDir } from '../helpers/warden.js';
+import type { ShippedBundleInfo } from '../../src/bundles/index.js';
 
 // `npm run build` compiles policy/ into dist/policy/shipped.tar.gz with the real opa; serving the
 // unchanged shipped policy then needs no opa (an npm install has none). Here opa is made
@@ -47,6 +50,18 @@ describe('the pre-built shipped policy', () => {
     delete process.env['WARDEN_OPA'];
     const withOpa = await loadDirectoryBundle({ name: 'policy', dir, entrypoint: 'mcp/decision' });
     expect(withOpa.revision).not.toBe(JSON.parse(readFileSync(SHIPPED_BUNDLE_INFO, 'utf8')).revision);
+  });
+
+  test('a bundle built by a Warden that looked for other optional entrypoints is compiled again', () => {
+    const info = JSON.parse(readFileSync(SHIPPED_BUNDLE_INFO, 'utf8')) as ShippedBundleInfo;
+    // The build compiled in every optional entrypoint policy/ defines, mcp/visible among them.
+    expect(info.entrypoints).toContain('mcp/visible');
+    expect(describesBuild(info, info.digest, 'mcp/decision')).toBe(true);
+    const older = { ...info, optional_entrypoints: OPTIONAL_ENTRYPOINTS.slice(0, -1) };
+    expect(describesBuild(older, info.digest, 'mcp/decision')).toBe(false);
+    const { optional_entrypoints: _unknown, ...undescribed } = info;
+    expect(describesBuild(undescribed as ShippedBundleInfo, info.digest, 'mcp/decision')).toBe(false);
+    expect(describesBuild(info, 'another digest', 'mcp/decision')).toBe(false);
   });
 
   test("policy.bundle: builtin:shipped names the package's policy/, wherever the config is", () => {

@@ -36,6 +36,8 @@ describe('warden audit report on a monitor-mode session', () => {
     const w = await startWarden({
       mcpServers: { ci: nodeServer(join(EXAMPLES, 'ci.js'), '$CALL_LOG') },
       policy: { bundle: join(ROOT, 'policy'), mode: 'monitor' },
+      // policy/access.yaml keeps deploy_to_production to developers and release managers.
+      identity: { roles: ['developer'] },
     });
     try {
       const args = { service: 'api', version: '2' };

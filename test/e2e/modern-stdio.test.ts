@@ -36,6 +36,8 @@ function wardenOverStdio(): { transport: StdioClientTransport; callLog: string; 
   const config = {
     mcpServers: { ci: nodeServer(join(EXAMPLES, 'ci.js'), '$CALL_LOG') },
     policy: { bundle: join(ROOT, 'policy') },
+    // policy/access.yaml keeps deploy_to_production to developers and release managers.
+    identity: { roles: ['developer'] },
     audit: { store: `sqlite:${join(dir, 'audit.db')}` },
     decisionLogs: { file: decisionLog },
   };

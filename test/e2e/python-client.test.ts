@@ -18,6 +18,8 @@ beforeAll(async () => {
   w = await startHttpWarden({
     mcpServers: { ci: nodeServer(join(EXAMPLES, 'ci.js'), '$CALL_LOG') },
     policy: { bundle: join(ROOT, 'policy') },
+    // auth: none serves this identity; policy/access.yaml shows deploy_to_production to developers.
+    identity: { roles: ['developer'] },
   });
 }, 300_000);
 afterAll(async () => {
