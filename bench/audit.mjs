@@ -74,7 +74,8 @@ async function concurrent(store, n, width = 32) {
   };
 }
 
-function startPostgres() {
+/** A private PostgreSQL from scripts/pg-test-server.sh (durable: fsync on): {url, dataDir, stop()}. */
+export function startPostgres() {
   const out = execFileSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'start'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -87,6 +88,7 @@ function startPostgres() {
   );
   return {
     url: vars.PGURL,
+    dataDir: vars.PGDATA,
     stop: () =>
       execFileSync('bash', [join(ROOT, 'scripts/pg-test-server.sh'), 'stop', vars.PGDATA], { stdio: 'ignore' }),
   };

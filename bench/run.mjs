@@ -32,3 +32,4 @@ await part('http front', 'http.mjs', async (m) => (m.formatHttp ?? m.formatTable
 await part('policy bundles', 'bundles.mjs', async (m) => (m.formatBundles ?? m.formatTable)(await m.benchBundles()));
 await part('policy evaluation budget', 'budget.mjs', async (m) => m.formatBudget(await m.benchBudget()));
 await part('history', 'history.mjs', async (m) => m.formatHistory(await m.benchHistory()));
+await part('replicas', 'replicas.mjs', async (m) => m.formatReplicas(await m.benchReplicas()));
