@@ -153,7 +153,12 @@ export const MASK_ENTRYPOINT = 'system/log/mask';
  * session), OPA's decision-log mask rule (`system/log/mask`), and the history the policy declares it
  * reads (`mcp/history/reads`). A policy without them builds and runs as before.
  */
-export const OPTIONAL_ENTRYPOINTS: readonly string[] = ['mcp/workflow/status', MASK_ENTRYPOINT, 'mcp/history/reads'];
+export const OPTIONAL_ENTRYPOINTS: readonly string[] = [
+  'mcp/workflow/status',
+  MASK_ENTRYPOINT,
+  'mcp/history/reads',
+  'mcp/result',
+];
 
 /**
  * The optional entrypoints whose rule a snapshot's Rego defines (`package a.b` with a rule `c` at
