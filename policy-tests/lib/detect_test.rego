@@ -204,6 +204,39 @@ test_iban_false_positives if {
 	not lib.iban_checked("XX00 0000 0000 0000 WORD")
 }
 
+test_iban_length_is_its_countrys if {
+	# DE IBANs have 22 characters: one more group is no part of it, one digit less is no IBAN.
+	lib.detect("iban", "DE89370400440532013000 DE89 3704 0044 0532 0130 0") == {"DE89370400440532013000"}
+
+	# Not cut out of a longer group or word.
+	lib.detect("iban", "DE89 3704 0044 0532 0130 0012 DE89370400440532013000X") == set()
+
+	# A country without IBANs (US), with check digits that would pass.
+	not lib.iban_checked("US64SVBKUS6S3300958879")
+}
+
+test_mod97_reads_chunks_with_leading_zeros if {
+	lib.mod97("00000001") == 1
+	lib.mod97("0000000000000097") == 0
+	lib.mod97("3214282912345698765432161182") == 1 # GB82WEST12345698765432, rearranged
+}
+
+test_past_the_check_limit_every_candidate_counts if {
+	# Distinct card-shaped numbers failing Luhn are checked up to the limit, and none is found; one
+	# more, and all of them count, rather than a megabyte of them exhausting the memory budget.
+	failing := ["4111 1111 1111 1112", "4111 1111 1111 1113", "4111 1111 1111 1114"]
+	lib.detect("card_number", concat(", ", failing)) == set() with lib.check_limit as 3
+	lib.detect("card_number", concat(", ", failing)) == {n | some n in failing} with lib.check_limit as 2
+	lib.detect("iban", "GB83WEST12345698765432 GB84WEST12345698765432") == {
+		"GB83WEST12345698765432",
+		"GB84WEST12345698765432",
+	} with lib.check_limit as 1
+
+	# One number repeated is one candidate, checked.
+	lib.detect("card_number", concat(" ", [failing[0], failing[0], failing[0]])) == set() with lib.check_limit as 2
+	lib.check_limit == 1000
+}
+
 test_iban_valid_bounds if {
 	lib.iban_valid("NO9386011117947") # the shortest (15)
 	lib.iban_valid("MT84MALT011000012345MTLCAST001S") # 31, letters inside

@@ -110,8 +110,8 @@ text_detectors := [
 		"pattern": `\b[2-6](?:\d{12,18}|\d{3}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?|\d{3}[ -]\d{6}[ -]\d{4,5})\b`,
 		"groups": [0],
 	},
-	# Country, 2 check digits, up to 30 letters and digits; unbroken, or in groups of 4. Checked by
-	# mod 97 (iban_checked), not by each country's length.
+	# Country, 2 check digits, up to 30 letters and digits; unbroken, or in groups of 4. Checked
+	# by its country's length and mod 97 (iban_checked).
 	{"kind": "iban", "pattern": `\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b`, "groups": [0]},
 	{"kind": "iban", "pattern": `\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?\b`, "groups": [0]},
 	# Prompt injection, in the forms tool poisoning uses: instructions to forget the real ones,
@@ -168,26 +168,49 @@ field_findings(path, text) := {finding |
 # Example: detect("email", "write to bob@example.com") == {"bob@example.com"}
 detect(kind, text) := {finding.text | some finding in findings(text); finding.kind == kind}
 
+# A match's candidate is [found, key]: the text it yields and, for a key=value detector, the key
+# (submatch 1); a set, so that a string repeating one line checks it once.
 detector_matches(detector, text) := {checked |
-	some match in regex.find_all_string_submatch_n(detector.pattern, text, -1)
-	found := concat("", [match[group] | some group in detector.groups])
-	found != ""
-	checked := detector_checked(detector.kind, match, found)
+	matches := regex.find_all_string_submatch_n(detector.pattern, text, -1)
+	candidates := {[found, array.slice(match, 1, 2)] |
+		some match in matches
+		found := concat("", [match[group] | some group in detector.groups])
+		found != ""
+	}
+	some [found, key] in candidates
+	checked := detector_checked(detector.kind, key, found, count(candidates))
 }
 
 # --- checks -----------------------------------------------------------------------------------
 
-# detector_checked(kind, match, found) is the text a match of kind yields once checked: found
-# itself, a part of it, or undefined when the check rejects it.
-detector_checked(kind, _, found) := found if not kind in checked_kinds
+# detector_checked(kind, key, found, candidates) is the text a candidate of kind yields once
+# checked: found itself, a part of it, or undefined when the check rejects it. key: [the key] or [];
+# candidates: how many distinct ones the detector found in the string.
+detector_checked(kind, _, found, _) := found if not kind in checked_kinds
 
-detector_checked("card_number", _, found) := found if card_checked(found)
+detector_checked("secret_assignment", [key], found, _) := found if secret_checked("secret_assignment", key, found)
 
-detector_checked("iban", _, found) := iban_checked(found)
+# The costly checks cost a few KiB of Wasm memory per candidate, which a megabyte of card-shaped
+# numbers would multiply past the evaluation's memory budget. Past check_limit candidates in one
+# string, every one counts as found: redacting too much, rather than failing the result or
+# letting one through unchecked.
+detector_checked(kind, _, found, candidates) := found if {
+	kind in costly_checked_kinds
+	candidates > check_limit
+}
 
-detector_checked("secret_assignment", match, found) := found if secret_checked("secret_assignment", match[1], found)
+detector_checked("card_number", _, found, candidates) := found if {
+	candidates <= check_limit
+	card_checked(found)
+}
 
-checked_kinds := {"card_number", "iban", "secret_assignment"}
+detector_checked("iban", _, found, candidates) := iban_checked(found) if candidates <= check_limit
+
+checked_kinds := costly_checked_kinds | {"secret_assignment"}
+
+costly_checked_kinds := {"card_number", "iban"}
+
+check_limit := 1000
 
 # secret_checked(kind, key, value): a secret_assignment is not a pagination token (NextToken,
 # page_token, ...: the agent needs those to read on) nor a literal that is no secret (true, null);
@@ -196,78 +219,98 @@ secret_checked(kind, _, _) if kind != "secret_assignment"
 
 secret_checked("secret_assignment", key, value) if {
 	not regex.match(`(?i)(?:page|next|continuation|cursor|sync|resume)[_.-]?token$`, key)
-	not lower(value) in {"true", "false", "null", "none", "undefined"}
+	not lower(value) in no_secrets
 }
+
+no_secrets := {"true", "false", "null", "none", "undefined"}
 
 # card_checked(found) holds when found has 13 to 19 digits that pass the Luhn check.
 # Example: card_checked("4111 1111 1111 1111"); not card_checked("4111 1111 1111 1112")
 card_checked(found) if {
-	digits := strings.replace_n({" ": "", "-": ""}, found)
+	digits := strings.replace_n(card_separators, found)
 	count(digits) >= 13
 	count(digits) <= 19
 	luhn(digits)
 }
 
+card_separators := {" ": "", "-": ""}
+
 # luhn(digits): from the right, every second digit doubled (its digits summed), the sum ends in 0.
+# By table look-up: to_number would refuse "05".
 luhn(digits) if {
-	n := count(digits)
-	total := sum([value |
-		some i in numbers.range(0, n - 1)
-		digit := to_number(substring(digits, (n - 1) - i, 1))
-		value := [digit, luhn_doubled[digit]][i % 2]
-	])
+	total := sum([luhn_values[i % 2][char] | some i, char in array.reverse(split(digits, ""))])
 	total % 10 == 0
 }
 
-luhn_doubled := [0, 2, 4, 6, 8, 1, 3, 5, 7, 9]
+# luhn_values[0] is each digit's value, luhn_values[1] its value doubled.
+luhn_values := [
+	{"0": 0, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "6": 6, "7": 7, "8": 8, "9": 9},
+	{"0": 0, "1": 2, "2": 4, "3": 6, "4": 8, "5": 1, "6": 3, "7": 5, "8": 7, "9": 9},
+]
 
-# iban_checked(found) is the longest IBAN found starts with that passes mod 97: a printed IBAN
-# followed by a short word in capitals ("BE68 5390 0754 7034 EUR") matches with the word, so the
-# groups at the end are dropped one by one (at most 8 tries). Undefined when none passes.
+# iban_checked(found) is the IBAN found starts with, as long as its country's IBANs are, when its
+# check digits are right. A printed IBAN followed by a short word in capitals ("BE68 5390 0754 7034
+# EUR") matches with the word; printed in groups of 4 (the pattern says so), `length` characters
+# take (length - 1) / 4 spaces. Undefined for a country without IBANs, or a wrong length.
 # Example: iban_checked("BE68 5390 0754 7034 EUR") == "BE68 5390 0754 7034"
-iban_checked(found) := candidates[0] if {
-	groups := split(found, " ")
-	candidates := [candidate |
-		some i in numbers.range(count(groups), 1)
-		candidate := concat(" ", array.slice(groups, 0, i))
-		iban_valid(candidate)
-	]
-	count(candidates) > 0
+iban_checked(found) := iban if {
+	length := iban_lengths[substring(found, 0, 2)]
+	iban := substring(found, 0, length + iban_spaces(found, length))
+	substring(found, count(iban), 1) in {"", " "} # not cut out of a longer group, or word
+	compact := replace(iban, " ", "")
+	count(compact) == length
+	mod97(concat("", [substring(compact, 4, -1), substring(compact, 0, 4)])) == 1
 }
 
-# iban_valid(text) holds for an IBAN of 15 to 34 characters (spaces aside) whose check digits
-# are right (ISO 13616): the first four moved to the end, letters as 10..35, the number mod 97 is 1.
-# Example: iban_valid("GB82WEST12345698765432")
-iban_valid(text) if {
-	iban := replace(text, " ", "")
-	count(iban) >= 15
-	count(iban) <= 34
-	regex.match(`^[A-Z]{2}[0-9]{2}[A-Z0-9]+$`, iban)
-	mod97(concat("", [substring(iban, 4, -1), substring(iban, 0, 4)])) == 1
-}
+iban_spaces(found, length) := floor((length - 1) / 4) if contains(found, " ")
 
-# mod97(text): text as a number, letters as 10..35, mod 97. The number has up to 68 digits, so it
-# is summed in pairs of digits from the right: 100 = 3 (mod 97), so pair k weighs 3^k mod 97.
+else := 0
+
+# iban_valid(text) holds for an IBAN, printed or not, of the right length with the right check
+# digits (ISO 13616).
+# Example: iban_valid("GB82WEST12345698765432"); iban_valid("GB82 WEST 1234 5698 7654 32")
+iban_valid(text) if iban_checked(text) == text
+
+# mod97(text): text as a number, its letters as 10..35, mod 97. That number has up to 68 digits,
+# so it is summed in chunks of 8 from the right: 10^8 = 81 (mod 97), so chunk k weighs 81^k mod 97.
+# Each chunk is read as 1<chunk> - 10^8, since to_number refuses leading zeros.
 mod97(text) := total % 97 if {
-	digits := concat("", [iban_digits(char) | some char in split(text, "")])
-	padded := concat("", [substring("0", 0, count(digits) % 2), digits])
+	digits := strings.replace_n(iban_letters, text)
+	padded := concat("", [substring("0000000", 0, (8 - (count(digits) % 8)) % 8), digits])
+	chunks := count(padded) / 8
 	total := sum([value |
-		some k, weight in pow3_mod97
-		start := count(padded) - (2 * (k + 1))
-		start >= 0
-		value := to_number(substring(padded, start, 2)) * weight
+		some k, weight in pow_1e8_mod97
+		k < chunks
+		chunk := substring(padded, count(padded) - (8 * (k + 1)), 8)
+		value := (to_number(concat("", ["1", chunk])) - 100000000) * weight
 	])
 }
 
-iban_digits(char) := char if {
-	indexof("0123456789", char) >= 0
-} else := format_int(indexof("ABCDEFGHIJKLMNOPQRSTUVWXYZ", char) + 10, 10)
-
-# pow3_mod97[k] is 3^k mod 97, for k < 34 (3^33 < 2^53, so the product is exact).
-pow3_mod97 := [weight |
-	some k in numbers.range(0, 33)
-	weight := product([3 | some j in numbers.range(1, 33); j <= k]) % 97
+# pow_1e8_mod97[k] is 81^k mod 97, for the 9 chunks of 68 digits (81^8 < 2^53: the product is exact).
+pow_1e8_mod97 := [weight |
+	some k in numbers.range(0, 8)
+	weight := product([81 | some j in numbers.range(1, 8); j <= k]) % 97
 ]
+
+iban_letters := {
+	"A": "10", "B": "11", "C": "12", "D": "13", "E": "14", "F": "15", "G": "16", "H": "17", "I": "18",
+	"J": "19", "K": "20", "L": "21", "M": "22", "N": "23", "O": "24", "P": "25", "Q": "26", "R": "27",
+	"S": "28", "T": "29", "U": "30", "V": "31", "W": "32", "X": "33", "Y": "34", "Z": "35",
+}
+
+# iban_lengths: the countries of the SWIFT IBAN registry, and the length of their IBANs. A country
+# not listed here has no IBAN as far as the detector is concerned: add it when the registry does.
+iban_lengths := {
+	"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
+	"BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
+	"EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+	"GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+	"IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
+	"LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
+	"NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
+	"RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
+	"SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
 
 # pointer_key(path) is the last segment of a JSON pointer, unescaped (~1 is /, ~0 is ~).
 # Example: pointer_key("/structuredContent/db/password") == "password"
