@@ -158,6 +158,7 @@ export const OPTIONAL_ENTRYPOINTS: readonly string[] = [
   MASK_ENTRYPOINT,
   'mcp/history/reads',
   'mcp/visible',
+  'mcp/result',
 ];
 
 /**
