@@ -387,7 +387,10 @@ async function sessionDecisions() {
       }
     }
     const anchor = lines.find((d) => d.decision_id === deniedIds[0]);
-    const mine = anchor ? lines.filter((d) => d.custom?.session_id === anchor.custom.session_id) : [];
+    // The call decisions; each result's decision (mcp/result) is logged apart.
+    const mine = anchor
+      ? lines.filter((d) => d.path !== 'mcp/result' && d.custom?.session_id === anchor.custom.session_id)
+      : [];
     if (mine.length >= calls || Date.now() > deadline) return mine;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -17,7 +17,10 @@ export interface WardenFiles {
   callLog: string;
   decisionLog: string;
   executed(): { server: string; tool: string; arguments: Record<string, unknown> }[];
+  /** The decision log's call decisions (path mcp/decision), oldest first. */
   decisions(): Record<string, unknown>[];
+  /** The decision log's result decisions (path mcp/result), oldest first. */
+  resultDecisions(): Record<string, unknown>[];
 }
 
 /** Writes `config` as YAML into a fresh directory, with a private audit store and decision log. */
@@ -34,7 +37,8 @@ export function writeWardenConfig(config: Record<string, unknown>, prefix = 'htt
     callLog,
     decisionLog,
     executed: () => readJsonl(callLog) as never,
-    decisions: () => readJsonl(decisionLog),
+    decisions: () => readJsonl(decisionLog).filter((d) => d['path'] !== 'mcp/result'),
+    resultDecisions: () => readJsonl(decisionLog).filter((d) => d['path'] === 'mcp/result'),
   };
 }
 

@@ -58,7 +58,10 @@ export interface RunningWarden {
   /** Lines every downstream server recorded for calls it executed. */
   executed(): { server: string; tool: string; arguments: Record<string, unknown> }[];
   /** Decision-log records written so far. */
+  /** The decision log's call decisions (path mcp/decision), oldest first. */
   decisions(): Record<string, unknown>[];
+  /** The decision log's result decisions (path mcp/result), oldest first. */
+  resultDecisions(): Record<string, unknown>[];
   stderr(): string;
   /** Pid of the warden child process. */
   pid: number | null;
@@ -107,7 +110,8 @@ export async function startWarden(
     dir,
     configPath,
     executed: () => readJsonl(callLog) as never,
-    decisions: () => readJsonl(decisionLog),
+    decisions: () => readJsonl(decisionLog).filter((d) => d['path'] !== 'mcp/result'),
+    resultDecisions: () => readJsonl(decisionLog).filter((d) => d['path'] === 'mcp/result'),
     stderr: () => stderr,
     pid: transport.pid,
     close: () => client.close(),
