@@ -22,8 +22,20 @@ export type HistoryRead =
   | {
       readonly for: readonly string[];
       readonly tool: string;
+      readonly label?: never;
       readonly scope: HistoryScope;
       readonly match: readonly string[];
+      readonly last: number;
+      readonly outcomes: readonly Outcome[];
+      readonly all?: never;
+    }
+  | {
+      readonly for: readonly string[];
+      /** Entries of any tool whose result the result policy labelled so (`secret`, `pii`, ...). */
+      readonly label: string;
+      readonly tool?: never;
+      readonly scope: HistoryScope;
+      readonly match: readonly [];
       readonly last: number;
       readonly outcomes: readonly Outcome[];
       readonly all?: never;
@@ -58,13 +70,13 @@ export interface IndexedCall {
 export class HistoryIndex {
   private readonly buckets = new Map<string, IndexedCall[]>();
   private readonly byTool = new Map<string, number[]>();
+  private readonly byLabel = new Map<string, number[]>();
 
   constructor(readonly reads: readonly HistoryRead[]) {
     reads.forEach((read, i) => {
       if (read.all) return;
-      const list = this.byTool.get(read.tool) ?? [];
-      list.push(i);
-      this.byTool.set(read.tool, list);
+      const [map, key] = read.label !== undefined ? [this.byLabel, read.label] : [this.byTool, read.tool];
+      map.set(key, [...(map.get(key) ?? []), i]);
     });
   }
 
@@ -80,7 +92,8 @@ export class HistoryIndex {
 
   /** Adds a finished call to every read it answers. */
   apply(call: IndexedCall): void {
-    for (const i of this.byTool.get(call.entry.name) ?? []) {
+    const labelled = (call.entry.labels ?? []).flatMap((label) => this.byLabel.get(label) ?? []);
+    for (const i of [...(this.byTool.get(call.entry.name) ?? []), ...new Set(labelled)]) {
       const read = this.reads[i]!;
       if (read.all || !read.outcomes.includes(call.entry.outcome)) continue;
       const subject = subjectOf(read.match, call.entry.arguments);
@@ -147,11 +160,13 @@ function readOne(item: unknown): HistoryRead | string {
   if (!HISTORY_SCOPES.includes(r['scope'] as HistoryScope))
     return `\`scope\` must be one of ${HISTORY_SCOPES.join(', ')} (got ${JSON.stringify(r['scope'])})`;
   const scope = r['scope'] as HistoryScope;
-  if (r['all'] === true) {
+  const kinds = ['tool', 'label', 'all'].filter((k) => r[k] !== undefined);
+  if (kinds.length !== 1) return `a read names exactly one of tool, label or all (got ${kinds.join(', ') || 'none'})`;
+  if (r['all'] !== undefined) {
+    if (r['all'] !== true) return '`all` must be true';
     if (scope !== 'session') return '`all` reads the session window: its scope must be session';
     return { for: names, scope, all: true };
   }
-  if (typeof r['tool'] !== 'string' || r['tool'] === '') return '`tool` must be a tool name';
   const match = r['match'] ?? [];
   if (!isStrings(match)) return '`match` must be an array of argument names';
   const last = r['last'] ?? 1;
@@ -160,7 +175,14 @@ function readOne(item: unknown): HistoryRead | string {
   const outcomes = r['outcomes'] ?? ['success', 'error'];
   if (!isStrings(outcomes) || outcomes.some((o) => !['success', 'error', 'denied'].includes(o)))
     return '`outcomes` must list success, error or denied';
-  return { for: names, tool: r['tool'], scope, match, last: last as number, outcomes: outcomes as Outcome[] };
+  const common = { for: names, scope, last: last as number, outcomes: outcomes as Outcome[] };
+  if (r['label'] !== undefined) {
+    if (typeof r['label'] !== 'string' || r['label'] === '') return '`label` must be a label name';
+    if (match.length > 0) return 'a read by `label` cannot `match` arguments (it reads any tool)';
+    return { ...common, label: r['label'], match: [] };
+  }
+  if (typeof r['tool'] !== 'string' || r['tool'] === '') return '`tool` must be a tool name';
+  return { ...common, tool: r['tool'], match };
 }
 
 function isStrings(value: unknown): value is string[] {

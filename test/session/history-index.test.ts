@@ -43,6 +43,8 @@ function apply(index: HistoryIndex, order: number, name: string, args = {}, outc
 
 const seqs = (found: HistoryEntry[]): number[] => found.map((e) => e.seq);
 
+const LABEL_MATCH = 'a read by `label` cannot `match` arguments (it reads any tool)';
+
 describe('readHistoryReads: what mcp/history/reads may declare', () => {
   test('a read gets defaults: every call, no match, the newest one, success and error', () => {
     expect(readHistoryReads([{ tool: 'run_tests', scope: 'principal' }])).toEqual({
@@ -64,9 +66,13 @@ describe('readHistoryReads: what mcp/history/reads may declare', () => {
   });
 
   test('`all` reads the session window, and only with scope session', () => {
-    expect(readHistoryReads([{ all: true, scope: 'session', for: ['summarize'], tool: 'ignored' }])).toEqual({
+    expect(readHistoryReads([{ all: true, scope: 'session', for: ['summarize'] }])).toEqual({
       ok: true,
       reads: [{ for: ['summarize'], scope: 'session', all: true }],
+    });
+    expect(readHistoryReads([{ all: true, scope: 'session', tool: 'both' }])).toEqual({
+      ok: false,
+      message: 'mcp/history/reads[0]: a read names exactly one of tool, label or all (got tool, all)',
     });
     expect(readHistoryReads([{ all: true, scope: 'trace' }])).toEqual({
       ok: false,
@@ -104,7 +110,9 @@ describe('readHistoryReads: what mcp/history/reads may declare', () => {
     ['`for` as one name', [{ ...OK, for: 'deploy' }], item(0, '`for` must be an array of call names')],
     ['an unknown scope', [{ ...OK, scope: 'tenant' }], item(0, `${SCOPE} (got "tenant")`)],
     ['no scope', [{ tool: 'x' }], item(0, `${SCOPE} (got undefined)`)],
-    ['no tool', [OK, { scope: 'session' }], item(1, '`tool` must be a tool name')],
+    ['no tool', [OK, { scope: 'session' }], item(1, 'a read names exactly one of tool, label or all (got none)')],
+    ['a label that matches arguments', [{ scope: 'trace', label: 'secret', match: ['id'] }], item(0, LABEL_MATCH)],
+    ['an empty label', [{ scope: 'trace', label: '' }], item(0, '`label` must be a label name')],
     ['an empty tool', [{ ...OK, tool: '' }], item(0, '`tool` must be a tool name')],
     ['`match` with a number', [{ ...OK, match: ['id', 1] }], item(0, '`match` must be an array of argument names')],
     ['`last` 0', [{ ...OK, last: 0 }], item(0, LAST)],
@@ -244,6 +252,27 @@ describe('HistoryIndex: what a read keeps', () => {
 });
 
 describe('HistoryIndex: answers', () => {
+  test('a read by label answers with the newest labelled entry of any tool, in its scope only', () => {
+    const index = new HistoryIndex(reads({ label: 'secret', scope: 'trace', last: 1 }));
+    const trace1 = scopeKeys('s-1', { sub: 'alice' }, TRACE_1);
+    const trace2 = scopeKeys('s-1', { sub: 'alice' }, TRACE_2);
+    const labelled = (order: number, name: string, labels: string[], keys: ScopeKeys): void => {
+      const where = { seq: order, session: 's-1', principal: 'alice', resultMaxChars: 100, labels };
+      const call = { kind: 'tool' as const, server: 'ops', tool: name, name, arguments: {} };
+      index.apply({ entry: historyEntry(call, 'allow', 'success', null, T0 + order, 1, where), keys, order });
+    };
+    labelled(1, 'read_secret', ['secret'], trace1);
+    labelled(2, 'fetch_page', ['pii'], trace1);
+    labelled(3, 'get_config', ['secret', 'pii'], trace1);
+    labelled(4, 'read_secret', ['secret'], trace2);
+    expect(index.lookup('http_post', {}, trace1).map((e) => [e.name, e.scope, e.labels])).toEqual([
+      ['get_config', 'trace', ['secret', 'pii']],
+    ]);
+    expect(index.lookup('anything', {}, trace2).map((e) => e.seq)).toEqual([4]);
+    expect(index.lookup('http_post', {}, scopeKeys('s-2', { sub: 'bob' }, undefined))).toEqual([]);
+    expect(index.readsFor('any_tool_at_all')).toBe(true);
+  });
+
   test('an entry drawn by reads in two scopes comes once per scope, in trail order', () => {
     const index = new HistoryIndex(
       reads({ tool: 'run_tests', scope: 'principal', last: 5 }, { tool: 'run_tests', scope: 'session', last: 5 }),
