@@ -198,6 +198,31 @@ export function canonicalJson(
   return collect(value, { sort: true, strict: !options.lenient, wellFormed: options.wellFormed ?? false }).text;
 }
 
+// Texts of documents serialised by documentJson, for as long as the document lives.
+const documentTexts = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(doc)`, computed once per document and shared by every writer of it: a policy
+ * input is serialised for the policy worker, and again, nested, in its decision-log line. Only for
+ * documents that are built and then only read (the input document): a change made to one after
+ * its first serialisation would not reach later writers. Unlike the helpers above it recurses (it
+ * is JSON.stringify): the policy input was always serialised so.
+ *
+ * @example
+ * ```ts
+ * const input = session.buildInput(call, Date.now());
+ * documentJson(input) === documentJson(input); // true, serialised once
+ * ```
+ */
+export function documentJson(doc: object): string | undefined {
+  let text = documentTexts.get(doc);
+  if (text === undefined) {
+    text = JSON.stringify(doc);
+    if (text !== undefined) documentTexts.set(doc, text);
+  }
+  return text;
+}
+
 /** Nesting depth and compact-JSON size of a value (see {@link measureJson}). */
 export interface JsonMeasure {
   /** 0 for a scalar, 1 for `{}` or `[]`, 2 for `{"a":{}}`, … */

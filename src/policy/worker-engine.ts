@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PolicyError, deferred, describeError } from '../common/index.js';
+import { PolicyError, deferred, describeError, documentJson } from '../common/index.js';
 import { DEFAULT_EVALUATION_BUDGET, memoryMessage, timeoutMessage, type EvaluationBudget } from './budget.js';
 import {
   entrypointMissing,
@@ -404,12 +404,12 @@ export class WorkerEngine {
 
 /**
  * The input document as JSON text. Serializing is what opa-wasm did in this thread anyway; the
- * worker encodes the text and its Wasm parses it.
+ * worker encodes the text and its Wasm parses it. The decision log reuses the text (documentJson).
  */
 function inputJson(input: unknown): string | null {
   // opa-wasm skips a falsy input altogether; do the same.
   if (!input) return null;
-  return JSON.stringify(input) ?? null;
+  return (typeof input === 'object' ? documentJson(input) : JSON.stringify(input)) ?? null;
 }
 
 /**

@@ -3,7 +3,15 @@
 // `__proto__` key, and never recurse, so that no nesting a client chooses can throw a RangeError.
 import canonicalize from 'canonicalize';
 import { describe, expect, test } from 'vitest';
-import { canonicalJson, compactJson, copyJson, JsonShapeError, measureJson, setOwn } from '../../src/common/index.js';
+import {
+  canonicalJson,
+  compactJson,
+  copyJson,
+  documentJson,
+  JsonShapeError,
+  measureJson,
+  setOwn,
+} from '../../src/common/index.js';
 
 /** A small deterministic PRNG (mulberry32), so a failing case can be reproduced from its seed. */
 function prng(seed: number): () => number {
@@ -130,6 +138,17 @@ describe('compactJson (JSON.stringify, iterative)', () => {
     const deep = nested(100_000);
     expect(() => JSON.stringify(deep.value)).toThrow(RangeError);
     expect(compactJson(deep.value)).toBe(deep.text);
+  });
+});
+
+describe('documentJson', () => {
+  test('is JSON.stringify of the document, serialised once: a later change is not seen', () => {
+    const doc = { call: { name: 'echo', arguments: { message: 'hi' } }, history: [] as unknown[] };
+    expect(documentJson(doc)).toBe(JSON.stringify(doc));
+    doc.history.push({ tool: 'echo' });
+    // The contract its writers rely on, and the reason it is only for documents built, then read.
+    expect(documentJson(doc)).toBe('{"call":{"name":"echo","arguments":{"message":"hi"}},"history":[]}');
+    expect(documentJson({ ...doc })).toBe(JSON.stringify(doc));
   });
 });
 
