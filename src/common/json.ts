@@ -156,8 +156,22 @@ function writeJson(root: unknown, options: WriteOptions, emit: (chunk: string) =
   return depth;
 }
 
+/**
+ * The text of a scalar that every option writes alike (null, a boolean, a finite number, a string
+ * without surrogates), or undefined: anything else goes through {@link writeJson}.
+ */
+function scalarJson(value: unknown): string | undefined {
+  if (value === null || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+  if (typeof value === 'string') return SURROGATE.test(value) ? undefined : JSON.stringify(value);
+  return undefined;
+}
+
 /** Collects chunks into one string (V8 joins appended strings cheaply). */
 function collect(root: unknown, options: WriteOptions): { text: string | undefined; depth: number } {
+  // A scalar needs no walk: a record's hash canonicalises five of them (seq, time, type, ids).
+  const scalar = scalarJson(root);
+  if (scalar !== undefined) return { text: scalar, depth: 0 };
   let text = '';
   const depth = writeJson(root, options, (chunk) => {
     text += chunk;

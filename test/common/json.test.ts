@@ -114,6 +114,22 @@ describe('canonicalJson (RFC 8785, iterative)', () => {
     const value = { 'k\ud800': 1, 'k\udc00': 2, s: 'a\udc00b', n: NaN };
     expect(canonicalJson(value, { wellFormed: true, lenient: true })).toBe('{"k\ufffd":2,"n":null,"s":"a\ufffdb"}');
   });
+
+  // A scalar at the root takes a shorter path than a container: the same text, the same refusals.
+  test.each([0, -0, 1e21, 5e-324, -1.5, 12, true, false, null, '', 'é 😀 \u2028 "\\', '2025-01-31T12:00:00.000Z'])(
+    'a scalar at the root, %j, as the canonicalize package and JSON.stringify write it',
+    (value) => {
+      expect(canonicalJson(value)).toBe(canonicalize(value));
+      expect(compactJson(value)).toBe(JSON.stringify(value));
+    },
+  );
+
+  test('a scalar at the root: lone surrogates and non-finite numbers follow the options', () => {
+    expect(canonicalJson('a\ud800', { wellFormed: true })).toBe('"a\ufffd"');
+    expect(canonicalJson(NaN, { lenient: true })).toBe('null');
+    expect(compactJson('a\udc00')).toBe(JSON.stringify('a\udc00'));
+    expect(compactJson(-Infinity)).toBe('null');
+  });
 });
 
 describe('compactJson (JSON.stringify, iterative)', () => {
