@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const only = process.argv.slice(2);
-const want = (name) => only.length === 0 || only.includes(name);
+// A part is named by its title or its file's name: `npm run bench -- stdio` runs bench/stdio.mjs.
+const want = (name, file) => only.length === 0 || only.includes(name) || only.includes(file.replace(/\.mjs$/, ''));
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
 
 async function part(name, file, run) {
-  if (!want(name)) return;
+  if (!want(name, file)) return;
   if (!existsSync(here(file))) {
     console.log(`\n## ${name}\n(${file} is not present)`);
     return;

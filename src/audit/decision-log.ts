@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import winston from 'winston';
+import { documentJson } from '../common/index.js';
 import {
   DecisionLogUploader,
   type DecisionLogUploadOptions,
@@ -73,7 +74,7 @@ export function createDecisionLog(options: {
   }
   const logger = winston.createLogger({
     level: 'info',
-    format: winston.format.printf((info) => JSON.stringify((info as unknown as Record<symbol, unknown>)[EVENT])),
+    format: winston.format.printf((info) => eventLine((info as unknown as Record<symbol, DecisionLogEvent>)[EVENT]!)),
     transports,
   });
   return {
@@ -93,6 +94,22 @@ export function createDecisionLog(options: {
     },
     ...(uploader ? { uploadStats: () => uploader.stats() } : {}),
   };
+}
+
+/**
+ * The event's line: exactly `JSON.stringify(event)`, but with the input's text from
+ * {@link documentJson}, where the policy evaluation left it (the input is the bulk of a line,
+ * and it was serialised for the policy already). A masked or redacted input is a new object, so
+ * it is serialised here. No field of an event has a `toJSON` that reads its key.
+ */
+function eventLine(event: DecisionLogEvent): string {
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(event)) {
+    const text =
+      key === 'input' && typeof value === 'object' && value !== null ? documentJson(value) : JSON.stringify(value);
+    if (text !== undefined) fields.push(`${JSON.stringify(key)}:${text}`);
+  }
+  return `{${fields.join(',')}}`;
 }
 
 /** A fresh decision id (UUID v4, as OPA uses). */

@@ -14,5 +14,5 @@ export { Listeners } from './listeners.js';
 export type { Deferred } from './deferred.js';
 export { createLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
-export { canonicalJson, compactJson, copyJson, JsonShapeError, measureJson, setOwn } from './json.js';
+export { canonicalJson, compactJson, copyJson, documentJson, JsonShapeError, measureJson, setOwn } from './json.js';
 export type { JsonMeasure } from './json.js';

@@ -156,8 +156,22 @@ function writeJson(root: unknown, options: WriteOptions, emit: (chunk: string) =
   return depth;
 }
 
+/**
+ * The text of a scalar that every option writes alike (null, a boolean, a finite number, a string
+ * without surrogates), or undefined: anything else goes through {@link writeJson}.
+ */
+function scalarJson(value: unknown): string | undefined {
+  if (value === null || typeof value === 'boolean') return String(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+  if (typeof value === 'string') return SURROGATE.test(value) ? undefined : JSON.stringify(value);
+  return undefined;
+}
+
 /** Collects chunks into one string (V8 joins appended strings cheaply). */
 function collect(root: unknown, options: WriteOptions): { text: string | undefined; depth: number } {
+  // A scalar needs no walk: a record's hash canonicalises five of them (seq, time, type, ids).
+  const scalar = scalarJson(root);
+  if (scalar !== undefined) return { text: scalar, depth: 0 };
   let text = '';
   const depth = writeJson(root, options, (chunk) => {
     text += chunk;
@@ -196,6 +210,31 @@ export function canonicalJson(
   options: { wellFormed?: boolean; lenient?: boolean } = {},
 ): string | undefined {
   return collect(value, { sort: true, strict: !options.lenient, wellFormed: options.wellFormed ?? false }).text;
+}
+
+// Texts of documents serialised by documentJson, for as long as the document lives.
+const documentTexts = new WeakMap<object, string>();
+
+/**
+ * `JSON.stringify(doc)`, computed once per document and shared by every writer of it: a policy
+ * input is serialised for the policy worker, and again, nested, in its decision-log line. Only for
+ * documents that are built and then only read (the input document): a change made to one after
+ * its first serialisation would not reach later writers. Unlike the helpers above it recurses (it
+ * is JSON.stringify): the policy input was always serialised so.
+ *
+ * @example
+ * ```ts
+ * const input = session.buildInput(call, Date.now());
+ * documentJson(input) === documentJson(input); // true, serialised once
+ * ```
+ */
+export function documentJson(doc: object): string | undefined {
+  let text = documentTexts.get(doc);
+  if (text === undefined) {
+    text = JSON.stringify(doc);
+    if (text !== undefined) documentTexts.set(doc, text);
+  }
+  return text;
 }
 
 /** Nesting depth and compact-JSON size of a value (see {@link measureJson}). */

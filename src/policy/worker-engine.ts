@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { PolicyError, deferred, describeError } from '../common/index.js';
+import { PolicyError, deferred, describeError, documentJson } from '../common/index.js';
 import { DEFAULT_EVALUATION_BUDGET, memoryMessage, timeoutMessage, type EvaluationBudget } from './budget.js';
 import {
   entrypointMissing,
@@ -15,7 +15,7 @@ import {
   type Evaluation,
   type PolicyFailureCode,
 } from './engine.js';
-import { jsonBuffer, type RawOutcome, type WasmLoadCode } from './wasm-policy.js';
+import type { RawOutcome, WasmLoadCode } from './wasm-policy.js';
 
 /** What a worker starts from (its `workerData`): the compiled module and the data, never recompiled. */
 export interface WorkerInit {
@@ -26,12 +26,15 @@ export interface WorkerInit {
   readonly budget: EvaluationBudget;
 }
 
-/** One evaluation, main thread to worker. `input` is the input document as JSON text (transferred). */
+/**
+ * One evaluation, main thread to worker. `input` is the input document as JSON text: a string
+ * is copied to the worker more cheaply than bytes are transferred, and the worker encodes it.
+ */
 export interface WorkerRequest {
   readonly id: number;
   /** The entrypoint: the decision's or another one the module was compiled with. */
   readonly name: string;
-  readonly input: ArrayBuffer | null;
+  readonly input: string | null;
   readonly nowMs: number;
 }
 
@@ -62,7 +65,7 @@ const failed = (code: FailureCode, message: string): Outcome => ({ type: 'failed
 interface Job {
   readonly name: string;
   /** The input document as JSON text, taken when the evaluation was asked for. */
-  readonly input: ArrayBuffer | null;
+  readonly input: string | null;
   readonly nowMs: number;
   readonly done: (outcome: Outcome) => void;
 }
@@ -225,14 +228,14 @@ export class WorkerEngine {
     return new Promise((done) => {
       if (this.closed) return done(this.stopped());
       // Serialized now, not when its turn comes: the policy sees the input as it was when asked.
-      let bytes: ArrayBuffer | null;
+      let text: string | null;
       try {
-        bytes = inputBuffer(input);
+        text = inputJson(input);
       } catch (err) {
         const why = `the input document cannot be serialized as JSON: ${describeError(err)}`;
         return done(failed('policy_eval_error', why));
       }
-      this.queue.push({ name, input: bytes, nowMs, done });
+      this.queue.push({ name, input: text, nowMs, done });
       void this.pump();
     });
   }
@@ -292,7 +295,7 @@ export class WorkerEngine {
       };
       const request: WorkerRequest = { id, name: job.name, input, nowMs: job.nowMs };
       try {
-        live.thread.postMessage(request, input ? [input] : []);
+        live.thread.postMessage(request);
       } catch (err) {
         const why = `the policy worker could not be asked: ${describeError(err)}`;
         this.inFlight.settle(failed('policy_eval_error', why));
@@ -400,14 +403,13 @@ export class WorkerEngine {
 }
 
 /**
- * The input document as JSON text in a fresh ArrayBuffer (transferred to the worker, not copied).
- * Serializing is what opa-wasm did in this thread anyway; the worker's Wasm parses the text.
+ * The input document as JSON text. Serializing is what opa-wasm did in this thread anyway; the
+ * worker encodes the text and its Wasm parses it. The decision log reuses the text (documentJson).
  */
-function inputBuffer(input: unknown): ArrayBuffer | null {
+function inputJson(input: unknown): string | null {
   // opa-wasm skips a falsy input altogether; do the same.
   if (!input) return null;
-  const text = JSON.stringify(input);
-  return text === undefined ? null : jsonBuffer(text);
+  return (typeof input === 'object' ? documentJson(input) : JSON.stringify(input)) ?? null;
 }
 
 /**

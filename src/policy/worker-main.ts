@@ -6,7 +6,7 @@
  * the same compiled module. It imports wasm-policy.ts alone, so that a fresh one starts quickly.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { WasmLoadError, WasmPolicy } from './wasm-policy.js';
+import { jsonBuffer, WasmLoadError, WasmPolicy } from './wasm-policy.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './worker-engine.js';
 
 const init = workerData as WorkerInit;
@@ -28,6 +28,7 @@ try {
 port.on('message', (request: WorkerRequest) => {
   if (!policy) return;
   // An ArrayBuffer input is JSON text that opa-wasm copies into Wasm as it is: parsed once, by Wasm.
-  const raw = policy.evaluate(request.name, request.input ?? undefined, request.nowMs);
+  const input = request.input === null ? undefined : jsonBuffer(request.input);
+  const raw = policy.evaluate(request.name, input, request.nowMs);
   post({ type: 'result', id: request.id, raw });
 });

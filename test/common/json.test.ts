@@ -3,7 +3,15 @@
 // `__proto__` key, and never recurse, so that no nesting a client chooses can throw a RangeError.
 import canonicalize from 'canonicalize';
 import { describe, expect, test } from 'vitest';
-import { canonicalJson, compactJson, copyJson, JsonShapeError, measureJson, setOwn } from '../../src/common/index.js';
+import {
+  canonicalJson,
+  compactJson,
+  copyJson,
+  documentJson,
+  JsonShapeError,
+  measureJson,
+  setOwn,
+} from '../../src/common/index.js';
 
 /** A small deterministic PRNG (mulberry32), so a failing case can be reproduced from its seed. */
 function prng(seed: number): () => number {
@@ -106,6 +114,22 @@ describe('canonicalJson (RFC 8785, iterative)', () => {
     const value = { 'k\ud800': 1, 'k\udc00': 2, s: 'a\udc00b', n: NaN };
     expect(canonicalJson(value, { wellFormed: true, lenient: true })).toBe('{"k\ufffd":2,"n":null,"s":"a\ufffdb"}');
   });
+
+  // A scalar at the root takes a shorter path than a container: the same text, the same refusals.
+  test.each([0, -0, 1e21, 5e-324, -1.5, 12, true, false, null, '', 'é 😀 \u2028 "\\', '2025-01-31T12:00:00.000Z'])(
+    'a scalar at the root, %j, as the canonicalize package and JSON.stringify write it',
+    (value) => {
+      expect(canonicalJson(value)).toBe(canonicalize(value));
+      expect(compactJson(value)).toBe(JSON.stringify(value));
+    },
+  );
+
+  test('a scalar at the root: lone surrogates and non-finite numbers follow the options', () => {
+    expect(canonicalJson('a\ud800', { wellFormed: true })).toBe('"a\ufffd"');
+    expect(canonicalJson(NaN, { lenient: true })).toBe('null');
+    expect(compactJson('a\udc00')).toBe(JSON.stringify('a\udc00'));
+    expect(compactJson(-Infinity)).toBe('null');
+  });
 });
 
 describe('compactJson (JSON.stringify, iterative)', () => {
@@ -130,6 +154,17 @@ describe('compactJson (JSON.stringify, iterative)', () => {
     const deep = nested(100_000);
     expect(() => JSON.stringify(deep.value)).toThrow(RangeError);
     expect(compactJson(deep.value)).toBe(deep.text);
+  });
+});
+
+describe('documentJson', () => {
+  test('is JSON.stringify of the document, serialised once: a later change is not seen', () => {
+    const doc = { call: { name: 'echo', arguments: { message: 'hi' } }, history: [] as unknown[] };
+    expect(documentJson(doc)).toBe(JSON.stringify(doc));
+    doc.history.push({ tool: 'echo' });
+    // The contract its writers rely on, and the reason it is only for documents built, then read.
+    expect(documentJson(doc)).toBe('{"call":{"name":"echo","arguments":{"message":"hi"}},"history":[]}');
+    expect(documentJson({ ...doc })).toBe(JSON.stringify(doc));
   });
 });
 
