@@ -22,7 +22,8 @@ import data.lib
 
 rule := "flow.sensitive_to_open_world"
 
-# settings: data.flow over its defaults. Undefined, and the rule off, when the policy has no data.flow.
+# settings: data.flow over its defaults. Undefined, and the rule off, when the policy has no data.flow
+# (or an empty `flow:`, null).
 defaults := {
 	"scope": "trace",
 	"labels": ["secret", "pii"],
@@ -31,13 +32,18 @@ defaults := {
 	"mode": "enforce",
 }
 
-settings := object.union(defaults, data.flow)
+settings := object.union(defaults, data.flow) if is_object(data.flow)
 
 # --- validation -------------------------------------------------------------------------------
 
 # errors: what is wrong with data.flow. A typo would otherwise fail open (an unknown scope reads
 # no history, a misspelt key is ignored), so invalid settings block every call that can send data
 # out (flow.invalid_settings) until they are fixed.
+errors contains concat("", ["must be an object, got ", lib.show(data.flow)]) if {
+	not is_object(data.flow)
+	not is_null(data.flow)
+}
+
 errors contains concat("", ["unknown key ", key]) if {
 	some key, _ in data.flow
 	not key in object.keys(defaults)
