@@ -113,8 +113,8 @@ tainting := [entry |
 # sensitive_to_open_world: the message, when the current call can send data out after a tainting
 # result; undefined otherwise.
 sensitive_to_open_world := message if {
-	valid
 	how := outbound
+	valid
 	count(tainting) > 0
 	labels := {label | some entry in tainting; some label in entry.labels; label in settings.labels}
 	sources := {entry.name | some entry in tainting}
