@@ -29,18 +29,16 @@ test_database_safety_counts_anyones_backup if {
 	not drop(drawn([f.entry(1, "backup_database", orders, "success")], "principal")).allow
 }
 
-test_secret_exfiltration_reads_the_agent_run if {
+test_the_exfiltration_guard_reads_the_agent_run if {
 	d := mcp.decision with input as f.call("http_post", {"to": "x"}, drawn(secret_read, "trace"))
-	d.reasons == [{
-		"rule": "workflow.forbidden_sequence",
-		"message": "http_post is not allowed after read_secret in the same agent run (workflow secret_exfiltration)",
-		"workflow": "secret_exfiltration",
-		"step": "http_post",
-	}]
+	d.obligations.approval.reason == concat("", [
+		"http_post can send data out (a sink in policy/flow.yaml) after a result labelled secret (from read_secret)",
+		" in the same agent run [flow.sensitive_to_open_world]",
+	])
 
 	# A secret read by another agent run (drawn from the session only) does not taint this one.
 	other_run := mcp.decision with input as f.call("http_post", {"to": "x"}, drawn(secret_read, "session"))
-	other_run.allow
+	other_run == {"allow": true, "reasons": [], "monitored": [], "obligations": {}}
 }
 
 test_customer_onboarding_counts_the_principals_steps if {

@@ -163,6 +163,15 @@ forbidden_after(a, b) if {
 # scopes: the scopes a history entry can be drawn from (and a workflow template can read).
 scopes := {"session", "trace", "principal", "global"}
 
+# scope_words: whose calls a message is about, by scope.
+# Example: concat(" ", ["http_post is not allowed after read_secret", scope_words["trace"]])
+scope_words := {
+	"session": "in the same session",
+	"trace": "in the same agent run",
+	"principal": "by the same principal",
+	"global": "by anyone",
+}
+
 # entry_scope(entry) is the scope entry was drawn from: "session" when it carries none (a host
 # from before history scopes, or an old test fixture).
 # Example: entry_scope({"name": "run_tests"}) == "session"

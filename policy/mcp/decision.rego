@@ -1,7 +1,8 @@
 # The entrypoint Warden evaluates for every call: data.mcp.decision (opa build -e mcp/decision).
 #
-# It composes the workflow engine (data.mcp.workflow, driven by policy/workflows/*.yaml), the role
-# check of data.access (policy/mcp/access.rego, driven by policy/access.yaml) and any hand-written
+# It composes the workflow engine (data.mcp.workflow, driven by policy/workflows/*.yaml), the flow
+# rule (data.mcp.flow, driven by policy/flow.yaml: approval before an open-world call after a secret
+# or personal data reached the agent), the role check of data.access (policy/mcp/access.rego, driven by policy/access.yaml) and any hand-written
 # rule package under policy/mcp/rules/<name>/ (package mcp.rules.<name>), which contributes by
 # defining `deny contains reason` and/or `monitor contains reason` with
 # reason = {"rule": "<name>.<rule>", "message": "..."}. Tools that no rule mentions are allowed,
@@ -12,6 +13,7 @@
 package mcp
 
 import data.lib
+import data.mcp.flow
 import data.mcp.workflow
 
 # A decision that cannot be computed denies. In practice every part below is a set or an object
@@ -40,6 +42,11 @@ denials contains reason if {
 	some reason in data.mcp.rules[_].deny
 }
 
+# flow.invalid_settings: policy/flow.yaml has an error; calls that can send data out are blocked.
+denials contains reason if {
+	some reason in flow.deny
+}
+
 # access.role_required: a tool data.access (policy/access.yaml) keeps to some roles, called by a
 # principal holding none of them (policy/mcp/access.rego). Hidden from its lists, too.
 denials contains reason if {
@@ -64,6 +71,11 @@ would_deny contains {"rule": a.rule, "message": a.reason, "workflow": a.workflow
 	a.mode == "monitor"
 }
 
+would_deny contains {"rule": a.rule, "message": a.message} if {
+	some a in flow.approval
+	a.mode == "monitor"
+}
+
 would_deny contains reason if {
 	some reason in data.mcp.rules[_].monitor
 }
@@ -75,10 +87,13 @@ public(v) := object.remove(v, ["mode"])
 
 obligations := object.union(approval_obligation, audit_obligation)
 
-enforced_approvals := [a | some a in workflow.approval; a.mode == "enforce"]
+# enforced_approvals: the workflow steps' and the flow rule's, in one request.
+enforced_approvals := [a | some a in (workflow.approval | flow.approval); a.mode == "enforce"]
 
 # approval: only on a call that is otherwise allowed, so nobody is asked to approve a call that
-# would be denied anyway. Several steps needing approval for one call merge into one request.
+# would be denied anyway. Several steps (or a step and the flow rule) needing approval for one call
+# merge into one request: reasons joined, approvers united, so one approver of any of them suffices
+# (input.approvals does not say which role approved).
 approval_obligation := {"approval": {
 	"required": true,
 	"reason": concat("; ", sort({a.reason | some a in enforced_approvals})),

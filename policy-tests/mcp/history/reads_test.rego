@@ -1,17 +1,22 @@
 # data.mcp.history.reads: the history the policy declares, derived from the templates (shipped and
-# synthetic) plus data.history.reads. Warden evaluates it with an empty input.
+# synthetic) and the flow rule's settings (data.flow), plus data.history.reads. Warden evaluates it
+# with an empty input.
 package mcp.history_test
 
 import data.mcp.history
 
 ran := ["success", "error"]
 
+# reads_for(templates): the workflow engine's reads for templates (those by tool or all).
 reads_for(templates) := result if {
-	result := history.reads with input as {}
+	result := {r | some r in history.reads; not r.label} with input as {}
 		with data.workflows as templates
 }
 
 of_workflow(tools) := {r | some r in history.reads; some name in r.for; name in tools}
+
+# by_label: the flow rule's reads (policy/mcp/flow/).
+by_label := {r | some r in history.reads; r.label}
 
 test_shipped_production_deployment_reads if {
 	of_workflow({"run_tests", "security_scan", "deploy_to_production"}) == {
@@ -28,14 +33,27 @@ test_shipped_financial_processing_reads_its_gate_and_rate_limit if {
 	} with input as {}
 }
 
-test_shipped_secret_exfiltration_reads_the_trace if {
-	of_workflow({"send_email", "http_post", "read_secret"}) == {
-		{"for": ["send_email", "http_post"], "tool": "read_secret", "scope": "trace", "match": [], "last": 1, "outcomes": ran},
+test_shipped_flow_rule_reads_each_label_in_the_trace_for_every_call if {
+	by_label == {
+		{"for": [], "label": "secret", "scope": "trace", "last": 1, "outcomes": ran},
+		{"for": [], "label": "pii", "scope": "trace", "last": 1, "outcomes": ran},
 	} with input as {}
 }
 
+test_flow_reads_follow_data_flow if {
+	reads := by_label with input as {}
+		with data.flow as {"scope": "principal", "labels": ["injection"]}
+	reads == {{"for": [], "label": "injection", "scope": "principal", "last": 1, "outcomes": ran}}
+}
+
+test_invalid_flow_settings_declare_nothing if {
+	reads := by_label with input as {}
+		with data.flow as {"scope": "team"}
+	reads == set()
+}
+
 test_shipped_reads_by_scope if {
-	{[r.tool, r.for[0], r.scope] | some r in history.reads; r.scope != "global"} == {
+	{[r.tool, r.for[0], r.scope] | some r in history.reads; r.tool; r.scope != "global"} == {
 		["validate_customer_data", "create_account", "principal"],
 		["validate_customer_data", "backup_customer_record", "principal"],
 		["create_account", "backup_customer_record", "principal"],
@@ -43,16 +61,16 @@ test_shipped_reads_by_scope if {
 		["create_account", "send_welcome_email", "principal"],
 		["backup_customer_record", "send_welcome_email", "principal"],
 		["validate_customer_data", "send_customer_email", "principal"],
-		["read_secret", "send_email", "trace"],
 	} with input as {}
-	{r.tool | some r in history.reads; r.scope == "global"} == {
+	{r.tool | some r in history.reads; r.tool; r.scope == "global"} == {
 		"run_tests", "security_scan", "backup_database", "fraud_check", "payment_processing",
 	} with input as {}
 }
 
 test_reads_do_not_depend_on_the_input if {
-	some_call := {"version": 1, "call": {"name": "deploy_to_production", "arguments": {"service": "api"}}, "history": []}
-	history.reads == reads_for(data.workflows) with input as some_call
+	some_call := {"version": 1, "call": {"name": "deploy_to_production", "arguments": {"service": "api"}, "annotations": {"openWorldHint": true}}, "history": []}
+	with_a_call := history.reads with input as some_call
+	with_a_call == history.reads with input as {}
 }
 
 test_gate_reads_follow_requires_and_step_correlation if {
@@ -105,9 +123,7 @@ test_data_history_reads_are_passed_through if {
 		{"for": ["deploy_to_production"], "scope": "session", "all": true},
 		{"tool": "approve_change", "scope": "principal", "match": ["ticket"], "last": 5, "outcomes": ["denied"]},
 	]
-	declared := history.reads with input as {}
-		with data.workflows as {}
-		with data.history.reads as mine
+	declared := reads_for({}) with data.history.reads as mine
 	declared == {r | some r in mine}
 
 	shipped_and_mine := history.reads with input as {}

@@ -7,7 +7,9 @@
 #   {"for": [call names whose decisions read it; [] = every call], "tool": entry name,
 #    "scope": session | trace | principal | global, "match": [argument names whose values must
 #    equal the current call's], "last": the newest N matching entries, "outcomes": which count}
-# or {"for": [...], "scope": "session", "all": true} for the session's whole history window.
+# or {"for": [...], "scope": "session", "all": true} for the session's whole history window, or
+#   {"for": [...], "label": a result label, "scope": ..., "last": N, "outcomes": [...]}: the newest N
+#   entries of scope whose labels contain it, whatever their tool (no match: nothing to correlate).
 #
 # Whatever a rule reads from input.history must be declared here, or the rule does not see it
 # (and fails closed). The workflow engine's reads are derived from the templates; hand-written
@@ -15,6 +17,7 @@
 # passed through as it is. docs/policies.md ("Declaring the history a policy reads") has more.
 package mcp.history
 
+import data.mcp.flow
 import data.mcp.workflow
 
 # ran: the outcomes of a call that ran (denied attempts are not runs).
@@ -68,6 +71,21 @@ reads contains read if {
 }
 
 happened_outcomes := {"run": ran, "succeed": ["success"]}
+
+# The flow rule (policy/mcp/flow/): whether a result with one of its labels reached the scope, for
+# every call (the reads are evaluated without input, so they cannot tell which calls can send data
+# out): per label, its newest entry that ran.
+reads contains read if {
+	flow.valid
+	some label in flow.settings.labels
+	read := {
+		"for": [],
+		"label": label,
+		"scope": flow.settings.scope,
+		"last": 1,
+		"outcomes": ran,
+	}
+}
 
 # Reads declared as data, for hand-written rules (absent: none).
 reads contains read if {

@@ -212,7 +212,7 @@ forbidden_sequence contains entry if {
 	some earlier in rule.after
 	scope := history_scope(template)
 	happened(scope, object.get(rule, "when", "run"), earlier)
-	default_message := concat(" ", [input.call.name, "is not allowed after", earlier, scope_words[scope]])
+	default_message := concat(" ", [input.call.name, "is not allowed after", earlier, lib.scope_words[scope]])
 	entry := {
 		"rule": "workflow.forbidden_sequence",
 		"message": concat("", [object.get(rule, "message", default_message), in_workflow(name)]),
@@ -236,14 +236,6 @@ happened(scope, "run", tool) if {
 happened(scope, "succeed", tool) if {
 	scope != "session"
 	lib.ever_succeeded_in(scope, tool)
-}
-
-# scope_words: whose calls a message is about.
-scope_words := {
-	"session": "in the same session",
-	"trace": "in the same agent run",
-	"principal": "by the same principal",
-	"global": "by anyone",
 }
 
 # rate_limit: at most `max` runs of `tool` in any `window_ms` (denied attempts do not count).
@@ -270,7 +262,7 @@ rate_limit contains entry if {
 # rate_scope_note: a session's limit reads as before; any other says whose calls were counted.
 rate_scope_note("session") := ""
 
-rate_scope_note(scope) := concat("", [" ", scope_words[scope]]) if scope != "session"
+rate_scope_note(scope) := concat("", [" ", lib.scope_words[scope]]) if scope != "session"
 
 # approval: the current step needs a human approval that this session does not hold yet.
 # Enforced entries become obligations.approval (Warden holds the call), monitored ones are only
