@@ -37,21 +37,6 @@ import type { LiveEvent, LiveEvents } from './live-events.js';
 /** The role that may read everything the admin API serves. */
 export const ADMIN_ROLE = 'admin';
 
-/** A recorded approval as the admin API lists it: expiring when its retry window ends. */
-function pendingOf(a: RecordedApproval, retryWithinMs: number): PendingApproval {
-  return {
-    id: a.id,
-    session_id: a.session_id,
-    principal: a.principal,
-    call: a.call,
-    ...(a.reason ? { reason: a.reason } : {}),
-    approvers: a.approvers,
-    allow_self_approval: a.allow_self_approval,
-    requested_at: a.requested_at,
-    expires_at: new Date(Date.parse(a.requested_at) + retryWithinMs).toISOString(),
-  };
-}
-
 /** Most records one report or export reads; beyond it, `warden audit export` is the tool. */
 const MAX_REPORT_RECORDS = 200_000;
 const REPORT_PAGE = 5000;
@@ -73,6 +58,22 @@ interface Caller {
   admin: boolean;
 }
 
+/** What every route group shares, built once per router (see {@link createAdminContext}). */
+export interface AdminContext {
+  warden: Warden;
+  config: WardenConfig;
+  logger: Logger;
+  live: LiveEvents;
+  /** The audit trail folded into sessions and calls; `sync()` it before reading. */
+  view: AuditView;
+  /** The sessions this replica serves now, by id. */
+  liveById: () => Map<string, LiveSessionState>;
+  /** A session's workflow status, cached per session and policy revision. */
+  statusOf: (row: SessionRow | undefined, liveState: LiveSessionState | undefined) => Promise<WorkflowStatus>;
+  /** Every audit record that matches, up to MAX_REPORT_RECORDS (413 beyond). */
+  readAll: (query: { session?: string; since?: string; until?: string }) => Promise<AuditRecord[]>;
+}
+
 /**
  * The admin API (docs/admin-api.md): JSON under `/admin`, behind the same authentication as
  * `/mcp`. Role `admin` reads everything; approving a held call needs a role the call's approval
@@ -86,16 +87,62 @@ interface Caller {
  * ```
  */
 export function createAdminRouter(options: AdminOptions): Router {
-  const { warden, config, logger, live } = options;
-  const view = new AuditView(warden.audit);
-  const statusCache = new Map<string, { key: string; status: WorkflowStatus }>();
-  let verified: { key: string; result: VerifyResult; checked_at: string } | null = null;
-  warden.enableAdminApprovals();
+  const ctx = createAdminContext(options);
+  options.warden.enableAdminApprovals();
 
   const router = express.Router();
   router.use((req, res, next) => options.authenticate(req, res, next));
   router.use(express.json({ limit: '64kb' }));
-  router.use((_req, res, next) => {
+  router.use(identifyCaller(options.config));
+  callerRoutes(router, ctx);
+  sessionRoutes(router, ctx);
+  decisionRoutes(router, ctx);
+  approvalRoutes(router, ctx);
+  policyRoutes(router, ctx);
+  reportRoutes(router, ctx);
+  eventRoutes(router, ctx);
+
+  router.use((_req, _res, next) =>
+    next(new HttpError(404, 'not_found', 'no such admin endpoint; see docs/admin-api.md')),
+  );
+  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    const failure = toHttpError(err);
+    if (failure.code === WardenErrorCode.InternalError)
+      options.logger.error('admin request failed', { error: failure.message });
+    res.status(failure.status).json(failure.body());
+  });
+  return router;
+}
+
+/**
+ * Builds the {@link AdminContext}: one audit view and one workflow-status cache for all routes.
+ *
+ * @example
+ * ```ts
+ * const ctx = createAdminContext({ warden, config, logger, live });
+ * sessionRoutes(express.Router(), ctx);
+ * ```
+ */
+export function createAdminContext(options: Omit<AdminOptions, 'authenticate'>): AdminContext {
+  const { warden, config, logger, live } = options;
+  return {
+    warden,
+    config,
+    logger,
+    live,
+    view: new AuditView(warden.audit),
+    liveById: (): Map<string, LiveSessionState> => new Map(warden.liveSessions().map((s) => [s.id, s])),
+    statusOf: workflowStatusReader(warden, config),
+    readAll: (query) => readAll(warden, query),
+  };
+}
+
+// --- middleware ---------------------------------------------------------------------------------
+
+/** Sets `res.locals.caller` from the authenticated principal; with `auth: none` it is an admin. */
+function identifyCaller(config: WardenConfig): (req: Request, res: Response, next: NextFunction) => void {
+  return (_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     const principal = res.locals['principal'] as Principal;
     const admin = config.auth.type === 'none' || principal.roles.includes(ADMIN_ROLE);
@@ -105,238 +152,41 @@ export function createAdminRouter(options: AdminOptions): Router {
         : [...principal.roles];
     res.locals['caller'] = { principal, approver: { sub: principal.sub, roles }, admin } satisfies Caller;
     next();
-  });
-  const caller = (res: Response): Caller => res.locals['caller'] as Caller;
-  const adminOnly = (_req: Request, res: Response, next: NextFunction): void => {
-    if (caller(res).admin) return next();
-    next(
-      new HttpError(
-        403,
-        'forbidden',
-        `${caller(res).principal.sub} needs the role ${ADMIN_ROLE} for this (approvers without it may use /admin/approvals and /admin/events)`,
-      ),
-    );
   };
-  const route =
-    (handler: (req: Request, res: Response) => Promise<unknown> | unknown) =>
-    (req: Request, res: Response, next: NextFunction) => {
-      Promise.resolve()
-        .then(() => handler(req, res))
-        .then((body) => {
-          if (body !== undefined && !res.headersSent) res.json(body);
-        })
-        .catch(next);
-    };
+}
 
-  // --- workflow status ------------------------------------------------------------------------
+function caller(res: Response): Caller {
+  return res.locals['caller'] as Caller;
+}
 
-  const liveById = (): Map<string, LiveSessionState> => new Map(warden.liveSessions().map((s) => [s.id, s]));
-  // Cached per session and revision, failures too: a status rule over its evaluation budget is not
-  // run again (holding up the policy's worker for every call) until the session or policy changes.
-  const statusOf = async (
-    row: SessionRow | undefined,
-    liveState: LiveSessionState | undefined,
-  ): Promise<WorkflowStatus> => {
-    const revision = warden.policy.revision ?? '';
-    const key = liveState ? `live:${revision}:${liveState.calls}` : `rec:${revision}:${row?.last_seq ?? 0}`;
-    const id = liveState?.id ?? row!.session_id;
-    const cached = statusCache.get(id);
-    if (cached && cached.key === key) return cached.status;
-    const input = liveState ? liveState.input() : inputFromRecords(row!, config.session);
-    const status = await evaluateWorkflowStatus(warden.policy, input);
-    if (statusCache.size > 5000) statusCache.clear();
-    statusCache.set(id, { key, status });
-    return status;
+function adminOnly(_req: Request, res: Response, next: NextFunction): void {
+  if (caller(res).admin) return next();
+  next(
+    new HttpError(
+      403,
+      'forbidden',
+      `${caller(res).principal.sub} needs the role ${ADMIN_ROLE} for this (approvers without it may use /admin/approvals and /admin/events)`,
+    ),
+  );
+}
+
+/** An express handler from one that returns the JSON body (or `undefined` once it answered). */
+function route(handler: (req: Request, res: Response) => Promise<unknown> | unknown) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    Promise.resolve()
+      .then(() => handler(req, res))
+      .then((body) => {
+        if (body !== undefined && !res.headersSent) res.json(body);
+      })
+      .catch(next);
   };
+}
 
-  // --- helpers ----------------------------------------------------------------------------------
+// --- routes -----------------------------------------------------------------------------------
 
-  const sessionItem = (
-    row: SessionRow | undefined,
-    liveState: LiveSessionState | undefined,
-  ): Record<string, unknown> => {
-    const calls = row?.calls ?? [];
-    let allowed = 0;
-    let denied = 0;
-    let held = 0;
-    let violations = 0;
-    for (const c of calls) {
-      const s = summarize(c);
-      if (s.outcome === 'held') held++;
-      else if (s.allow) allowed++;
-      else denied++;
-      if (violationRules(s).length > 0) violations++;
-    }
-    const principal = liveState?.principal ?? row?.principal;
-    return {
-      session_id: liveState?.id ?? row!.session_id,
-      live: !!liveState,
-      opened_at: row?.opened_at ?? liveState?.startedAt ?? null,
-      closed_at: row?.closed_at ?? null,
-      client: liveState?.client ?? row?.client ?? null,
-      principal: principal ? { sub: principal.sub ?? null, roles: principal.roles ?? [] } : null,
-      calls: calls.length,
-      allowed,
-      denied,
-      held,
-      violations,
-      last_at: calls.length ? calls[calls.length - 1]!.last_at : (row?.opened_at ?? liveState?.startedAt ?? null),
-    };
-  };
-
-  const callItem = (c: CallRow): Record<string, unknown> => {
-    const s = summarize(c);
-    return {
-      call_id: c.call_id,
-      decision_id: s.decision_id,
-      decision_ids: c.decisions.map((d) => d.decision_id),
-      session_id: c.session_id,
-      seq: c.seq,
-      at: c.at,
-      kind: c.kind,
-      server: c.server,
-      name: c.name,
-      outcome: s.outcome,
-      allow: s.allow,
-      reasons: s.reasons,
-      monitored: s.monitored,
-      revision: s.revision,
-      mode: s.mode,
-      held: s.held,
-      duration_ms: s.duration_ms,
-      violation: violationRules(s).length > 0,
-      approval: c.approval,
-      error: c.decisions[c.decisions.length - 1]?.error?.message ?? c.completed?.error ?? null,
-    };
-  };
-
-  const time = (value: unknown, name: string): string | undefined => {
-    if (value === undefined || value === '') return undefined;
-    if (typeof value !== 'string') throw new HttpError(400, 'bad_request', `${name} must be a time`);
-    try {
-      return parseTimeArg(value);
-    } catch (err) {
-      throw new HttpError(400, 'bad_request', `${name}: ${describeError(err)}`);
-    }
-  };
-
-  const readAll = async (query: { session?: string; since?: string; until?: string }): Promise<AuditRecord[]> => {
-    const out: AuditRecord[] = [];
-    let after = 0;
-    for (;;) {
-      const page = await warden.audit.read({ ...query, sinceSeq: after, limit: REPORT_PAGE });
-      out.push(...page);
-      if (out.length > MAX_REPORT_RECORDS) {
-        throw new HttpError(
-          413,
-          'range_too_large',
-          `more than ${MAX_REPORT_RECORDS} records match; narrow the range (from, to) or use 'warden audit export'`,
-        );
-      }
-      if (page.length < REPORT_PAGE) return out;
-      after = page[page.length - 1]!.seq;
-    }
-  };
-
-  const verification = async (): Promise<{
-    result: VerifyResult;
-    checked_at: string;
-    head: { seq: number; hash: string } | null;
-  }> => {
-    const head = await warden.audit.head();
-    const key = head ? `${head.seq}:${head.hash}` : 'empty';
-    if (!verified || verified.key !== key) {
-      const store = warden.audit as Partial<ChainStore>;
-      const result: VerifyResult =
-        typeof store.state === 'function' && typeof store.scan === 'function'
-          ? await verifyChain(warden.audit as ChainStore, {
-              // A moved base is only trusted with its archives: look where retention writes them.
-              archives: config.audit.retention ? listArchives(config.audit.retention.archiveDir) : [],
-              checkpointEvery: config.audit.checkpointEvery,
-            })
-          : {
-              ok: false,
-              seq: 0,
-              problem: 'truncated',
-              detail: 'this audit store cannot be verified from here',
-              source: 'store',
-            };
-      verified = { key, result, checked_at: new Date().toISOString() };
-    }
-    return { result: verified.result, checked_at: verified.checked_at, head };
-  };
-
-  // Approvers see the approvals their roles may answer, their own included (answering those is
-  // refused by the broker unless the policy allows self-approval).
-  const visibleApproval = (c: Caller, a: PendingApproval): boolean => {
-    if (c.admin) return true;
-    const allowed = a.approvers.length ? a.approvers : [ADMIN_ROLE];
-    return c.approver.roles.some((r) => allowed.includes(r));
-  };
-
-  /**
-   * What waits for an approver: the calls this replica holds, then those of the shared trail (held
-   * by another replica, or left pending for a retry), each once.
-   */
-  const waitingApprovals = async (): Promise<(PendingApproval & { state: 'held' | 'pending' })[]> => {
-    const here = warden.approvals.list().map((a) => ({ ...a, state: 'held' as const }));
-    await warden.recordedApprovals.sync();
-    const seen = new Set(here.map((a) => a.id));
-    const elsewhere = warden.recordedApprovals
-      .waiting()
-      .filter((a) => !seen.has(a.id))
-      .map((a) => ({ ...pendingOf(a, config.approval.retryWithinMs), state: a.state as 'held' | 'pending' }));
-    return [...here, ...elsewhere];
-  };
-
-  /**
-   * Answers an approval this replica does not hold, in the audit trail: the replica holding the
-   * call reads it there, or a retry of a pending call spends it.
-   */
-  const answerRecorded = async (
-    id: string,
-    approver: { sub: string; roles: readonly string[] },
-    approve: boolean,
-    comment: string | undefined,
-  ): Promise<{
-    outcome: string;
-    granted: boolean;
-    by: string;
-    via: 'admin';
-    comment?: string;
-    at: string;
-    message: string;
-  }> => {
-    await warden.recordedApprovals.sync();
-    const recorded = warden.recordedApprovals.get(id);
-    if (!recorded || recorded.state === 'answered')
-      throw new ApprovalError(
-        'approval_not_found',
-        `no pending approval ${id} (it may have been answered, timed out or cancelled, or be older than approval.retryWithinMs)`,
-      );
-    const refusal = mayApprove(pendingOf(recorded, config.approval.retryWithinMs), approver, 'admin');
-    if (refusal) throw new ApprovalError('approval_forbidden', refusal);
-    const outcome = approve ? 'approved' : 'declined';
-    const note = comment ? { comment } : {};
-    const record = await warden.audit.append(
-      approvalAnswered(recorded.session_id, {
-        call_id: id,
-        outcome,
-        by: approver.sub,
-        via: 'admin',
-        comment: comment ?? null,
-      }),
-    );
-    const message = approve
-      ? recorded.state === 'pending'
-        ? `approved by ${approver.sub}: one retry of ${recorded.call.name} with the same arguments may now run`
-        : `approved by ${approver.sub}`
-      : `${approver.sub} denied the approval for ${recorded.call.name}${comment ? `: ${comment}` : ''}`;
-    return { outcome, granted: approve, by: approver.sub, via: 'admin', ...note, at: record.at, message };
-  };
-
-  // --- routes -----------------------------------------------------------------------------------
-
+/** `GET /whoami`: who the caller is, as the admin API sees it. */
+export function callerRoutes(router: Router, ctx: AdminContext): void {
+  const { config } = ctx;
   router.get(
     '/whoami',
     route((_req, res) => {
@@ -351,7 +201,11 @@ export function createAdminRouter(options: AdminOptions): Router {
       };
     }),
   );
+}
 
+/** `GET /sessions` and `GET /sessions/:id` (admins): sessions live and recorded, one with its calls and report. */
+export function sessionRoutes(router: Router, ctx: AdminContext): void {
+  const { warden, view, liveById, statusOf, readAll } = ctx;
   router.get(
     '/sessions',
     adminOnly,
@@ -400,7 +254,11 @@ export function createAdminRouter(options: AdminOptions): Router {
       };
     }),
   );
+}
 
+/** `GET /decisions` (admins): recent calls, newest first, filtered and paged by `before`. */
+export function decisionRoutes(router: Router, ctx: AdminContext): void {
+  const { view } = ctx;
   router.get(
     '/decisions',
     adminOnly,
@@ -456,12 +314,16 @@ export function createAdminRouter(options: AdminOptions): Router {
       return { decisions: out, next_before: next };
     }),
   );
+}
 
+/** `GET /approvals` and `POST /approvals/:id`: what the caller may answer, and answering it. */
+export function approvalRoutes(router: Router, ctx: AdminContext): void {
+  const { warden, logger, view } = ctx;
   router.get(
     '/approvals',
     route(async (_req, res) => {
       const c = caller(res);
-      const pending = (await waitingApprovals())
+      const pending = (await waitingApprovals(ctx))
         .filter((a) => visibleApproval(c, a))
         .map((a) => ({ ...a, may_approve: mayApprove(a, c.approver, 'admin') }));
       if (!c.admin) return { pending };
@@ -489,7 +351,7 @@ export function createAdminRouter(options: AdminOptions): Router {
       try {
         const result = warden.approvals.get(id)
           ? warden.approvals.decide(id, c.approver, body.approve, comment)
-          : await answerRecorded(id, c.approver, body.approve, comment);
+          : await answerRecorded(ctx, id, c.approver, body.approve, comment);
         logger.info('approval answered through the admin API', {
           approval_id: id,
           by: c.principal.sub,
@@ -503,7 +365,11 @@ export function createAdminRouter(options: AdminOptions): Router {
       }
     }),
   );
+}
 
+/** `GET /policy` and `POST /policy/:action` (admins): the policy's status, rollback and reload. */
+export function policyRoutes(router: Router, ctx: AdminContext): void {
+  const { warden, config, logger } = ctx;
   router.get(
     '/policy',
     adminOnly,
@@ -537,7 +403,12 @@ export function createAdminRouter(options: AdminOptions): Router {
       return result;
     }),
   );
+}
 
+/** `GET /compliance`, `GET /audit/report` and `GET /audit/verify` (admins): reports over the audit trail. */
+export function reportRoutes(router: Router, ctx: AdminContext): void {
+  const { view, liveById, statusOf, readAll } = ctx;
+  const verification = chainVerifier(ctx.warden, ctx.config);
   router.get(
     '/compliance',
     adminOnly,
@@ -630,7 +501,11 @@ export function createAdminRouter(options: AdminOptions): Router {
       return { ...check.result, checked_at: check.checked_at, head: check.head };
     }),
   );
+}
 
+/** `GET /events`: the live event stream; approvers who are not admins see only the approvals they may answer. */
+export function eventRoutes(router: Router, ctx: AdminContext): void {
+  const { live } = ctx;
   router.get('/events', (req, res) => {
     const c = caller(res);
     const filter = (event: LiveEvent): boolean => {
@@ -640,18 +515,237 @@ export function createAdminRouter(options: AdminOptions): Router {
     };
     live.stream(req, res, filter);
   });
+}
 
-  router.use((_req, _res, next) =>
-    next(new HttpError(404, 'not_found', 'no such admin endpoint; see docs/admin-api.md')),
+// --- helpers ----------------------------------------------------------------------------------
+
+// Cached per session and revision, failures too: a status rule over its evaluation budget is not
+// run again (holding up the policy's worker for every call) until the session or policy changes.
+function workflowStatusReader(warden: Warden, config: WardenConfig): AdminContext['statusOf'] {
+  const statusCache = new Map<string, { key: string; status: WorkflowStatus }>();
+  const statusOf = async (
+    row: SessionRow | undefined,
+    liveState: LiveSessionState | undefined,
+  ): Promise<WorkflowStatus> => {
+    const revision = warden.policy.revision ?? '';
+    const key = liveState ? `live:${revision}:${liveState.calls}` : `rec:${revision}:${row?.last_seq ?? 0}`;
+    const id = liveState?.id ?? row!.session_id;
+    const cached = statusCache.get(id);
+    if (cached && cached.key === key) return cached.status;
+    const input = liveState ? liveState.input() : inputFromRecords(row!, config.session);
+    const status = await evaluateWorkflowStatus(warden.policy, input);
+    if (statusCache.size > 5000) statusCache.clear();
+    statusCache.set(id, { key, status });
+    return status;
+  };
+  return statusOf;
+}
+
+async function readAll(
+  warden: Warden,
+  query: { session?: string; since?: string; until?: string },
+): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  let after = 0;
+  for (;;) {
+    const page = await warden.audit.read({ ...query, sinceSeq: after, limit: REPORT_PAGE });
+    out.push(...page);
+    if (out.length > MAX_REPORT_RECORDS) {
+      throw new HttpError(
+        413,
+        'range_too_large',
+        `more than ${MAX_REPORT_RECORDS} records match; narrow the range (from, to) or use 'warden audit export'`,
+      );
+    }
+    if (page.length < REPORT_PAGE) return out;
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+/** `verifyChain` over the trail, run again only when its head moved. */
+function chainVerifier(warden: Warden, config: WardenConfig) {
+  let verified: { key: string; result: VerifyResult; checked_at: string } | null = null;
+  const verification = async (): Promise<{
+    result: VerifyResult;
+    checked_at: string;
+    head: { seq: number; hash: string } | null;
+  }> => {
+    const head = await warden.audit.head();
+    const key = head ? `${head.seq}:${head.hash}` : 'empty';
+    if (!verified || verified.key !== key) {
+      const store = warden.audit as Partial<ChainStore>;
+      const result: VerifyResult =
+        typeof store.state === 'function' && typeof store.scan === 'function'
+          ? await verifyChain(warden.audit as ChainStore, {
+              // A moved base is only trusted with its archives: look where retention writes them.
+              archives: config.audit.retention ? listArchives(config.audit.retention.archiveDir) : [],
+              checkpointEvery: config.audit.checkpointEvery,
+            })
+          : {
+              ok: false,
+              seq: 0,
+              problem: 'truncated',
+              detail: 'this audit store cannot be verified from here',
+              source: 'store',
+            };
+      verified = { key, result, checked_at: new Date().toISOString() };
+    }
+    return { result: verified.result, checked_at: verified.checked_at, head };
+  };
+  return verification;
+}
+
+function sessionItem(row: SessionRow | undefined, liveState: LiveSessionState | undefined): Record<string, unknown> {
+  const calls = row?.calls ?? [];
+  let allowed = 0;
+  let denied = 0;
+  let held = 0;
+  let violations = 0;
+  for (const c of calls) {
+    const s = summarize(c);
+    if (s.outcome === 'held') held++;
+    else if (s.allow) allowed++;
+    else denied++;
+    if (violationRules(s).length > 0) violations++;
+  }
+  const principal = liveState?.principal ?? row?.principal;
+  return {
+    session_id: liveState?.id ?? row!.session_id,
+    live: !!liveState,
+    opened_at: row?.opened_at ?? liveState?.startedAt ?? null,
+    closed_at: row?.closed_at ?? null,
+    client: liveState?.client ?? row?.client ?? null,
+    principal: principal ? { sub: principal.sub ?? null, roles: principal.roles ?? [] } : null,
+    calls: calls.length,
+    allowed,
+    denied,
+    held,
+    violations,
+    last_at: calls.length ? calls[calls.length - 1]!.last_at : (row?.opened_at ?? liveState?.startedAt ?? null),
+  };
+}
+
+function callItem(c: CallRow): Record<string, unknown> {
+  const s = summarize(c);
+  return {
+    call_id: c.call_id,
+    decision_id: s.decision_id,
+    decision_ids: c.decisions.map((d) => d.decision_id),
+    session_id: c.session_id,
+    seq: c.seq,
+    at: c.at,
+    kind: c.kind,
+    server: c.server,
+    name: c.name,
+    outcome: s.outcome,
+    allow: s.allow,
+    reasons: s.reasons,
+    monitored: s.monitored,
+    revision: s.revision,
+    mode: s.mode,
+    held: s.held,
+    duration_ms: s.duration_ms,
+    violation: violationRules(s).length > 0,
+    approval: c.approval,
+    error: c.decisions[c.decisions.length - 1]?.error?.message ?? c.completed?.error ?? null,
+  };
+}
+
+// Approvers see the approvals their roles may answer, their own included (answering those is
+// refused by the broker unless the policy allows self-approval).
+function visibleApproval(c: Caller, a: PendingApproval): boolean {
+  if (c.admin) return true;
+  const allowed = a.approvers.length ? a.approvers : [ADMIN_ROLE];
+  return c.approver.roles.some((r) => allowed.includes(r));
+}
+
+/**
+ * What waits for an approver: the calls this replica holds, then those of the shared trail (held
+ * by another replica, or left pending for a retry), each once.
+ */
+async function waitingApprovals(ctx: AdminContext): Promise<(PendingApproval & { state: 'held' | 'pending' })[]> {
+  const { warden, config } = ctx;
+  const here = warden.approvals.list().map((a) => ({ ...a, state: 'held' as const }));
+  await warden.recordedApprovals.sync();
+  const seen = new Set(here.map((a) => a.id));
+  const elsewhere = warden.recordedApprovals
+    .waiting()
+    .filter((a) => !seen.has(a.id))
+    .map((a) => ({ ...pendingOf(a, config.approval.retryWithinMs), state: a.state as 'held' | 'pending' }));
+  return [...here, ...elsewhere];
+}
+
+/**
+ * Answers an approval this replica does not hold, in the audit trail: the replica holding the
+ * call reads it there, or a retry of a pending call spends it.
+ */
+async function answerRecorded(
+  ctx: AdminContext,
+  id: string,
+  approver: { sub: string; roles: readonly string[] },
+  approve: boolean,
+  comment: string | undefined,
+): Promise<{
+  outcome: string;
+  granted: boolean;
+  by: string;
+  via: 'admin';
+  comment?: string;
+  at: string;
+  message: string;
+}> {
+  const { warden, config } = ctx;
+  await warden.recordedApprovals.sync();
+  const recorded = warden.recordedApprovals.get(id);
+  if (!recorded || recorded.state === 'answered')
+    throw new ApprovalError(
+      'approval_not_found',
+      `no pending approval ${id} (it may have been answered, timed out or cancelled, or be older than approval.retryWithinMs)`,
+    );
+  const refusal = mayApprove(pendingOf(recorded, config.approval.retryWithinMs), approver, 'admin');
+  if (refusal) throw new ApprovalError('approval_forbidden', refusal);
+  const outcome = approve ? 'approved' : 'declined';
+  const note = comment ? { comment } : {};
+  const record = await warden.audit.append(
+    approvalAnswered(recorded.session_id, {
+      call_id: id,
+      outcome,
+      by: approver.sub,
+      via: 'admin',
+      comment: comment ?? null,
+    }),
   );
-  router.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (res.headersSent) return next(err);
-    const failure = toHttpError(err);
-    if (failure.code === WardenErrorCode.InternalError)
-      logger.error('admin request failed', { error: failure.message });
-    res.status(failure.status).json(failure.body());
-  });
-  return router;
+  const message = approve
+    ? recorded.state === 'pending'
+      ? `approved by ${approver.sub}: one retry of ${recorded.call.name} with the same arguments may now run`
+      : `approved by ${approver.sub}`
+    : `${approver.sub} denied the approval for ${recorded.call.name}${comment ? `: ${comment}` : ''}`;
+  return { outcome, granted: approve, by: approver.sub, via: 'admin', ...note, at: record.at, message };
+}
+
+/** A recorded approval as the admin API lists it: expiring when its retry window ends. */
+function pendingOf(a: RecordedApproval, retryWithinMs: number): PendingApproval {
+  return {
+    id: a.id,
+    session_id: a.session_id,
+    principal: a.principal,
+    call: a.call,
+    ...(a.reason ? { reason: a.reason } : {}),
+    approvers: a.approvers,
+    allow_self_approval: a.allow_self_approval,
+    requested_at: a.requested_at,
+    expires_at: new Date(Date.parse(a.requested_at) + retryWithinMs).toISOString(),
+  };
+}
+
+function time(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') throw new HttpError(400, 'bad_request', `${name} must be a time`);
+  try {
+    return parseTimeArg(value);
+  } catch (err) {
+    throw new HttpError(400, 'bad_request', `${name}: ${describeError(err)}`);
+  }
 }
 
 /** What the admin API answers for `err`: its own HttpError, express's body-parser failures, or a 500. */
