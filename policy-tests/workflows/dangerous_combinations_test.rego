@@ -36,13 +36,16 @@ secret_read := [f.labelled(f.entry(1, "read_secret", {"name": "stripe"}, "succes
 # The flow rule (policy/flow.yaml) holds an outbound send after a secret for a security officer.
 held_for_a_security_officer(tool) := {"approval": {
 	"required": true,
-	"reason": concat("", [
-		tool, " can send data out (a sink in policy/flow.yaml) after a result labelled secret (from read_secret)",
-		" in the same session [flow.sensitive_to_open_world]",
-	]),
+	"reason": concat("", [sent_after_secret(tool), " [flow.sensitive_to_open_world]"]),
 	"approvers": ["security-officer"],
 	"allow_self_approval": false,
+	"reasons": [{"rule": "flow.sensitive_to_open_world", "message": sent_after_secret(tool)}],
 }}
+
+sent_after_secret(tool) := concat("", [
+	tool, " can send data out (a sink in policy/flow.yaml) after a result labelled secret (from read_secret)",
+	" in the same session",
+])
 
 test_no_outbound_send_after_reading_a_secret_without_a_security_officer if {
 	every tool in ["send_email", "http_post"] {

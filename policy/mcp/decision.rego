@@ -94,14 +94,27 @@ enforced_approvals := [a | some a in (workflow.approval | flow.approval); a.mode
 # would be denied anyway. Several steps (or a step and the flow rule) needing approval for one call
 # merge into one request: reasons joined, approvers united, so one approver of any of them suffices
 # (input.approvals does not say which role approved).
-approval_obligation := {"approval": {
-	"required": true,
-	"reason": concat("; ", sort({a.reason | some a in enforced_approvals})),
-	"approvers": sort({approver | some a in enforced_approvals; some approver in a.approvers}),
-	"allow_self_approval": allow_self_approval,
-}} if {
+approval_obligation := {"approval": object.union(
+	{
+		"required": true,
+		"reason": concat("; ", sort({a.reason | some a in enforced_approvals})),
+		"approvers": sort({approver | some a in enforced_approvals; some approver in a.approvers}),
+		"allow_self_approval": allow_self_approval,
+	},
+	standing_reasons,
+)} if {
 	count(denials) == 0
 	count(enforced_approvals) > 0
+} else := {}
+
+# standing_reasons: the flow rule's reasons stand when its approval is not given, so Warden's
+# denial carries them beside its own (warden.approval_required or warden.approval_pending).
+standing_reasons := {"reasons": sort([{"rule": a.rule, "message": a.message} |
+	some a in flow.approval
+	a.mode == "enforce"
+])} if {
+	some a in flow.approval
+	a.mode == "enforce"
 } else := {}
 
 # allow_self_approval: Warden refuses a principal's approval of their own call, in their own client

@@ -16,7 +16,14 @@ export interface RecordedReason {
 
 /** The decision's obligations as the policy returned them. */
 export interface RecordedObligations {
-  approval?: { required: boolean; reason?: string; approvers?: string[]; [extra: string]: unknown };
+  approval?: {
+    required: boolean;
+    reason?: string;
+    approvers?: string[];
+    /** The policy's reasons that stand when the approval is not given (the flow rule's). */
+    reasons?: RecordedReason[];
+    [extra: string]: unknown;
+  };
   audit?: { required: boolean };
   [name: string]: unknown;
 }

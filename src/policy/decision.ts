@@ -13,6 +13,8 @@ export interface ApprovalObligation {
   required: boolean;
   reason?: string;
   approvers?: string[];
+  /** The policy's reasons that stand when the approval is not given: Warden's denial carries them. */
+  reasons?: Reason[];
   [extra: string]: unknown;
 }
 
@@ -53,6 +55,7 @@ export const DECISION_SCHEMA = {
             required: { type: 'boolean' },
             reason: { type: 'string' },
             approvers: { type: 'array', items: { type: 'string' } },
+            reasons: { type: 'array', items: REASON },
           },
         },
         audit: { type: 'object', required: ['required'], properties: { required: { type: 'boolean' } } },

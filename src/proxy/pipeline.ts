@@ -195,7 +195,7 @@ export class CallPipeline {
       if (answer.outcome === 'pending') {
         // Left open in the trail: an approver answers it on any replica, and a retry spends it.
         pending = { id: callId };
-        const reasons = [{ rule: 'warden.approval_pending', message: answer.message }];
+        const reasons = [{ rule: 'warden.approval_pending', message: answer.message }, ...(obligation.reasons ?? [])];
         verdict = { ...verdict, allow: false, reasons };
         decided = Promise.all([
           decided,
@@ -232,7 +232,10 @@ export class CallPipeline {
           verdict = {
             ...verdict,
             allow: false,
-            reasons: [{ rule: 'warden.approval_required', message: `approval required: ${answer.message}` }],
+            reasons: [
+              { rule: 'warden.approval_required', message: `approval required: ${answer.message}` },
+              ...(obligation.reasons ?? []),
+            ],
           };
         }
         decided = Promise.all([decided, answered]);

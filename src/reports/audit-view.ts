@@ -1,5 +1,5 @@
 import type { AuditRecord, AuditStore, RecordedReason } from '../audit/index.js';
-import { AuditFold, type CallRow, type SessionRow } from './fold.js';
+import { AuditFold, type CallRow, type DecisionRow, type SessionRow } from './fold.js';
 
 /** One reason as the admin API shows it (`workflow` and `step` when a workflow rule gave it). */
 export interface ReasonRow {
@@ -110,6 +110,14 @@ export class AuditView {
  * while it waits; the answer settles it: a refusal or timeout denies (with that reason), an
  * approval leads to a second decision and, when allowed, a completion.
  */
+/** The reasons a decision's approval obligation says stand without the approval (read defensively: a stored record). */
+function standingReasons(decision: DecisionRow | null): { rule: string; message: string }[] {
+  const reasons = decision?.obligations.approval?.reasons;
+  return Array.isArray(reasons)
+    ? reasons.filter((r) => typeof r?.rule === 'string' && typeof r.message === 'string')
+    : [];
+}
+
 export function summarize(call: CallRow): CallSummary {
   const final = call.decisions[call.decisions.length - 1] ?? null;
   const approval = call.approval;
@@ -127,6 +135,8 @@ export function summarize(call: CallRow): CallSummary {
         rule: 'warden.approval_required',
         message: `approval ${approval.outcome?.replace('_', ' ')}${approval.by ? ` by ${approval.by}` : ''}${approval.comment ? `: ${approval.comment}` : ''}`,
       },
+      // The policy's own reasons that stand when the approval is not given (the flow rule's).
+      ...standingReasons(final).map(reasonRow),
     ];
   }
   const duration =

