@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { haproxyConfig, parseHaproxyStats } from '../scripts/haproxy-config.mjs';
 import { freePort, stopChild, waitForPort } from './lib.mjs';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/haproxy-test.sh', import.meta.url));
-const BACKEND = 'replicas';
 
 /**
  * Starts haproxy in front of `backends` ({host, port}[], named r0, r1, ...). Resolves to
@@ -46,50 +46,7 @@ export async function startHaproxy(backends) {
   return {
     url: `http://127.0.0.1:${port}`,
     pid: child.pid,
-    stats: async () => parseStats(await (await fetch(`http://127.0.0.1:${statsPort}/stats;csv`)).text()),
+    stats: async () => parseHaproxyStats(await (await fetch(`http://127.0.0.1:${statsPort}/stats;csv`)).text()),
     stop,
   };
-}
-
-/** Column `stot` (requests sent) of each server row of the backend in HAProxy's stats CSV. */
-function parseStats(csv) {
-  const [header, ...rows] = csv.trim().split('\n');
-  const columns = header.replace(/^# /, '').split(',');
-  const [px, sv, stot] = ['pxname', 'svname', 'stot'].map((c) => columns.indexOf(c));
-  const counts = {};
-  for (const cells of rows.map((r) => r.split(','))) {
-    if (cells[px] !== BACKEND || cells[sv] === 'FRONTEND' || cells[sv] === 'BACKEND') continue;
-    counts[cells[sv]] = Number(cells[stot] || 0);
-  }
-  return counts;
-}
-
-function haproxyConfig(port, statsPort, backends) {
-  return [
-    'global',
-    '  maxconn 256',
-    '',
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    '  timeout client 120s',
-    '  timeout server 120s',
-    '  timeout http-request 10s',
-    '  timeout http-keep-alive 10s',
-    '  option http-server-close',
-    '',
-    'frontend front',
-    `  bind 127.0.0.1:${port}`,
-    `  default_backend ${BACKEND}`,
-    '',
-    `backend ${BACKEND}`,
-    '  balance roundrobin',
-    ...backends.map((b, i) => `  server r${i} ${b.host}:${b.port}`),
-    '',
-    'listen stats',
-    `  bind 127.0.0.1:${statsPort}`,
-    '  stats enable',
-    '  stats uri /stats',
-    '',
-  ].join('\n');
 }

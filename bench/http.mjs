@@ -13,7 +13,6 @@
 import { spawn } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,11 +24,10 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
-import { percentile, rssMb } from './lib.mjs';
+import { freePort, percentile, rssMb, serveWarden, stopChild } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
-const CLI = join(ROOT, 'dist/cli/main.js');
 const POLICY = join(ROOT, 'test/fixtures/policies/allow-all');
 
 // The client transport reuses one AbortSignal per session: lift its listener limit (MCP-NOTES 10).
@@ -79,17 +77,6 @@ async function timeCalls(clients, perSession) {
   const secs = (performance.now() - start) / 1000;
   lat.sort((a, b) => a - b);
   return { p50_ms: percentile(lat, 50), p99_ms: percentile(lat, 99), calls_per_s: lat.length / secs };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForHttp(url, ms = 20_000) {
@@ -172,24 +159,8 @@ async function startWarden(server, audit) {
       '',
     ].join('\n'),
   );
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--http', '0'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa'),
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const port = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (c) => {
-      // Keep draining (per-session log lines); only the start-up lines are worth keeping.
-      if (stderr.length < 64_000) stderr += c.toString('utf8');
-      const line = stderr.split('\n').find((l) => l.includes('"warden serving on http"'));
-      if (line) resolve(JSON.parse(line).port);
-    });
-    child.once('exit', (code) => reject(new Error(`warden exited (${code}) before listening:\n${stderr}`)));
-  });
+  const { child, port: listening } = serveWarden(config);
+  const port = await listening;
   return {
     url: `http://127.0.0.1:${port}/mcp`,
     pid: child.pid,
@@ -198,18 +169,6 @@ async function startWarden(server, audit) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 async function measure(name, url, pid, sessions, perSession) {

@@ -1,7 +1,9 @@
 // Helpers shared by the benchmarks (never by the tests: timings are measured, not asserted).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** The p-th percentile of an ascending array (nearest rank). */
 export function percentile(sorted, p) {
@@ -109,4 +111,31 @@ export function stopChild(child, killAfterMs = 20_000) {
     });
     child.kill('SIGTERM');
   });
+}
+
+/**
+ * Starts the built `warden serve --config <config> --http 0` and resolves once it reports its port
+ * (its stderr JSON line "warden serving on http"). stderr keeps being drained; its first 64 kB are
+ * kept for messages.
+ */
+export function serveWarden(config, what = 'warden') {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const child = spawn(process.execPath, [join(root, 'dist/cli/main.js'), 'serve', '--config', config, '--http', '0'], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      WARDEN_OPA: process.env.WARDEN_OPA ?? join(root, '.tools/bin/opa'),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  const port = new Promise((resolve, reject) => {
+    child.stderr.on('data', (c) => {
+      if (stderr.length < 64_000) stderr += c.toString('utf8');
+      const line = stderr.split('\n').find((l) => l.includes('"warden serving on http"'));
+      if (line) resolve(JSON.parse(line).port);
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before listening:\n${stderr}`)));
+  });
+  return { child, port };
 }

@@ -30,7 +30,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { startPostgres } from './audit.mjs';
 import { startHaproxy } from './haproxy.mjs';
-import { machineBusySeconds, percentile, stopChild, treeCpuSeconds } from './lib.mjs';
+import { machineBusySeconds, percentile, serveWarden, stopChild, treeCpuSeconds } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -224,14 +224,7 @@ async function startReplica(index, store, children) {
     audit: { store },
   };
   writeFileSync(config, JSON.stringify(doc, null, 2));
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--http', '0'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa'),
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const { child, port: listening } = serveWarden(config, `replica ${index}`);
   children.add(child);
   child.once('exit', () => children.delete(child));
   // An interrupted benchmark kills the replica (and with its stdin, its CI servers) and its files.
@@ -240,16 +233,7 @@ async function startReplica(index, store, children) {
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', killSync);
-  let stderr = '';
-  const port = await new Promise((resolve, reject) => {
-    child.stderr.on('data', (c) => {
-      // Keep draining (a line per call); only the start-up lines are worth keeping.
-      if (stderr.length < 64_000) stderr += c.toString('utf8');
-      const line = stderr.split('\n').find((l) => l.includes('"warden serving on http"'));
-      if (line) resolve(JSON.parse(line).port);
-    });
-    child.once('exit', (code) => reject(new Error(`replica ${index} exited (${code}) before listening:\n${stderr}`)));
-  });
+  const port = await listening;
   return {
     host: '127.0.0.1',
     port,

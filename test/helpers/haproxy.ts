@@ -3,10 +3,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { haproxyConfig, parseHaproxyStats } from '../../scripts/haproxy-config.mjs';
 import { ROOT, tempDir } from './warden.js';
 
 const SCRIPT = join(ROOT, 'scripts/haproxy-test.sh');
-const BACKEND = 'replicas';
 const run = promisify(execFile);
 
 export interface HaproxyBackend {
@@ -58,24 +58,6 @@ export async function startHaproxy(backends: HaproxyBackend[], options: HaproxyO
   }
 }
 
-/** Column `stot` (total sessions) of each server row of `backend` in HAProxy's stats CSV. */
-export function parseHaproxyStats(csv: string, backend = BACKEND): Record<string, number> {
-  const [header, ...rows] = csv.trim().split('\n');
-  const columns = (header ?? '').replace(/^# /, '').split(',');
-  const pxname = columns.indexOf('pxname');
-  const svname = columns.indexOf('svname');
-  const stot = columns.indexOf('stot');
-  if (pxname < 0 || svname < 0 || stot < 0) throw new Error(`not HAProxy stats CSV:\n${csv}`);
-  const counts: Record<string, number> = {};
-  for (const row of rows) {
-    const cells = row.split(',');
-    const server = cells[svname] ?? '';
-    if (cells[pxname] !== backend || server === 'FRONTEND' || server === 'BACKEND') continue;
-    counts[server] = Number(cells[stot] || 0);
-  }
-  return counts;
-}
-
 class BindError extends Error {}
 
 async function installHaproxy(): Promise<void> {
@@ -122,44 +104,6 @@ async function startIn(dir: string, backends: HaproxyBackend[], options: Haproxy
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function haproxyConfig(port: number, statsPort: number, backends: HaproxyBackend[], options: HaproxyOptions): string {
-  const timeout = options.timeoutMs ?? 120_000;
-  const check = options.checkIntervalMs ? ` check inter ${options.checkIntervalMs}ms fall 1 rise 1` : '';
-  const servers = backends.map((b, i) => `  server ${b.name ?? `r${i}`} ${b.host}:${b.port}${check}`);
-  return [
-    'global',
-    '  maxconn 256',
-    '',
-    'defaults',
-    '  mode http',
-    '  timeout connect 2s',
-    `  timeout client ${timeout}ms`,
-    `  timeout server ${timeout}ms`,
-    '  timeout http-request 10s',
-    '  timeout http-keep-alive 10s',
-    // Close the server side after each response: the next request on the same client connection
-    // is balanced again instead of following the connection to the same replica.
-    '  option http-server-close',
-    // A request that cannot connect to a replica (it died) is sent to another one: it never ran.
-    '  retries 2',
-    '  option redispatch 1',
-    '',
-    'frontend front',
-    `  bind 127.0.0.1:${port}`,
-    `  default_backend ${BACKEND}`,
-    '',
-    `backend ${BACKEND}`,
-    '  balance roundrobin',
-    ...servers,
-    '',
-    'listen stats',
-    `  bind 127.0.0.1:${statsPort}`,
-    '  stats enable',
-    '  stats uri /stats',
-    '',
-  ].join('\n');
 }
 
 function freePort(): Promise<number> {
