@@ -34,3 +34,4 @@ await part('policy bundles', 'bundles.mjs', async (m) => (m.formatBundles ?? m.f
 await part('policy evaluation budget', 'budget.mjs', async (m) => m.formatBudget(await m.benchBudget()));
 await part('history', 'history.mjs', async (m) => m.formatHistory(await m.benchHistory()));
 await part('replicas', 'replicas.mjs', async (m) => m.formatReplicas(await m.benchReplicas()));
+await part('result policy', 'results.mjs', async (m) => m.formatResults(await m.benchResults()));
