@@ -2,11 +2,12 @@
 // lost when Warden is killed, replicas share one chain on PostgreSQL, and a call whose decision
 // carries an audit obligation is denied when the trail cannot record it.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openAuditStore, verifyChain, type AuditRecord } from '../../src/audit/index.js';
 import { startPostgres, type TestPostgres } from '../audit/helpers/pg.js';
 import { connectHttp, spawnHttpWarden } from '../helpers/http.js';
-import { EXAMPLES, POLICIES, ROOT, SERVERS, nodeServer, startWarden, textOf } from '../helpers/warden.js';
+import { EXAMPLES, POLICIES, ROOT, SERVERS, nodeServer, startWarden, tempDir, textOf } from '../helpers/warden.js';
 
 async function records(store: string): Promise<AuditRecord[]> {
   const s = await openAuditStore(store, { readOnly: true });
@@ -123,12 +124,17 @@ describe('audit durability through Warden', () => {
 
     test('with the store unwritable, a financial call (audit obligation) is denied even when audit.onFailure is allow', async () => {
       const store = await pg.createDatabase('unwritable');
+      // The shipped policy without its flow rule, whose reads (by label) every call makes: then only
+      // the calls whose workflows read history need the trail to be decided.
+      const policy = join(tempDir('unwritable-policy'), 'policy');
+      cpSync(join(ROOT, 'policy'), policy, { recursive: true });
+      writeFileSync(join(policy, 'flow.yaml'), 'flow:\n');
       const w = await startWarden({
         mcpServers: {
           payments: nodeServer(join(EXAMPLES, 'payments.js'), '$CALL_LOG'),
           crm: nodeServer(join(EXAMPLES, 'crm.js'), '$CALL_LOG'),
         },
-        policy: { bundle: join(ROOT, 'policy') },
+        policy: { bundle: policy },
         audit: { store, onFailure: 'allow' },
       });
       try {
