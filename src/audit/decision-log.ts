@@ -29,6 +29,10 @@ export interface DecisionLogEvent {
   erased?: string[];
   /** Warden's own context: the effective verdict after mode and obligations, the session, the call. */
   custom?: Record<string, unknown>;
+  /** The W3C trace id of the call (OPA's field): the client's trace, continued, or Warden's own. */
+  trace_id?: string;
+  /** The call's span id in that trace (OPA's field), when Warden traces calls (docs/telemetry.md). */
+  span_id?: string;
 }
 
 export interface DecisionLogSink {

@@ -19,6 +19,7 @@ import type { WardenConfig } from '../config/index.js';
 import { MASK_ENTRYPOINT, type PolicyRuntime } from '../policy/index.js';
 import { CallPipeline, Warden, WARDEN_VERSION, type GrantPort, type PipelineObserver } from '../proxy/index.js';
 import { ApprovalLedger, HistoryService } from '../reports/index.js';
+import { openTelemetry } from '../telemetry/index.js';
 
 /** How often audit.retention moves old records to archives (also once at start). */
 const RETENTION_INTERVAL_MS = 6 * 60 * 60 * 1000;
@@ -90,6 +91,8 @@ export async function createWarden(
         'approval.stateKey is not set: approvals are bound to arguments under a key of this process, so a retry ' +
           'that another replica receives cannot spend an approval given here. Fix: set the same approval.stateKey on every replica.',
       );
+    // Off (null) unless telemetry.otlp or the OTEL_* environment names an exporter.
+    const telemetry = openTelemetry(config.telemetry, { instance: config.instance, version: WARDEN_VERSION }, logger);
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
@@ -100,6 +103,7 @@ export async function createWarden(
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
       decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
       ...(options.observer ? { observer: options.observer } : {}),
+      ...(telemetry ? { tracer: telemetry.tracer } : {}),
       // OPA's labels.id names the instance: here the configured replica name, stable across restarts.
       labels: { id: config.instance, version: WARDEN_VERSION },
       bundleName: () => policy.bundleName,
@@ -116,7 +120,7 @@ export async function createWarden(
       if (retention) clearInterval(retention);
     };
     const parts = { config, logger, policy, audit, decisionLog, pipeline, approvals, adminState };
-    return new Warden({ ...parts, recordedApprovals: ledger, stop });
+    return new Warden({ ...parts, recordedApprovals: ledger, stop, ...(telemetry ? { telemetry } : {}) });
   } catch (err) {
     policy.stop();
     throw err;

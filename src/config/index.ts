@@ -21,5 +21,6 @@ export type {
   PolicyBundleConfig,
   PolicyVerificationConfig,
   DecisionLogServiceConfig,
+  TelemetryConfig,
   BundleLimits,
 } from './types.js';

@@ -165,6 +165,7 @@ interface RawConfig {
       timeoutMs?: number;
     };
   };
+  telemetry?: { serviceName?: string; otlp?: { endpoint: string; headers?: Record<string, string> } };
   log?: { level?: 'error' | 'warn' | 'info' | 'debug'; format?: 'json' | 'text' };
   http?: RawHttp;
   auth?: RawAuth;
@@ -377,6 +378,17 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       file: raw.decisionLogs?.file === undefined ? undefined : abs(raw.decisionLogs.file),
       stderr: raw.decisionLogs?.stderr ?? false,
       ...(raw.decisionLogs?.service ? { service: deriveDecisionLogService(raw.decisionLogs.service, source) } : {}),
+    }),
+    telemetry: Object.freeze({
+      serviceName: raw.telemetry?.serviceName,
+      ...(raw.telemetry?.otlp
+        ? {
+            otlp: Object.freeze({
+              endpoint: raw.telemetry.otlp.endpoint,
+              headers: Object.freeze({ ...(raw.telemetry.otlp.headers ?? {}) }),
+            }),
+          }
+        : {}),
     }),
     log: Object.freeze({ level: raw.log?.level ?? 'info', format: raw.log?.format ?? 'json' }),
     http: deriveHttp(raw.http ?? {}),

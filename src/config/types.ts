@@ -127,6 +127,12 @@ export interface DecisionLogServiceConfig {
   readonly timeoutMs: number;
 }
 
+/** `telemetry`: where spans go. Without `otlp`, the OTEL_* environment decides whether any are exported. */
+export interface TelemetryConfig {
+  readonly serviceName: string | undefined;
+  readonly otlp?: { readonly endpoint: string; readonly headers: Readonly<Record<string, string>> };
+}
+
 /** The parsed, validated, frozen configuration. Every path in it is absolute. */
 export interface WardenConfig {
   /** Absolute path of the file this came from (or '<inline>'). */
@@ -197,6 +203,8 @@ export interface WardenConfig {
     readonly stderr: boolean;
     readonly service?: DecisionLogServiceConfig;
   };
+  /** OpenTelemetry traces (docs/telemetry.md); the OTEL_* environment fills in what is not set here. */
+  readonly telemetry: TelemetryConfig;
   readonly log: { readonly level: 'error' | 'warn' | 'info' | 'debug'; readonly format: 'json' | 'text' };
   readonly http: HttpConfig;
   /** HTTP clients only; stdio sessions use `identity`. */

@@ -1,7 +1,7 @@
 export { Warden, WARDEN_NAME, WARDEN_VERSION } from './warden.js';
 export type { ProxySession, LiveSessionState, SessionEvent, WardenParts } from './warden.js';
 export { CallPipeline } from './pipeline.js';
-export type { PipelineOptions, PipelineOutcome } from './pipeline.js';
+export type { ForwardContext, PipelineOptions, PipelineOutcome } from './pipeline.js';
 export { createProxyServer, DECISION_META_KEY, ROUND_META_KEY } from './server.js';
 export { settleVerdict, denialText } from './verdict.js';
 export type { Verdict } from './verdict.js';
@@ -15,7 +15,12 @@ export type {
   ApprovalGrant,
   DecisionInfo,
   CompletionInfo,
+  CallTracer,
+  CallSpan,
+  CallStep,
+  SpanValue,
 } from './ports.js';
+export { NO_TRACING } from './ports.js';
 export { checkArguments, DEFAULT_ARGUMENT_LIMITS } from './argument-limits.js';
 export type { ArgumentLimits, ArgumentsRefusal, ArgumentsSummary } from './argument-limits.js';
 export { MODERN_PROTOCOL_VERSION, ModernRelay, scopeTicket } from './modern-relay.js';

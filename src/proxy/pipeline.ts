@@ -16,21 +16,25 @@ import {
 import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import { failClosed, type Evaluation, type Reason } from '../policy/index.js';
-import { traceId, type InputDocument, type Outcome, type PendingCall, type Session } from '../session/index.js';
+import { type InputDocument, type Outcome, type PendingCall, type Session } from '../session/index.js';
 import {
   checkArguments,
   DEFAULT_ARGUMENT_LIMITS,
   type ArgumentLimits,
   type ArgumentsRefusal,
 } from './argument-limits.js';
-import type {
-  ApprovalGrant,
-  AuditPort,
-  DecisionLogPort,
-  GrantPort,
-  HistoryPort,
-  PipelineObserver,
-  PolicyPort,
+import {
+  NO_TRACING,
+  type ApprovalGrant,
+  type AuditPort,
+  type CallSpan,
+  type CallTracer,
+  type DecisionLogPort,
+  type GrantPort,
+  type HistoryPort,
+  type PipelineObserver,
+  type PolicyPort,
+  type SpanValue,
 } from './ports.js';
 import {
   readResultDecision,
@@ -48,6 +52,8 @@ export interface PipelineOptions {
   auditOnFailure: 'deny' | 'allow';
   decisionLog: DecisionLogPort;
   observer?: PipelineObserver;
+  /** A span per call, with its steps as children (default {@link NO_TRACING}: none). */
+  tracer?: CallTracer;
   labels: { id: string; version: string };
   bundleName: () => string;
   logger: Logger;
@@ -65,6 +71,11 @@ export interface PipelineOptions {
   approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
   now?: () => number;
+}
+
+/** What the pipeline hands the forward: the downstream step's W3C traceparent, when the call is traced. */
+export interface ForwardContext {
+  traceparent?: string;
 }
 
 export type PipelineOutcome =
@@ -93,24 +104,43 @@ export class CallPipeline {
   async run(
     session: Session,
     call: PendingCall,
-    forward: () => Promise<Record<string, unknown>>,
+    forward: (context: ForwardContext) => Promise<Record<string, unknown>>,
     channel: ApprovalChannel = {},
+  ): Promise<PipelineOutcome> {
+    const span = (this.options.tracer ?? NO_TRACING).startCall(call);
+    span.set({ 'warden.principal.scopes': scopesOf(session.principal.claims) });
+    try {
+      const outcome = await this.runIn(span, session, call, forward, channel);
+      span.end(spanOutcome(outcome));
+      return outcome;
+    } catch (err) {
+      span.end('error');
+      throw err;
+    }
+  }
+
+  private async runIn(
+    span: CallSpan,
+    session: Session,
+    call: PendingCall,
+    forward: (context: ForwardContext) => Promise<Record<string, unknown>>,
+    channel: ApprovalChannel,
   ): Promise<PipelineOutcome> {
     const o = this.options;
     const started = this.now();
     const callId = o.newId();
     const ref = { kind: call.kind, server: call.server, name: call.name };
     const refusal = checkArguments(call.arguments, o.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS, this.redactArguments);
-    if (refusal) return this.refuse(session, call, callId, started, refusal);
+    if (refusal) return this.refuse(span, session, call, callId, started, refusal);
 
-    const received = this.append(receivedRecord(session.id, call, callId, started));
+    const received = this.append(span, receivedRecord(session.id, call, callId, started, span.traceId));
     let {
       decisionId,
       evaluation,
       verdict,
       decided,
       input: decisionInput,
-    } = await this.decide(session, call, callId, callId, started);
+    } = await this.decide(span, session, call, callId, callId, started);
     let argumentsDigest: string | undefined;
     const digestOf = (): string => (argumentsDigest ??= session.digest(call.arguments));
     let pending: { id: string } | undefined;
@@ -163,7 +193,7 @@ export class CallPipeline {
         verdict,
         decided,
         input: decisionInput,
-      } = await this.decide(session, call, callId, o.newId(), this.now()));
+      } = await this.decide(span, session, call, callId, o.newId(), this.now()));
       if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, grant.by);
     } else if (this.holds(evaluation, verdict)) {
       // Held for approval: a person answers (or not), then the policy decides again with the
@@ -180,6 +210,7 @@ export class CallPipeline {
         allow_self_approval: obligation['allow_self_approval'] === true,
       };
       const asked = this.append(
+        span,
         approvalRequested(session.id, {
           call_id: callId,
           name: call.name,
@@ -191,7 +222,7 @@ export class CallPipeline {
       const recordedHold = await settled(Promise.all([received, decided, asked]));
       // Nobody is asked to approve a call that could not be forwarded anyway.
       if (!recordedHold.ok && blocks()) return auditUnavailable(recordedHold.error);
-      const answer = await o.approvals.request(request, channel);
+      const answer = await span.step('approval', () => o.approvals.request(request, channel));
       if (answer.outcome === 'pending') {
         // Left open in the trail: an approver answers it on any replica, and a retry spends it.
         pending = { id: callId };
@@ -199,7 +230,7 @@ export class CallPipeline {
         verdict = { ...verdict, allow: false, reasons };
         decided = Promise.all([
           decided,
-          this.append(pendingRecord(session.id, callId, o.newId(), evaluation, o.mode, reasons, this.now())),
+          this.append(span, pendingRecord(session.id, callId, o.newId(), evaluation, o.mode, reasons, this.now())),
         ]);
       } else {
         // approval.granted, .denied or .timed_out, by the answer's outcome (granted is outcome approved);
@@ -207,6 +238,7 @@ export class CallPipeline {
         const answered = answer.recorded
           ? Promise.resolve()
           : this.append(
+              span,
               approvalAnswered(session.id, {
                 call_id: callId,
                 outcome: answer.outcome,
@@ -225,7 +257,7 @@ export class CallPipeline {
             arguments_digest: digestOf(),
             principal: session.principal.sub,
           });
-          const redecided = await this.decide(session, call, callId, o.newId(), this.now());
+          const redecided = await this.decide(span, session, call, callId, o.newId(), this.now());
           ({ decisionId, evaluation, verdict, decided, input: decisionInput } = redecided);
           if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, answer.by ?? 'unknown');
         } else {
@@ -272,25 +304,29 @@ export class CallPipeline {
     // one runs downstream cannot count it as unused.
     session.consume(callId);
     const forwarded = this.append(
+      span,
       callForwarded(session.id, { call_id: callId, server: call.server, ...(grant ? { approval_of: grant.id } : {}) }),
     );
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
     try {
-      result = await forward();
+      result = await span.step('downstream', (traceparent) => forward(traceparent ? { traceparent } : {}));
     } catch (err) {
       failure = err;
     }
     const outcome: Outcome = result && result['isError'] !== true ? 'success' : 'error';
     // What comes back is judged before the client (and the model) sees it; the trail keeps what the
     // client received and a digest of the original.
-    const judged = result ? await this.judgeResult(session, call, callId, result, decisionInput, evaluation) : null;
+    const judged = result
+      ? await this.judgeResult(span, session, call, callId, result, decisionInput, evaluation)
+      : null;
     const finished = this.now();
     const original = result ?? { isError: true, content: [{ type: 'text', text: describeError(failure) }] };
     const delivered = judged?.delivered ?? original;
     const labels = judged?.decision.labels ?? [];
     session.record(call, 'allow', outcome, delivered, started, finished - started, callId, labels);
     const completed = this.append(
+      span,
       callCompleted(session.id, {
         call_id: callId,
         outcome,
@@ -322,6 +358,7 @@ export class CallPipeline {
    * closed). Its decision is logged like the call's, with the texts as the client received them.
    */
   private async judgeResult(
+    span: CallSpan,
     session: Session,
     call: PendingCall,
     callId: string,
@@ -347,7 +384,8 @@ export class CallPipeline {
       history: decisionInput.history,
       now_ms: this.now(),
     };
-    const answer = await o.policy.evaluateEntrypoint(RESULT_ENTRYPOINT, input, input.now_ms);
+    const evaluate = o.policy.evaluateEntrypoint.bind(o.policy);
+    const answer = await span.step('result_policy', () => evaluate(RESULT_ENTRYPOINT, input, input.now_ms));
     const read = answer.ok ? readResultDecision(answer.result) : { ok: false as const, message: answer.message };
     const decision: ResultDecision = read.ok
       ? read.decision
@@ -361,7 +399,9 @@ export class CallPipeline {
     const delivered =
       decision.action === 'deny' ? withheldResult(call.name, decision.reasons) : redactResult(result, decision.redact);
     const shown = { ...input, result: delivered, texts: resultTexts(delivered) };
+    span.set({ 'warden.result.action': decision.action });
     this.logResultDecision(
+      span,
       callId,
       session.id,
       shown,
@@ -373,6 +413,7 @@ export class CallPipeline {
   }
 
   private logResultDecision(
+    span: CallSpan,
     callId: string,
     sessionId: string,
     input: unknown,
@@ -394,6 +435,7 @@ export class CallPipeline {
         metrics: { timer_server_handler_ns: handlerNs },
         labels: { id: o.labels.id, version: o.labels.version },
         custom: { session_id: sessionId, call_id: callId, action: decision.action },
+        ...traceFields(span),
       });
     } catch (err) {
       o.logger.error('decision log write failed', { call_id: callId, error: describeError(err) });
@@ -412,6 +454,7 @@ export class CallPipeline {
    * session's history as denied, with empty arguments.
    */
   private async refuse(
+    span: CallSpan,
     session: Session,
     call: PendingCall,
     callId: string,
@@ -422,7 +465,10 @@ export class CallPipeline {
     const reasons = [refusal.reason];
     const ref = { kind: call.kind, server: call.server, name: call.name };
     const bounded: PendingCall = { ...call, arguments: {} };
-    const received = this.append(receivedRecord(session.id, call, callId, started, refusal.summary));
+    const received = this.append(
+      span,
+      receivedRecord(session.id, call, callId, started, span.traceId, refusal.summary),
+    );
     const evaluation: Evaluation = {
       decision: { allow: false, reasons, monitored: [], obligations: {} },
       revision: '',
@@ -431,7 +477,8 @@ export class CallPipeline {
       evalNs: 0,
     };
     const verdict: Verdict = { allow: false, reasons, wouldDeny: [], approvalRequired: false, auditRequired: false };
-    this.logDecision(callId, session.buildInput(bounded, started), evaluation, verdict, session.id, 0);
+    this.logDecision(span, callId, session.buildInput(bounded, started), evaluation, verdict, session.id, 0);
+    span.set(decisionAttributes(evaluation, verdict));
     o.observer?.onDecision?.({
       decision_id: callId,
       session_id: session.id,
@@ -452,6 +499,7 @@ export class CallPipeline {
       bytes: refusal.summary.bytes,
     });
     const decided = this.append(
+      span,
       callDecided(session.id, {
         call_id: callId,
         decision_id: callId,
@@ -480,8 +528,8 @@ export class CallPipeline {
    * awaits it): a record that fails while the call is still being forwarded must not surface as
    * an unhandled rejection, which would end the process.
    */
-  private append(event: Parameters<AuditPort['append']>[0]): Promise<unknown> {
-    const pending = this.options.audit.append(event);
+  private append(span: CallSpan, event: Parameters<AuditPort['append']>[0]): Promise<unknown> {
+    const pending = span.step('audit', () => this.options.audit.append(event), event.type);
     pending.catch(() => undefined);
     return pending;
   }
@@ -496,6 +544,7 @@ export class CallPipeline {
    * records the decision (log, observer, audit); does not wait for the audit.
    */
   private async decide(
+    span: CallSpan,
     session: Session,
     call: PendingCall,
     callId: string,
@@ -527,10 +576,11 @@ export class CallPipeline {
           result: undefined,
           evalNs: 0,
         }
-      : await o.policy.evaluate(input, nowMs);
+      : await span.step('policy', () => o.policy.evaluate(input, nowMs));
     const verdict = settleVerdict(evaluation, o.mode, 'Warden holds the call until an approver answers.');
     const handlerNs = Number(process.hrtime.bigint() - startedNs);
-    this.logDecision(decisionId, input, evaluation, verdict, session.id, handlerNs);
+    this.logDecision(span, decisionId, input, evaluation, verdict, session.id, handlerNs);
+    span.set(decisionAttributes(evaluation, verdict));
     o.observer?.onDecision?.({
       decision_id: decisionId,
       session_id: session.id,
@@ -553,6 +603,7 @@ export class CallPipeline {
     if (verdict.wouldDeny.length > 0)
       o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
     const decided = this.append(
+      span,
       callDecided(session.id, {
         call_id: callId,
         decision_id: decisionId,
@@ -588,6 +639,7 @@ export class CallPipeline {
   }
 
   private logDecision(
+    span: CallSpan,
     decisionId: string,
     input: unknown,
     evaluation: Evaluation,
@@ -613,6 +665,7 @@ export class CallPipeline {
         ...(verdict.reasons.length ? { reasons: verdict.reasons } : {}),
         ...(verdict.wouldDeny.length ? { would_deny: verdict.wouldDeny } : {}),
       },
+      ...traceFields(span),
     };
     try {
       o.decisionLog.write(event);
@@ -620,6 +673,38 @@ export class CallPipeline {
       o.logger.error('decision log write failed', { decision_id: decisionId, error: describeError(err) });
     }
   }
+}
+
+/** The outcome a call's span ends with: a withheld result counts as denied. */
+function spanOutcome(outcome: PipelineOutcome): 'success' | 'error' | 'denied' {
+  if (outcome.kind === 'completed') return outcome.outcome;
+  return outcome.kind === 'denied' || outcome.kind === 'withheld' ? 'denied' : 'error';
+}
+
+/** A decision on the call's span: the effective verdict, the denying rules and the policy revision. */
+function decisionAttributes(evaluation: Evaluation, verdict: Verdict): Record<string, SpanValue | undefined> {
+  return {
+    'warden.decision': verdict.allow ? 'allow' : 'deny',
+    'warden.rules': verdict.reasons.map((r) => r.rule),
+    'warden.policy.revision': evaluation.revision || undefined,
+  };
+}
+
+/** OPA's decision-log `trace_id` and `span_id` (the call's span), when the call has them. */
+function traceFields(span: CallSpan): Pick<DecisionLogEvent, 'trace_id' | 'span_id'> {
+  return {
+    ...(span.traceId ? { trace_id: span.traceId } : {}),
+    ...(span.spanId ? { span_id: span.spanId } : {}),
+  };
+}
+
+/** The OAuth scopes of a principal's `scope` (space-separated) or `scp` (a list) claim; undefined when none. */
+function scopesOf(claims: Readonly<Record<string, unknown>>): string[] | undefined {
+  const scope = claims['scope'] ?? claims['scp'];
+  const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : scope;
+  if (!Array.isArray(scopes)) return undefined;
+  const names = scopes.filter((x): x is string => typeof x === 'string');
+  return names.length ? names : undefined;
 }
 
 /** The decision that ends a call whose approval was left pending: denied, with the approval's id in its reason. */
@@ -687,9 +772,9 @@ function receivedRecord(
   call: PendingCall,
   callId: string,
   started: number,
+  trace: string | undefined,
   refused?: RefusedArguments,
 ): CallReceived {
-  const trace = traceId(call.traceparent);
   return callReceived(sessionId, {
     call_id: callId,
     kind: call.kind,

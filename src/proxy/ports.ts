@@ -1,6 +1,6 @@
 import type { AuditEvent, DecisionLogEvent } from '../audit/index.js';
 import type { EntrypointResult, Evaluation } from '../policy/index.js';
-import type { HistoryEntry, PendingCall, Session } from '../session/index.js';
+import { traceId, type HistoryEntry, type PendingCall, type Session } from '../session/index.js';
 
 /**
  * Audit trail port: `append` resolves once the event is durable, rejects when it cannot be.
@@ -79,3 +79,50 @@ export interface CompletionInfo {
   outcome: 'success' | 'error' | 'denied';
   duration_ms: number;
 }
+
+/** The steps of a call that get a child span under the call's span. */
+export type CallStep = 'policy' | 'audit' | 'approval' | 'downstream' | 'result_policy';
+
+/** Attribute values a span carries (OpenTelemetry's primitive and array values). */
+export type SpanValue = string | number | boolean | string[];
+
+/**
+ * Tracing port: one span per call (tools/call, resources/read, prompts/get), with a child span per
+ * step. The edge implements it with OpenTelemetry (src/telemetry); {@link NO_TRACING} records nothing.
+ *
+ * @example
+ * ```ts
+ * const span = tracer.startCall({ kind: 'tool', server: 'crm', name: 'crm_read', traceparent });
+ * const result = await span.step('downstream', (traceparent) => forward({ traceparent }));
+ * span.end({ outcome: 'success' });
+ * ```
+ */
+export interface CallTracer {
+  /** Starts a call's span: a child of the client's span when `traceparent` names one. */
+  startCall(call: { kind: string; server: string; name: string; traceparent?: string }): CallSpan;
+}
+
+export interface CallSpan {
+  /** The call's trace id: the client's (continued) or a new one; without tracing, the client's if any. */
+  readonly traceId: string | undefined;
+  /** The call span's id; undefined when nothing is traced. */
+  readonly spanId: string | undefined;
+  /**
+   * Runs `work` in a child span named for `step` (with `detail`, e.g. the audit event type). `work`
+   * gets the child's W3C traceparent (undefined without tracing): a downstream call passes it on.
+   */
+  step<T>(step: CallStep, work: (traceparent: string | undefined) => Promise<T>, detail?: string): Promise<T>;
+  set(attributes: Record<string, SpanValue | undefined>): void;
+  end(outcome: 'success' | 'error' | 'denied'): void;
+}
+
+/** No tracing: steps run as they are; the trace id is the client's, when it sent a traceparent. */
+export const NO_TRACING: CallTracer = {
+  startCall: (call) => ({
+    traceId: traceId(call.traceparent),
+    spanId: undefined,
+    step: (_step, work) => work(undefined),
+    set: () => undefined,
+    end: () => undefined,
+  }),
+};

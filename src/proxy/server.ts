@@ -17,7 +17,7 @@ import type { ApprovalChannel } from '../approval/index.js';
 import { DownstreamError, describeError, JsonRpcErrorCode, type Logger } from '../common/index.js';
 import type { DownstreamPool, DownstreamServer, ListKind } from '../downstream/index.js';
 import type { PendingCall, Session } from '../session/index.js';
-import type { CallPipeline, PipelineOutcome } from './pipeline.js';
+import type { CallPipeline, ForwardContext, PipelineOutcome } from './pipeline.js';
 import { denialText } from './verdict.js';
 import type { ListFilter, ListItemKind } from './visibility.js';
 
@@ -205,7 +205,7 @@ async function callTool(ctx: ProxyContext, params: Params, extra: Extra): Promis
   const outcome = await pipeline.run(
     session,
     call,
-    () => forward(ctx, route.server, 'tools/call', { ...params, name: route.tool }, extra),
+    (traced) => forward(ctx, route.server, 'tools/call', { ...params, name: route.tool }, extra, traced),
     approvalChannel(ctx, params, extra),
   );
   return toToolResult(name, route.server.name, outcome, logger);
@@ -267,7 +267,10 @@ async function readResource(ctx: ProxyContext, params: Params, extra: Extra): Pr
     annotations: {},
     ...envelopeOf(params),
   };
-  return unwrap(uri, await pipeline.run(session, call, () => forward(ctx, target, 'resources/read', params, extra)));
+  const outcome = await pipeline.run(session, call, (traced) =>
+    forward(ctx, target, 'resources/read', params, extra, traced),
+  );
+  return unwrap(uri, outcome);
 }
 
 async function getPrompt(ctx: ProxyContext, params: Params, extra: Extra): Promise<Record<string, unknown>> {
@@ -288,8 +291,8 @@ async function getPrompt(ctx: ProxyContext, params: Params, extra: Extra): Promi
   };
   return unwrap(
     name,
-    await pipeline.run(session, call, () =>
-      forward(ctx, route.server, 'prompts/get', { ...params, name: route.name }, extra),
+    await pipeline.run(session, call, (traced) =>
+      forward(ctx, route.server, 'prompts/get', { ...params, name: route.name }, extra, traced),
     ),
   );
 }
@@ -389,7 +392,8 @@ function checkUriLength(ctx: ProxyContext, uri: string, method: string, field: s
 
 /**
  * Sends a request downstream on behalf of the caller: cancellation follows the caller's signal,
- * and progress comes back under the caller's own token (the SDK issues its own downstream).
+ * and progress comes back under the caller's own token (the SDK issues its own downstream). A
+ * traced call passes on its downstream span's `traceparent` in place of the client's.
  */
 async function forward(
   ctx: ProxyContext,
@@ -397,19 +401,21 @@ async function forward(
   method: string,
   params: Params,
   extra: Extra,
+  traced: ForwardContext = {},
 ): Promise<Record<string, unknown>> {
   const { inflight } = ctx;
   const meta = params['_meta'] as Params | undefined;
   const progressToken = meta?.['progressToken'];
   const forwardParams: Params = { ...params };
-  if (meta) {
+  if (meta || traced.traceparent) {
     // The caller's progress token is Warden's to map, and the 2026-07-28 envelope describes the
     // client's hop: downstream servers get Warden's own (its connection's) instead.
     const rest = Object.fromEntries(
-      Object.entries(meta).filter(
+      Object.entries(meta ?? {}).filter(
         ([key]) => key !== 'progressToken' && key !== ROUND_META_KEY && !key.startsWith(ENVELOPE_PREFIX),
       ),
     );
+    if (traced.traceparent) rest['traceparent'] = traced.traceparent;
     if (Object.keys(rest).length) forwardParams['_meta'] = rest;
     else delete forwardParams['_meta'];
   }

@@ -77,6 +77,8 @@ export interface WardenParts {
   readonly recordedApprovals: ApprovalRecords;
   /** Stops what the composition root started beside the parts (the retention timer). */
   readonly stop?: () => void;
+  /** The trace exporter: its buffered spans are flushed on close, after the sessions' last calls. */
+  readonly telemetry?: { shutdown(): Promise<void> };
 }
 
 /**
@@ -99,6 +101,7 @@ export class Warden {
   private readonly decisionLog: DecisionLogSink;
   private readonly adminState: { enabled: boolean };
   private readonly stopParts: () => void;
+  private readonly telemetry: WardenParts['telemetry'];
   private readonly lists: ListFilter;
 
   /** Warden on parts already opened; `createWarden` (the `boot` part) opens them from a config. */
@@ -113,6 +116,7 @@ export class Warden {
     this.decisionLog = parts.decisionLog;
     this.adminState = parts.adminState;
     this.stopParts = parts.stop ?? (() => undefined);
+    this.telemetry = parts.telemetry;
     this.lists = new ListFilter(parts.policy, parts.logger, parts.config.policy.mode);
   }
 
@@ -298,6 +302,9 @@ export class Warden {
       await this.audit
         .close()
         .catch((err: unknown) => this.logger.error('audit store did not close cleanly', { error: describeError(err) }));
+      await this.telemetry
+        ?.shutdown()
+        .catch((err: unknown) => this.logger.warn('trace exporter did not flush', { error: describeError(err) }));
     }
   }
 }

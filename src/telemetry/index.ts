@@ -1,0 +1,3 @@
+export { OtelCallTracer } from './call-tracer.js';
+export { openTelemetry } from './open.js';
+export type { Telemetry } from './open.js';
