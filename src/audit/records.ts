@@ -71,6 +71,8 @@ export interface CallReceivedData {
   now_ms: number;
   /** The trace id of the request's W3C `traceparent`, when it carries one (the `trace` history scope). */
   trace_id?: string;
+  /** The trace of Warden's own span for the call, when it started one because the request carried none. */
+  span_trace_id?: string;
 }
 
 /** What a refused call's arguments measured (`limits.argumentsMaxDepth`, `limits.argumentsMaxBytes`). */
@@ -385,6 +387,7 @@ export function readRecord(raw: AuditRecord): ReadRecord {
       if (refusedArguments) data.arguments_refused = refusedArguments;
       if (typeof d['uri'] === 'string') data.uri = d['uri'];
       if (typeof d['trace_id'] === 'string') data.trace_id = d['trace_id'];
+      if (typeof d['span_trace_id'] === 'string') data.span_trace_id = d['span_trace_id'];
       return record<CallReceived>('call.received', data);
     }
     case 'call.decided': {

@@ -16,7 +16,7 @@ import {
 import { compactJson, describeError, type Logger } from '../common/index.js';
 import type { ApprovalChannel, ApprovalRequest, ApprovalResult } from '../approval/index.js';
 import { failClosed, type Evaluation, type Reason } from '../policy/index.js';
-import { type InputDocument, type Outcome, type PendingCall, type Session } from '../session/index.js';
+import { traceId, type InputDocument, type Outcome, type PendingCall, type Session } from '../session/index.js';
 import {
   checkArguments,
   DEFAULT_ARGUMENT_LIMITS,
@@ -772,9 +772,11 @@ function receivedRecord(
   call: PendingCall,
   callId: string,
   started: number,
-  trace: string | undefined,
+  spanTrace: string | undefined,
   refused?: RefusedArguments,
 ): CallReceived {
+  // trace_id is the client's: the `trace` history scope keys on it, with telemetry or without.
+  const trace = traceId(call.traceparent);
   return callReceived(sessionId, {
     call_id: callId,
     kind: call.kind,
@@ -787,6 +789,7 @@ function receivedRecord(
     ...(call.uri !== undefined ? { uri: call.uri } : {}),
     now_ms: started,
     ...(trace ? { trace_id: trace } : {}),
+    ...(spanTrace && spanTrace !== trace ? { span_trace_id: spanTrace } : {}),
   });
 }
 
