@@ -17,7 +17,14 @@ import { openPolicyRuntime, runtimeSpecFromConfig } from '../bundles/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import type { WardenConfig } from '../config/index.js';
 import { MASK_ENTRYPOINT, type PolicyRuntime } from '../policy/index.js';
-import { CallPipeline, Warden, WARDEN_VERSION, type GrantPort, type PipelineObserver } from '../proxy/index.js';
+import {
+  CallPipeline,
+  composeObservers,
+  Warden,
+  WARDEN_VERSION,
+  type GrantPort,
+  type PipelineObserver,
+} from '../proxy/index.js';
 import { ApprovalLedger, HistoryService } from '../reports/index.js';
 import { openTelemetry } from '../telemetry/index.js';
 
@@ -102,7 +109,7 @@ export async function createWarden(
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
       decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
-      ...(options.observer ? { observer: options.observer } : {}),
+      ...observerOf(options.observer, telemetry?.observer),
       ...(telemetry ? { tracer: telemetry.tracer } : {}),
       // OPA's labels.id names the instance: here the configured replica name, stable across restarts.
       labels: { id: config.instance, version: WARDEN_VERSION },
@@ -120,11 +127,20 @@ export async function createWarden(
       if (retention) clearInterval(retention);
     };
     const parts = { config, logger, policy, audit, decisionLog, pipeline, approvals, adminState };
-    return new Warden({ ...parts, recordedApprovals: ledger, stop, ...(telemetry ? { telemetry } : {}) });
+    const warden = new Warden({ ...parts, recordedApprovals: ledger, stop, ...(telemetry ? { telemetry } : {}) });
+    telemetry?.countSessions(() => warden.liveSessions().length);
+    return warden;
   } catch (err) {
     policy.stop();
     throw err;
   }
+}
+
+/** The pipeline's observer: the front's, the telemetry's, both, or none. */
+function observerOf(...observers: (PipelineObserver | undefined)[]): { observer?: PipelineObserver } {
+  const present = observers.filter((o): o is PipelineObserver => o !== undefined);
+  if (present.length === 0) return {};
+  return { observer: present.length === 1 ? present[0]! : composeObservers(...present) };
 }
 
 /** How often a replica looks in the shared trail for answers to the calls it holds. */

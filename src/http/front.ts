@@ -9,13 +9,13 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { describeError, JsonRpcErrorCode, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { createWarden } from '../boot/index.js';
-import type { Warden, ProxySession } from '../proxy/index.js';
+import { composeObservers, type Warden, type ProxySession } from '../proxy/index.js';
 import { assertAuthAllowsHost, createAuthenticator, type AuthFailure, type Authenticator } from './auth.js';
 import { createAdminRouter } from './admin.js';
 import { mountDashboard } from './dashboard.js';
 import { ModernFront } from './modern-front.js';
 import { createOriginGuard, type OriginGuard } from './guard.js';
-import { composeObservers, LiveEvents } from './live-events.js';
+import { LiveEvents } from './live-events.js';
 import { WardenMetrics } from './metrics.js';
 
 export interface HttpServerOptions {

@@ -26,38 +26,6 @@ const HEARTBEAT_MS = 15_000;
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 /**
- * Runs several observers as one: the HTTP front's metrics and its live event stream both watch
- * the call pipeline, which takes a single observer. One observer's failure does not stop the others.
- *
- * @example
- * ```ts
- * createWarden(config, logger, { observer: composeObservers(metrics.observer, live.observer) });
- * ```
- */
-export function composeObservers(...observers: PipelineObserver[]): PipelineObserver {
-  return {
-    onDecision(info) {
-      for (const o of observers) {
-        try {
-          o.onDecision?.(info);
-        } catch {
-          // an observer's failure is its own; the call goes on
-        }
-      }
-    },
-    onCompleted(info) {
-      for (const o of observers) {
-        try {
-          o.onCompleted?.(info);
-        } catch {
-          // as above
-        }
-      }
-    },
-  };
-}
-
-/**
  * The live feed behind the dashboard and `GET /admin/events`: decisions and completions from the
  * call pipeline, approvals pending and resolved from the broker, sessions opened and closed, and
  * policy swaps. Fans events out to Server-Sent Events streams and keeps the last few for replay.

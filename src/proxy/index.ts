@@ -1,6 +1,7 @@
 export { Warden, WARDEN_NAME, WARDEN_VERSION } from './warden.js';
 export type { ProxySession, LiveSessionState, SessionEvent, WardenParts } from './warden.js';
 export { CallPipeline } from './pipeline.js';
+export { composeObservers } from './observers.js';
 export type { ForwardContext, PipelineOptions, PipelineOutcome } from './pipeline.js';
 export { createProxyServer, DECISION_META_KEY, ROUND_META_KEY } from './server.js';
 export { settleVerdict, denialText } from './verdict.js';

@@ -1,14 +1,21 @@
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { Logger } from '../common/index.js';
 import type { TelemetryConfig } from '../config/index.js';
-import type { CallTracer } from '../proxy/index.js';
+import type { CallTracer, PipelineObserver } from '../proxy/index.js';
 import { OtelCallTracer } from './call-tracer.js';
+import { otelMetrics } from './metrics.js';
 
 /** Warden's traces, when an exporter is configured: the tracer, and the flush that ends them. */
 export interface Telemetry {
   readonly tracer: CallTracer;
+  /** The pipeline's metrics, as the Prometheus ones; open sessions are counted by `countSessions`. */
+  readonly observer: PipelineObserver;
+  /** Where the open-sessions gauge reads its value (set once Warden exists). */
+  countSessions(count: () => number): void;
   /** Exports the spans still buffered, then stops the exporter. */
   shutdown(): Promise<void>;
 }
@@ -33,20 +40,41 @@ export function openTelemetry(
   if (!exporterWanted(config, env, logger)) return null;
   // Without telemetry.otlp the exporter reads OTEL_EXPORTER_OTLP_* (endpoint, headers, timeout) itself.
   const exporter = new OTLPTraceExporter(
-    config.otlp ? { url: tracesUrl(config.otlp.endpoint), headers: { ...config.otlp.headers } } : {},
+    config.otlp ? { url: signalUrl(config.otlp.endpoint, 'traces'), headers: { ...config.otlp.headers } } : {},
   );
-  const provider = new TracerProvider({
-    resource: resourceFromAttributes({
-      'service.name': config.serviceName ?? nonEmpty(env['OTEL_SERVICE_NAME']) ?? 'mcp-warden',
-      'service.version': service.version,
-      'service.instance.id': service.instance,
-    }),
-    spanProcessors: [new BatchSpanProcessor({ exporter })],
+  const resource = resourceFromAttributes({
+    'service.name': config.serviceName ?? nonEmpty(env['OTEL_SERVICE_NAME']) ?? 'mcp-warden',
+    'service.version': service.version,
+    'service.instance.id': service.instance,
   });
-  logger.info('OpenTelemetry traces on', { endpoint: config.otlp?.endpoint ?? 'from OTEL_EXPORTER_OTLP_*' });
+  const provider = new TracerProvider({ resource, spanProcessors: [new BatchSpanProcessor({ exporter })] });
+  // Metrics go where the config or OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT says, every
+  // OTEL_METRIC_EXPORT_INTERVAL ms (60 s by default) and at shutdown; OTEL_METRICS_EXPORTER=none: none.
+  const readers = metricsWanted(config, env)
+    ? [
+        new PeriodicExportingMetricReader({
+          exporter: new OTLPMetricExporter(
+            config.otlp ? { url: signalUrl(config.otlp.endpoint, 'metrics'), headers: { ...config.otlp.headers } } : {},
+          ),
+          exportIntervalMillis: Number(nonEmpty(env['OTEL_METRIC_EXPORT_INTERVAL']) ?? 60_000),
+        }),
+      ]
+    : [];
+  const meters = new MeterProvider({ resource, readers });
+  let sessions = (): number => 0;
+  const observer = otelMetrics(meters.getMeter('mcp-warden', service.version), () => sessions());
+  logger.info('OpenTelemetry traces and metrics on', {
+    endpoint: config.otlp?.endpoint ?? 'from OTEL_EXPORTER_OTLP_*',
+  });
   return {
     tracer: new OtelCallTracer(provider.getTracer('mcp-warden', service.version)),
-    shutdown: () => provider.shutdown(),
+    observer,
+    countSessions: (count) => {
+      sessions = count;
+    },
+    shutdown: async () => {
+      await Promise.allSettled([provider.shutdown(), meters.shutdown()]);
+    },
   };
 }
 
@@ -65,9 +93,19 @@ function exporterWanted(config: TelemetryConfig, env: NodeJS.ProcessEnv, logger:
   );
 }
 
-/** OTLP/HTTP's rule for a base endpoint: traces go to <endpoint>/v1/traces. */
-function tracesUrl(endpoint: string): string {
-  return `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+function metricsWanted(config: TelemetryConfig, env: NodeJS.ProcessEnv): boolean {
+  const exporters = (nonEmpty(env['OTEL_METRICS_EXPORTER']) ?? '').split(',').map((e) => e.trim().toLowerCase());
+  if (exporters.includes('none')) return false;
+  return (
+    config.otlp !== undefined ||
+    nonEmpty(env['OTEL_EXPORTER_OTLP_ENDPOINT']) !== undefined ||
+    nonEmpty(env['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT']) !== undefined
+  );
+}
+
+/** OTLP/HTTP's rule for a base endpoint: each signal goes to <endpoint>/v1/<signal>. */
+function signalUrl(endpoint: string, signal: 'traces' | 'metrics'): string {
+  return `${endpoint.replace(/\/+$/, '')}/v1/${signal}`;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -46,8 +46,22 @@ function plain(value: OtlpValue): unknown {
 }
 
 /** An OTLP/HTTP receiver on 127.0.0.1 that keeps every span it is sent, with its service.name. */
-async function startReceiver(): Promise<{ url: string; spans: ExportedSpan[]; posts: () => number; close(): void }> {
+/** One exported data point of a metric: its attributes, and its value (sums, gauges) or count (histograms). */
+interface ExportedPoint {
+  attributes: Record<string, unknown>;
+  value?: number;
+  count?: number;
+}
+
+async function startReceiver(): Promise<{
+  url: string;
+  spans: ExportedSpan[];
+  metrics: Map<string, ExportedPoint[]>;
+  posts: () => number;
+  close(): void;
+}> {
   const spans: ExportedSpan[] = [];
+  const metrics = new Map<string, ExportedPoint[]>();
   let posts = 0;
   const server: Server = createServer((req, res) => {
     let body = '';
@@ -75,12 +89,39 @@ async function startReceiver(): Promise<{ url: string; spans: ExportedSpan[]; po
               });
         }
       }
+      if (req.method === 'POST' && req.url === '/v1/metrics') {
+        type Point = {
+          attributes?: { key: string; value: OtlpValue }[];
+          asInt?: string | number;
+          asDouble?: number;
+          count?: string | number;
+        };
+        type Metric = {
+          name: string;
+          sum?: { dataPoints: Point[] };
+          gauge?: { dataPoints: Point[] };
+          histogram?: { dataPoints: Point[] };
+        };
+        const doc = JSON.parse(body) as { resourceMetrics: { scopeMetrics: { metrics: Metric[] }[] }[] };
+        for (const metric of doc.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))) {
+          const points = (metric.sum ?? metric.gauge ?? metric.histogram)?.dataPoints ?? [];
+          // Cumulative: the latest export holds the totals.
+          metrics.set(
+            metric.name,
+            points.map((p) => ({
+              attributes: Object.fromEntries((p.attributes ?? []).map((a) => [a.key, plain(a.value)])),
+              ...(p.asInt !== undefined || p.asDouble !== undefined ? { value: Number(p.asInt ?? p.asDouble) } : {}),
+              ...(p.count !== undefined ? { count: Number(p.count) } : {}),
+            })),
+          );
+        }
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, spans, posts: () => posts, close: () => server.close() };
+  return { url: `http://127.0.0.1:${port}`, spans, metrics, posts: () => posts, close: () => server.close() };
 }
 
 function traceparent(): { header: string; traceId: string; spanId: string } {
@@ -212,6 +253,24 @@ describe('OpenTelemetry: a span per call, exported over OTLP/HTTP (telemetry.otl
     const names = childrenOf(call).map((s) => s.name);
     expect(names).toEqual(expect.arrayContaining(['warden.policy', 'warden.audit call.decided']));
     expect(names).not.toContain('warden.downstream');
+  });
+
+  test('the metrics mirror the Prometheus ones: decisions by result and rule, durations, open sessions', () => {
+    expect(receiver.metrics.get('warden_decisions_total')).toEqual(
+      expect.arrayContaining([
+        { attributes: { result: 'allow', rule: '' }, value: 2 },
+        { attributes: { result: 'deny', rule: 'core.no_forbidden_echo' }, value: 1 },
+      ]),
+    );
+    expect(receiver.metrics.get('warden_decision_duration_seconds')).toEqual([{ attributes: {}, count: 3 }]);
+    const calls = receiver.metrics.get('warden_call_duration_seconds') ?? [];
+    expect(calls).toEqual(
+      expect.arrayContaining([
+        { attributes: { server: 'faulty', outcome: 'success' }, count: 2 },
+        { attributes: { server: 'faulty', outcome: 'denied' }, count: 1 },
+      ]),
+    );
+    expect(receiver.metrics.has('warden_sessions_open')).toBe(true);
   });
 
   test('a call without a traceparent starts a trace of its own, named in the decision log and the trail', () => {
