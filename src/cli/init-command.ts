@@ -279,6 +279,8 @@ export function renderWardenYaml(
   for (const s of conversion.servers) servers[s.name] = s.entry;
   const doc = new YAML.Document({
     mcpServers: servers,
+    // The person at this client: the shipped access.yaml lets a developer see and use every shipped tool.
+    identity: { roles: ['developer'] },
     policy: { bundle: SHIPPED_POLICY, mode: 'monitor' },
     audit: { store: 'sqlite:./data/audit.db' },
     decisionLogs: { file: './data/decisions.jsonl' },

@@ -132,11 +132,14 @@ describe('warden init on real-shaped client configs', () => {
       const config = YAML.parse(yamlText) as {
         mcpServers: Record<string, Record<string, unknown>>;
         policy: Record<string, unknown>;
+        identity: Record<string, unknown>;
         audit: Record<string, unknown>;
         decisionLogs: Record<string, unknown>;
       };
       expect(Object.keys(config.mcpServers)).toEqual(c.fronted);
       expect(config.policy).toEqual({ bundle: 'builtin:shipped', mode: 'monitor' });
+      // The local user holds the role the shipped access.yaml asks of a deploy.
+      expect(config.identity).toEqual({ roles: ['developer'] });
       expect(config.audit).toEqual({ store: 'sqlite:./data/audit.db' });
       expect(config.decisionLogs).toEqual({ file: './data/decisions.jsonl' });
       // How to open the dashboard:
