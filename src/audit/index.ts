@@ -10,6 +10,7 @@ export type {
   StoredRow,
 } from './types.js';
 export { openAuditStore } from './open-store.js';
+export { recordsAfter, READ_PAGE } from './read-after.js';
 export { verifyChain } from './verify.js';
 export type { BaseAttestation, TamperKind, VerifyOptions, VerifyResult } from './verify.js';
 export { createRedaction, createRedactor, applyMasks, parsePointer } from './redact.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openAuditStore, parseTimeArg, type AuditRecord, type AuditStore } from '../audit/index.js';
+import { openAuditStore, parseTimeArg, recordsAfter, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
 import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
 import {
@@ -37,7 +37,6 @@ interface ReplayOpts {
 }
 
 const CHANGE = /^(allow|deny|approval)-to-(allow|deny|approval)$/;
-const PAGE = 2000;
 
 /**
  * `warden replay`: re-decide every recorded call against another bundle and report what would
@@ -126,7 +125,7 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
         try {
           const onProgress = (n: number): void => progress.update(n);
           const options = { policy: engine, session, ...(since ? { since } : {}), onProgress };
-          report = await replayRecords(readAll(store), options);
+          report = await replayRecords(recordsAfter(store, 0), options);
         } finally {
           progress.stop();
         }
@@ -150,16 +149,6 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
         setExit(1);
       }
     });
-}
-
-async function* readAll(store: AuditStore): AsyncGenerator<AuditRecord> {
-  let after = 0;
-  for (;;) {
-    const page = await store.read({ sinceSeq: after, limit: PAGE });
-    yield* page;
-    if (page.length < PAGE) return;
-    after = page.at(-1)!.seq;
-  }
 }
 
 async function loadReplayBundle(

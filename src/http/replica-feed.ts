@@ -1,10 +1,9 @@
-import type { AuditRecord, ChainStore } from '../audit/index.js';
+import { recordsAfter, type AuditRecord, type ChainStore } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import { AuditFold } from '../reports/index.js';
 
 /** How often the shared trail is read for what other replicas did. */
 const FEED_POLL_MS = 1000;
-const PAGE = 1000;
 /** Calls in flight the feed's fold keeps (the oldest go first). */
 const MAX_CALLS = 5000;
 
@@ -26,11 +25,7 @@ export function followReplicas(
   let busy = false;
   const read = async (): Promise<void> => {
     seq ??= (await store.head())?.seq ?? 0;
-    for (;;) {
-      const records = await store.read({ sinceSeq: seq, limit: PAGE });
-      for (const record of records) publish(record);
-      if (records.length < PAGE) return;
-    }
+    for await (const record of recordsAfter(store, seq)) publish(record);
   };
   const publish = (record: AuditRecord): void => {
     seq = record.seq;

@@ -1,9 +1,6 @@
-import { readRecord, type AuditRecord, type AuditStore } from '../audit/index.js';
+import { readRecord, recordsAfter, type AuditRecord, type AuditStore } from '../audit/index.js';
 import type { ApprovalRecords, RecordedApproval } from '../approval/index.js';
 import { AuditFold, type CallRow } from './fold.js';
-
-/** Records read from the store at once while the ledger catches up. */
-const PAGE = 2000;
 
 /** Calls the ledger's fold keeps (the oldest go first); approvals it tracks are kept apart. */
 const MAX_CALLS = 20_000;
@@ -44,11 +41,8 @@ export class ApprovalLedger implements ApprovalRecords {
   async sync(): Promise<void> {
     const since = this.started ? {} : { since: new Date(this.now() - this.options.retryWithinMs).toISOString() };
     this.started = true;
-    for (;;) {
-      const records = await this.options.store.read({ sinceSeq: this.seq, limit: PAGE, ...since });
-      for (const record of records) if (record.seq > this.seq) this.add(record);
-      if (records.length < PAGE) break;
-    }
+    for await (const record of recordsAfter(this.options.store, this.seq, since))
+      if (record.seq > this.seq) this.add(record);
     this.forgetExpired();
   }
 

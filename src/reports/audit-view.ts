@@ -1,4 +1,4 @@
-import type { AuditRecord, AuditStore, RecordedReason } from '../audit/index.js';
+import { recordsAfter, type AuditRecord, type AuditStore, type RecordedReason } from '../audit/index.js';
 import { AuditFold, type CallRow, type DecisionRow, type SessionRow } from './fold.js';
 
 /** One reason as the admin API shows it (`workflow` and `step` when a workflow rule gave it). */
@@ -28,7 +28,6 @@ export interface CallSummary {
 /** The index keeps argument values and results up to these sizes (the audit trail has them all). */
 const MAX_ARG_CHARS = 256;
 const MAX_RESULT_CHARS = 4096;
-const PAGE = 2000;
 
 /**
  * An in-memory index of the audit trail (the one fold, {@link AuditFold}, with small arguments and
@@ -69,11 +68,7 @@ export class AuditView {
   sync(): Promise<void> {
     this.syncing ??= (async () => {
       try {
-        for (;;) {
-          const page = await this.store.read({ sinceSeq: this.index.seq, limit: PAGE });
-          for (const r of page) this.index.add(r);
-          if (page.length < PAGE) return;
-        }
+        for await (const r of recordsAfter(this.store, this.index.seq)) this.index.add(r);
       } finally {
         this.syncing = null;
       }

@@ -1,4 +1,4 @@
-import type { AuditRecord, AuditStore } from '../audit/index.js';
+import { recordsAfter, type AuditRecord, type AuditStore } from '../audit/index.js';
 import { describeError } from '../common/index.js';
 import type { EntrypointResult } from '../policy/index.js';
 import type { Principal } from '../config/index.js';
@@ -17,9 +17,6 @@ import { AuditFold, type CallRow, type Settlement } from './fold.js';
 
 /** The entrypoint where a policy declares the history it reads (docs/policies.md). */
 export const HISTORY_READS_ENTRYPOINT = 'mcp/history/reads';
-
-/** Records read from the store at once while the read model is built or catches up. */
-const PAGE = 2000;
 
 /** Sessions whose principal the read model remembers (the oldest are forgotten first). */
 const MAX_SESSIONS = 100_000;
@@ -194,11 +191,9 @@ export class HistoryService {
 
   /** Reads the trail after what `model` has folded, to its end. */
   private async catchUp(model: Model): Promise<void> {
-    for (;;) {
-      const records = await this.options.store.read({ sinceSeq: model.seq, limit: PAGE });
-      for (const record of records) if (record.seq > model.seq) this.feed(model, record);
-      if (records.length < PAGE) return;
-    }
+    // A concurrent catch-up may have fed some of these already.
+    for await (const record of recordsAfter(this.options.store, model.seq))
+      if (record.seq > model.seq) this.feed(model, record);
   }
 
   private feed(model: Model, record: AuditRecord): void {
