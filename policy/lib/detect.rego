@@ -14,7 +14,10 @@
 #
 # Cost: every detector is one RE2 search over the string (regex.find_all_string_submatch_n, linear
 # in its length), and the checks that need more than a pattern (Luhn, IBAN mod 97) run only on the
-# candidates it found, each bounded by the candidate's length. Nothing here compares a string, or
+# candidates it found, each bounded by the candidate's length. A detector searches only a string
+# that can hold a match (its `hints` or `gate`, below): in Wasm each evaluation compiles every
+# pattern it uses anew, which costs far more than searching a few KiB, so a string that cannot
+# match must not make a detector compile its pattern. Nothing here compares a string, or
 # a finding, with another. Keep it that way: the result policy runs every detector on every string
 # of every result. RE2 has no look-around and no back-references; what a pattern cannot say, the
 # detector's check says (checks below).
@@ -57,12 +60,17 @@ secret_key := `(?i:[a-z0-9_.-]*(?:password|passwd|secret|api[_-]?key|token))`
 quoted_value := `(?:"((?:[^"\\\n]|\\.){4,})"|'([^'\n]{4,})')`
 
 # text_detectors: one RE2 pattern each; the text a match yields is its `groups` submatches joined
-# (0 is the whole match; of alternative groups only the one that matched is non-empty).
+# (0 is the whole match; of alternative groups only the one that matched is non-empty). Each names
+# what every match of its pattern must contain, so that other strings are never searched:
+#   hints: literals in lower case, one of which every match holds (case-insensitively);
+#   gate:  a small pattern every match holds (compiled once per evaluation, shared by detectors).
+# A hint must be a necessary condition, never a likely one: a hint that a match may lack is a
+# detector that misses. (detect_test.rego checks every detector against its own examples.)
 text_detectors := [
 	# AKIA (long-term) or ASIA (temporary) and 16 more. AWS's documented example key
 	# AKIAIOSFODNN7EXAMPLE matches too, deliberately: it is shaped exactly like a real one, and
 	# telling them apart by a suffix would let a key through whenever it happens to look like one.
-	{"kind": "aws_access_key_id", "pattern": `\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`, "groups": [0]},
+	{"kind": "aws_access_key_id", "pattern": `\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`, "groups": [0], "hints": ["akia", "asia"]},
 	# 40 base64 characters, only right after a label naming them (aws_secret_access_key = ...,
 	# "SecretAccessKey": "..."): any 40-character base64 string alone would be far too common.
 	{
@@ -72,6 +80,7 @@ text_detectors := [
 			`([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`,
 		]),
 		"groups": [1],
+		"hints": ["secret"],
 	},
 	# The whole PEM block; a block cut short (no END line) is redacted to the end of the string.
 	{
@@ -81,18 +90,35 @@ text_detectors := [
 			`(?s:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*)`,
 		]),
 		"groups": [0],
+		"hints": ["private key"],
 	},
-	{"kind": "github_token", "pattern": `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`, "groups": [0]},
-	{"kind": "slack_token", "pattern": `\bxox[abprs]-[A-Za-z0-9-]{10,}`, "groups": [0]},
-	{"kind": "stripe_key", "pattern": `\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}`, "groups": [0]},
+	{
+		"kind": "github_token",
+		"pattern": `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`,
+		"groups": [0],
+		"hints": ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+	},
+	{"kind": "slack_token", "pattern": `\bxox[abprs]-[A-Za-z0-9-]{10,}`, "groups": [0], "hints": ["xox"]},
+	{
+		"kind": "stripe_key",
+		"pattern": `\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}`,
+		"groups": [0],
+		"hints": ["k_live_", "k_test_"],
+	},
 	# header.payload.signature, base64url; the header is a JSON object, so it starts eyJ ({").
 	# The signature may be empty (alg none).
-	{"kind": "jwt", "pattern": `\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`, "groups": [0]},
+	{
+		"kind": "jwt",
+		"pattern": `\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`,
+		"groups": [0],
+		"hints": ["eyj"],
+	},
 	# key=value (URLs, .env files, logs): the value quoted, or up to a space, quote, & , ; < >.
 	{
 		"kind": "secret_assignment",
 		"pattern": concat("", [`\b(`, secret_key, `)\s*=\s*(?:`, quoted_value, `|([^\s"'&,;<>]{4,}))`]),
 		"groups": [2, 3, 4],
+		"hints": secret_key_hints,
 	},
 	# "key": "value" (JSON) and key: 'value' (YAML): only a quoted value, since after a colon an
 	# unquoted word is as likely prose ("the token: is invalid") as a secret.
@@ -100,8 +126,14 @@ text_detectors := [
 		"kind": "secret_assignment",
 		"pattern": concat("", [`\b(`, secret_key, `)["']?\s*:\s*`, quoted_value]),
 		"groups": [2, 3],
+		"hints": secret_key_hints,
 	},
-	{"kind": "email", "pattern": `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, "groups": [0]},
+	{
+		"kind": "email",
+		"pattern": `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`,
+		"groups": [0],
+		"hints": ["@"],
+	},
 	# 13 to 19 digits, unbroken or in the groups cards are printed in (4-4-4-4, 4-6-5, ...), the
 	# first being 2 to 6 (the networks' ranges). That leaves out millisecond timestamps (1...),
 	# and the Luhn check (card_checked) most other numbers.
@@ -109,11 +141,17 @@ text_detectors := [
 		"kind": "card_number",
 		"pattern": `\b[2-6](?:\d{12,18}|\d{3}(?:[ -]\d{4}){2,3}(?:[ -]\d{1,3})?|\d{3}[ -]\d{6}[ -]\d{4,5})\b`,
 		"groups": [0],
+		"gate": `[2-6][0-9]{3}`,
 	},
 	# Country, 2 check digits, up to 30 letters and digits; unbroken, or in groups of 4. Checked
 	# by its country's length and mod 97 (iban_checked).
-	{"kind": "iban", "pattern": `\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b`, "groups": [0]},
-	{"kind": "iban", "pattern": `\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?\b`, "groups": [0]},
+	{"kind": "iban", "pattern": `\b[A-Z]{2}\d{2}[A-Z0-9]{11,30}\b`, "groups": [0], "gate": iban_gate},
+	{
+		"kind": "iban",
+		"pattern": `\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?\b`,
+		"groups": [0],
+		"gate": iban_gate,
+	},
 	# Prompt injection, in the forms tool poisoning uses: instructions to forget the real ones,
 	# <IMPORTANT> blocks (to the end of the string when unclosed), and text the user cannot see:
 	# Unicode tag characters (ASCII smuggling) and runs of zero-width characters.
@@ -124,12 +162,26 @@ text_detectors := [
 			`(?:previous|prior|above|earlier|preceding)\s+(?:instructions|directions|prompts?|rules)`,
 		]),
 		"groups": [0],
+		"hints": ["ignore", "forget", "disregard"],
 	},
-	{"kind": "injection", "pattern": `(?i)\bdisregard\b[^.\n]{0,60}?\bsystem\s+prompt`, "groups": [0]},
-	{"kind": "injection", "pattern": `(?is)<important>(?:.*?</important>|.*)`, "groups": [0]},
-	{"kind": "injection", "pattern": `[\x{E0000}-\x{E007F}]+`, "groups": [0]},
-	{"kind": "injection", "pattern": `[\x{200B}-\x{200D}\x{2060}\x{FEFF}]{3,}`, "groups": [0]},
+	{
+		"kind": "injection",
+		"pattern": `(?i)\bdisregard\b[^.\n]{0,60}?\bsystem\s+prompt`,
+		"groups": [0],
+		"hints": ["disregard"],
+	},
+	{"kind": "injection", "pattern": `(?is)<important>(?:.*?</important>|.*)`, "groups": [0], "hints": ["<important>"]},
+	{"kind": "injection", "pattern": `[\x{E0000}-\x{E007F}]+`, "groups": [0], "gate": invisible_gate},
+	{"kind": "injection", "pattern": `[\x{200B}-\x{200D}\x{2060}\x{FEFF}]{3,}`, "groups": [0], "gate": invisible_gate},
 ]
+
+# The words every secret_key holds.
+secret_key_hints := ["passw", "secret", "api_key", "api-key", "apikey", "token"]
+
+# Two capitals and two digits start every IBAN; an invisible character starts every hidden text.
+iban_gate := `[A-Z]{2}[0-9]{2}`
+
+invisible_gate := `[\x{E0000}-\x{E007F}\x{200B}-\x{200D}\x{2060}\x{FEFF}]`
 
 # field_detectors: a string is a secret as a whole when the key it is stored under says so, as in
 # structuredContent {"password": "hunter22"} (Warden's texts entry /structuredContent/password).
@@ -139,15 +191,23 @@ field_detectors := [
 		"kind": "aws_secret_access_key",
 		"field": `(?i)^(?:aws_?)?secret_?access_?key$`,
 		"value": `^[A-Za-z0-9/+]{40}$`,
+		"hints": ["secret"],
 	},
-	{"kind": "secret_assignment", "field": concat("", ["^", secret_key, "$"]), "value": `^(?s:.{4,})$`},
+	{
+		"kind": "secret_assignment",
+		"field": concat("", ["^", secret_key, "$"]),
+		"value": `^(?s:.{4,})$`,
+		"hints": secret_key_hints,
+	},
 ]
 
 # findings(text) is the set of findings of every text detector in text.
 # Example: findings("key AKIAIOSFODNN7EXAMPLE") == {{"kind": "aws_access_key_id", "family": "credentials",
 #          "text": "AKIAIOSFODNN7EXAMPLE"}}
 findings(text) := {finding |
+	held := hints_held(text)
 	some detector in text_detectors
+	may_match(detector, text, held)
 	some found in detector_matches(detector, text)
 	finding := {"kind": detector.kind, "family": detector_kinds[detector.kind], "text": found}
 }
@@ -157,12 +217,47 @@ findings(text) := {finding |
 # Example: field_findings("/structuredContent/db/password", "hunter22")
 field_findings(path, text) := {finding |
 	key := pointer_key(path)
+	held := hints_held(key)
 	some detector in field_detectors
+	may_match(detector, key, held)
 	regex.match(detector.field, key)
 	regex.match(detector.value, text)
 	secret_checked(detector.kind, key, text)
 	finding := {"kind": detector.kind, "family": detector_kinds[detector.kind], "text": text}
 }
+
+# hints_held(text) is the set of hints, of any detector, that text holds in lower case: each is
+# looked for once, however many detectors name it. A case-insensitive pattern also matches the two
+# letters whose lower case is not ASCII but which fold to ASCII letters (U+017F long s for s, U+212A
+# Kelvin sign for k): a text with either holds every hint. So does a text longer than
+# hint_scan_limit: looking for two dozen hints costs more than compiling every pattern once the
+# text is longer than some KiB (bench/results.mjs), and then every detector searches it.
+hints_held(text) := all_hints if {
+	count(text) > hint_scan_limit
+} else := all_hints if {
+	some folded in ["\u017f", "\u212a"]
+	contains(text, folded)
+} else := {hint |
+	lowered := lower(text)
+	some hint in all_hints
+	contains(lowered, hint)
+}
+
+hint_scan_limit := 16384
+
+all_hints := {hint |
+	some detector in array.concat(text_detectors, field_detectors)
+	some hint in detector.hints
+}
+
+# may_match(detector, text, held) holds when text can hold a match of the detector: text holds one
+# of its hints (held: hints_held(text)), or matches its gate.
+may_match(detector, _, held) if {
+	some hint in detector.hints
+	hint in held
+}
+
+may_match(detector, text, _) if regex.match(detector.gate, text)
 
 # detect(kind, text) is the set of substrings of text that the text detectors of kind find.
 # Example: detect("email", "write to bob@example.com") == {"bob@example.com"}
