@@ -197,6 +197,7 @@ interface RawHttp {
   allowedHosts?: string[];
   allowedOrigins?: string[];
   publicUrl?: string;
+  sse?: { retryMs?: number; pollAfterMs?: number; replayBytes?: number | string };
 }
 interface RawAuth {
   type: 'none' | 'bearer' | 'jwt';
@@ -678,6 +679,11 @@ function deriveHttp(raw: RawHttp): HttpConfig {
     allowedHosts: raw.allowedHosts ? Object.freeze(raw.allowedHosts.map((h) => h.toLowerCase())) : undefined,
     allowedOrigins: raw.allowedOrigins ? Object.freeze(raw.allowedOrigins.map((o) => o.toLowerCase())) : undefined,
     publicUrl: raw.publicUrl?.replace(/\/+$/, ''),
+    sse: Object.freeze({
+      retryMs: raw.sse?.retryMs ?? 2000,
+      pollAfterMs: raw.sse?.pollAfterMs ?? 0,
+      replayBytes: parseSize(raw.sse?.replayBytes ?? '256kb'),
+    }),
   });
 }
 

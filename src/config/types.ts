@@ -45,6 +45,17 @@ export interface HttpConfig {
   readonly allowedOrigins: readonly string[] | undefined;
   /** Where clients reach Warden (no trailing slash, no /mcp); undefined = derived from the request's validated Host. */
   readonly publicUrl: string | undefined;
+  /** SSE streams of handshake-era sessions: resumable with Last-Event-ID (2025-11-25, SEP-1699). */
+  readonly sse: SseConfig;
+}
+
+export interface SseConfig {
+  /** The `retry` a stream's priming event gives: how long a client waits before it resumes. */
+  readonly retryMs: number;
+  /** A request still running after this long has its SSE stream closed, and the client polls; 0 never. */
+  readonly pollAfterMs: number;
+  /** Most bytes of events one session keeps for resuming; the oldest are dropped first. */
+  readonly replayBytes: number;
 }
 
 /** One static bearer token and the principal it stands for. */

@@ -16,6 +16,7 @@ import { mountDashboard } from './dashboard.js';
 import { ModernFront } from './modern-front.js';
 import { createOriginGuard, type OriginGuard } from './guard.js';
 import { LiveEvents } from './live-events.js';
+import { ReplayBuffer } from './replay-buffer.js';
 import { WardenMetrics } from './metrics.js';
 
 export interface HttpServerOptions {
@@ -386,6 +387,7 @@ class HttpFront {
           });
         return jsonRpcError(res, 404, JsonRpcErrorCode.SessionNotFound, 'Session not found');
       }
+      this.pollLater(s, req, res);
       return this.track(s, res, () => s.transport.handleRequest(req, res, req.body));
     }
     if (await this.modern.accepts(req)) {
@@ -459,6 +461,9 @@ class HttpFront {
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       maxRequestBodySize: this.config.http.bodyLimit,
+      // Resumable streams (2025-11-25): a priming event first, then events a client can resume from.
+      eventStore: new ReplayBuffer(this.config.http.sse.replayBytes),
+      retryInterval: this.config.http.sse.retryMs,
       onsessioninitialized: (id) => {
         entry.id = id;
         this.pending.delete(entry);
@@ -508,6 +513,24 @@ class HttpFront {
       session_id: entry.proxy.session.id,
       principal: principal.sub,
     });
+  }
+
+  /**
+   * With `http.sse.pollAfterMs`: a request whose SSE stream is still open that long is closed, so
+   * that the client resumes it (after the priming event's `retry`) and no connection sits idle
+   * behind a load balancer while a call waits for an approver or a slow tool. The SDK closes only
+   * streams the client can resume (2025-11-25 and later, primed); the answer is kept for the resume.
+   */
+  private pollLater(s: HttpSession, req: Request, res: Response): void {
+    const after = this.config.http.sse.pollAfterMs;
+    const id = (req.body as { id?: unknown; method?: unknown } | undefined)?.id;
+    if (after <= 0 || req.method !== 'POST' || (typeof id !== 'string' && typeof id !== 'number')) return;
+    const timer = setTimeout(() => {
+      this.logger.debug('sse stream closed for polling', { mcp_session_id: s.id, request_id: id });
+      s.transport.closeSSEStream(id);
+    }, after);
+    timer.unref();
+    res.once('close', () => clearTimeout(timer));
   }
 
   /** Counts the request as activity until its response (or SSE stream) ends. */

@@ -11,7 +11,7 @@ const parse = (extra: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
   parseConfig(YAML.stringify({ ...BASE, ...extra }), join(ROOT, 'test/.tmp/inline.yaml'), env);
 
 describe('config: http and auth', () => {
-  test('defaults: 4 MB body, 30 min idle, 256 sessions (16 a principal), loopback guards, auth none', () => {
+  test('defaults: 4 MB body, 30 min idle, 256 sessions (16 a principal), loopback guards, resumable SSE, auth none', () => {
     const c = parse({});
     expect(c.http).toEqual({
       bodyLimit: 4 * 1024 * 1024,
@@ -21,6 +21,7 @@ describe('config: http and auth', () => {
       allowedHosts: undefined,
       allowedOrigins: undefined,
       publicUrl: undefined,
+      sse: { retryMs: 2000, pollAfterMs: 0, replayBytes: 256 * 1024 },
     });
     expect(c.auth).toEqual({ type: 'none', authorizationServers: [] });
   });
@@ -32,6 +33,12 @@ describe('config: http and auth', () => {
     ['100b', 100],
   ])('bodyLimit %s = %s bytes', (value, bytes) => {
     expect(parse({ http: { bodyLimit: value } }).http.bodyLimit).toBe(bytes);
+  });
+
+  test('http.sse: retry, polling and the replay bound, sizes as for bodyLimit', () => {
+    const c = parse({ http: { sse: { retryMs: 100, pollAfterMs: 25_000, replayBytes: '1mb' } } });
+    expect(c.http.sse).toEqual({ retryMs: 100, pollAfterMs: 25_000, replayBytes: 1024 * 1024 });
+    expect(() => parse({ http: { sse: { pollAfterMs: -1 } } })).toThrow(/pollAfterMs/);
   });
 
   test('bearer tokens are expanded from the environment and mapped to principals', () => {
