@@ -131,7 +131,7 @@ export function createAdminContext(options: Omit<AdminOptions, 'authenticate'>):
     config,
     logger,
     live,
-    view: new AuditView(warden.audit),
+    view: new AuditView(warden.audit, { trail: warden.trail }),
     liveById: (): Map<string, LiveSessionState> => new Map(warden.liveSessions().map((s) => [s.id, s])),
     statusOf: workflowStatusReader(warden, config),
     readAll: (query) => readAll(warden, query),
