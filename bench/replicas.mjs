@@ -176,10 +176,39 @@ async function verify(url) {
   }
 }
 
-async function chainRow(server, processes, inflight, children) {
-  const url = await createDatabase(server.url, `chain_${processes}x${inflight}`);
+/**
+ * The store URL of each writer. `shared`: one chain for all. `per-writer`: each writer's chain in
+ * its own schema of the same database (its own head row and seq, the same WAL and fsync): the
+ * store as it is, standing in for the one chain per replica that `audit.chain: instance` would give.
+ */
+async function writerUrls(url, processes, layout) {
+  if (layout === 'shared') return Array.from({ length: processes }, () => url);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (let k = 0; k < processes; k++) await client.query(`CREATE SCHEMA w${k}`);
+  } finally {
+    await client.end();
+  }
+  return Array.from({ length: processes }, (_, k) => {
+    const u = new URL(url);
+    u.searchParams.set('options', `-c search_path=w${k}`);
+    return u.toString();
+  });
+}
+
+/** Every chain verified, and the records they hold together. */
+async function verifyAll(urls) {
+  const checks = await Promise.all([...new Set(urls)].map(verify));
+  const failed = checks.find((c) => !c.ok);
+  return { ok: !failed, records: checks.reduce((s, c) => s + c.records, 0), text: (failed ?? checks[0]).text };
+}
+
+async function chainRow(server, processes, inflight, children, layout = 'shared') {
+  const url = await createDatabase(server.url, `chain_${layout.replace('-', '_')}_${processes}x${inflight}`);
   const n = Math.ceil(ROW_APPENDS[inflight] / processes);
-  const writers = Array.from({ length: processes }, () => spawnWriter(url, n, inflight, children));
+  const urls = await writerUrls(url, processes, layout);
+  const writers = urls.map((u) => spawnWriter(u, n, inflight, children));
   for (const w of writers) if ((await w.line()) !== 'ready') throw new Error('writer did not get ready');
   const [pgCpu, busy] = [treeCpuSeconds(server.pid), machineBusySeconds()];
   for (const w of writers) w.child.stdin.end('go\n');
@@ -188,8 +217,9 @@ async function chainRow(server, processes, inflight, children) {
   await Promise.all(writers.map((w) => w.exited));
   const secs = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) / 1000;
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const check = await verify(url);
+  const check = await verifyAll(urls);
   return {
+    layout,
     processes,
     inflight,
     appends_per_s: latencies.length / secs,
@@ -415,7 +445,7 @@ async function callsTable(server, seconds, children) {
  * 10). Everything it starts (PostgreSQL, writers, replicas, haproxy) is stopped before it returns or
  * throws, and killed by an exit hook if the process is interrupted.
  */
-export async function benchReplicas({ seconds = 10 } = {}) {
+export async function benchReplicas({ seconds = 10, chainsOnly = false } = {}) {
   const children = new Set();
   const server = startPostgres();
   const killAll = () => {
@@ -429,10 +459,14 @@ export async function benchReplicas({ seconds = 10 } = {}) {
   try {
     server.pid = Number(readFileSync(join(server.dataDir, 'data/postmaster.pid'), 'utf8').split('\n')[0]);
     const chain = [];
+    const sharded = [];
     for (const processes of WRITERS)
-      for (const inflight of IN_FLIGHT) chain.push(await chainRow(server, processes, inflight, children));
-    const calls = await callsTable(server, seconds, children);
-    return { chain, calls };
+      for (const inflight of IN_FLIGHT) {
+        chain.push(await chainRow(server, processes, inflight, children, 'shared'));
+        sharded.push(await chainRow(server, processes, inflight, children, 'per-writer'));
+      }
+    const calls = chainsOnly ? null : await callsTable(server, seconds, children);
+    return { chain, sharded, calls };
   } finally {
     await Promise.all([...children].map((c) => stopChild(c, 5000)));
     process.removeListener('exit', killAll);
@@ -557,14 +591,55 @@ function formatCalls({ rows, check }) {
   ].join('\n');
 }
 
-export function formatReplicas({ chain, calls }) {
-  return `${formatChain(chain)}\n\n${formatCalls(calls)}\n`;
+/** Table 1b: the same appends on one chain per writer, against the shared chain of the same row. */
+function formatSharded(shared, sharded) {
+  const body = sharded.map((r) => {
+    const same = shared.find((x) => x.processes === r.processes && x.inflight === r.inflight);
+    return [
+      r.processes,
+      r.inflight,
+      f(same.appends_per_s, 0),
+      f(r.appends_per_s, 0),
+      `${f(r.appends_per_s / same.appends_per_s, 2)}×`,
+      f(r.p50_ms, 2),
+      f(r.p99_ms, 2),
+      `${f(r.writers_cpu_s, 1)} / ${f(r.pg_cpu_s, 1)} / ${f(r.machine_cpu_s, 1)} of ${f(r.secs, 1)}`,
+      r.verified ? 'ok' : `FAILED: ${r.verify_text.split('\n')[0]}`,
+      `${r.records} / ${r.acked}${r.records === r.acked ? '' : ' LOST'}${r.failed ? ` (${r.failed} failed)` : ''}`,
+    ];
+  });
+  const head = [
+    'processes',
+    'in flight per process',
+    'shared chain appends/s',
+    'one chain per writer appends/s',
+    'per writer vs shared',
+    'p50 ms',
+    'p99 ms',
+    'CPU s: writers / postgres / machine, in wall s',
+    'chains verified',
+    'records / acknowledged',
+  ];
+  return [
+    '### Audit appends/s with one chain per writer, against one shared chain',
+    '',
+    table(head, body),
+    '',
+    "Each writer's chain is the store as it is in its own schema of the same database: its own head row",
+    'and seq, the same WAL. Ratios are against the shared-chain row with the same writers, measured just before.',
+  ].join('\n');
+}
+
+export function formatReplicas({ chain, sharded, calls }) {
+  const tables = [formatChain(chain), formatSharded(chain, sharded), ...(calls ? [formatCalls(calls)] : [])];
+  return `${tables.join('\n\n')}\n`;
 }
 
 if (process.argv[1] === SELF && process.argv[2] === '--append') {
   await appendMain(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
 } else if (process.argv[1] === SELF) {
   const i = process.argv.indexOf('--seconds');
-  const result = await benchReplicas(i > 0 ? { seconds: Number(process.argv[i + 1]) } : {});
+  const chainsOnly = process.argv.includes('--chains-only');
+  const result = await benchReplicas({ ...(i > 0 ? { seconds: Number(process.argv[i + 1]) } : {}), chainsOnly });
   console.log(formatReplicas(result));
 }

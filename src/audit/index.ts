@@ -11,6 +11,8 @@ export type {
 } from './types.js';
 export { openAuditStore } from './open-store.js';
 export { recordsAfter, READ_PAGE } from './read-after.js';
+export { TrailFollower } from './trail-follower.js';
+export type { TrailConsumer, TrailStart } from './trail-follower.js';
 export { verifyChain } from './verify.js';
 export type { BaseAttestation, TamperKind, VerifyOptions, VerifyResult } from './verify.js';
 export { createRedaction, createRedactor, applyMasks, parsePointer } from './redact.js';

@@ -9,6 +9,7 @@ import {
   createRedaction,
   newDecisionId,
   openAuditStore,
+  TrailFollower,
   type ChainStore,
   type DecisionLogEvent,
   type DecisionLogSink,
@@ -59,21 +60,21 @@ export async function createWarden(
       redact: redaction.record,
     });
     const retention = config.audit.retention ? await startRetention(audit, config.audit.retention, logger) : null;
+    // One follower reads the trail for every read model of it: each page read once, fed to all.
+    const trail = new TrailFollower(audit, { onError: (message) => logger.error(message) });
+    const unfollow = audit.onAppended((record) => trail.appended(record));
     // The read model of the trail answers the history the policy declares it reads; replicas that
     // share a PostgreSQL trail read each other's records from it before every decision.
     const history = new HistoryService({
       policy,
       store: audit,
+      trail,
       follow: audit.kind === 'postgres',
       resultMaxChars: config.session.resultMaxChars,
       ...(config.session.tenantClaim ? { tenantClaim: config.session.tenantClaim } : {}),
       onError: (message) => logger.error(message),
     });
-    const ledger = new ApprovalLedger({ store: audit, retryWithinMs: config.approval.retryWithinMs });
-    const unfollow = audit.onAppended((record) => {
-      history.apply(record);
-      ledger.apply(record);
-    });
+    const ledger = new ApprovalLedger({ store: audit, trail, retryWithinMs: config.approval.retryWithinMs });
     const decisionLog = withPolicyMasks(
       policy,
       logger,
@@ -126,7 +127,7 @@ export async function createWarden(
       if (answers) clearInterval(answers);
       if (retention) clearInterval(retention);
     };
-    const parts = { config, logger, policy, audit, decisionLog, pipeline, approvals, adminState };
+    const parts = { config, logger, policy, audit, trail, decisionLog, pipeline, approvals, adminState };
     const warden = new Warden({ ...parts, recordedApprovals: ledger, stop, ...(telemetry ? { telemetry } : {}) });
     telemetry?.countSessions(() => warden.liveSessions().length);
     return warden;

@@ -68,6 +68,11 @@ export interface AdminContext {
   view: AuditView;
   /** The sessions this replica serves now, by id. */
   liveById: () => Map<string, LiveSessionState>;
+  /**
+   * Whether a recorded session is open on another replica of a shared trail: opened there (its
+   * `instance`) and not closed. This replica's own open sessions are the ones in {@link liveById}.
+   */
+  liveElsewhere: (row: SessionRow) => boolean;
   /** A session's workflow status, cached per session and policy revision. */
   statusOf: (row: SessionRow | undefined, liveState: LiveSessionState | undefined) => Promise<WorkflowStatus>;
   /** Every audit record that matches, up to MAX_REPORT_RECORDS (413 beyond). */
@@ -131,8 +136,9 @@ export function createAdminContext(options: Omit<AdminOptions, 'authenticate'>):
     config,
     logger,
     live,
-    view: new AuditView(warden.audit),
+    view: new AuditView(warden.audit, { trail: warden.trail }),
     liveById: (): Map<string, LiveSessionState> => new Map(warden.liveSessions().map((s) => [s.id, s])),
+    liveElsewhere: openOnOtherReplica(warden, config),
     statusOf: workflowStatusReader(warden, config),
     readAll: (query) => readAll(warden, query),
   };
@@ -205,7 +211,7 @@ export function callerRoutes(router: Router, ctx: AdminContext): void {
 
 /** `GET /sessions` and `GET /sessions/:id` (admins): sessions live and recorded, one with its calls and report. */
 export function sessionRoutes(router: Router, ctx: AdminContext): void {
-  const { warden, view, liveById, statusOf, readAll } = ctx;
+  const { warden, config, view, liveById, liveElsewhere, statusOf, readAll } = ctx;
   router.get(
     '/sessions',
     adminOnly,
@@ -215,17 +221,18 @@ export function sessionRoutes(router: Router, ctx: AdminContext): void {
       const onlyLive = req.query['live'] === 'true' || req.query['live'] === '1';
       const withWorkflows = onlyLive || req.query['workflows'] === 'true';
       const items: Record<string, unknown>[] = [];
-      for (const s of liveSessions.values()) {
-        const row = view.session(s.id);
-        items.push({ ...sessionItem(row, s), ...(withWorkflows ? { workflows: await statusOf(row, s) } : {}) });
-      }
-      if (!onlyLive) {
-        for (const row of view.allSessions()) {
-          if (liveSessions.has(row.session_id)) continue;
-          const workflows = withWorkflows ? { workflows: await statusOf(row, undefined) } : {};
-          items.push({ ...sessionItem(row, undefined), ...workflows });
-        }
-      }
+      const add = async (row: SessionRow | undefined, s: LiveSessionState | undefined, live: boolean) => {
+        const workflows = withWorkflows ? { workflows: await statusOf(row, s) } : {};
+        items.push({
+          ...sessionItem(row, s, { live, instance: s ? config.instance : (row?.instance ?? null) }),
+          ...workflows,
+        });
+      };
+      // Open sessions first: this replica's, then the other replicas' (from the shared trail).
+      for (const s of liveSessions.values()) await add(view.session(s.id), s, true);
+      const recorded = view.allSessions().filter((row) => !liveSessions.has(row.session_id));
+      for (const row of recorded) if (liveElsewhere(row)) await add(row, undefined, true);
+      if (!onlyLive) for (const row of recorded) if (!liveElsewhere(row)) await add(row, undefined, false);
       const { limit, offset } = paging(req, 100, 1000);
       return {
         sessions: items.slice(offset, offset + limit),
@@ -246,8 +253,12 @@ export function sessionRoutes(router: Router, ctx: AdminContext): void {
       const records = await readAll({ session: id });
       if (!liveState && !row && records.length === 0)
         throw new HttpError(404, 'session_not_found', `no session ${id} in the audit trail`);
+      const place = {
+        live: !!liveState || (row !== undefined && liveElsewhere(row)),
+        instance: liveState ? ctx.config.instance : (row?.instance ?? null),
+      };
       return {
-        session: row || liveState ? sessionItem(row, liveState) : { session_id: id, live: false },
+        session: row || liveState ? sessionItem(row, liveState, place) : { session_id: id, live: false },
         workflows: row || liveState ? await statusOf(row, liveState) : null,
         calls: (row?.calls ?? []).map(callItem),
         report: buildSessionReport(id, records),
@@ -407,7 +418,7 @@ export function policyRoutes(router: Router, ctx: AdminContext): void {
 
 /** `GET /compliance`, `GET /audit/report` and `GET /audit/verify` (admins): reports over the audit trail. */
 export function reportRoutes(router: Router, ctx: AdminContext): void {
-  const { view, liveById, statusOf, readAll } = ctx;
+  const { view, liveById, liveElsewhere, statusOf, readAll } = ctx;
   const verification = chainVerifier(ctx.warden, ctx.config);
   router.get(
     '/compliance',
@@ -419,9 +430,11 @@ export function reportRoutes(router: Router, ctx: AdminContext): void {
       const bucket = typeof req.query['bucket'] === 'string' ? req.query['bucket'] : '';
       const query = { ...(from ? { from } : {}), ...(to ? { to } : {}), ...(bucket ? { bucket } : {}) };
       const liveSessions = liveById();
+      const sessions = view.allSessions().reverse();
+      const elsewhere = sessions.filter(liveElsewhere).map((row) => row.session_id);
       try {
-        return await complianceReport(view.allSessions().reverse(), query, {
-          live: new Set(liveSessions.keys()),
+        return await complianceReport(sessions, query, {
+          live: new Set([...liveSessions.keys(), ...elsewhere]),
           status: (row) => statusOf(row, liveSessions.get(row.session_id)),
         });
       } catch (err) {
@@ -595,7 +608,28 @@ function chainVerifier(warden: Warden, config: WardenConfig) {
   return verification;
 }
 
-function sessionItem(row: SessionRow | undefined, liveState: LiveSessionState | undefined): Record<string, unknown> {
+/**
+ * Whether a recorded session is open on another replica: only a shared (PostgreSQL) trail has
+ * other replicas. A session of this replica's name that is open in the trail but not here was left
+ * open by an earlier run of it that died. A replica that dies leaves its open sessions listed as
+ * open on the others: nothing records their end (docs/scaling.md, "Not done yet").
+ */
+function openOnOtherReplica(warden: Warden, config: WardenConfig): (row: SessionRow) => boolean {
+  const shared = (warden.audit as Partial<ChainStore>).kind === 'postgres';
+  return (row) =>
+    shared &&
+    row.opened_at !== null &&
+    row.closed_at === null &&
+    row.instance !== null &&
+    row.instance !== config.instance;
+}
+
+/** A session as the admin API lists it; `place` says whether it is open, and on which replica. */
+function sessionItem(
+  row: SessionRow | undefined,
+  liveState: LiveSessionState | undefined,
+  place: { live: boolean; instance: string | null },
+): Record<string, unknown> {
   const calls = row?.calls ?? [];
   let allowed = 0;
   let denied = 0;
@@ -611,7 +645,8 @@ function sessionItem(row: SessionRow | undefined, liveState: LiveSessionState | 
   const principal = liveState?.principal ?? row?.principal;
   return {
     session_id: liveState?.id ?? row!.session_id,
-    live: !!liveState,
+    live: place.live,
+    instance: place.instance,
     opened_at: row?.opened_at ?? liveState?.startedAt ?? null,
     closed_at: row?.closed_at ?? null,
     client: liveState?.client ?? row?.client ?? null,

@@ -98,7 +98,7 @@ export class LiveEvents {
     );
     // Replicas sharing a PostgreSQL trail: what the others record is news here too.
     const store = warden.audit as Partial<ChainStore>;
-    if (store.kind === 'postgres') this.detachers.push(followReplicas(store as ChainStore, this, warden.logger));
+    if (store.kind === 'postgres') this.detachers.push(followReplicas(warden.trail, this, warden.logger));
     // The runtime reports every status write; only a new revision or a new error is news.
     let last = `${warden.policy.revision ?? ''}|${warden.policy.status().last_error?.at ?? ''}`;
     this.detachers.push(

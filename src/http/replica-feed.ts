@@ -1,4 +1,4 @@
-import { recordsAfter, type AuditRecord, type ChainStore } from '../audit/index.js';
+import type { AuditRecord, TrailFollower } from '../audit/index.js';
 import { describeError, type Logger } from '../common/index.js';
 import { AuditFold } from '../reports/index.js';
 
@@ -9,27 +9,32 @@ const MAX_CALLS = 5000;
 
 /**
  * Replicas that share a PostgreSQL trail see each other's activity live: this follows the trail
- * and publishes, as live events, the sessions, decisions and completions that other replicas
- * recorded (each with the replica's `instance`). This replica's own records are published by its
- * pipeline already, so they are skipped. Returns the function that stops it.
+ * from its end (through the process's one {@link TrailFollower}, which it asks to read the store
+ * every second) and publishes, as live events, the sessions, decisions and completions that other
+ * replicas recorded (each with the replica's `instance`). This replica's own records are published
+ * by its pipeline already, so they are skipped. Returns the function that stops it.
  */
 export function followReplicas(
-  store: ChainStore,
+  trail: TrailFollower,
   live: { publish(type: string, data: Record<string, unknown>): void },
   logger: Logger,
 ): () => void {
-  const own = new Set<number>();
-  const unfollow = store.onAppended((record) => own.add(record.seq));
   const fold = new AuditFold({ maxCalls: MAX_CALLS, forgetSettled: true });
-  let seq: number | null = null;
-  let busy = false;
-  const read = async (): Promise<void> => {
-    seq ??= (await store.head())?.seq ?? 0;
-    for await (const record of recordsAfter(store, seq)) publish(record);
-  };
-  const publish = (record: AuditRecord): void => {
-    seq = record.seq;
-    const mine = own.delete(record.seq);
+  let stopped = false;
+  let leave = (): void => undefined;
+  let joined: Promise<void> | null = null;
+  const join = (): Promise<void> =>
+    (joined ??= trail.join({ add: (record, own) => publish(record, own) }, 'end').then(
+      (stop) => {
+        if (stopped) stop();
+        else leave = stop;
+      },
+      (err: unknown) => {
+        joined = null;
+        throw err;
+      },
+    ));
+  const publish = (record: AuditRecord, mine: boolean): void => {
     for (const step of fold.add(record)) {
       if (mine) continue;
       const instance = fold.session(record.session_id)?.instance ?? null;
@@ -72,10 +77,13 @@ export function followReplicas(
       }
     }
   };
+  join().catch(() => undefined); // from the trail's end now; the timer tries again and reports failures
+  let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
-    read()
+    join()
+      .then(() => trail.catchUp())
       .catch((err: unknown) =>
         logger.warn('cannot read the shared trail for other replicas', { error: describeError(err) }),
       )
@@ -83,7 +91,8 @@ export function followReplicas(
   }, FEED_POLL_MS);
   timer.unref();
   return () => {
+    stopped = true;
     clearInterval(timer);
-    unfollow();
+    leave();
   };
 }

@@ -4,7 +4,13 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import type { ApprovalBroker, ApprovalRecords } from '../approval/index.js';
-import { sessionClosed, sessionOpened, type AuditStore, type DecisionLogSink } from '../audit/index.js';
+import {
+  sessionClosed,
+  sessionOpened,
+  type AuditStore,
+  type DecisionLogSink,
+  type TrailFollower,
+} from '../audit/index.js';
 import { deferred, describeError, Listeners, type Logger } from '../common/index.js';
 import type { Principal, WardenConfig } from '../config/index.js';
 import { DownstreamPool } from '../downstream/index.js';
@@ -68,6 +74,8 @@ export interface WardenParts {
   readonly logger: Logger;
   readonly policy: PolicyRuntime;
   readonly audit: AuditStore;
+  /** The process's one follower of the audit trail, which every read model of it joins. */
+  readonly trail: TrailFollower;
   readonly decisionLog: DecisionLogSink;
   readonly pipeline: CallPipeline;
   readonly approvals: ApprovalBroker;
@@ -93,6 +101,8 @@ export class Warden {
   readonly logger: Logger;
   readonly policy: PolicyRuntime;
   readonly audit: AuditStore;
+  /** The process's one follower of the audit trail: read models of it join it, not the store. */
+  readonly trail: TrailFollower;
   readonly pipeline: CallPipeline;
   /** Calls held for approval; the admin API and dashboard answer them through `decide`. */
   readonly approvals: ApprovalBroker;
@@ -110,6 +120,7 @@ export class Warden {
     this.logger = parts.logger;
     this.policy = parts.policy;
     this.audit = parts.audit;
+    this.trail = parts.trail;
     this.pipeline = parts.pipeline;
     this.approvals = parts.approvals;
     this.recordedApprovals = parts.recordedApprovals;

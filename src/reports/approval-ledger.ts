@@ -1,4 +1,4 @@
-import { readRecord, recordsAfter, type AuditRecord, type AuditStore } from '../audit/index.js';
+import { readRecord, TrailFollower, type AuditRecord, type AuditStore } from '../audit/index.js';
 import type { ApprovalRecords, RecordedApproval } from '../approval/index.js';
 import { AuditFold, type CallRow } from './fold.js';
 
@@ -6,7 +6,9 @@ import { AuditFold, type CallRow } from './fold.js';
 const MAX_CALLS = 20_000;
 
 export interface ApprovalLedgerOptions {
-  store: Pick<AuditStore, 'read'>;
+  store: Pick<AuditStore, 'read' | 'head'>;
+  /** The process's one follower of `store` (without it, the ledger follows the store alone). */
+  trail?: TrailFollower;
   /** How long an approval may be answered and spent after it was asked (`approval.retryWithinMs`). */
   retryWithinMs: number;
   now?: () => number;
@@ -15,8 +17,9 @@ export interface ApprovalLedgerOptions {
 /**
  * The approvals of the audit trail, for every replica that shares it: what is waiting for an
  * approver (the admin API lists it everywhere), and which answered approvals of pending calls a
- * retry may still spend. Folds the trail with the one fold, from this process's appends
- * ({@link apply}) and from the store ({@link sync}, which reads what other replicas appended).
+ * retry may still spend. Folds the trail with the one fold, through the process's
+ * {@link TrailFollower}: from this process's appends and from the store ({@link sync}, which
+ * reads what other replicas appended).
  *
  * @example
  * ```ts
@@ -27,22 +30,31 @@ export interface ApprovalLedgerOptions {
 export class ApprovalLedger implements ApprovalRecords {
   private readonly fold = new AuditFold({ maxCalls: MAX_CALLS });
   private readonly approvals = new Map<string, RecordedApproval>();
-  private seq = 0;
-  private started = false;
+  private readonly trail: TrailFollower;
+  private joined: Promise<unknown> | null = null;
 
-  constructor(private readonly options: ApprovalLedgerOptions) {}
+  constructor(private readonly options: ApprovalLedgerOptions) {
+    this.trail = options.trail ?? new TrailFollower(options.store);
+  }
 
-  /** Folds a record this process appended; one out of order waits for the next {@link sync}. */
+  /** A record this process appended, for a ledger that follows the store alone (no `trail` given). */
   apply(record: AuditRecord): void {
-    if (this.started && record.seq === this.seq + 1) this.add(record);
+    this.trail.appended(record);
   }
 
   /** Reads what the trail holds beyond what the ledger has seen (at first: the retry window's records). */
   async sync(): Promise<void> {
-    const since = this.started ? {} : { since: new Date(this.now() - this.options.retryWithinMs).toISOString() };
-    this.started = true;
-    for await (const record of recordsAfter(this.options.store, this.seq, since))
-      if (record.seq > this.seq) this.add(record);
+    this.joined ??= this.trail
+      .join(
+        { add: (record) => this.add(record) },
+        { since: new Date(this.now() - this.options.retryWithinMs).toISOString() },
+      )
+      .catch((err: unknown) => {
+        this.joined = null;
+        throw err;
+      });
+    await this.joined;
+    await this.trail.catchUp();
     this.forgetExpired();
   }
 
@@ -72,7 +84,6 @@ export class ApprovalLedger implements ApprovalRecords {
   }
 
   private add(raw: AuditRecord): void {
-    this.seq = raw.seq;
     this.fold.add(raw);
     const record = readRecord(raw);
     const callId = (record.data as { call_id?: unknown }).call_id;

@@ -1,4 +1,4 @@
-import { recordsAfter, type AuditRecord, type AuditStore, type RecordedReason } from '../audit/index.js';
+import { TrailFollower, type AuditRecord, type AuditStore, type RecordedReason } from '../audit/index.js';
 import { AuditFold, type CallRow, type DecisionRow, type SessionRow } from './fold.js';
 
 /** One reason as the admin API shows it (`workflow` and `step` when a workflow rule gave it). */
@@ -32,8 +32,9 @@ const MAX_RESULT_CHARS = 4096;
 /**
  * An in-memory index of the audit trail (the one fold, {@link AuditFold}, with small arguments and
  * results) that the admin API, the dashboard and `warden audit compliance` query. It follows the
- * store incrementally (`sync` reads the records appended since the last one it saw), so it also
- * sees calls other replicas record in a shared PostgreSQL trail. At most `maxCalls` calls are kept
+ * store incrementally through a {@link TrailFollower} (the process's, when given: `sync` then
+ * reads, once for every follower, the records appended since the last read), so it also sees
+ * calls other replicas record in a shared PostgreSQL trail. At most `maxCalls` calls are kept
  * (the oldest go first); the audit trail itself, and `GET /admin/audit/report`, always have everything.
  *
  * @example
@@ -45,12 +46,14 @@ const MAX_RESULT_CHARS = 4096;
  */
 export class AuditView {
   private readonly index: AuditFold;
-  private syncing: Promise<void> | null = null;
+  private readonly trail: TrailFollower;
+  private joined: Promise<unknown> | null = null;
 
   constructor(
-    private readonly store: Pick<AuditStore, 'read'>,
-    options: { maxCalls?: number; maxSessions?: number } = {},
+    store: Pick<AuditStore, 'read' | 'head'>,
+    options: { maxCalls?: number; maxSessions?: number; trail?: TrailFollower } = {},
   ) {
+    this.trail = options.trail ?? new TrailFollower(store);
     this.index = new AuditFold({
       maxCalls: options.maxCalls ?? 100_000,
       maxSessions: options.maxSessions ?? 20_000,
@@ -64,16 +67,14 @@ export class AuditView {
     return this.index.seq;
   }
 
-  /** Reads what was appended since the last sync. Concurrent callers share one read. */
-  sync(): Promise<void> {
-    this.syncing ??= (async () => {
-      try {
-        for await (const r of recordsAfter(this.store, this.index.seq)) this.index.add(r);
-      } finally {
-        this.syncing = null;
-      }
-    })();
-    return this.syncing;
+  /** Reads what was appended since the last sync (at first: the whole trail). Concurrent callers share one read. */
+  async sync(): Promise<void> {
+    this.joined ??= this.trail.join({ add: (r) => this.index.add(r) }, { afterSeq: 0 }).catch((err: unknown) => {
+      this.joined = null;
+      throw err;
+    });
+    await this.joined;
+    await this.trail.catchUp();
   }
 
   /** Calls, newest first. */

@@ -1,4 +1,4 @@
-import { recordsAfter, type AuditRecord, type AuditStore } from '../audit/index.js';
+import { TrailFollower, type AuditRecord, type AuditStore } from '../audit/index.js';
 import { describeError } from '../common/index.js';
 import type { EntrypointResult } from '../policy/index.js';
 import type { Principal } from '../config/index.js';
@@ -29,7 +29,9 @@ export interface HistoryServiceOptions {
     evaluateEntrypoint(name: string, input: unknown): Promise<EntrypointResult>;
   };
   /** The audit trail the read model is built from. */
-  store: Pick<AuditStore, 'read'>;
+  store: Pick<AuditStore, 'read' | 'head'>;
+  /** The process's one follower of `store` (without it, the service follows the store alone). */
+  trail?: TrailFollower;
   /** Read the store for records other processes appended before every lookup (a shared store). */
   follow?: boolean;
   /** The principal claim whose value separates tenants (`session.tenantClaim`). */
@@ -46,7 +48,8 @@ interface Model {
   /** Null when the revision declares no reads. */
   readonly history: HistoryModel | null;
   readonly fold: AuditFold;
-  seq: number;
+  /** Stops feeding it from the trail (when another revision's model replaces it). */
+  leave: () => void;
 }
 
 /** What a policy answers `mcp/history/reads` with: an index of its reads, or why it cannot be used. */
@@ -125,8 +128,8 @@ const UNKNOWN_PRINCIPAL: Principal = Object.freeze({ sub: 'unknown', roles: [], 
  * The history a policy declared it reads, answered from a read model of the audit trail: the
  * trail's records, folded by the one fold, feed a {@link HistoryIndex} built for the active
  * revision's reads. It is never a second source of truth: a new revision's model is built from
- * the trail, and records reach it in the trail's order, from this process's appends
- * ({@link apply}) or, with `follow`, from the store itself before each lookup.
+ * the trail, and records reach it in the trail's order through the process's {@link TrailFollower}:
+ * this process's appends, and, with `follow`, what the store holds beyond them before each lookup.
  *
  * @example
  * ```ts
@@ -138,16 +141,15 @@ const UNKNOWN_PRINCIPAL: Principal = Object.freeze({ sub: 'unknown', roles: [], 
 export class HistoryService {
   private model: Model | null = null;
   private building: Promise<Model> | null = null;
-  /** The newest seq this process appended: a model behind it reads the trail before answering. */
-  private appended = 0;
+  private readonly trail: TrailFollower;
 
-  constructor(private readonly options: HistoryServiceOptions) {}
+  constructor(private readonly options: HistoryServiceOptions) {
+    this.trail = options.trail ?? new TrailFollower(options.store);
+  }
 
-  /** Folds a record this process appended (in trail order); one out of order waits for the next catch-up. */
+  /** A record this process appended, for a service that follows the store alone (no `trail` given). */
   apply(record: AuditRecord): void {
-    this.appended = Math.max(this.appended, record.seq);
-    const model = this.model;
-    if (model?.history && record.seq === model.seq + 1) this.feed(model, record);
+    this.trail.appended(record);
   }
 
   /** The entries the active policy's reads return for `call`, or undefined when it declares none. */
@@ -155,8 +157,8 @@ export class HistoryService {
     const model = await this.current();
     if (!model.history) return undefined;
     // Only a call whose decision reads the trail waits for it (a shared store is read here).
-    const behind = this.options.follow || model.seq < this.appended;
-    if (behind && model.history.readsFor(call.name)) await this.catchUp(model);
+    const behind = this.options.follow || this.trail.behind;
+    if (behind && model.history.readsFor(call.name)) await this.trail.catchUp();
     return model.history.lookup(session, call);
   }
 
@@ -171,8 +173,9 @@ export class HistoryService {
 
   private async build(revision: string): Promise<Model> {
     const history = await this.modelOf(revision);
-    const model: Model = { revision, history, fold: new AuditFold(foldOptions), seq: 0 };
-    if (history) await this.catchUp(model);
+    const model: Model = { revision, history, fold: new AuditFold(foldOptions), leave: () => undefined };
+    if (history) model.leave = await this.trail.join({ add: (record) => this.feed(model, record) }, { afterSeq: 0 });
+    this.model?.leave();
     this.model = model;
     return model;
   }
@@ -189,15 +192,7 @@ export class HistoryService {
     return new HistoryModel([], options);
   }
 
-  /** Reads the trail after what `model` has folded, to its end. */
-  private async catchUp(model: Model): Promise<void> {
-    // A concurrent catch-up may have fed some of these already.
-    for await (const record of recordsAfter(this.options.store, model.seq))
-      if (record.seq > model.seq) this.feed(model, record);
-  }
-
   private feed(model: Model, record: AuditRecord): void {
-    model.seq = record.seq;
     for (const step of model.fold.add(record)) {
       if (step.kind === 'call.settled') {
         const principal = model.fold.session(step.call.session_id)?.principal ?? null;

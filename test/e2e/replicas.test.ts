@@ -1,11 +1,14 @@
 // Three Warden replicas over one PostgreSQL, behind Debian's HAProxy in plain round robin (no
 // stickiness), driven by 2026-07-28 requests: the production-deployment workflow decides alike
 // whichever replica a request reaches, an approval given on one replica lets exactly one retry
-// through on any, the same steps through one replica give the same decisions, and a replica
-// killed with SIGKILL loses no answered call and none of its history.
+// through on any, the same steps through one replica give the same decisions, every replica lists
+// every replica's open sessions, and a replica killed with SIGKILL loses no answered call and
+// none of its history.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startPostgres, type TestPostgres } from '../audit/helpers/pg.js';
 import { startHaproxy, type RunningHaproxy } from '../helpers/haproxy.js';
@@ -104,6 +107,42 @@ async function deployment(
   steps.push(await step(url, 'run_tests', { service, simulate_failure: true }));
   steps.push(await step(url, 'deploy_to_production', { service }));
   return steps.map((s) => (s.pending && s.pending !== 'new' ? { ...s, pending: 'id' } : s));
+}
+
+/** A session of `GET /admin/sessions`, as far as these tests read it. */
+interface SessionItem {
+  session_id: string;
+  live: boolean;
+  instance: string | null;
+  closed_at: string | null;
+  client: { name: string } | null;
+  workflows?: { available: boolean };
+}
+
+/** A handshake-era session of alice's on one replica, whose client is called `name`. */
+async function connectNamed(
+  url: string,
+  name: string,
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+    requestInit: { headers: { Authorization: `Bearer ${PEOPLE.alice.token}` } },
+  });
+  const client = new Client({ name, version: '1.0.0' }, { capabilities: {} });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/**
+ * What `read` answers once it lists `count` items: a replica sees what another recorded at its
+ * next read of the shared trail, a moment after the other wrote it. Gives up after 5 s.
+ */
+async function eventually<T>(read: () => Promise<T[]>, count: number): Promise<T[]> {
+  let items = await read();
+  for (let i = 0; items.length !== count && i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    items = await read();
+  }
+  return items;
 }
 
 /** The replica (index) the load balancer sent one request to since `before`. */
@@ -226,6 +265,32 @@ describe('three replicas behind a round-robin load balancer, one PostgreSQL', ()
       expect(stream.events.some((e) => e.type === 'session.opened' && e.data['instance'] === 'replica-0')).toBe(true);
     } finally {
       stream.close();
+    }
+  });
+
+  test('GET /admin/sessions through the load balancer lists the open sessions of every replica, each with its name', async () => {
+    // One handshake-era session open on each replica, named by the client so the list can be read.
+    const open = await Promise.all(replicas.map((r, i) => connectNamed(r.url, `across-${i}`)));
+    const listed = async (query: string): Promise<SessionItem[]> => {
+      const res = await admin<{ sessions: SessionItem[] }>(lb.url, `/admin/sessions${query}`, 'carol');
+      expect(res.status, res.text).toBe(200);
+      return res.body.sessions.filter((s) => s.client?.name.startsWith('across-'));
+    };
+    const brief = (items: SessionItem[]) =>
+      items.map((s) => [s.client!.name, s.instance, s.live, s.workflows?.available ?? null]).sort();
+    const all = [0, 1, 2].map((i) => [`across-${i}`, `replica-${i}`, true, true]);
+    try {
+      // Round robin: consecutive requests reach each replica, and every one lists all three.
+      for (let i = 0; i < 3; i++) expect(brief(await eventually(() => listed('?live=true'), 3))).toEqual(all);
+      await open[1]!.transport.terminateSession();
+      await open[1]!.client.close();
+      const closed = [all[0], all[2]];
+      for (let i = 0; i < 3; i++) expect(brief(await eventually(() => listed('?live=true'), 2))).toEqual(closed);
+      const recorded = (await listed('')).find((s) => s.client?.name === 'across-1');
+      expect(recorded).toMatchObject({ live: false, instance: 'replica-1' });
+      expect(recorded?.closed_at).toBeTruthy();
+    } finally {
+      for (const { client } of open) await client.close();
     }
   });
 

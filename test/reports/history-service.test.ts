@@ -129,12 +129,17 @@ describe('HistoryService: each declared read answers from its scope', () => {
   // One service over one trail, fed as the pipeline feeds it: built first, then every record applied.
   let history: HistoryService;
   let reads = 0;
+  let readsToBuild = -1;
   let shared: ChainStore;
   beforeAll(async () => {
     shared = await openAuditStore('memory:');
-    const counted: Pick<AuditStore, 'read'> = { read: (query) => (reads++, shared.read(query)) };
+    const counted: Pick<AuditStore, 'read' | 'head'> = {
+      read: (query) => (reads++, shared.read(query)),
+      head: () => shared.head(),
+    };
     history = new HistoryService({ policy: declared, store: counted, resultMaxChars: RESULT_MAX_CHARS });
     expect(await history.lookup(session('s-1'), pending('deploy'))).toEqual([]);
+    readsToBuild = reads;
     await append(shared, TRAIL, history);
   });
   afterAll(async () => {
@@ -216,7 +221,8 @@ describe('HistoryService: each declared read answers from its scope', () => {
   });
 
   test('records applied in trail order are folded as they come: the store is read only to build', () => {
-    expect(reads).toBe(1);
+    expect(readsToBuild).toBeGreaterThanOrEqual(0);
+    expect(reads).toBe(readsToBuild);
   });
 });
 
