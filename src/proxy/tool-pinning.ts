@@ -74,6 +74,8 @@ export function definitionDigest(definition: ToolDefinition): string {
 export class ToolPinning {
   private readonly observing = new Map<string, Promise<void>>();
   private readonly checked = new Map<string, ToolFinding[]>();
+  // A session's server keeps its descriptors until its next list: each is hashed once, not per call.
+  private readonly digests = new WeakMap<object, { definition: ToolDefinition; digest: string }>();
 
   constructor(private readonly options: ToolPinningOptions) {}
 
@@ -97,8 +99,7 @@ export class ToolPinning {
     descriptor: { name: string; [field: string]: unknown },
   ): Promise<Reason | null> {
     await this.observing.get(server);
-    const definition = toolDefinition(descriptor);
-    const digest = definitionDigest(definition);
+    const { definition, digest } = this.digestOf(descriptor);
     const pin = this.options.pins.get(server, tool);
     if (pin?.accepted?.digest === digest) return null;
     const onChange = this.options.onChange(server);
@@ -126,8 +127,7 @@ export class ToolPinning {
     const o = this.options;
     await o.pins.sync();
     for (const descriptor of tools) {
-      const definition = toolDefinition(descriptor);
-      const digest = definitionDigest(definition);
+      const { definition, digest } = this.digestOf(descriptor);
       const pin = o.pins.get(server, descriptor.name);
       if (pin && (pin.accepted?.digest === digest || pin.offered.digest === digest)) continue;
       const findings = await this.findingsOf(server, definition, digest);
@@ -150,6 +150,19 @@ export class ToolPinning {
           toolAccepted({ server, tool: descriptor.name, digest, by: 'warden', via: 'config', comment: null }),
         );
     }
+  }
+
+  private digestOf(descriptor: { name: string; [field: string]: unknown }): {
+    definition: ToolDefinition;
+    digest: string;
+  } {
+    let known = this.digests.get(descriptor);
+    if (!known) {
+      const definition = toolDefinition(descriptor);
+      known = { definition, digest: definitionDigest(definition) };
+      this.digests.set(descriptor, known);
+    }
+    return known;
   }
 
   private report(
