@@ -239,8 +239,8 @@ export class Warden {
           },
         });
         await pool.start();
-        const started = pool;
-        await Promise.all(started.servers.map((s) => this.pinning?.observe(s.name, s.tools)));
+        // Pinned before the client can list or call anything: a changed tool is caught at start-up too.
+        await Promise.all(pool.servers.map((s) => this.pinning?.observe(s.name, s.tools)));
         const instructions = pool.servers
           .map((s) => s.instructions && `[${s.name}] ${s.instructions}`)
           .filter(Boolean)
