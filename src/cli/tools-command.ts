@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import type { AuditEvent, AuditRecord, ChainStore } from '../audit/index.js';
 import { acceptOffered, definitionDiff, ToolPinLedger, type ToolPin } from '../reports/index.js';
 import {
   auditDeps,
@@ -59,13 +60,19 @@ export async function toolsList(opts: StoreSelection, deps: AuditDeps): Promise<
 
 /** `warden tools accept SERVER TOOL`: records `tool.accepted` for the definition the server offers. */
 export async function toolsAccept(server: string, tool: string, opts: AcceptOpts, deps: AuditDeps): Promise<void> {
-  const store = await openStore(opts, deps, true);
+  // Read-only first: a mistyped store fails here, creating nothing; the store is written only to accept.
+  const store = await openStore(opts, deps);
+  let writer: ChainStore | undefined;
+  const append = async (event: AuditEvent): Promise<AuditRecord> =>
+    (writer ??= await openStore(opts, deps, true)).append(event);
   try {
     const ledger = new ToolPinLedger(store);
     const by = opts.by ?? userInfo().username;
     const who = { server, tool, by, via: 'cli' as const, ...(opts.comment ? { comment: opts.comment } : {}) };
-    const before = (await ledger.sync(), ledger.get(server, tool));
-    const { pin, accepted } = await acceptOffered(ledger, store, who);
+    await ledger.sync();
+    // What is accepted, as it was before: printed with its diff once the acceptance is recorded.
+    const before = ledger.get(server, tool);
+    const { pin, accepted } = await acceptOffered(ledger, { append }, who);
     if (!accepted) {
       deps.io.out(
         `${server}/${tool}: nothing to accept, the server offers the accepted definition (${pin.offered.digest})\n`,
@@ -77,6 +84,7 @@ export async function toolsAccept(server: string, tool: string, opts: AcceptOpts
       `accepted ${server}/${tool} ${pin.offered.digest} (by ${by}); running Wardens allow calls to it within 2 s\n`,
     );
   } finally {
+    await writer?.close();
     await store.close();
   }
 }

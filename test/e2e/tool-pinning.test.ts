@@ -163,6 +163,10 @@ describe('tool pinning over stdio, across a restart, with the CLI', () => {
     expect(() => cli(['tools', 'accept', 'shifty', 'nope', '--store', store])).toThrow(
       /no pin of tool "nope" of server "shifty"/,
     );
+    // A mistyped store is an error, and no store is created there.
+    const typo = join(dir, 'typo.db');
+    expect(() => cli(['tools', 'accept', 'shifty', 'echo', '--store', `sqlite:${typo}`])).toThrow();
+    expect(existsSync(typo)).toBe(false);
   });
 
   test('an injection marker in a description is denied with warden.tool_suspicious, even under onChange accept', async () => {
