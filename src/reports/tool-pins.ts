@@ -77,18 +77,26 @@ export class ToolPinLedger {
   private started = false;
   private syncing: Promise<void> | null = null;
 
-  constructor(private readonly store: Pick<AuditStore, 'read'>) {}
+  constructor(private readonly store: Pick<AuditStore, 'read' | 'head'>) {}
 
   /** Folds a record this process appended; one out of order waits for the next {@link sync}. */
   apply(record: AuditRecord): void {
     if (this.started && record.seq === this.seq + 1) this.add(record);
   }
 
-  /** Reads what the trail holds beyond what the ledger has seen (at first: all of it). Callers share one read. */
+  /**
+   * Reads the tool records the trail holds beyond what the ledger has seen (at first: all of them).
+   * They are the records of no session (`session_id` empty), which the store finds by its session
+   * index: a long trail is not read through. Callers share one read.
+   */
   sync(): Promise<void> {
     this.syncing ??= (async () => {
       try {
-        for await (const record of recordsAfter(this.store, this.seq)) if (record.seq > this.seq) this.add(record);
+        // Every tool record up to the head is read below, so the ledger is then at the head.
+        const head = (await this.store.head())?.seq ?? 0;
+        for await (const record of recordsAfter(this.store, this.seq, { session: '' }))
+          if (record.seq > this.seq) this.add(record);
+        this.seq = Math.max(this.seq, head);
         this.started = true;
       } finally {
         this.syncing = null;

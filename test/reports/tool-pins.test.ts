@@ -102,6 +102,30 @@ describe('ToolPinLedger', () => {
     }
   });
 
+  test('sync reads the tool records only (by their empty session), then follows from the head', async () => {
+    const principal = { sub: 'a', roles: [], claims: {} };
+    const opened = (i: number) =>
+      sessionOpened(`s-${i}`, { client: { name: 'c', version: '1' }, principal, started_at: new Date().toISOString() });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => store.append(opened(i))));
+    await store.append(pinned(ECHO, 'sha256:a'));
+    await Promise.all(Array.from({ length: 300 }, (_, i) => store.append(opened(300 + i))));
+    const returned: string[] = [];
+    const counting = {
+      head: () => store.head(),
+      read: async (query: Parameters<ChainStore['read']>[0]) => {
+        const rows = await store.read(query);
+        returned.push(...rows.map((r) => r.type));
+        return rows;
+      },
+    };
+    const ledger = new ToolPinLedger(counting);
+    await ledger.sync();
+    expect(returned).toEqual(['tool.pinned']);
+    // At the head: the next record this process appends is folded at once.
+    ledger.apply(await store.append(changed(POISONED, 'sha256:b', 'sha256:a')));
+    expect(ledger.get('ci', 'echo')?.status).toBe('changed');
+  });
+
   test('a suspicious first definition is pinned but not accepted', async () => {
     await store.append(pinned(POISONED, 'sha256:p', [{ kind: 'injection', path: '/description', text: 'x' }] as never));
     const ledger = new ToolPinLedger(store);
