@@ -138,7 +138,8 @@ export class ToolPinning {
         continue;
       }
       // Every replica that sees the change would record it: the first to claim it does.
-      const claim = `tool.changed:${server}\u0000${descriptor.name}\u0000${digest}\u0000${pin.changes}`;
+      // As JSON: names may hold any character, and PostgreSQL text cannot hold NUL.
+      const claim = `tool.changed:${JSON.stringify([server, descriptor.name, digest, pin.changes])}`;
       if (o.audit.claim && !(await o.audit.claim(claim))) continue;
       const onChange = o.onChange(server);
       await o.audit.append(

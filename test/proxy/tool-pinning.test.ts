@@ -1,7 +1,8 @@
-// ToolPinning over real parts: two "replicas" (two stores over one SQLite file, each with its own
-// pin ledger), the shipped policy compiled by the opa CLI (its mcp/definition check) and a policy
-// without that entrypoint. A change both replicas see is recorded once, both decide alike, an
-// acceptance on one reaches the other through the store; the observer hears each change.
+// ToolPinning over real parts: two "replicas" (two stores over one SQLite file, or over one
+// PostgreSQL database, each with its own pin ledger), the shipped policy compiled by the opa CLI
+// (its mcp/definition check) and a policy without that entrypoint. A change both replicas see is
+// recorded once, both decide alike, an acceptance on one reaches the other through the store; the
+// observer hears each change.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { join } from 'node:path';
 import { openAuditStore, type ChainStore } from '../../src/audit/index.js';
@@ -11,6 +12,7 @@ import type { PolicyRuntime } from '../../src/policy/index.js';
 import { definitionDigest, ToolPinning, type ToolChangeInfo } from '../../src/proxy/index.js';
 import { acceptOffered, ToolPinLedger } from '../../src/reports/index.js';
 import { tempDir } from '../audit/helpers/fixtures.js';
+import { startPostgres, type TestPostgres } from '../audit/helpers/pg.js';
 import { POLICIES, ROOT } from '../helpers/warden.js';
 
 const ECHO = { name: 'echo', description: 'Echo the message back.', inputSchema: { type: 'object' }, title: 'Echo' };
@@ -42,17 +44,18 @@ afterAll(async () => {
   for (const d of dirs) d.cleanup();
 });
 
-/** Replicas over one fresh SQLite trail. */
+/** Replicas over one fresh trail: a SQLite file, unless `url` names another store. */
 async function replicas(
   count: number,
   policy: PolicyRuntime,
   onChange: 'deny' | 'monitor' | 'accept' = 'deny',
+  url?: string,
 ): Promise<Replica[]> {
   const dir = tempDir('tool-pinning-');
   dirs.push(dir);
   const made: Replica[] = [];
   for (let i = 0; i < count; i++) {
-    const store = await openAuditStore(`sqlite:${join(dir.dir, 'audit.db')}`);
+    const store = await openAuditStore(url ?? `sqlite:${join(dir.dir, 'audit.db')}`);
     stores.push(store);
     const ledger = new ToolPinLedger(store);
     store.onAppended((r) => ledger.apply(r));
@@ -149,4 +152,41 @@ describe('ToolPinning', () => {
     expect(await a!.pinning.check('ci', 'echo', POISONED)).toBeNull();
     expect((await a!.pinning.check('ci', 'echo', ECHO))?.rule).toBe('warden.tool_changed');
   });
+});
+
+describe('ToolPinning on PostgreSQL', () => {
+  let pg: TestPostgres | undefined;
+
+  beforeAll(async () => {
+    pg = await startPostgres({ fast: true });
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const s of stores.splice(0)) await s.close();
+    await pg?.stop();
+  });
+
+  test('replicas pinning and changing a tool at once fold to one state, and one acceptance serves both', async () => {
+    const url = await pg!.createDatabase(`pins_${process.pid}`);
+    const [a, b] = await replicas(2, shipped, 'deny', url);
+    // Both see the tool first at the same moment: both may pin it; the first pin in the trail wins.
+    await Promise.all([a!.pinning.observe('ci', [ECHO]), b!.pinning.observe('ci', [ECHO])]);
+    await Promise.all([a!.ledger.sync(), b!.ledger.sync()]);
+    expect(a!.ledger.get('ci', 'echo')).toEqual(b!.ledger.get('ci', 'echo'));
+    expect(a!.ledger.get('ci', 'echo')?.status).toBe('pinned');
+
+    await Promise.all([a!.pinning.observe('ci', [CHANGED]), b!.pinning.observe('ci', [CHANGED])]);
+    const changed = (await a!.store.read({ session: '' })).filter((r) => r.type === 'tool.changed');
+    expect(changed).toHaveLength(1);
+    await Promise.all([a!.ledger.sync(), b!.ledger.sync()]);
+    expect(a!.ledger.get('ci', 'echo')).toEqual(b!.ledger.get('ci', 'echo'));
+    const verdicts = await Promise.all([a!, b!].map((r) => r.pinning.check('ci', 'echo', CHANGED)));
+    expect(verdicts.map((v) => v?.rule)).toEqual(['warden.tool_changed', 'warden.tool_changed']);
+    expect(verdicts[0]).toEqual(verdicts[1]);
+
+    await acceptOffered(b!.ledger, b!.store, { server: 'ci', tool: 'echo', by: 'bob', via: 'admin' });
+    await a!.ledger.sync();
+    expect(await a!.pinning.check('ci', 'echo', CHANGED)).toBeNull();
+    expect(await b!.pinning.check('ci', 'echo', CHANGED)).toBeNull();
+  }, 60_000);
 });
