@@ -35,3 +35,4 @@ await part('policy evaluation budget', 'budget.mjs', async (m) => m.formatBudget
 await part('history', 'history.mjs', async (m) => m.formatHistory(await m.benchHistory()));
 await part('replicas', 'replicas.mjs', async (m) => m.formatReplicas(await m.benchReplicas()));
 await part('result policy', 'results.mjs', async (m) => m.formatResults(await m.benchResults()));
+await part('tool pinning', 'pinning.mjs', async (m) => m.formatPinning(await m.benchPinning()));

@@ -84,6 +84,14 @@ export function formatRecordLine(raw: AuditRecord): string {
     case 'approval.timed_out':
       what = `${r.data.by ?? ''}${r.data.comment ? `: ${r.data.comment}` : ''}`;
       break;
+    case 'tool.pinned':
+    case 'tool.changed':
+      what = `${r.data.server}/${r.data.tool} ${r.data.digest.slice(0, 19)}`;
+      if (r.data.findings.length) what += ` suspicious: ${[...new Set(r.data.findings.map((f) => f.kind))].join(', ')}`;
+      break;
+    case 'tool.accepted':
+      what = `${r.data.server}/${r.data.tool} ${r.data.digest.slice(0, 19)} by ${r.data.by} (${r.data.via})`;
+      break;
     case 'session.closed':
     case 'unknown':
       what = previewJson(raw.data, 100);

@@ -35,6 +35,9 @@ export {
   readRecord,
   sessionClosed,
   sessionOpened,
+  toolAccepted,
+  toolChanged,
+  toolPinned,
 } from './records.js';
 export type {
   ApprovalAnswer,
@@ -66,6 +69,16 @@ export type {
   SessionClosedData,
   SessionOpened,
   SessionOpenedData,
+  ToolAccepted,
+  ToolAcceptedData,
+  ToolChanged,
+  ToolChangedData,
+  ToolChangePolicy,
+  ToolDefinition,
+  ToolEvent,
+  ToolFinding,
+  ToolPinned,
+  ToolPinnedData,
   TruncatedResult,
   UnknownRecord,
 } from './records.js';

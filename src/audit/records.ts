@@ -150,6 +150,58 @@ export interface CallCompletedData {
   labels?: string[];
 }
 
+/** The fields of a tool's definition that Warden pins (the digest covers exactly these). */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  inputSchema?: unknown;
+  outputSchema?: unknown;
+  annotations?: unknown;
+}
+
+/** What the policy's definition check (`mcp/definition`) found in a tool's definition. */
+export interface ToolFinding {
+  kind: string;
+  /** Where in the definition (a JSON pointer, `/description`). */
+  path: string;
+  text: string;
+}
+
+/** How a server's tool changes are handled (`mcpServers.<name>.tools.onChange`). */
+export type ToolChangePolicy = 'deny' | 'monitor' | 'accept';
+
+/** The data of `tool.pinned`: the first definition Warden saw of a tool of a server. */
+export interface ToolPinnedData {
+  server: string;
+  /** The downstream's own name of the tool. */
+  tool: string;
+  /** `sha256:` of the RFC 8785 JSON of {@link ToolDefinition}. */
+  digest: string;
+  definition: ToolDefinition;
+  /** The definition check's findings; a definition with findings is held until accepted. */
+  findings: ToolFinding[];
+  /** The replica that saw it. */
+  instance: string;
+}
+
+/** The data of `tool.changed`: a server offered a definition other than the accepted one. */
+export interface ToolChangedData extends ToolPinnedData {
+  /** The accepted definition's digest (null when none was accepted yet). */
+  previous_digest: string | null;
+  on_change: ToolChangePolicy;
+}
+
+/** The data of `tool.accepted`: a definition calls may use from now on. */
+export interface ToolAcceptedData {
+  server: string;
+  tool: string;
+  digest: string;
+  by: string;
+  /** `config`: accepted by `tools.onChange: accept`. */
+  via: 'cli' | 'admin' | 'config';
+  comment: string | null;
+}
+
 interface EventOf<T extends string, D> {
   type: T;
   session_id: string;
@@ -169,6 +221,11 @@ export type ApprovalTimedOut = EventOf<'approval.timed_out', ApprovalAnsweredDat
 export type ApprovalAnswered = ApprovalGranted | ApprovalDenied | ApprovalTimedOut;
 export type CallForwarded = EventOf<'call.forwarded', CallForwardedData>;
 export type CallCompleted = EventOf<'call.completed', CallCompletedData>;
+export type ToolPinned = EventOf<'tool.pinned', ToolPinnedData>;
+export type ToolChanged = EventOf<'tool.changed', ToolChangedData>;
+export type ToolAccepted = EventOf<'tool.accepted', ToolAcceptedData>;
+/** The records of tool pinning (docs/tool-pinning.md); their `session_id` is empty. */
+export type ToolEvent = ToolPinned | ToolChanged | ToolAccepted;
 
 /** Every event the audit trail records (DESIGN.md section 7), discriminated by `type`. */
 export type AuditEvent =
@@ -181,7 +238,10 @@ export type AuditEvent =
   | ApprovalDenied
   | ApprovalTimedOut
   | CallForwarded
-  | CallCompleted;
+  | CallCompleted
+  | ToolPinned
+  | ToolChanged
+  | ToolAccepted;
 
 export type AuditEventType = AuditEvent['type'];
 
@@ -287,6 +347,26 @@ export function callCompleted(sessionId: string, data: CallCompletedData, at?: s
   return event<CallCompleted>('call.completed', sessionId, data, at);
 }
 
+/**
+ * A tool was seen for the first time on a server (tool records belong to no session).
+ *
+ * @example
+ * ```ts
+ * await store.append(toolPinned({ server: 'ci', tool: 'echo', digest, definition, findings: [], instance }));
+ * ```
+ */
+export function toolPinned(data: ToolPinnedData, at?: string): ToolPinned {
+  return event<ToolPinned>('tool.pinned', '', data, at);
+}
+
+export function toolChanged(data: ToolChangedData, at?: string): ToolChanged {
+  return event<ToolChanged>('tool.changed', '', data, at);
+}
+
+export function toolAccepted(data: ToolAcceptedData, at?: string): ToolAccepted {
+  return event<ToolAccepted>('tool.accepted', '', data, at);
+}
+
 function answerType(outcome: ApprovalAnswer): ApprovalAnswered['type'] {
   if (outcome === 'approved') return 'approval.granted';
   return outcome === 'timed_out' ? 'approval.timed_out' : 'approval.denied';
@@ -359,6 +439,10 @@ export function readRecord(raw: AuditRecord): ReadRecord {
     }
     case 'session.closed':
       return record<SessionClosed>('session.closed', { calls: num(d['calls']) ?? filled('calls', 0) });
+    case 'tool.pinned':
+    case 'tool.changed':
+    case 'tool.accepted':
+      return readToolRecord(raw.type, d, record, unknown);
     default:
       break;
   }
@@ -462,6 +546,51 @@ export function readRecord(raw: AuditRecord): ReadRecord {
   }
 }
 
+type Recorder = <E extends AuditEvent>(type: E['type'], data: E['data']) => ReadRecord;
+
+/** A tool record: without its server, tool or digest it says nothing, and reads as unknown. */
+function readToolRecord(
+  type: ToolEvent['type'],
+  d: Record<string, unknown>,
+  record: Recorder,
+  unknown: (problem: string) => UnknownRecord,
+): ReadRecord {
+  const server = text(d['server']);
+  const tool = text(d['tool']);
+  const digest = text(d['digest']);
+  if (server === null || tool === null || digest === null)
+    return unknown(`a ${type} record without server, tool or digest`);
+  if (type === 'tool.accepted') {
+    const via = d['via'] === 'cli' || d['via'] === 'admin' || d['via'] === 'config' ? d['via'] : 'admin';
+    return record<ToolAccepted>(type, {
+      server,
+      tool,
+      digest,
+      by: text(d['by']) ?? 'unknown',
+      via,
+      comment: text(d['comment']),
+    });
+  }
+  const pinned: ToolPinnedData = {
+    server,
+    tool,
+    digest,
+    definition: (object(d['definition']) as ToolDefinition | null) ?? { name: tool },
+    findings: Array.isArray(d['findings']) ? readFindings(d['findings']) : [],
+    instance: text(d['instance']) ?? '',
+  };
+  if (type === 'tool.pinned') return record<ToolPinned>(type, pinned);
+  const onChange = d['on_change'] === 'monitor' || d['on_change'] === 'accept' ? d['on_change'] : 'deny';
+  return record<ToolChanged>(type, { ...pinned, previous_digest: text(d['previous_digest']), on_change: onChange });
+}
+
+function readFindings(list: unknown[]): ToolFinding[] {
+  return list.flatMap((f) => {
+    const o = object(f);
+    return o ? [{ kind: text(o['kind']) ?? '', path: text(o['path']) ?? '', text: text(o['text']) ?? '' }] : [];
+  });
+}
+
 /** Whether a completed call's result was cut to `audit.resultMaxChars` in the trail. */
 export function isTruncatedResult(result: CallCompletedData['result']): result is TruncatedResult {
   return result['truncated'] === true;
@@ -478,6 +607,9 @@ const KNOWN: ReadonlySet<string> = new Set<AuditEventType>([
   'approval.granted',
   'approval.denied',
   'approval.timed_out',
+  'tool.pinned',
+  'tool.changed',
+  'tool.accepted',
 ]);
 
 function text(v: unknown): string | null {

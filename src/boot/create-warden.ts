@@ -25,8 +25,9 @@ import {
   WARDEN_VERSION,
   type GrantPort,
   type PipelineObserver,
+  ToolPinning,
 } from '../proxy/index.js';
-import { ApprovalLedger, HistoryService } from '../reports/index.js';
+import { ApprovalLedger, HistoryService, ToolPinLedger } from '../reports/index.js';
 import { openTelemetry } from '../telemetry/index.js';
 
 /** How often audit.retention moves old records to archives (also once at start). */
@@ -75,6 +76,10 @@ export async function createWarden(
       onError: (message) => logger.error(message),
     });
     const ledger = new ApprovalLedger({ store: audit, trail, retryWithinMs: config.approval.retryWithinMs });
+    // Tool pins are few and must be seen within 2 s on SQLite too (warden tools accept writes from
+    // another process): the ledger reads only the trail's tool records, itself (followToolPins).
+    const pins = new ToolPinLedger(audit);
+    const unpin = audit.onAppended((record) => pins.apply(record));
     const decisionLog = withPolicyMasks(
       policy,
       logger,
@@ -101,6 +106,17 @@ export async function createWarden(
       );
     // Off (null) unless telemetry.otlp or the OTEL_* environment names an exporter.
     const telemetry = openTelemetry(config.telemetry, { instance: config.instance, version: WARDEN_VERSION }, logger);
+    const observer = observerOf(options.observer, telemetry?.observer);
+    const pinning = new ToolPinning({
+      pins,
+      audit,
+      policy,
+      onChange: (server) => config.servers.find((s) => s.name === server)?.tools.onChange ?? 'deny',
+      instance: config.instance,
+      logger,
+      ...observer,
+    });
+    const followPins = await followToolPins(pins, logger);
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
@@ -110,8 +126,9 @@ export async function createWarden(
       auditOnFailure: config.audit.onFailure,
       // A multi-bundle policy lists each bundle's revision in the decision log, as OPA does.
       decisionLog: { write: (event) => decisionLog.write({ ...event, bundles: policy.expandBundles(event.bundles) }) },
-      ...observerOf(options.observer, telemetry?.observer),
+      ...observer,
       ...(telemetry ? { tracer: telemetry.tracer } : {}),
+      pins: pinning,
       // OPA's labels.id names the instance: here the configured replica name, stable across restarts.
       labels: { id: config.instance, version: WARDEN_VERSION },
       bundleName: () => policy.bundleName,
@@ -124,11 +141,19 @@ export async function createWarden(
     });
     const stop = (): void => {
       unfollow();
+      unpin();
+      clearInterval(followPins);
       if (answers) clearInterval(answers);
       if (retention) clearInterval(retention);
     };
     const parts = { config, logger, policy, audit, trail, decisionLog, pipeline, approvals, adminState };
-    const warden = new Warden({ ...parts, recordedApprovals: ledger, stop, ...(telemetry ? { telemetry } : {}) });
+    const warden = new Warden({
+      ...parts,
+      recordedApprovals: ledger,
+      pinning,
+      stop,
+      ...(telemetry ? { telemetry } : {}),
+    });
     telemetry?.countSessions(() => warden.liveSessions().length);
     return warden;
   } catch (err) {
@@ -185,6 +210,24 @@ function followAnswers(ledger: ApprovalLedger, broker: ApprovalBroker, logger: L
       (err: unknown) => logger.warn('cannot read the shared trail for approval answers', { error: describeError(err) }),
     );
   }, ANSWER_POLL_MS);
+  timer.unref();
+  return timer;
+}
+
+/**
+ * How often the pins are read from the trail: an acceptance made elsewhere (`warden tools accept`,
+ * another replica's admin API) takes effect here within this, well inside the 2 s promised.
+ */
+const PIN_POLL_MS = 1000;
+
+/** Reads the pins once now (all of the trail), then what was appended since, every {@link PIN_POLL_MS}. */
+async function followToolPins(pins: ToolPinLedger, logger: Logger): Promise<NodeJS.Timeout> {
+  await pins.sync();
+  const timer = setInterval(() => {
+    pins
+      .sync()
+      .catch((err: unknown) => logger.warn('cannot read tool pins from the trail', { error: describeError(err) }));
+  }, PIN_POLL_MS);
   timer.unref();
   return timer;
 }

@@ -171,7 +171,7 @@ export function registerAuditCommands(
 }
 
 /** `registerAuditCommands`' arguments, in either of their two shapes, with the defaults filled in. */
-function auditDeps(
+export function auditDeps(
   ioOrOptions: AuditCommandIo | AuditCommandOptions | undefined,
   setExitArg: ((code: number) => void) | undefined,
   more: AuditCommandOptions,
@@ -194,7 +194,8 @@ function auditDeps(
   };
 }
 
-function withStore(cmd: Command): Command {
+/** Adds the store options every command reading the trail takes: `--store URL` or `--config FILE`. */
+export function withStore(cmd: Command): Command {
   return cmd
     .option('-s, --store <url>', 'audit store: sqlite:PATH or postgres://… (default: from --config)')
     .option('-c, --config <file>', 'read audit.store from this Warden config');
@@ -206,7 +207,8 @@ async function resolveAudit(opts: StoreSelection, deps: AuditDeps): Promise<Reso
   return typeof found === 'string' ? { store: found } : found;
 }
 
-async function openStore(
+/** Opens the store `--store` names, or the one `--config` configures; read-only unless `writable`. */
+export async function openStore(
   opts: StoreSelection,
   deps: AuditDeps,
   writable = false,

@@ -5,11 +5,12 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError, describeError, WardenError } from '../common/index.js';
 import { WARDEN_VERSION } from '../proxy/index.js';
 import { loadConfig } from '../config/index.js';
-import { registerAuditCommands } from './audit-command.js';
+import { registerAuditCommands, type ResolvedAudit } from './audit-command.js';
 import { registerInitCommand } from './init-command.js';
 import { registerPolicyCommands } from './policy-command.js';
 import { registerPolicyModeCommands } from './policy-mode.js';
 import { registerReplayCommand } from './replay-command.js';
+import { registerToolsCommands } from './tools-command.js';
 import { serveStdio } from './serve.js';
 import { serveHttp } from './serve-http.js';
 
@@ -65,24 +66,23 @@ export async function main(
   registerPolicyCommands(program, io, setExit);
   registerPolicyModeCommands(program, io, setExit);
   registerReplayCommand(program, io, setExit);
-  registerAuditCommands(program, {
-    io,
-    setExit,
-    resolveStore: (opts: { config?: string }) => {
-      if (!opts.config)
-        throw new ConfigError(
-          'audit_store_missing',
-          'warden audit needs --store URL (sqlite:PATH or postgres://...) or --config FILE to use the configured store',
-        );
-      const { audit } = loadConfig(opts.config);
-      return {
-        store: audit.store,
-        checkpointEvery: audit.checkpointEvery,
-        ...(audit.retention ? { archiveDir: audit.retention.archiveDir } : {}),
-        ...(audit.signingKey ? { signingKey: audit.signingKey } : {}),
-      };
-    },
-  });
+  // `warden audit` and `warden tools` read the same store: --store URL, or the one --config configures.
+  const resolveStore = (opts: { config?: string }): ResolvedAudit => {
+    if (!opts.config)
+      throw new ConfigError(
+        'audit_store_missing',
+        'this command needs --store URL (sqlite:PATH or postgres://...) or --config FILE to use the configured store',
+      );
+    const { audit } = loadConfig(opts.config);
+    return {
+      store: audit.store,
+      checkpointEvery: audit.checkpointEvery,
+      ...(audit.retention ? { archiveDir: audit.retention.archiveDir } : {}),
+      ...(audit.signingKey ? { signingKey: audit.signingKey } : {}),
+    };
+  };
+  registerAuditCommands(program, { io, setExit, resolveStore });
+  registerToolsCommands(program, { io, setExit, resolveStore });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -117,6 +117,8 @@ export const WardenErrorCode = {
   DownstreamClosed: 'downstream_closed',
   /** Two downstream servers offer the same tool name: set a `prefix` on one of them. */
   ToolNameClash: 'tool_name_clash',
+  /** `warden tools accept` (or the admin API) named a tool the trail has no pin of: check `warden tools list`. */
+  ToolNotPinned: 'tool_not_pinned',
 
   // --- audit trail -----------------------------------------------------------------------------
   /** The audit store URL is empty or of an unknown kind: use `sqlite:PATH` or `postgres://…`. */

@@ -121,6 +121,7 @@ interface RawServer {
   headers?: Record<string, string>;
   prefix?: string;
   timeoutMs?: number;
+  tools?: { onChange?: 'deny' | 'monitor' | 'accept' };
   disabled?: boolean;
 }
 interface RawConfig {
@@ -286,7 +287,12 @@ function derive(raw: RawConfig, source: string): WardenConfig {
   const servers: ServerConfig[] = [];
   for (const [name, s] of Object.entries(raw.mcpServers)) {
     if (s.disabled) continue;
-    const common = { name, prefix: s.prefix ?? '', timeoutMs: s.timeoutMs ?? 60_000 };
+    const common = {
+      name,
+      prefix: s.prefix ?? '',
+      timeoutMs: s.timeoutMs ?? 60_000,
+      tools: Object.freeze({ onChange: s.tools?.onChange ?? 'deny' }),
+    };
     if (s.command !== undefined) {
       const cwd = abs(s.cwd ?? '.');
       if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {

@@ -9,6 +9,7 @@ export interface StdioServerConfig {
   readonly cwd: string;
   readonly prefix: string;
   readonly timeoutMs: number;
+  readonly tools: ServerToolsConfig;
 }
 
 /** A downstream MCP server reached over Streamable HTTP. */
@@ -19,9 +20,19 @@ export interface HttpServerConfig {
   readonly headers: Readonly<Record<string, string>>;
   readonly prefix: string;
   readonly timeoutMs: number;
+  readonly tools: ServerToolsConfig;
 }
 
 export type ServerConfig = StdioServerConfig | HttpServerConfig;
+
+/** `mcpServers.<name>.tools`: how Warden treats this server's tool definitions (docs/tool-pinning.md). */
+export interface ServerToolsConfig {
+  /**
+   * A definition other than the accepted one: `deny` (default) refuses calls to the tool until an
+   * admin accepts it, `monitor` reports and allows, `accept` accepts it at once (and records that).
+   */
+  readonly onChange: 'deny' | 'monitor' | 'accept';
+}
 
 export interface Principal {
   readonly sub: string;

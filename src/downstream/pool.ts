@@ -14,8 +14,8 @@ export interface ToolRoute {
 }
 
 export interface PoolHooks {
-  /** The aggregated tool catalogue changed. */
-  onToolsChanged?(): void;
+  /** The aggregated tool catalogue changed: `server`'s tools (after list_changed or a restart). */
+  onToolsChanged?(server: string): void;
   onServerExit?(server: string, detail: string): void;
   onNotification?(server: string, notification: Notification): void;
   /** A server-to-client request (sampling, elicitation, roots) to relay upstream. */
@@ -66,9 +66,9 @@ export class DownstreamPool {
           logger: options.logger,
           hooks: {
             onExit: (server, detail) => hooks.onServerExit?.(server.name, detail),
-            onToolsChanged: () => {
+            onToolsChanged: (server) => {
               this.aggregate(false);
-              hooks.onToolsChanged?.();
+              hooks.onToolsChanged?.(server.name);
             },
             onNotification: (server, n) => hooks.onNotification?.(server.name, n),
             ...(hooks.onRequest

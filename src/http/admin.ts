@@ -16,6 +16,7 @@ import { AuditError, describeError, ReportError, WardenErrorCode, type Logger } 
 import type { Principal, WardenConfig } from '../config/index.js';
 import type { LiveSessionState, Warden } from '../proxy/index.js';
 import {
+  acceptOffered,
   AuditView,
   buildSessionReport,
   buildSessionReports,
@@ -23,10 +24,13 @@ import {
   evaluateWorkflowStatus,
   formatSessionReport,
   inputFromRecords,
+  definitionDiff,
   summarize,
+  ToolPinLedger,
   violationRules,
   WORKFLOW_STATUS_ENTRYPOINT,
   type CallRow,
+  type ToolPin,
   type SessionReport,
   type SessionRow,
   type WorkflowStatus,
@@ -77,6 +81,8 @@ export interface AdminContext {
   statusOf: (row: SessionRow | undefined, liveState: LiveSessionState | undefined) => Promise<WorkflowStatus>;
   /** Every audit record that matches, up to MAX_REPORT_RECORDS (413 beyond). */
   readAll: (query: { session?: string; since?: string; until?: string }) => Promise<AuditRecord[]>;
+  /** The pinned tool definitions of the trail; `sync()` it before reading. */
+  pins: ToolPinLedger;
 }
 
 /**
@@ -105,6 +111,7 @@ export function createAdminRouter(options: AdminOptions): Router {
   approvalRoutes(router, ctx);
   policyRoutes(router, ctx);
   reportRoutes(router, ctx);
+  toolRoutes(router, ctx);
   eventRoutes(router, ctx);
 
   router.use((_req, _res, next) =>
@@ -141,6 +148,7 @@ export function createAdminContext(options: Omit<AdminOptions, 'authenticate'>):
     liveElsewhere: openOnOtherReplica(warden, config),
     statusOf: workflowStatusReader(warden, config),
     readAll: (query) => readAll(warden, query),
+    pins: new ToolPinLedger(warden.audit),
   };
 }
 
@@ -376,6 +384,64 @@ export function approvalRoutes(router: Router, ctx: AdminContext): void {
       }
     }),
   );
+}
+
+/**
+ * `GET /tools` and `POST /tools/:server/:tool/accept` (admins): the pinned tool definitions, each
+ * with what changed field by field, and accepting the definition a server offers now.
+ */
+export function toolRoutes(router: Router, ctx: AdminContext): void {
+  const { warden, logger, pins } = ctx;
+  router.get(
+    '/tools',
+    adminOnly,
+    route(async () => {
+      await pins.sync();
+      return { tools: pins.list().map(toolItem) };
+    }),
+  );
+  router.post(
+    '/tools/:server/:tool/accept',
+    adminOnly,
+    route(async (req, res) => {
+      const body = (req.body ?? {}) as { comment?: unknown };
+      if (body.comment !== undefined && (typeof body.comment !== 'string' || body.comment.length > 2000))
+        throw new HttpError(400, 'bad_request', 'comment must be a string of at most 2000 characters');
+      const server = String(req.params['server']);
+      const tool = String(req.params['tool']);
+      const by = caller(res).principal.sub;
+      const comment = typeof body.comment === 'string' && body.comment ? { comment: body.comment } : {};
+      try {
+        const { pin, accepted } = await acceptOffered(pins, warden.audit, {
+          server,
+          tool,
+          by,
+          via: 'admin',
+          ...comment,
+        });
+        if (accepted) logger.info('tool definition accepted through the admin API', { server, tool, by });
+        return { accepted, tool: toolItem(pin) };
+      } catch (err) {
+        if (err instanceof ReportError && err.code === 'tool_not_pinned')
+          throw new HttpError(404, err.code, err.message);
+        throw err;
+      }
+    }),
+  );
+}
+
+/** A pin as the admin API and the dashboard show it: its status, both definitions and what differs. */
+function toolItem(pin: ToolPin): Record<string, unknown> {
+  return {
+    server: pin.server,
+    tool: pin.tool,
+    status: pin.status,
+    changes: pin.changes,
+    first_seen_at: pin.first_seen_at,
+    accepted: pin.accepted,
+    offered: pin.offered,
+    diff: definitionDiff(pin),
+  };
 }
 
 /** `GET /policy` and `POST /policy/:action` (admins): the policy's status, rollback and reload. */

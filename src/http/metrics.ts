@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CompletionInfo, DecisionInfo, PipelineObserver } from '../proxy/index.js';
+import type { CompletionInfo, DecisionInfo, PipelineObserver, ToolChangeInfo } from '../proxy/index.js';
 
 /** What a scrape reads from the live front end: open sessions and each one's downstream states. */
 export interface MetricsSource {
@@ -51,6 +51,14 @@ export class WardenMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
+    const toolChanges = new Counter({
+      name: 'warden_tool_changes_total',
+      help:
+        'Tool definitions this process recorded as changed (tool.changed) or suspicious (the definition check found ' +
+        'something), by server, tool, status and on_change (mcpServers.<name>.tools.onChange).',
+      labelNames: ['server', 'tool', 'status', 'on_change'] as const,
+      registers,
+    });
     const self = this;
     new Gauge({
       name: 'warden_sessions_open',
@@ -99,6 +107,9 @@ export class WardenMetrics {
       },
       onCompleted(info: CompletionInfo) {
         callSeconds.observe({ server: info.call.server, outcome: info.outcome }, info.duration_ms / 1000);
+      },
+      onToolChanged(info: ToolChangeInfo) {
+        toolChanges.inc({ server: info.server, tool: info.tool, status: info.status, on_change: info.on_change });
       },
     };
   }

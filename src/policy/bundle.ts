@@ -151,7 +151,9 @@ export const MASK_ENTRYPOINT = 'system/log/mask';
  * Entrypoints compiled alongside the decision when the policy defines them: read-only views the
  * HTTP front evaluates for the dashboard (`mcp/workflow/status`: each workflow's steps per
  * session), OPA's decision-log mask rule (`system/log/mask`), and the history the policy declares it
- * reads (`mcp/history/reads`). A policy without them builds and runs as before.
+ * reads (`mcp/history/reads`), which entries each principal sees (`mcp/visible`), the result policy
+ * (`mcp/result`) and the tool definition check (`mcp/definition`). A policy without them builds and
+ * runs as before.
  */
 export const OPTIONAL_ENTRYPOINTS: readonly string[] = [
   'mcp/workflow/status',
@@ -159,6 +161,7 @@ export const OPTIONAL_ENTRYPOINTS: readonly string[] = [
   'mcp/history/reads',
   'mcp/visible',
   'mcp/result',
+  'mcp/definition',
 ];
 
 /**

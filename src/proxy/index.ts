@@ -16,6 +16,8 @@ export type {
   ApprovalGrant,
   DecisionInfo,
   CompletionInfo,
+  PinPort,
+  ToolChangeInfo,
   CallTracer,
   CallSpan,
   CallStep,
@@ -30,3 +32,5 @@ export { EraRouter } from './era-router.js';
 export { ListFilter, VISIBLE_ENTRYPOINT, visibilityInput, readVisible } from './visibility.js';
 export type { ListItemKind, ListPage, VisibilityInput, VisibilityItem, VisibilityPort } from './visibility.js';
 export type { Era } from './era-router.js';
+export { DEFINITION_ENTRYPOINT, definitionDigest, toolDefinition, ToolPinning } from './tool-pinning.js';
+export type { PinRecords, PinState, ToolPinningOptions } from './tool-pinning.js';

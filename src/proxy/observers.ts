@@ -30,5 +30,14 @@ export function composeObservers(...observers: PipelineObserver[]): PipelineObse
         }
       }
     },
+    onToolChanged(info) {
+      for (const o of observers) {
+        try {
+          o.onToolChanged?.(info);
+        } catch {
+          // as above
+        }
+      }
+    },
   };
 }

@@ -32,6 +32,7 @@ import {
   type DecisionLogPort,
   type GrantPort,
   type HistoryPort,
+  type PinPort,
   type PipelineObserver,
   type PolicyPort,
   type SpanValue,
@@ -67,6 +68,8 @@ export interface PipelineOptions {
   history?: HistoryPort;
   /** Approvals left pending and answered since, which one retry of the same call may spend. */
   grants?: GrantPort;
+  /** Pinned tool definitions: a tool call whose definition is not the accepted one is refused. */
+  pins?: PinPort;
   /** The approval gate: holds calls whose decision carries an approval obligation. */
   approvals: { request(request: ApprovalRequest, channel: ApprovalChannel): Promise<ApprovalResult> };
   newId: () => string;
@@ -106,11 +109,12 @@ export class CallPipeline {
     call: PendingCall,
     forward: (context: ForwardContext) => Promise<Record<string, unknown>>,
     channel: ApprovalChannel = {},
+    descriptor?: { name: string; [field: string]: unknown },
   ): Promise<PipelineOutcome> {
     const span = (this.options.tracer ?? NO_TRACING).startCall(call);
     span.set({ 'warden.principal.scopes': scopesOf(session.principal.claims) });
     try {
-      const outcome = await this.runIn(span, session, call, forward, channel);
+      const outcome = await this.runIn(span, session, call, forward, channel, descriptor);
       span.end(spanOutcome(outcome));
       return outcome;
     } catch (err) {
@@ -125,6 +129,7 @@ export class CallPipeline {
     call: PendingCall,
     forward: (context: ForwardContext) => Promise<Record<string, unknown>>,
     channel: ApprovalChannel,
+    descriptor: { name: string; [field: string]: unknown } | undefined,
   ): Promise<PipelineOutcome> {
     const o = this.options;
     const started = this.now();
@@ -132,6 +137,9 @@ export class CallPipeline {
     const ref = { kind: call.kind, server: call.server, name: call.name };
     const refusal = checkArguments(call.arguments, o.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS, this.redactArguments);
     if (refusal) return this.refuse(span, session, call, callId, started, refusal);
+    // A tool whose definition changed (or is suspicious) is held until an admin accepts it.
+    const unpinned = descriptor && o.pins ? await o.pins.check(call.server, call.tool, descriptor) : null;
+    if (unpinned) return this.refuse(span, session, call, callId, started, { reason: unpinned });
 
     const received = this.append(span, receivedRecord(session.id, call, callId, started, span.traceId));
     let {
@@ -447,11 +455,12 @@ export class CallPipeline {
     this.options.redactArguments?.(args) ?? args;
 
   /**
-   * Refuses a call whose arguments exceed `argumentLimits`, in every mode: the policy never sees
-   * them, and the trail records a summary (depth, bytes, digest) in their place, so that a record
-   * can always be stored and nothing downstream of here walks a client-chosen depth. The decision
-   * is recorded like any other (decision log, observer, `call.decided`), and the call joins the
-   * session's history as denied, with empty arguments.
+   * Refuses a call before the policy runs, in every mode: its arguments exceed `argumentLimits`
+   * (the policy never sees them, and the trail records a summary (depth, bytes, digest) in their
+   * place, so that a record can always be stored and nothing downstream of here walks a
+   * client-chosen depth), or its tool's definition is not the accepted one (`warden.tool_changed`,
+   * `warden.tool_suspicious`). The decision is recorded like any other (decision log, observer,
+   * `call.decided` with `refused`), and the call joins the session's history as denied.
    */
   private async refuse(
     span: CallSpan,
@@ -459,12 +468,12 @@ export class CallPipeline {
     call: PendingCall,
     callId: string,
     started: number,
-    refusal: ArgumentsRefusal,
+    refusal: Pick<ArgumentsRefusal, 'reason'> & { summary?: ArgumentsRefusal['summary'] },
   ): Promise<PipelineOutcome> {
     const o = this.options;
     const reasons = [refusal.reason];
     const ref = { kind: call.kind, server: call.server, name: call.name };
-    const bounded: PendingCall = { ...call, arguments: {} };
+    const bounded: PendingCall = refusal.summary ? { ...call, arguments: {} } : call;
     const received = this.append(
       span,
       receivedRecord(session.id, call, callId, started, span.traceId, refusal.summary),
@@ -491,12 +500,11 @@ export class CallPipeline {
       revision: '',
       eval_ns: 0,
     });
-    o.logger.warn('call refused: arguments over the limit', {
+    o.logger.warn(refusal.summary ? 'call refused: arguments over the limit' : 'call refused: tool not accepted', {
       decision_id: callId,
       name: call.name,
       rule: refusal.reason.rule,
-      depth: refusal.summary.depth,
-      bytes: refusal.summary.bytes,
+      ...(refusal.summary ? { depth: refusal.summary.depth, bytes: refusal.summary.bytes } : {}),
     });
     const decided = this.append(
       span,

@@ -1,5 +1,5 @@
 import type { AuditEvent, DecisionLogEvent } from '../audit/index.js';
-import type { EntrypointResult, Evaluation } from '../policy/index.js';
+import type { EntrypointResult, Evaluation, Reason } from '../policy/index.js';
 import { traceId, type HistoryEntry, type PendingCall, type Session } from '../session/index.js';
 
 /**
@@ -55,6 +55,25 @@ export interface GrantPort {
 export interface PipelineObserver {
   onDecision?(info: DecisionInfo): void;
   onCompleted?(info: CompletionInfo): void;
+  /** A server offered a tool definition other than the accepted one (`warden_tool_changes_total`). */
+  onToolChanged?(info: ToolChangeInfo): void;
+}
+
+/** A tool definition this process recorded as `tool.changed` (or pinned while suspicious). */
+export interface ToolChangeInfo {
+  server: string;
+  tool: string;
+  /** `suspicious`: the definition check found something in it. */
+  status: 'changed' | 'suspicious';
+  on_change: 'deny' | 'monitor' | 'accept';
+}
+
+/**
+ * Pin port: whether a tool's definition, as the session's server offers it, may be called
+ * (`warden.tool_changed`, `warden.tool_suspicious`; see `ToolPinning`).
+ */
+export interface PinPort {
+  check(server: string, tool: string, descriptor: { name: string; [field: string]: unknown }): Promise<Reason | null>;
 }
 
 export interface DecisionInfo {

@@ -207,6 +207,8 @@ async function callTool(ctx: ProxyContext, params: Params, extra: Extra): Promis
     call,
     (traced) => forward(ctx, route.server, 'tools/call', { ...params, name: route.tool }, extra, traced),
     approvalChannel(ctx, params, extra),
+    // The tool as this session's server defines it: what the pinned definition is compared with.
+    route.server.tools.find((t) => t.name === route.tool) ?? route.descriptor,
   );
   return toToolResult(name, route.server.name, outcome, logger);
 }

@@ -20,6 +20,7 @@ import { CallPipeline } from './pipeline.js';
 import type { AuditPort, PipelineObserver } from './ports.js';
 import { SessionGate } from './gate.js';
 import { createProxyServer, type UpstreamRelay } from './server.js';
+import type { ToolPinning } from './tool-pinning.js';
 import { ListFilter } from './visibility.js';
 
 export const WARDEN_NAME = 'mcp-warden';
@@ -87,6 +88,8 @@ export interface WardenParts {
   readonly stop?: () => void;
   /** The trace exporter: its buffered spans are flushed on close, after the sessions' last calls. */
   readonly telemetry?: { shutdown(): Promise<void> };
+  /** Pinned tool definitions: every session's tool lists are observed (the pipeline checks calls). */
+  readonly pinning?: ToolPinning;
 }
 
 /**
@@ -113,6 +116,7 @@ export class Warden {
   private readonly stopParts: () => void;
   private readonly telemetry: WardenParts['telemetry'];
   private readonly lists: ListFilter;
+  private readonly pinning: ToolPinning | undefined;
 
   /** Warden on parts already opened; `createWarden` (the `boot` part) opens them from a config. */
   constructor(parts: WardenParts) {
@@ -128,6 +132,7 @@ export class Warden {
     this.adminState = parts.adminState;
     this.stopParts = parts.stop ?? (() => undefined);
     this.telemetry = parts.telemetry;
+    this.pinning = parts.pinning;
     this.lists = new ListFilter(parts.policy, parts.logger, parts.config.policy.mode);
   }
 
@@ -228,7 +233,11 @@ export class Warden {
           capabilities: mirrorCapabilities(params.capabilities ?? {}),
           logger: this.logger,
           hooks: {
-            onToolsChanged: () => void server?.sendToolListChanged().catch(() => undefined),
+            onToolsChanged: (name) => {
+              const changed = pool?.server(name);
+              if (changed) void this.pinning?.observe(name, changed.tools);
+              void server?.sendToolListChanged().catch(() => undefined);
+            },
             onServerExit: (_name, detail) =>
               void server
                 ?.sendLoggingMessage({ level: 'warning', logger: WARDEN_NAME, data: detail })
@@ -241,6 +250,8 @@ export class Warden {
           },
         });
         await pool.start();
+        // Pinned before the client can list or call anything: a changed tool is caught at start-up too.
+        await Promise.all(pool.servers.map((s) => this.pinning?.observe(s.name, s.tools)));
         const instructions = pool.servers
           .map((s) => s.instructions && `[${s.name}] ${s.instructions}`)
           .filter(Boolean)

@@ -179,6 +179,8 @@ export class AuditFold {
   add(raw: AuditRecord): FoldStep[] {
     const r = readRecord(raw);
     this.lastSeq = r.seq;
+    // Tool pins belong to no session: the pin ledger (tool-pins.ts) reads them.
+    if (r.type === 'tool.pinned' || r.type === 'tool.changed' || r.type === 'tool.accepted') return [];
     const session = this.sessionFor(r.session_id, r.seq, r.at);
     session.last_seq = r.seq;
     switch (r.type) {

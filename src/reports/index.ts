@@ -32,3 +32,5 @@ export { declaredReads, HistoryModel, HistoryService, HISTORY_READS_ENTRYPOINT }
 export type { HistoryServiceOptions } from './history-service.js';
 export { ApprovalLedger } from './approval-ledger.js';
 export type { ApprovalLedgerOptions } from './approval-ledger.js';
+export { acceptOffered, definitionDiff, ToolPinLedger } from './tool-pins.js';
+export type { AcceptedDefinition, FieldChange, PinStatus, RecordedDefinition, ToolPin } from './tool-pins.js';

@@ -1,10 +1,10 @@
 import type { Meter } from '@opentelemetry/api';
-import type { CompletionInfo, DecisionInfo, PipelineObserver } from '../proxy/index.js';
+import type { CompletionInfo, DecisionInfo, PipelineObserver, ToolChangeInfo } from '../proxy/index.js';
 
 /**
  * The pipeline's metrics as OpenTelemetry instruments, named and labelled as the Prometheus ones
  * of `GET /metrics` (docs/http.md): decisions by result and rule, decision and call durations,
- * and the open sessions (read at export time from `sessionsOpen`).
+ * tool definition changes, and the open sessions (read at export time from `sessionsOpen`).
  */
 export function otelMetrics(meter: Meter, sessionsOpen: () => number): PipelineObserver {
   const decisions = meter.createCounter('warden_decisions_total', {
@@ -17,6 +17,9 @@ export function otelMetrics(meter: Meter, sessionsOpen: () => number): PipelineO
   const callSeconds = meter.createHistogram('warden_call_duration_seconds', {
     description: 'Time from a call reaching Warden to its result, by downstream server and outcome.',
     unit: 's',
+  });
+  const toolChanges = meter.createCounter('warden_tool_changes_total', {
+    description: 'Tool definitions recorded as changed or suspicious, by server, tool, status and tools.onChange.',
   });
   meter
     .createObservableGauge('warden_sessions_open', { description: 'MCP sessions open.' })
@@ -32,6 +35,9 @@ export function otelMetrics(meter: Meter, sessionsOpen: () => number): PipelineO
     },
     onCompleted(info: CompletionInfo) {
       callSeconds.record(info.duration_ms / 1000, { server: info.call.server, outcome: info.outcome });
+    },
+    onToolChanged(info: ToolChangeInfo) {
+      toolChanges.add(1, { server: info.server, tool: info.tool, status: info.status, on_change: info.on_change });
     },
   };
 }

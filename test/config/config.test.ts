@@ -25,6 +25,7 @@ describe('config', () => {
         cwd: FIXTURES,
         prefix: '',
         timeoutMs: 60000,
+        tools: { onChange: 'deny' },
       },
       {
         kind: 'http',
@@ -33,6 +34,7 @@ describe('config', () => {
         headers: { Authorization: 'Bearer t0k' },
         prefix: 'ci_',
         timeoutMs: 60000,
+        tools: { onChange: 'deny' },
       },
     ]);
     expect(c.policy).toEqual({
@@ -48,6 +50,15 @@ describe('config', () => {
     expect(c.session).toEqual({ historyWindow: 100, resultMaxChars: 512 });
     expect(c.limits).toEqual({ maxUriLength: 8192, argumentsMaxDepth: 64, argumentsMaxBytes: 1024 * 1024 });
     expect(Object.isFrozen(c) && Object.isFrozen(c.servers[0])).toBe(true);
+  });
+
+  test('mcpServers.<name>.tools.onChange: deny by default, monitor or accept as given', () => {
+    const parse = (tools: string): ReturnType<typeof parseConfig> =>
+      parseConfig(`mcpServers: { a: { command: x${tools} } }\npolicy: { bundle: . }`, '/tmp/w', {});
+    expect(parse('').servers[0]!.tools).toEqual({ onChange: 'deny' });
+    expect(parse(', tools: { onChange: monitor }').servers[0]!.tools).toEqual({ onChange: 'monitor' });
+    expect(parse(', tools: { onChange: accept }').servers[0]!.tools).toEqual({ onChange: 'accept' });
+    expect(() => parse(', tools: { onChange: allow }')).toThrow(/mcpServers\.a\.tools\.onChange/);
   });
 
   test('policy.evaluation: the budget as given, each key defaulted on its own', () => {

@@ -42,9 +42,9 @@ describe('warden policy test|lint', () => {
 describe('warden policy build', () => {
   test.each([
     [
-      'the shipped policy: the decision, the workflow status view, the history it reads, who sees what, the result policy',
+      'the shipped policy: the decision, the workflow status view, the history it reads, who sees what, the result policy, the definition check',
       [join(ROOT, 'policy')],
-      ['mcp/decision', 'mcp/workflow/status', 'mcp/history/reads', 'mcp/visible', 'mcp/result'],
+      ['mcp/decision', 'mcp/workflow/status', 'mcp/history/reads', 'mcp/visible', 'mcp/result', 'mcp/definition'],
     ],
     ['a policy with a decision-log mask rule', [join(POLICIES, 'masked')], ['mcp/decision', 'system/log/mask']],
     ['-e names the entrypoints exactly', [join(ROOT, 'policy'), '-e', 'mcp/decision'], ['mcp/decision']],

@@ -166,6 +166,8 @@ export const DASHBOARD_JS = String.raw`
         loadSessions();
         loadCompliance();
         loadVerify();
+        loadTools();
+        setInterval(loadTools, 5000);
       }
       connect();
     }).catch(function (e) { if (e.message !== 'unauthorized') toast('Cannot reach Warden: ' + e.message, true); });
@@ -644,6 +646,39 @@ export const DASHBOARD_JS = String.raw`
         return h('li', null, when(e.at) + ' ' + e.event + (e.revision ? ' ' + short(e.revision) : '') + (e.error ? ': ' + e.error.message : ''));
       }))) : null
     ]);
+  }
+
+  function loadTools() {
+    api('/admin/tools').then(function (body) { renderTools(body.tools); }).catch(function () { /* not an admin */ });
+  }
+
+  function definitionText(value) {
+    if (value === undefined) return '(none)';
+    return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  }
+
+  function renderTools(tools) {
+    var open = tools.filter(function (t) { return t.status !== 'pinned'; });
+    $('tool-changed-count').textContent = String(open.length);
+    if (tools.length === 0) { fill($('tool-list'), h('p', { class: 'empty', text: 'No tool is pinned yet.' })); return; }
+    fill($('tool-list'), tools.map(function (t) {
+      var title = [h('code', { text: t.server + '/' + t.tool }), ' ', h('span', { class: 'pill ' + (t.status === 'pinned' ? 'ok' : 'bad'), text: t.status })];
+      if (t.status === 'pinned') return h('div', { class: 'tool pinned' }, title);
+      var rows = t.diff.map(function (c) {
+        return h('tr', null, h('th', { scope: 'row', text: c.field }), h('td', null, h('pre', { class: 'before', text: definitionText(c.before) })), h('td', null, h('pre', { class: 'after', text: definitionText(c.after) })));
+      });
+      var findings = t.offered.findings.map(function (f) { return h('li', null, h('code', { text: f.kind }), ' at ' + f.path + ': ', f.text); });
+      return h('div', { class: 'tool changed', 'data-tool': t.server + '/' + t.tool }, [
+        h('h3', null, title),
+        findings.length ? h('ul', { class: 'findings' }, findings) : null,
+        h('table', { class: 'diff' }, [h('caption', { class: 'sr', text: 'What changed' }), h('thead', null, h('tr', null, [h('th', { scope: 'col', text: 'Field' }), h('th', { scope: 'col', text: 'Accepted' }), h('th', { scope: 'col', text: 'Offered now' })])), h('tbody', null, rows)]),
+        h('button', { type: 'button', text: 'Accept this definition', onclick: function () {
+          api('/admin/tools/' + encodeURIComponent(t.server) + '/' + encodeURIComponent(t.tool) + '/accept', { method: 'POST', body: {} })
+            .then(function () { toast('Accepted ' + t.server + '/' + t.tool); loadTools(); })
+            .catch(function (e) { toast(e.message, true); });
+        } })
+      ]);
+    }));
   }
 
   function loadVerify() {

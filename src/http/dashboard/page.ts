@@ -108,6 +108,12 @@ export function renderDashboardPage(assets: { js: string; css: string }, info: {
     </div>
   </section>
 
+  <section id="tools" class="panel span-12 admin-only" aria-labelledby="tools-title">
+    <div class="panel-head"><h2 id="tools-title">Pinned tools <span id="tool-changed-count" class="count">0</span></h2></div>
+    <p class="muted small">Each tool's definition is pinned when first seen; a changed or suspicious one is denied until accepted (docs/tool-pinning.md).</p>
+    <div id="tool-list"><p class="empty">Loading&hellip;</p></div>
+  </section>
+
   <section id="reports" class="panel span-7 admin-only" aria-labelledby="reports-title">
     <h2 id="reports-title">Audit reports</h2>
     <form id="report-form" class="report-form no-print">

@@ -150,6 +150,13 @@ body.not-admin .admin-note { display: block; }
 body.not-admin #approvals { grid-column: span 12; }
 .foot { text-align: center; padding: 12px; }
 
+.tool { padding: 6px 0; border-top: 1px solid #0002; }
+.tool .findings { margin: 4px 0; }
+.tool table.diff { width: 100%; border-collapse: collapse; margin: 6px 0; }
+.tool table.diff th, .tool table.diff td { vertical-align: top; text-align: left; padding: 4px; }
+.tool table.diff pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-height: 16em; overflow: auto; }
+.tool pre.before { background: var(--bad-bg); }
+.tool pre.after { background: var(--ok-bg); }
 @media print {
   :root { background: #fff; font-size: 11pt; }
   .topbar, .toasts, .no-print, .skip, .foot, #login, button { display: none !important; }
