@@ -57,12 +57,19 @@ secret_key := `(?i:[a-z0-9_.-]*(?:password|passwd|secret|api[_-]?key|token))`
 quoted_value := `(?:"((?:[^"\\\n]|\\.){4,})"|'([^'\n]{4,})')`
 
 # text_detectors: one RE2 pattern each; the text a match yields is its `groups` submatches joined
-# (0 is the whole match; of alternative groups only the one that matched is non-empty).
+# (0 is the whole match; of alternative groups only the one that matched is non-empty). `screen`:
+# literals of which every match holds one, checked first (see screened); `fold`: the pattern is
+# case-insensitive, so the screen is looked for in the lower-cased text.
 text_detectors := [
 	# AKIA (long-term) or ASIA (temporary) and 16 more. AWS's documented example key
 	# AKIAIOSFODNN7EXAMPLE matches too, deliberately: it is shaped exactly like a real one, and
 	# telling them apart by a suffix would let a key through whenever it happens to look like one.
-	{"kind": "aws_access_key_id", "pattern": `\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`, "groups": [0]},
+	{
+		"kind": "aws_access_key_id",
+		"pattern": `\b(?:AKIA|ASIA)[A-Z0-9]{16}\b`,
+		"groups": [0],
+		"screen": ["AKIA", "ASIA"],
+	},
 	# 40 base64 characters, only right after a label naming them (aws_secret_access_key = ...,
 	# "SecretAccessKey": "..."): any 40-character base64 string alone would be far too common.
 	{
@@ -72,6 +79,8 @@ text_detectors := [
 			`([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`,
 		]),
 		"groups": [1],
+		"screen": ["ecret"],
+		"fold": true,
 	},
 	# The whole PEM block; a block cut short (no END line) is redacted to the end of the string.
 	{
@@ -81,18 +90,35 @@ text_detectors := [
 			`(?s:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|.*)`,
 		]),
 		"groups": [0],
+		"screen": ["PRIVATE KEY"],
 	},
-	{"kind": "github_token", "pattern": `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`, "groups": [0]},
-	{"kind": "slack_token", "pattern": `\bxox[abprs]-[A-Za-z0-9-]{10,}`, "groups": [0]},
-	{"kind": "stripe_key", "pattern": `\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}`, "groups": [0]},
+	{
+		"kind": "github_token",
+		"pattern": `\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`,
+		"groups": [0],
+		"screen": ["gh", "github_pat_"],
+	},
+	{"kind": "slack_token", "pattern": `\bxox[abprs]-[A-Za-z0-9-]{10,}`, "groups": [0], "screen": ["xox"]},
+	{
+		"kind": "stripe_key",
+		"pattern": `\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}`,
+		"groups": [0],
+		"screen": ["k_live_", "k_test_"],
+	},
 	# header.payload.signature, base64url; the header is a JSON object, so it starts eyJ ({").
 	# The signature may be empty (alg none).
-	{"kind": "jwt", "pattern": `\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`, "groups": [0]},
+	{
+		"kind": "jwt",
+		"pattern": `\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*`,
+		"groups": [0],
+		"screen": ["eyJ"],
+	},
 	# key=value (URLs, .env files, logs): the value quoted, or up to a space, quote, & , ; < >.
 	{
 		"kind": "secret_assignment",
 		"pattern": concat("", [`\b(`, secret_key, `)\s*=\s*(?:`, quoted_value, `|([^\s"'&,;<>]{4,}))`]),
 		"groups": [2, 3, 4],
+		"screen": ["="],
 	},
 	# "key": "value" (JSON) and key: 'value' (YAML): only a quoted value, since after a colon an
 	# unquoted word is as likely prose ("the token: is invalid") as a secret.
@@ -100,8 +126,14 @@ text_detectors := [
 		"kind": "secret_assignment",
 		"pattern": concat("", [`\b(`, secret_key, `)["']?\s*:\s*`, quoted_value]),
 		"groups": [2, 3],
+		"screen": [":"],
 	},
-	{"kind": "email", "pattern": `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`, "groups": [0]},
+	{
+		"kind": "email",
+		"pattern": `[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}`,
+		"groups": [0],
+		"screen": ["@"],
+	},
 	# 13 to 19 digits, unbroken or in the groups cards are printed in (4-4-4-4, 4-6-5, ...), the
 	# first being 2 to 6 (the networks' ranges). That leaves out millisecond timestamps (1...),
 	# and the Luhn check (card_checked) most other numbers.
@@ -124,11 +156,30 @@ text_detectors := [
 			`(?:previous|prior|above|earlier|preceding)\s+(?:instructions|directions|prompts?|rules)`,
 		]),
 		"groups": [0],
+		"screen": ["ignore", "forget", "regard"],
+		"fold": true,
 	},
-	{"kind": "injection", "pattern": `(?i)\bdisregard\b[^.\n]{0,60}?\bsystem\s+prompt`, "groups": [0]},
-	{"kind": "injection", "pattern": `(?is)<important>(?:.*?</important>|.*)`, "groups": [0]},
+	{
+		"kind": "injection",
+		"pattern": `(?i)\bdisregard\b[^.\n]{0,60}?\bsystem\s+prompt`,
+		"groups": [0],
+		"screen": ["regard"],
+		"fold": true,
+	},
+	{
+		"kind": "injection",
+		"pattern": `(?is)<important>(?:.*?</important>|.*)`,
+		"groups": [0],
+		"screen": ["<important>"],
+		"fold": true,
+	},
 	{"kind": "injection", "pattern": `[\x{E0000}-\x{E007F}]+`, "groups": [0]},
-	{"kind": "injection", "pattern": `[\x{200B}-\x{200D}\x{2060}\x{FEFF}]{3,}`, "groups": [0]},
+	{
+		"kind": "injection",
+		"pattern": `[\x{200B}-\x{200D}\x{2060}\x{FEFF}]{3,}`,
+		"groups": [0],
+		"screen": ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"],
+	},
 ]
 
 # field_detectors: a string is a secret as a whole when the key it is stored under says so, as in
@@ -171,6 +222,7 @@ detect(kind, text) := {finding.text | some finding in findings(text); finding.ki
 # A match's candidate is [found, key]: the text it yields and, for a key=value detector, the key
 # (submatch 1); a set, so that a string repeating one line checks it once.
 detector_matches(detector, text) := {checked |
+	screened(detector, text)
 	matches := regex.find_all_string_submatch_n(detector.pattern, text, -1)
 	candidates := {[found, array.slice(match, 1, 2)] |
 		some match in matches
@@ -179,6 +231,26 @@ detector_matches(detector, text) := {checked |
 	}
 	some [found, key] in candidates
 	checked := detector_checked(detector.kind, key, found, count(candidates))
+}
+
+# screened(detector, text) holds when text may hold a match of the detector: it holds one of the
+# detector's screen literals, or the detector has none. A screen is only ever a necessary
+# condition, so it changes no finding; it spares the regex, which OPA's Wasm compiles anew in
+# every evaluation (its regex cache lives on the heap each evaluation resets), and that compile
+# is most of what a result costs. A folded screen has no s or k: RE2 folds those to ſ and K,
+# which lower() leaves as they are.
+screened(detector, _) if not detector.screen
+
+screened(detector, text) if {
+	not detector.fold
+	some literal in detector.screen
+	contains(text, literal)
+}
+
+screened(detector, text) if {
+	detector.fold
+	some literal in detector.screen
+	contains(lower(text), literal)
 }
 
 # --- checks -----------------------------------------------------------------------------------
