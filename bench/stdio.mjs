@@ -1,10 +1,16 @@
 #!/usr/bin/env node
-// Proxy overhead on the stdio path (issue 3): a direct SDK client calling server-everything `echo`,
-// against the same call through Warden, with an allow-all policy and with a 10-rule history
-// policy, after session histories of 10 and 10,000 calls. Plus the decision alone (in process)
-// against a 10,000-call history, with the default history window and with the whole history.
-// Runs against dist/ (make bench builds first). Alone: `node bench/stdio.mjs [--n 2000]`.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Proxy overhead on the stdio path. The hop (issue 16): one client calling server-everything `echo`
+// directly, through the SDK's bare Client+Server relay (bench/bare-relay.mjs), through FastMCP's
+// proxy (bench/fastmcp-proxy.py, installed by scripts/python-mcp.sh) and through Warden with the
+// shipped policy, a durable SQLite trail and the decision log, with the targets as ratios of this
+// run. The durability table: what each audit mode costs per call, sequential and 32 in flight,
+// and the decision log's bytes per call. History (issue 3): an allow-all policy and a 10-rule
+// history policy after session histories of 10 and 10,000 calls, and the decision alone (in
+// process) against a 10,000-call history, with several history windows.
+// Runs against dist/ (make bench builds first).
+// Alone: `node bench/stdio.mjs [--n 3000] [--warm 300] [--part hop,durability,history] [--cpu-prof DIR]`.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +23,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const CLI = join(ROOT, 'dist/cli/main.js');
 const POLICIES = join(ROOT, 'test/fixtures/policies');
+const DOWNSTREAM = [EVERYTHING, 'stdio'];
+const FASTMCP = 'fastmcp==4.1.6';
+// --cpu-prof DIR: every Warden process of the run writes a V8 CPU profile there (node --cpu-prof).
+const PROFILE_DIR = process.argv.includes('--cpu-prof') ? process.argv[process.argv.indexOf('--cpu-prof') + 1] : '';
+const BARE_RELAY = join(ROOT, 'bench/bare-relay.mjs');
+const FASTMCP_PROXY = join(ROOT, 'bench/fastmcp-proxy.py');
 
 async function timeCalls(client, n) {
   const lat = [];
@@ -31,6 +43,61 @@ async function timeCalls(client, n) {
   return { p50: percentile(lat, 50), p99: percentile(lat, 99), perSec: (n / total) * 1000 };
 }
 
+/** `width` calls in flight on one connection, as a busy agent runs them: latency per call, calls/s. */
+async function timeInFlight(client, n, width = 32) {
+  const lat = [];
+  let next = 0;
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) {
+        const i = next++;
+        const t = performance.now();
+        await client.callTool({ name: 'echo', arguments: { message: `m${i}` } });
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const total = performance.now() - start;
+  lat.sort((a, b) => a - b);
+  return { p50: percentile(lat, 50), p99: percentile(lat, 99), perSec: (n / total) * 1000 };
+}
+
+/** Warm-up calls, then `n` timed ones, sequential or `width` in flight. */
+async function measure(client, { n, warm, width = 1 }) {
+  for (let i = 0; i < warm; i++) await client.callTool({ name: 'echo', arguments: { message: `warm${i}` } });
+  return width > 1 ? timeInFlight(client, n, width) : timeCalls(client, n);
+}
+
+/** Starts a proxy (or the server itself) over stdio, measures it, closes it. */
+async function measureProcess(command, args, load, env) {
+  const { client, pid } = await connect(command, args, env);
+  try {
+    const r = await measure(client, load);
+    return { ...r, rss: rssMb(pid) };
+  } finally {
+    await client.close();
+  }
+}
+
+/** The interpreter with FastMCP (installed once into a cache venv), or why there is none. */
+function fastmcpPython() {
+  try {
+    const python = execFileSync('bash', [join(ROOT, 'scripts/python-mcp.sh'), FASTMCP, 'fastmcp'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
+    }).trim();
+    return { python };
+  } catch (err) {
+    const why = String(err.stderr ?? err.message ?? err)
+      .trim()
+      .split('\n')
+      .pop();
+    return { skipped: `FastMCP row skipped: ${why || 'scripts/python-mcp.sh failed'}` };
+  }
+}
+
 async function connect(command, args, env = {}) {
   const transport = new StdioClientTransport({
     command,
@@ -43,30 +110,41 @@ async function connect(command, args, env = {}) {
   return { client, pid: transport.pid };
 }
 
-async function throughWarden(policy, history, n, audit, window) {
-  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
+/**
+ * A Warden config in `dir`: `policy` is a fixture under test/fixtures/policies or builtin:shipped;
+ * `audit` memory, sqlite (synchronous full) or sqlite-normal; `decisionLog` a file in `dir`.
+ */
+function wardenConfig(dir, { policy, audit, decisionLog = false, window }) {
   const config = join(dir, 'warden.yaml');
+  const store = audit === 'memory' ? 'memory:' : `sqlite:${join(dir, 'audit.db')}`;
   writeFileSync(
     config,
     [
       'mcpServers:',
-      `  everything: { command: ${JSON.stringify(process.execPath)}, args: [${JSON.stringify(EVERYTHING)}, stdio] }`,
-      `policy: { bundle: ${JSON.stringify(join(POLICIES, policy))} }`,
-      `audit: { store: ${JSON.stringify(audit === 'memory' ? 'memory:' : `sqlite:${join(dir, 'audit.db')}`)}${audit === 'sqlite-normal' ? ', synchronous: normal' : ''} }`,
+      `  everything: { command: ${JSON.stringify(process.execPath)}, args: ${JSON.stringify(DOWNSTREAM)} }`,
+      `policy: { bundle: ${JSON.stringify(policy === 'builtin:shipped' ? policy : join(POLICIES, policy))} }`,
+      `audit: { store: ${JSON.stringify(store)}${audit === 'sqlite-normal' ? ', synchronous: normal' : ''} }`,
       'log: { level: error }',
+      ...(decisionLog ? [`decisionLogs: { file: ${JSON.stringify(join(dir, 'decisions.jsonl'))} }`] : []),
       ...(window !== undefined ? [`session: { historyWindow: ${window} }`] : []),
       '',
     ].join('\n'),
   );
-  const { client, pid } = await connect(process.execPath, [CLI, 'serve', '--config', config], {
-    WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa'),
-  });
+  return config;
+}
+
+/** One Warden run: `setup` shapes its config, `load` the calls; with the decision log's bytes per call. */
+async function throughWarden(setup, load) {
+  const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
   try {
-    for (let i = 0; i < history; i++) await client.callTool({ name: 'echo', arguments: { message: `warm${i}` } });
-    const r = await timeCalls(client, n);
-    return { ...r, rss: rssMb(pid) };
+    const config = wardenConfig(dir, setup);
+    const node = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+    const r = await measureProcess(process.execPath, [...node, CLI, 'serve', '--config', config], load, {
+      WARDEN_OPA: process.env.WARDEN_OPA ?? join(ROOT, '.tools/bin/opa'),
+    });
+    const logBytes = setup.decisionLog ? statSync(join(dir, 'decisions.jsonl')).size : NaN;
+    return { ...r, logBytesPerCall: logBytes / (load.warm + load.n) };
   } finally {
-    await client.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -121,36 +199,57 @@ async function decisionOnly(policy, history, window) {
   return { p50: percentile(lat, 50), p99: percentile(lat, 99) };
 }
 
-export async function benchStdio({ n = 2000 } = {}) {
+const SHIPPED_SQLITE = { policy: 'builtin:shipped', audit: 'sqlite', decisionLog: true };
+
+/** The hop against its peers, same client, server and load on every row. */
+async function benchHop(load) {
   const rows = [];
-  const direct = await connect(process.execPath, [EVERYTHING, 'stdio']);
-  try {
-    for (let i = 0; i < 200; i++) await direct.client.callTool({ name: 'echo', arguments: { message: 'warm' } });
-    const r = await timeCalls(direct.client, n);
-    rows.push({ path: 'direct stdio → server-everything echo', history: '-', ...r, rss: NaN, decision: '' });
-  } finally {
-    await direct.client.close();
+  const direct = await measureProcess(process.execPath, DOWNSTREAM, load);
+  rows.push({ id: 'direct', path: 'direct stdio → server-everything echo', ...direct, rss: NaN });
+  const relay = await measureProcess(process.execPath, [BARE_RELAY, process.execPath, ...DOWNSTREAM], load);
+  rows.push({ id: 'relay', path: 'bare relay (SDK Client + Server, no policy, no records)', ...relay });
+  const { python, skipped } = fastmcpPython();
+  if (python) {
+    const fast = await measureProcess(python, [FASTMCP_PROXY, process.execPath, ...DOWNSTREAM], load);
+    rows.push({ id: 'fastmcp', path: `FastMCP ${FASTMCP.split('==')[1]} create_proxy (no policy)`, ...fast });
   }
+  const warden = await throughWarden(SHIPPED_SQLITE, load);
+  rows.push({ id: 'warden', path: 'Warden (shipped policy, audit sqlite full, decision log file)', ...warden });
+  return { rows, skipped };
+}
+
+/** What each audit mode costs per call, sequential and 32 in flight; the bare relay as the floor. */
+async function benchDurability(load) {
+  const rows = [];
+  for (const width of [1, 32]) {
+    const relay = await measureProcess(process.execPath, [BARE_RELAY, process.execPath, ...DOWNSTREAM], {
+      ...load,
+      width,
+    });
+    rows.push({ audit: 'bare relay (none)', width, ...relay, logBytesPerCall: NaN });
+    for (const audit of ['memory', 'sqlite-normal', 'sqlite']) {
+      const r = await throughWarden({ ...SHIPPED_SQLITE, audit }, { ...load, width });
+      rows.push({ audit: audit === 'sqlite' ? 'sqlite full' : audit.replace('-', ' '), width, ...r });
+    }
+  }
+  return rows;
+}
+
+/** History (issue 3): decision cost against the size of the session's history and its window. */
+async function benchHistory({ n }) {
+  const rows = [];
   for (const [policy, label] of [
     ['allow-all', 'allow-all'],
     ['history10', '10 history rules'],
   ]) {
     for (const history of [10, 10_000]) {
-      const r = await throughWarden(policy, history, n, 'memory');
+      const r = await throughWarden({ policy, audit: 'memory' }, { n, warm: history });
       rows.push({ path: `Warden (${label}, window 100, audit memory:)`, history, ...r });
     }
   }
   for (const window of [0, 20]) {
-    const r = await throughWarden('history10', 10_000, n, 'memory', window);
+    const r = await throughWarden({ policy: 'history10', audit: 'memory', window }, { n, warm: 10_000 });
     rows.push({ path: `Warden (10 history rules, window ${window}, audit memory:)`, history: 10_000, ...r });
-  }
-  for (const audit of ['sqlite', 'sqlite-normal']) {
-    const r = await throughWarden('history10', 10, n, audit);
-    rows.push({
-      path: `Warden (10 history rules, audit ${audit === 'sqlite' ? 'sqlite full' : 'sqlite normal'})`,
-      history: 10,
-      ...r,
-    });
   }
   const decisions = [];
   for (const [history, window] of [
@@ -162,22 +261,73 @@ export async function benchStdio({ n = 2000 } = {}) {
   ]) {
     decisions.push({ history, window, ...(await decisionOnly('history10', history, window)) });
   }
-  return { rows, decisions, direct: rows[0] };
+  return { rows, decisions };
 }
 
-export function formatStdio({ rows, decisions, direct }) {
-  const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+export async function benchStdio({ n = 3000, warm = 300, parts = ['hop', 'durability', 'history'] } = {}) {
+  const load = { n, warm };
+  return {
+    n,
+    warm,
+    ...(parts.includes('hop') ? { hop: await benchHop(load) } : {}),
+    ...(parts.includes('durability') ? { durability: await benchDurability(load) } : {}),
+    ...(parts.includes('history') ? { history: await benchHistory(load) } : {}),
+  };
+}
+
+const f = (x, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+function formatHop({ rows, skipped }, { n, warm }) {
+  const direct = rows.find((r) => r.id === 'direct');
   const lines = [
-    '| path | history | p50 ms | p99 ms | added p50 ms | p99 / direct | calls/s | Warden RSS MB |',
-    '|---|---|---|---|---|---|---|---|',
+    `${n} sequential calls after ${warm} warm-up calls, same client and server on every row.`,
+    '',
+    '| path | p50 ms | p99 ms | added p50 ms | calls/s | RSS MB | decision log B/call |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const added = r === direct ? '-' : f(r.p50 - direct.p50);
-    const ratio = r === direct ? '-' : `${f(r.p99 / direct.p99, 2)}x`;
+    const bytes = Number.isFinite(r.logBytesPerCall) ? Math.round(r.logBytesPerCall) : '-';
     lines.push(
-      `| ${r.path} | ${r.history} | ${f(r.p50)} | ${f(r.p99)} | ${added} | ${ratio} | ${Math.round(r.perSec)} | ${Number.isFinite(r.rss) ? r.rss : '-'} |`,
+      `| ${r.path} | ${f(r.p50)} | ${f(r.p99)} | ${added} | ${Math.round(r.perSec)} | ${f(r.rss, 0)} | ${bytes} |`,
     );
   }
+  if (skipped) lines.push('', skipped);
+  const [relay, fast, warden] = ['relay', 'fastmcp', 'warden'].map((id) => rows.find((r) => r.id === id));
+  const added = (r) => r.p50 - direct.p50;
+  const targets = [
+    ['Warden added p50 / bare relay added p50', added(warden) / added(relay), 1.5],
+    ['Warden p99 / bare relay p99', warden.p99 / relay.p99, 1.2],
+    ...(fast ? [['Warden added p50 / FastMCP added p50', added(warden) / added(fast), 1 / 3]] : []),
+  ];
+  lines.push('', '| target | measured | at most | met |', '|---|---|---|---|');
+  for (const [what, ratio, limit] of targets)
+    lines.push(`| ${what} | ${f(ratio, 2)}x | ${f(limit, 2)}x | ${ratio <= limit ? 'yes' : 'no'} |`);
+  return lines.join('\n');
+}
+
+function formatDurability(rows, { n, warm }) {
+  const lines = [
+    `Shipped policy and decision log file; ${n} calls after ${warm} warm-up calls, per audit mode.`,
+    '',
+    '| audit | in flight | p50 ms | p99 ms | added p50 vs bare relay ms | calls/s | decision log B/call |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const floor = rows.find((x) => x.width === r.width && !Number.isFinite(x.logBytesPerCall));
+    const added = r === floor ? '-' : f(r.p50 - floor.p50);
+    const bytes = Number.isFinite(r.logBytesPerCall) ? Math.round(r.logBytesPerCall) : '-';
+    lines.push(
+      `| ${r.audit} | ${r.width} | ${f(r.p50)} | ${f(r.p99)} | ${added} | ${Math.round(r.perSec)} | ${bytes} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function formatHistory({ rows, decisions }) {
+  const lines = ['| path | history | p50 ms | p99 ms | calls/s | Warden RSS MB |', '|---|---|---|---|---|---|'];
+  for (const r of rows)
+    lines.push(`| ${r.path} | ${r.history} | ${f(r.p50)} | ${f(r.p99)} | ${Math.round(r.perSec)} | ${f(r.rss, 0)} |`);
   lines.push(
     '',
     '| decision only (10 history rules, in process) | history | window | p50 ms | p99 ms |',
@@ -188,8 +338,23 @@ export function formatStdio({ rows, decisions, direct }) {
   return lines.join('\n');
 }
 
+export function formatStdio(result) {
+  return [
+    ...(result.hop ? ['### The hop', formatHop(result.hop, result)] : []),
+    ...(result.durability ? ['### Durability', formatDurability(result.durability, result)] : []),
+    ...(result.history ? ['### History', formatHistory(result.history)] : []),
+  ].join('\n\n');
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const nArg = process.argv.indexOf('--n');
-  const result = await benchStdio({ n: nArg > 0 ? Number(process.argv[nArg + 1]) : 2000 });
+  const arg = (name, fallback) => {
+    const i = process.argv.indexOf(name);
+    return i > 0 ? process.argv[i + 1] : fallback;
+  };
+  const result = await benchStdio({
+    n: Number(arg('--n', 3000)),
+    warm: Number(arg('--warm', 300)),
+    parts: arg('--part', 'hop,durability,history').split(','),
+  });
   console.log(formatStdio(result));
 }

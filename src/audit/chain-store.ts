@@ -72,6 +72,8 @@ interface Prepared {
 
 interface Pending {
   event: Prepared;
+  /** Committed in the same transaction as the pending append before it (appendAll). */
+  joined?: true;
   resolve: (record: AuditRecord) => void;
   reject: (err: unknown) => void;
 }
@@ -148,6 +150,10 @@ export class ChainedStore implements ChainStore {
   }
 
   append(event: AuditEvent): Promise<AuditRecord> {
+    return this.appendAll([event]).then((records) => records[0] as AuditRecord);
+  }
+
+  appendAll(events: AuditEvent[]): Promise<AuditRecord[]> {
     if (this.readOnly) {
       return Promise.reject(
         new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`),
@@ -161,17 +167,21 @@ export class ChainedStore implements ChainStore {
         ),
       );
     }
-    let prepared: Prepared;
+    let prepared: Prepared[];
     try {
-      prepared = this.prepare(event);
+      prepared = events.map((event) => this.prepare(event));
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<AuditRecord>((resolve, reject) => {
-      this.queue.push({ event: prepared, resolve, reject });
-      // Appends made in the same tick share one transaction (and one fsync): group commit.
-      this.draining ??= Promise.resolve().then(() => this.drain());
-    });
+    const stored = prepared.map(
+      (event, i) =>
+        new Promise<AuditRecord>((resolve, reject) => {
+          this.queue.push({ event, resolve, reject, ...(i > 0 ? { joined: true as const } : {}) });
+        }),
+    );
+    // Appends made in the same tick share one transaction (and one fsync): group commit.
+    this.draining ??= Promise.resolve().then(() => this.drain());
+    return Promise.all(stored);
   }
 
   private prepare(event: AuditEvent): Prepared {
@@ -205,7 +215,10 @@ export class ChainedStore implements ChainStore {
   private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, this.maxBatch);
+        // A batch ends at maxBatch, but never inside the events of one appendAll.
+        let size = Math.min(this.maxBatch, this.queue.length);
+        while (this.queue[size]?.joined) size++;
+        const batch = this.queue.splice(0, size);
         let records: AuditRecord[] = [];
         try {
           await this.backend.commit((head) => {

@@ -107,6 +107,11 @@ export interface ChainStore extends AuditStore {
    */
   onAppended(listener: (record: AuditRecord) => void): () => void;
   /**
+   * Appends `events` in order, in one transaction (one fsync): all are durable or none is. A call's
+   * records before it is forwarded (`call.received`, `call.decided`, `call.forwarded`) go this way.
+   */
+  appendAll(events: AuditEvent[]): Promise<AuditRecord[]>;
+  /**
    * Claims `key` once for all processes sharing the store: resolves true for the one caller that
    * claimed it first (an approval spent by exactly one call, whichever replica it reaches).
    */

@@ -120,7 +120,7 @@ export async function createWarden(
     const pipeline = new CallPipeline({
       policy,
       mode: config.policy.mode,
-      audit: { append: (e) => audit.append(e) },
+      audit: { append: (e) => audit.append(e), appendAll: (events) => audit.appendAll(events) },
       history,
       grants: grantsOf(ledger, audit),
       auditOnFailure: config.audit.onFailure,

@@ -6,6 +6,7 @@ import {
   callDecided,
   callForwarded,
   callReceived,
+  type AuditEvent,
   type CallCompletedData,
   type CallDecided,
   type CallReceived,
@@ -141,14 +142,18 @@ export class CallPipeline {
     const unpinned = descriptor && o.pins ? await o.pins.check(call.server, call.tool, descriptor) : null;
     if (unpinned) return this.refuse(span, session, call, callId, started, { reason: unpinned });
 
-    const received = this.append(span, receivedRecord(session.id, call, callId, started, span.traceId));
-    let {
-      decisionId,
-      evaluation,
-      verdict,
-      decided,
-      input: decisionInput,
-    } = await this.decide(span, session, call, callId, callId, started);
+    const first = await this.decide(span, session, call, callId, callId, started);
+    let { decisionId, evaluation, verdict, input: decisionInput } = first;
+    // One commit before the call leaves: its received and decided records and, when the policy lets
+    // it straight through, its forwarded record, all durable or none, awaited before it is forwarded.
+    const straight = verdict.allow && !this.holds(evaluation, verdict);
+    const leaving = callForwarded(session.id, { call_id: callId, server: call.server });
+    const received = this.appendAll(span, [
+      receivedRecord(session.id, call, callId, started, span.traceId),
+      first.record,
+      ...(straight ? [leaving] : []),
+    ]);
+    let decided = received;
     let argumentsDigest: string | undefined;
     const digestOf = (): string => (argumentsDigest ??= session.digest(call.arguments));
     let pending: { id: string } | undefined;
@@ -195,13 +200,9 @@ export class CallPipeline {
         arguments_digest: digestOf(),
         principal: session.principal.sub,
       });
-      ({
-        decisionId,
-        evaluation,
-        verdict,
-        decided,
-        input: decisionInput,
-      } = await this.decide(span, session, call, callId, o.newId(), this.now()));
+      const redecided = await this.decide(span, session, call, callId, o.newId(), this.now());
+      ({ decisionId, evaluation, verdict, input: decisionInput } = redecided);
+      decided = Promise.all([decided, this.append(span, redecided.record)]);
       if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, grant.by);
     } else if (this.holds(evaluation, verdict)) {
       // Held for approval: a person answers (or not), then the policy decides again with the
@@ -266,7 +267,8 @@ export class CallPipeline {
             principal: session.principal.sub,
           });
           const redecided = await this.decide(span, session, call, callId, o.newId(), this.now());
-          ({ decisionId, evaluation, verdict, decided, input: decisionInput } = redecided);
+          ({ decisionId, evaluation, verdict, input: decisionInput } = redecided);
+          decided = Promise.all([decided, this.append(span, redecided.record)]);
           if (verdict.approvalRequired) verdict = insufficient(verdict, call.name, answer.by ?? 'unknown');
         } else {
           verdict = {
@@ -311,10 +313,11 @@ export class CallPipeline {
     // The approval is used up as the call leaves, not when it returns: a call decided while this
     // one runs downstream cannot count it as unused.
     session.consume(callId);
-    const forwarded = this.append(
-      span,
-      callForwarded(session.id, { call_id: callId, server: call.server, ...(grant ? { approval_of: grant.id } : {}) }),
-    );
+    // Recorded with the decision when it went straight through (and that commit succeeded).
+    const forwarded =
+      straight && recordedDecision.ok
+        ? Promise.resolve()
+        : this.append(span, grant ? callForwarded(session.id, { ...leaving.data, approval_of: grant.id }) : leaving);
     let result: Record<string, unknown> | undefined;
     let failure: unknown;
     try {
@@ -474,10 +477,7 @@ export class CallPipeline {
     const reasons = [refusal.reason];
     const ref = { kind: call.kind, server: call.server, name: call.name };
     const bounded: PendingCall = refusal.summary ? { ...call, arguments: {} } : call;
-    const received = this.append(
-      span,
-      receivedRecord(session.id, call, callId, started, span.traceId, refusal.summary),
-    );
+    const received = receivedRecord(session.id, call, callId, started, span.traceId, refusal.summary);
     const evaluation: Evaluation = {
       decision: { allow: false, reasons, monitored: [], obligations: {} },
       revision: '',
@@ -506,23 +506,20 @@ export class CallPipeline {
       rule: refusal.reason.rule,
       ...(refusal.summary ? { depth: refusal.summary.depth, bytes: refusal.summary.bytes } : {}),
     });
-    const decided = this.append(
-      span,
-      callDecided(session.id, {
-        call_id: callId,
-        decision_id: callId,
-        allow: false,
-        policy_allow: false,
-        reasons,
-        monitored: [],
-        obligations: {},
-        revision: '',
-        mode: o.mode,
-        now_ms: started,
-        refused: refusal.reason.rule,
-      }),
-    );
-    const recorded = await settled(Promise.all([received, decided]));
+    const record = callDecided(session.id, {
+      call_id: callId,
+      decision_id: callId,
+      allow: false,
+      policy_allow: false,
+      reasons,
+      monitored: [],
+      obligations: {},
+      revision: '',
+      mode: o.mode,
+      now_ms: started,
+      refused: refusal.reason.rule,
+    });
+    const recorded = await settled(this.appendAll(span, [received, record]));
     if (!recorded.ok) {
       o.logger.error('audit trail could not record a denial', { decision_id: callId, error: recorded.error });
     }
@@ -536,10 +533,23 @@ export class CallPipeline {
    * awaits it): a record that fails while the call is still being forwarded must not surface as
    * an unhandled rejection, which would end the process.
    */
-  private append(span: CallSpan, event: Parameters<AuditPort['append']>[0]): Promise<unknown> {
+  private append(span: CallSpan, event: AuditEvent): Promise<unknown> {
     const pending = span.step('audit', () => this.options.audit.append(event), event.type);
     pending.catch(() => undefined);
     return pending;
+  }
+
+  /**
+   * Starts appending `events` in one commit (all or none), each with its own audit step on the
+   * call's span; observed at once like {@link append}.
+   */
+  private appendAll(span: CallSpan, events: AuditEvent[]): Promise<unknown> {
+    const audit = this.options.audit;
+    const all = audit.appendAll ? audit.appendAll(events) : Promise.all(events.map((e) => audit.append(e)));
+    all.catch(() => undefined);
+    const steps = Promise.all(events.map((e) => span.step('audit', () => all, e.type)));
+    steps.catch(() => undefined);
+    return steps;
   }
 
   /** Whether this decision holds the call for approval (enforce mode, and the policy otherwise allows). */
@@ -548,8 +558,9 @@ export class CallPipeline {
   }
 
   /**
-   * Evaluates the call now (the input is taken at once; the policy answers within its budget) and
-   * records the decision (log, observer, audit); does not wait for the audit.
+   * Evaluates the call now (the input is taken at once; the policy answers within its budget),
+   * logs the decision (decision log, observer) and returns its `call.decided` record, which the
+   * caller appends (with the records that go in the same commit).
    */
   private async decide(
     span: CallSpan,
@@ -562,7 +573,7 @@ export class CallPipeline {
     decisionId: string;
     evaluation: Evaluation;
     verdict: Verdict;
-    decided: Promise<unknown>;
+    record: CallDecided;
     input: InputDocument;
   }> {
     const o = this.options;
@@ -610,24 +621,21 @@ export class CallPipeline {
       });
     if (verdict.wouldDeny.length > 0)
       o.logger.warn('monitor: would deny', { decision_id: decisionId, name: call.name, reasons: verdict.wouldDeny });
-    const decided = this.append(
-      span,
-      callDecided(session.id, {
-        call_id: callId,
-        decision_id: decisionId,
-        allow: verdict.allow,
-        policy_allow: evaluation.decision.allow,
-        reasons: verdict.reasons,
-        monitored: verdict.wouldDeny,
-        obligations: evaluation.decision.obligations,
-        revision: evaluation.revision,
-        mode: o.mode,
-        now_ms: nowMs,
-        ...(evaluation.error ? { error: evaluation.error } : {}),
-        ...(this.holds(evaluation, verdict) ? { held: true as const } : {}),
-      }),
-    );
-    return { decisionId, evaluation, verdict, decided, input };
+    const record = callDecided(session.id, {
+      call_id: callId,
+      decision_id: decisionId,
+      allow: verdict.allow,
+      policy_allow: evaluation.decision.allow,
+      reasons: verdict.reasons,
+      monitored: verdict.wouldDeny,
+      obligations: evaluation.decision.obligations,
+      revision: evaluation.revision,
+      mode: o.mode,
+      now_ms: nowMs,
+      ...(evaluation.error ? { error: evaluation.error } : {}),
+      ...(this.holds(evaluation, verdict) ? { held: true as const } : {}),
+    });
+    return { decisionId, evaluation, verdict, record, input };
   }
 
   private completed(

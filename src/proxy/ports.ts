@@ -8,6 +8,8 @@ import { traceId, type HistoryEntry, type PendingCall, type Session } from '../s
  */
 export interface AuditPort {
   append(event: AuditEvent): Promise<unknown>;
+  /** Appends `events` in order, all or none, in one commit; without it, each is appended in the same tick. */
+  appendAll?(events: AuditEvent[]): Promise<unknown>;
 }
 
 export interface DecisionLogPort {

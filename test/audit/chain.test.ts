@@ -86,6 +86,44 @@ describe('memory store', () => {
     expect(commits).toBe(1);
   });
 
+  test('appendAll keeps its events in one transaction, even across the batch limit', async () => {
+    const backend = new MemoryBackend();
+    const batches: number[] = [];
+    const commit = backend.commit.bind(backend);
+    backend.commit = (build) =>
+      commit((head) => {
+        const batch = build(head);
+        batches.push(batch.rows.length);
+        return batch;
+      });
+    const store = storeFromBackend(backend, { maxBatch: 4 });
+    const singles = [0, 1, 2].map((i) => store.append(echo(`c${i}`, { i })));
+    const group = store.appendAll([3, 4, 5].map((i) => echo(`c${i}`, { i })));
+    const after = store.append(echo('c6', { i: 6 }));
+    const records = [...(await Promise.all(singles)), ...(await group), await after];
+    expect(records.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(records.map((r) => r.data['call_id'])).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6']);
+    // The group (c3..c5) straddles maxBatch 4: its batch grows to 6 rather than split it.
+    expect(batches).toEqual([6, 1]);
+    expect(await verifyChain(store)).toMatchObject({ ok: true, count: 7 });
+  });
+
+  test('appendAll stores all of its events or none', async () => {
+    const backend = new MemoryBackend();
+    const commit = backend.commit.bind(backend);
+    let fail = true;
+    backend.commit = (build) => (fail ? Promise.reject(new Error('disk full')) : commit(build));
+    const store = storeFromBackend(backend);
+    const failed = store.appendAll([echo('c1', {}), echo('c2', {})]);
+    await expect(failed).rejects.toMatchObject({ code: 'audit_store_unavailable' });
+    await expect(store.appendAll([echo('c3', {}), echo('c4', { n: 10n })])).rejects.toMatchObject({
+      code: 'audit_event_invalid',
+    });
+    fail = false;
+    await store.appendAll([echo('c5', {})]);
+    expect((await store.read({})).map((r) => r.data['call_id'])).toEqual(['c5']);
+  });
+
   test('data is stored as plain JSON: Dates become strings, undefined vanishes, lone surrogates are replaced', async () => {
     const store = await openAuditStore('memory:');
     const odd = { when: new Date('2025-01-01T00:00:00Z'), gone: undefined, list: [undefined, 1], bad: 'x\uD800y' };

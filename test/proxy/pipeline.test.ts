@@ -7,6 +7,8 @@ import { PolicyEngine } from '../../src/policy/index.js';
 import { compileDirectory } from '../../src/bundles/index.js';
 import type { ApprovalRequest, ApprovalResult } from '../../src/approval/index.js';
 import { openAuditStore } from '../../src/audit/index.js';
+import { MemoryBackend } from '../../src/audit/memory-backend.js';
+import { storeFromBackend } from '../../src/audit/open-store.js';
 import { CallPipeline } from '../../src/proxy/index.js';
 import { HistoryService } from '../../src/reports/index.js';
 import { Session } from '../../src/session/index.js';
@@ -260,5 +262,89 @@ describe('CallPipeline: an approval covers the one call it was given for', () =>
     expect(second).toMatchObject({ kind: 'denied', reasons: [{ rule: 'warden.approval_required' }] });
     expect(forwarded).toBe(false);
     expect(s.buildInput(ci('deploy_to_production', 'api'), Date.now(), 'call-99').approvals).toEqual([]);
+  });
+});
+
+describe('CallPipeline: the commits of a call', () => {
+  /** A real memory trail that counts its commits (each one a transaction, one fsync on SQLite). */
+  function countingStore(fail: () => boolean = () => false) {
+    const backend = new MemoryBackend();
+    const commit = backend.commit.bind(backend);
+    const commits: string[][] = [];
+    backend.commit = (build) =>
+      fail()
+        ? Promise.reject(new Error('disk full'))
+        : commit((head) => {
+            const batch = build(head);
+            commits.push(batch.rows.map((r) => r.type));
+            return batch;
+          });
+    return { store: storeFromBackend(backend), commits };
+  }
+  function wired(store: ReturnType<typeof storeFromBackend>, onFailure: 'deny' | 'allow' = 'deny'): CallPipeline {
+    let n = 0;
+    return new CallPipeline({
+      policy: { evaluate: async (input, now) => engine.evaluate(input, now), entrypoint: 'mcp/decision' },
+      mode: 'enforce',
+      audit: { append: (e) => store.append(e), appendAll: (events) => store.appendAll(events) },
+      auditOnFailure: onFailure,
+      decisionLog: { write: () => undefined },
+      labels: { id: 'test', version: '0' },
+      bundleName: () => 'policy',
+      logger: createLogger({ silent: true }),
+      auditResultMaxChars: 1000,
+      approvals: { request: async () => Promise.reject(new Error('this policy asks for no approval')) },
+      newId: () => `id-${++n}`,
+    });
+  }
+
+  test('an allowed call: received, decided and forwarded durable in one commit before it leaves, completed in a second', async () => {
+    const { store, commits } = countingStore();
+    let seenAtForward: string[] = [];
+    const outcome = await wired(store).run(session(), echo('hi'), async () => {
+      seenAtForward = (await store.read({})).map((r) => r.type);
+      return { content: [{ type: 'text', text: 'ok' }] };
+    });
+    expect(outcome).toMatchObject({ kind: 'completed', outcome: 'success' });
+    expect(seenAtForward).toEqual(['call.received', 'call.decided', 'call.forwarded']);
+    expect(commits).toEqual([['call.received', 'call.decided', 'call.forwarded'], ['call.completed']]);
+    const records = await store.read({});
+    expect(new Set(records.map((r) => r.data['call_id']))).toEqual(new Set(['id-1']));
+    expect(records[2]!.data).toEqual({ call_id: 'id-1', server: 'faulty' });
+  });
+
+  test('a denied call: received and decided in one commit, nothing forwarded', async () => {
+    const { store, commits } = countingStore();
+    const outcome = await wired(store).run(session(), echo('forbidden'), async () => {
+      throw new Error('a denied call is never forwarded');
+    });
+    expect(outcome).toMatchObject({ kind: 'denied' });
+    expect(commits).toEqual([['call.received', 'call.decided']]);
+  });
+
+  test('calls in flight together share commits, each call still in order', async () => {
+    const { store, commits } = countingStore();
+    const p = wired(store);
+    const s = session();
+    await Promise.all(Array.from({ length: 8 }, (_, i) => p.run(s, echo(`m${i}`), slowForward(1))));
+    const records = await store.read({});
+    expect(records).toHaveLength(32);
+    expect(commits.length).toBeLessThan(16);
+    for (const id of new Set(records.map((r) => r.data['call_id']))) {
+      expect(records.filter((r) => r.data['call_id'] === id).map((r) => r.type)).toEqual([
+        'call.received',
+        'call.decided',
+        'call.forwarded',
+        'call.completed',
+      ]);
+    }
+  });
+
+  test('when that commit fails and onFailure is allow, the call goes on and its forwarded record is retried', async () => {
+    let attempts = 0;
+    const { store, commits } = countingStore(() => attempts++ === 0);
+    const outcome = await wired(store, 'allow').run(session(), echo('hi'), slowForward(1));
+    expect(outcome).toMatchObject({ kind: 'completed', outcome: 'success' });
+    expect(commits.flat()).toEqual(['call.forwarded', 'call.completed']);
   });
 });
