@@ -117,6 +117,8 @@ export const WardenErrorCode = {
   DownstreamClosed: 'downstream_closed',
   /** Two downstream servers offer the same tool name: set a `prefix` on one of them. */
   ToolNameClash: 'tool_name_clash',
+  /** A 2026-07-28 server kept asking a handshake-era client for input past Warden's round limit: check the server. */
+  DownstreamInputRoundsExceeded: 'downstream_input_rounds_exceeded',
 
   // --- audit trail -----------------------------------------------------------------------------
   /** The audit store URL is empty or of an unknown kind: use `sqlite:PATH` or `postgres://…`. */
