@@ -19,6 +19,7 @@ import {
   type Progress,
 } from '@modelcontextprotocol/sdk/types.js';
 import { DownstreamError, describeError, type Logger } from '../common/index.js';
+import { ERA_PROBE_TIMEOUT_MS, probeStdioEra } from './era-probe.js';
 import { OrderedTransport } from './ordered-transport.js';
 import type { ServerConfig } from '../config/index.js';
 import { ProcessGroupStdioTransport } from './stdio-transport.js';
@@ -139,10 +140,11 @@ export class DownstreamServer {
 
   private async doConnect(): Promise<void> {
     this.status = 'starting';
-    if (await this.connectModern()) return;
     let client: Client | undefined;
     try {
-      client = await this.openHandshake((c) => this.handleClose(c));
+      const handoff = await this.connectModern();
+      if (handoff === null) return;
+      client = await this.openHandshake((c) => this.handleClose(c), handoff);
       this.client = client;
       this.era = 'handshake';
       await this.refreshTools(client, false);
@@ -155,7 +157,7 @@ export class DownstreamServer {
   }
 
   /** A handshake-era connection (`initialize`) with the relaying handlers; rejects if it cannot connect. */
-  private async openHandshake(onclose: (client: Client) => void): Promise<Client> {
+  private async openHandshake(onclose: (client: Client) => void, started?: Transport): Promise<Client> {
     const client = new Client(this.options.clientInfo, { capabilities: this.options.capabilities });
     client.fallbackNotificationHandler = async (notification) => {
       if (notification.method === 'notifications/tools/list_changed' && client === this.client) {
@@ -177,7 +179,7 @@ export class DownstreamServer {
         extra.signal,
       )) as never;
     };
-    const transport = new OrderedTransport(this.createTransport('handshake'));
+    const transport = new OrderedTransport(started ?? this.createTransport('handshake'));
     client.onclose = () => onclose(client);
     try {
       await client.connect(transport, { timeout: this.startTimeoutMs });
@@ -214,12 +216,23 @@ export class DownstreamServer {
   }
 
   /**
-   * Asks the server for `server/discover` with the v2 client pinned to 2026-07-28. A server that
-   * answers is reached in that era from now on (true); any other answer, or none within the start
-   * timeout, means a handshake-era server, which is then connected afresh with `initialize`
-   * (false). A stdio server is started twice in that case: the probe's process is ended first.
+   * Asks the server for `server/discover` (docs/protocol.md). A server that answers is connected
+   * with the v2 client pinned to 2026-07-28 and reached in that era from now on (null). Otherwise
+   * it is a handshake-era server: the transport to send `initialize` on is returned. Over stdio the
+   * probe runs on the server's own process, which that transport goes on with (one start either
+   * way); over HTTP the probe is the pinned client's own discover, and the handshake gets a fresh
+   * transport (undefined).
    */
-  private async connectModern(): Promise<boolean> {
+  private async connectModern(): Promise<Transport | undefined | null> {
+    let transport = this.createTransport('modern');
+    if (this.config.kind === 'stdio') {
+      const probe = await probeStdioEra(transport, this.options.clientInfo, ERA_PROBE_TIMEOUT_MS);
+      if (!probe.modern) {
+        this.logHandshake(probe.detail);
+        return probe.transport;
+      }
+      transport = probe.transport;
+    }
     const client = new ModernClient(this.options.clientInfo, {
       capabilities: {},
       versionNegotiation: { mode: { pin: MODERN_PROTOCOL_VERSION } },
@@ -227,16 +240,12 @@ export class DownstreamServer {
       inputRequired: { autoFulfill: false },
     });
     try {
-      await client.connect(new OrderedTransport(this.createTransport('modern')) as never, {
-        timeout: this.startTimeoutMs,
-      });
+      await client.connect(new OrderedTransport(transport) as never, { timeout: this.startTimeoutMs });
     } catch (err) {
       await client.close().catch(() => undefined);
-      this.options.logger.debug('downstream server does not speak 2026-07-28: reaching it with initialize', {
-        server: this.name,
-        error: describeError(err),
-      });
-      return false;
+      if (this.config.kind === 'stdio') throw err; // it answered discover, then failed: not an era question
+      this.logHandshake(describeError(err));
+      return undefined;
     }
     client.onclose = () => this.handleClose(client);
     // What the server sends about a request in flight (progress aside): logs, list changes.
@@ -247,14 +256,20 @@ export class DownstreamServer {
     try {
       await this.refreshTools(client, false);
     } catch (err) {
-      this.status = 'down';
       this.modern = null;
       await client.close().catch(() => undefined);
-      throw this.startFailed(err);
+      throw err;
     }
     this.status = 'up';
     this.options.logger.info('downstream server speaks 2026-07-28', { server: this.name });
-    return true;
+    return null;
+  }
+
+  private logHandshake(detail: string): void {
+    this.options.logger.debug('downstream server does not speak 2026-07-28: reaching it with initialize', {
+      server: this.name,
+      detail,
+    });
   }
 
   private createTransport(era: ServerEra): Transport {
