@@ -43,6 +43,8 @@ export async function probeStdioEra(
     };
     transport.onerror = () => undefined; // a line that is not JSON-RPC is the server's, not the probe's
   });
+  // Observed below; when start or send throw first, their error is the one reported.
+  answered.catch(() => undefined);
   await transport.start();
   await transport.send({
     jsonrpc: '2.0',

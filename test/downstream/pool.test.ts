@@ -210,6 +210,17 @@ test.each([
   expect(p.resolveResource('other://x')?.name).toBe(owner);
 });
 
+test('a stdio server silent before initialize is taken for a handshake-era one, on the same process', async () => {
+  const starts = join(DIR, 'silent-starts.log');
+  const silent = stdio('silent', ['silent-before-initialize.mjs'], { env: { STARTS_LOG: starts } });
+  const p = pool([silent]);
+  await p.start(); // the probe waits ERA_PROBE_TIMEOUT_MS (10 s), then initialize follows
+  expect(p.server('silent')!.era).toBe('handshake');
+  const answer = textOf(await call(p, 'hello'));
+  // The process that got the probe is the one serving: started once.
+  expect(readFileSync(starts, 'utf8').trim().split('\n')).toEqual([answer.replace('hello from ', '')]);
+}, 30_000);
+
 describe('start fails closed, naming the server and a fix', () => {
   const fix = (n: string) => `Fix: check mcpServers.${n} in the config and run the server by hand to see its error.`;
   const ENOENT = '"broken" (/nonexistent/mcp-server) could not be started: spawn /nonexistent/mcp-server ENOENT';
