@@ -119,6 +119,8 @@ export const WardenErrorCode = {
   ToolNameClash: 'tool_name_clash',
   /** `warden tools accept` (or the admin API) named a tool the trail has no pin of: check `warden tools list`. */
   ToolNotPinned: 'tool_not_pinned',
+  /** A 2026-07-28 server kept asking a handshake-era client for input past Warden's round limit: check the server. */
+  DownstreamInputRoundsExceeded: 'downstream_input_rounds_exceeded',
 
   // --- audit trail -----------------------------------------------------------------------------
   /** The audit store URL is empty or of an unknown kind: use `sqlite:PATH` or `postgres://…`. */

@@ -41,15 +41,16 @@ const RELAYED_METHODS = {
 } as const;
 type RelayedMethod = keyof typeof RELAYED_METHODS;
 /**
- * Every list Warden merges comes from handshake-era servers, which give no TTL: the merge's is 0.
+ * Warden merges lists across servers without carrying their TTLs (a handshake-era server gives
+ * none): the merge's is 0.
  * Private, too, and it must stay so: lists are filtered per principal (`mcp/visible`), so one
  * principal's list must never be served from a shared cache to another.
  */
 const LIST_CACHE = { ttlMs: 0, cacheScope: 'private' } as const;
 
 /**
- * Warden's own key in `inputRequests`/`inputResponses`: namespaced apart from any downstream
- * server's keys (a downstream's own rounds are not relayed yet).
+ * Warden's own key in `inputRequests`/`inputResponses`: namespaced apart from the keys of a
+ * downstream server's own rounds, which are relayed beside it.
  */
 export const APPROVAL_INPUT_KEY = 'mcp-warden.dev/approval';
 
@@ -64,12 +65,18 @@ export interface ModernRelayOptions {
   stateTtlMs: number;
 }
 
-/** What an approval round's requestState carries: the call it was asked for. */
-interface ApprovalState {
+/**
+ * What a requestState Warden mints carries: the call it was asked for (the tool, prompt name or
+ * resource URI, and a digest of the arguments), and either Warden's own approval round or a
+ * downstream server's round, whose own requestState rides inside.
+ */
+interface SealedState {
   /** sha256 of the principal's key: a state is refused when another principal echoes it. */
   principal: string;
   tool: string;
   arguments_digest: string;
+  /** A downstream server's round (absent: Warden's approval round). */
+  downstream?: { state?: string };
 }
 
 /** One relayed request in flight: how the approval gate's elicitation for it is answered. */
@@ -115,14 +122,14 @@ export class ModernRelay {
   private readonly tickets = new Map<string, ScopeTicket>();
   private readonly reaper: NodeJS.Timeout | undefined;
   private readonly rounds = new Map<string, Round>();
-  private readonly codec: RequestStateCodec<ApprovalState>;
+  private readonly codec: RequestStateCodec<SealedState>;
 
   private warnedKey = false;
 
   constructor(private readonly options: ModernRelayOptions) {
     // Bound to the principal through the payload's digest of it (verifyState), not the codec's
     // bind: one server instance serves a stdio connection, whose requests carry no HTTP context.
-    this.codec = createRequestStateCodec<ApprovalState>({
+    this.codec = createRequestStateCodec<SealedState>({
       key: options.stateKey ?? randomBytes(32),
       ttlSeconds: Math.max(1, Math.ceil(options.stateTtlMs / 1000)),
     });
@@ -199,16 +206,18 @@ export class ModernRelay {
     let ask!: (params: { message: string; requestedSchema: Record<string, unknown> }) => void;
     const asked = new Promise<{ message: string; requestedSchema: Record<string, unknown> }>((r) => (ask = r));
     const capabilities = (envelopeOf(ctx)[CLIENT_CAPABILITIES_META] ?? {}) as Record<string, unknown>;
+    const sealed = this.retryState(method, params, ctx, ticket);
     this.rounds.set(roundId, {
       canElicit: !!capabilities['elicitation'],
-      answer: method === 'tools/call' ? this.retryAnswer(params, ctx, ticket) : undefined,
+      answer: method === 'tools/call' && sealed && !sealed.downstream ? approvalAnswer(ctx) : undefined,
       ask,
     });
     try {
       const progressToken = ctx.mcpReq._meta?.progressToken;
       const { progressToken: _own, ...rest } = (ctx.mcpReq._meta ?? {}) as Record<string, unknown>;
       const meta = { ...rest, ...envelopeOf(ctx), [ROUND_META_KEY]: roundId };
-      const call = scope.client.request({ method, params: { ...params, _meta: meta } }, ResultSchema, {
+      const forwarded = { ...downstreamRound(params, ctx, sealed), _meta: meta };
+      const call = scope.client.request({ method, params: forwarded }, ResultSchema, {
         signal: stop.signal,
         timeout: RELAY_TIMEOUT_MS,
         resetTimeoutOnProgress: true,
@@ -222,13 +231,13 @@ export class ModernRelay {
           : {}),
       });
       const first = await Promise.race([call.then((result) => ({ result })), asked.then((question) => ({ question }))]);
-      if ('result' in first) return first.result as Record<string, unknown>;
+      if ('result' in first) return this.sealDownstreamRound(method, params, first.result, ticket);
       stop.abort();
       call.catch(() => undefined);
       this.warnPerProcessKey();
-      const state: ApprovalState = {
+      const state: SealedState = {
         principal: principalDigest(ticket),
-        tool: String(params['name']),
+        tool: targetOf(method, params),
         arguments_digest: argumentsDigest(params['arguments']),
       };
       return inputRequired({
@@ -261,8 +270,8 @@ export class ModernRelay {
    * The SDK's requestState hook, before anything runs: a state that is not Warden's, expired, or
    * minted for another principal is refused (the SDK answers -32602).
    */
-  private async verifyState(state: string, ticket: ScopeTicket): Promise<ApprovalState> {
-    let payload: ApprovalState | undefined;
+  private async verifyState(state: string, ticket: ScopeTicket): Promise<SealedState> {
+    let payload: SealedState | undefined;
     let reason: string;
     try {
       payload = await this.codec.verify(state, undefined as never);
@@ -279,24 +288,25 @@ export class ModernRelay {
   }
 
   /**
-   * The person's answer a verified retry carries, for the call its state was sealed to; a state
-   * sealed to another call (another tool, other arguments) is refused.
+   * The verified state a retry carries, for the call it was sealed to; a state sealed to another
+   * call (another tool, prompt or resource, other arguments) is refused.
    */
-  private retryAnswer(
+  private retryState(
+    method: string,
     params: Record<string, unknown>,
     ctx: ServerContext,
     ticket: ScopeTicket,
-  ): { action: string; content?: Record<string, unknown> } | undefined {
-    const state = ctx.mcpReq.requestState<ApprovalState>();
+  ): SealedState | undefined {
+    const state = ctx.mcpReq.requestState<SealedState>();
     if (state === undefined) return undefined;
     if (
       typeof state !== 'object' ||
-      state.tool !== params['name'] ||
+      state.tool !== targetOf(method, params) ||
       state.arguments_digest !== argumentsDigest(params['arguments'])
     ) {
       this.options.logger.warn('2026-07-28 retry refused: requestState was issued for another call', {
         principal: ticket.principal.sub,
-        tool: params['name'],
+        tool: targetOf(method, params),
       });
       throw new ProtocolError(
         JsonRpcErrorCode.InvalidParams,
@@ -305,10 +315,29 @@ export class ModernRelay {
         { reason: 'request_state_mismatch' },
       );
     }
-    const answer = ctx.mcpReq.inputResponses?.[APPROVAL_INPUT_KEY] as
-      { action?: unknown; content?: Record<string, unknown> } | undefined;
-    if (!answer || typeof answer.action !== 'string') return undefined;
-    return { action: answer.action, ...(answer.content ? { content: answer.content } : {}) };
+    return state;
+  }
+
+  /**
+   * A downstream server's `input_required` result, relayed to the client with its requestState
+   * sealed inside Warden's own: bound to this principal and this call, so one user cannot replay
+   * another's round (the downstream sees Warden, not the user, as its client).
+   */
+  private async sealDownstreamRound(
+    method: string,
+    params: Record<string, unknown>,
+    result: Record<string, unknown>,
+    ticket: ScopeTicket,
+  ): Promise<Record<string, unknown>> {
+    if (result['resultType'] !== 'input_required') return result;
+    const own = result['requestState'];
+    const state: SealedState = {
+      principal: principalDigest(ticket),
+      tool: targetOf(method, params),
+      arguments_digest: argumentsDigest(params['arguments']),
+      downstream: typeof own === 'string' ? { state: own } : {},
+    };
+    return { ...result, requestState: await this.codec.mint(state) };
   }
 
   /** The approval gate asks the person at a 2026-07-28 client: answered from the retry, or by a new round. */
@@ -416,6 +445,42 @@ function envelopeOf(ctx: ServerContext): Record<string, unknown> {
 
 function principalDigest(ticket: ScopeTicket): string {
   return createHash('sha256').update(ticket.principalKey).digest('hex');
+}
+
+/** The person's answer to Warden's approval question in a retry's inputResponses. */
+function approvalAnswer(ctx: ServerContext): { action: string; content?: Record<string, unknown> } | undefined {
+  const answer = ctx.mcpReq.inputResponses?.[APPROVAL_INPUT_KEY] as
+    { action?: unknown; content?: Record<string, unknown> } | undefined;
+  if (!answer || typeof answer.action !== 'string') return undefined;
+  return { action: answer.action, ...(answer.content ? { content: answer.content } : {}) };
+}
+
+/**
+ * The params relayed for one round: the client's inputResponses but Warden's own, and the
+ * downstream server's requestState unsealed from Warden's (none on a first round or an approval
+ * round). Nothing the client sends as requestState reaches a server unverified.
+ */
+function downstreamRound(
+  params: Record<string, unknown>,
+  ctx: ServerContext,
+  sealed: SealedState | undefined,
+): Record<string, unknown> {
+  const { inputResponses: _responses, requestState: _state, ...rest } = params;
+  const { [APPROVAL_INPUT_KEY]: _approval, ...responses } = (ctx.mcpReq.inputResponses ?? {}) as Record<
+    string,
+    unknown
+  >;
+  const state = sealed?.downstream?.state;
+  return {
+    ...rest,
+    ...(Object.keys(responses).length ? { inputResponses: responses } : {}),
+    ...(state !== undefined ? { requestState: state } : {}),
+  };
+}
+
+/** What a round is bound to: the tool or prompt name, or the resource URI. */
+function targetOf(method: string, params: Record<string, unknown>): string {
+  return String(method === 'resources/read' ? params['uri'] : params['name']);
 }
 
 /** Digest of a call's arguments as sent (canonical JSON), to bind an approval round to them. */

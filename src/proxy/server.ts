@@ -75,6 +75,8 @@ interface ProxyContext {
    * sampling, logs) rides the call's own request, so over HTTP it reaches the call's SSE stream.
    */
   inflight: Map<string, Extra[]>;
+  /** The session's `logging/setLevel`, which a 2026-07-28 server gets in each request's envelope. */
+  logLevel: { value: string | undefined };
 }
 
 /**
@@ -97,6 +99,7 @@ export function createProxyServer(options: ProxyServerOptions): { server: Server
     maxUriLength,
     lists: options.lists,
     inflight: new Map(),
+    logLevel: { value: undefined },
   };
   registerInitialized(ctx, options.onInitialized);
   registerRelayedRequests(server, {
@@ -157,13 +160,16 @@ function completionHandlers(ctx: ProxyContext): Record<string, Handler> {
   };
 }
 
-// Server answers logging/setLevel itself; Warden also passes the level to every server that logs.
+// Server answers logging/setLevel itself; Warden also passes the level to every server that logs
+// (a handshake-era one by setLevel, a 2026-07-28 one in each request's envelope).
 function registerLoggingHandler(ctx: ProxyContext): void {
   const { server, pool, logger } = ctx;
   server.setRequestHandler(SetLevelRequestSchema, async (request, extra) => {
+    ctx.logLevel.value = request.params.level;
     await Promise.all(
       pool
         .offering('logging')
+        .filter((s) => s.era !== 'modern')
         .map((s) =>
           s
             .request('logging/setLevel', request.params, { signal: extra.signal })
@@ -431,17 +437,67 @@ async function forward(
               params: { ...p, progressToken },
             } as ServerNotification)
             .catch(() => undefined);
+  // The caller's capabilities travel to a modern server with each request, so it asks that
+  // client only for what it can give: a 2026-07-28 caller's from its envelope, a handshake-era
+  // caller's from its initialize.
+  const envelopeCapabilities = meta?.[`${ENVELOPE_PREFIX}clientCapabilities`] as Params | undefined;
+  const clientCapabilities = envelopeCapabilities ?? ctx.server.getClientCapabilities() ?? {};
+  // Likewise the log level: the envelope's, or the session's logging/setLevel.
+  const logLevel = (meta?.[`${ENVELOPE_PREFIX}logLevel`] as string | undefined) ?? ctx.logLevel.value;
   const list = inflight.get(target.name) ?? [];
   list.push(extra);
   inflight.set(target.name, list);
   try {
-    return await target.request(method, forwardParams, {
-      signal: extra.signal,
-      ...(onprogress ? { onprogress } : {}),
-    });
+    const send = (p: Params) =>
+      target.request(method, p, {
+        signal: extra.signal,
+        clientCapabilities,
+        ...(onprogress ? { onprogress } : {}),
+        ...(logLevel !== undefined ? { logLevel } : {}),
+      });
+    let result = await send(forwardParams);
+    // A 2026-07-28 caller answers the round itself (modern-relay.ts); a handshake-era caller is
+    // asked here, each input request sent to it as the server-to-client request it names, and the
+    // server is retried with the answers and its requestState until it gives a final result.
+    for (let round = 1; result['resultType'] === 'input_required' && !envelopeCapabilities; round++) {
+      if (round > MAX_INPUT_ROUNDS) {
+        throw new DownstreamError(
+          'downstream_input_rounds_exceeded',
+          `downstream server "${target.name}" still asked for input after ${MAX_INPUT_ROUNDS} rounds of ${method}; ` +
+            'Warden gave up. Fix: check the server (it should give a final result once its questions are answered)',
+        );
+      }
+      const inputResponses = await askCaller(extra, result['inputRequests']);
+      const requestState = result['requestState'];
+      result = await send({
+        ...forwardParams,
+        inputResponses,
+        ...(typeof requestState === 'string' ? { requestState } : {}),
+      });
+    }
+    return result;
   } finally {
     list.splice(list.indexOf(extra), 1);
   }
+}
+
+/** Rounds of input Warden answers for a handshake-era client before giving up on a server. */
+const MAX_INPUT_ROUNDS = 16;
+
+/**
+ * A modern server's `inputRequests` put to a handshake-era client as server-to-client requests on
+ * the call's own stream (elicitation, sampling, roots), one at a time; the answers by key.
+ */
+async function askCaller(extra: Extra, requests: unknown): Promise<Params> {
+  const answers: Params = {};
+  for (const [key, request] of Object.entries((requests ?? {}) as Record<string, Params>)) {
+    const message = { method: request['method'], params: request['params'] ?? {} } as ServerRequest;
+    answers[key] = await extra.sendRequest(message, ResultSchema, {
+      signal: extra.signal,
+      timeout: 24 * 60 * 60 * 1000,
+    });
+  }
+  return answers;
 }
 
 /** What a downstream server starts goes upstream on the latest call in flight to it, else on the server. */

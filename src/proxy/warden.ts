@@ -291,6 +291,8 @@ export class Warden {
               client: session.client,
               principal: session.principal.sub,
               tools: pool?.listTools().length,
+              // Each server's era, as learned when this session's connections started.
+              eras: Object.fromEntries(pool?.servers.map((s) => [s.name, s.era]) ?? []),
             });
           },
         });

@@ -1,9 +1,9 @@
 // The official suite's 2026-07-28 requirements (0.2.0-alpha.12, --requirements 2026-07-28) through
 // Warden's HTTP front, with the conformance fixture behind it over stdio and over Streamable HTTP.
-// The fixture speaks the handshake era only, so directly it passes none of them: here Warden is the
-// 2026-07-28 server, translating for a handshake-era server behind it. Every scored scenario must
-// pass through Warden except the known gaps below; the list is exact, so a gap that closes (or a
-// new failure) fails the test, and it cannot rot.
+// The fixture speaks both eras, so Warden reaches it in 2026-07-28 (learned by server/discover):
+// its input_required rounds come back through Warden with their requestState sealed in Warden's.
+// Every scenario that passes directly must pass through Warden, and every scored scenario but the
+// known gaps below; the list is exact, so a gap that closes (or a new failure) fails the test.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
@@ -20,16 +20,6 @@ const KNOWN_GAPS: Readonly<Record<string, string>> = {
   'server-stateless':
     "the fixture lists none of the suite's diagnostic tools (test_missing_capability, test_streaming_elicitation, " +
     'test_logging_tool), so four checks are not testable',
-  'input-required-result-basic-elicitation': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-basic-sampling': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-basic-list-roots': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-request-state': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-multiple-input-requests': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-multi-round': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-non-tool-request': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-result-type': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-tampered-state': 'the fixture does not return input_required (handshake-era server)',
-  'input-required-result-capability-check': 'the fixture does not return input_required (handshake-era server)',
 };
 
 function scoredFailing(summary: Summary): string[] {

@@ -66,7 +66,10 @@ async function pages(p: DownstreamPool, kind: ListKind): Promise<string[][]> {
   } while (cursor);
   return all;
 }
-const PROMPTS = ['simple_prompt', 'prompt_with_arguments', 'prompt_with_embedded_resource', 'prompt_with_image'];
+const PROMPTS = [
+  ...['simple_prompt', 'prompt_with_arguments', 'prompt_with_embedded_resource', 'prompt_with_image'],
+  'input_required_result_prompt',
+];
 const cursor = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url');
 
 describe('a pool of five servers: one catalogue, routed by prefix', () => {
@@ -120,10 +123,28 @@ describe('a pool of five servers: one catalogue, routed by prefix', () => {
     expect(readJsonl(CALLS).at(-1)).toMatchObject({ server, tool, arguments: args });
   });
 
-  test('over HTTP too; a server-to-client request reaches onRequest, named by its server', async () => {
+  test('each server in its era: the fixture answers server/discover, the others only initialize', () => {
+    expect(main.servers.map((s) => [s.name, s.era])).toEqual([
+      ['faulty', 'handshake'],
+      ['alpha', 'handshake'],
+      ['beta', 'handshake'],
+      ['tpl', 'handshake'],
+      ['web', 'modern'],
+    ]);
+  });
+
+  test('over HTTP in 2026-07-28: a tool asking for input answers input_required, for the proxy to relay', async () => {
     expect(textOf(await call(main, 'web_test_simple_text'))).toBe('This is a simple text response for testing.');
-    expect(textOf(await call(main, 'web_test_sampling', { prompt: 'hi' }))).toBe('LLM response: from the pool');
-    expect(asked).toEqual([{ server: 'web', method: 'sampling/createMessage' }]);
+    // The envelope carries the pool's capabilities (sampling) when the caller names none.
+    expect(await call(main, 'web_test_sampling', { prompt: 'hi' })).toMatchObject({
+      resultType: 'input_required',
+      inputRequests: { reply: { method: 'sampling/createMessage' } },
+    });
+    // Without sampling in the envelope, the server refuses rather than ask.
+    await expect(call(main, 'web_test_sampling', { prompt: 'hi' }, { clientCapabilities: {} })).rejects.toMatchObject({
+      code: -32021,
+    });
+    expect(asked).toEqual([]); // a 2026-07-28 server sends no server-to-client requests
   });
 
   test.each<[ListKind, string[][]]>([
@@ -170,7 +191,8 @@ describe('a pool of five servers: one catalogue, routed by prefix', () => {
     expect(main.capabilities()).toEqual({
       tools: { listChanged: true },
       logging: {},
-      resources: { listChanged: true, subscribe: true },
+      // No server here declares subscribe: the 2026-07-28 fixture's discover has none.
+      resources: { listChanged: true },
       prompts: { listChanged: true },
       completions: {},
     });
@@ -187,6 +209,17 @@ test.each([
   expect(p.capabilities()).toEqual({ tools: { listChanged: true }, logging: {}, ...extra });
   expect(p.resolveResource('other://x')?.name).toBe(owner);
 });
+
+test('a stdio server silent before initialize is taken for a handshake-era one, on the same process', async () => {
+  const starts = join(DIR, 'silent-starts.log');
+  const silent = stdio('silent', ['silent-before-initialize.mjs'], { env: { STARTS_LOG: starts } });
+  const p = pool([silent]);
+  await p.start(); // the probe waits ERA_PROBE_TIMEOUT_MS (10 s), then initialize follows
+  expect(p.server('silent')!.era).toBe('handshake');
+  const answer = textOf(await call(p, 'hello'));
+  // The process that got the probe is the one serving: started once.
+  expect(readFileSync(starts, 'utf8').trim().split('\n')).toEqual([answer.replace('hello from ', '')]);
+}, 30_000);
 
 describe('start fails closed, naming the server and a fix', () => {
   const fix = (n: string) => `Fix: check mcpServers.${n} in the config and run the server by hand to see its error.`;
