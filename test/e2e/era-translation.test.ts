@@ -191,10 +191,3 @@ describe('a 2026-07-28 client (v2 SDK, HTTP) and a 2026-07-28 server', () => {
     expect(textOf(done['result'])).toBe('state-ok: confirmed=true');
   });
 });
-
-describe('a 2026-07-28 client and a handshake-era server asking for input', () => {
-  test.todo(
-    "a handshake-era server's elicitation/sampling/roots request during a 2026-07-28 call becomes input_required " +
-      '(not built yet: such a request is refused, docs/protocol.md "Not done yet")',
-  );
-});
