@@ -29,7 +29,7 @@ export interface HistoryServiceOptions {
     evaluateEntrypoint(name: string, input: unknown): Promise<EntrypointResult>;
   };
   /** The audit trail the read model is built from. */
-  store: Pick<AuditStore, 'read' | 'head'>;
+  store: Pick<AuditStore, 'read' | 'chains'>;
   /** The process's one follower of `store` (without it, the service follows the store alone). */
   trail?: TrailFollower;
   /** Read the store for records other processes appended before every lookup (a shared store). */
