@@ -12,7 +12,7 @@ export type {
   Tie,
 } from './types.js';
 export { openAuditStore } from './open-store.js';
-export { liveRecords, recordsAfter, READ_PAGE } from './read-after.js';
+export { liveRecords, mergedTrail, recordsAfter, READ_PAGE, trailOrder } from './read-after.js';
 export { TrailFollower } from './trail-follower.js';
 export type { TrailConsumer, TrailStart } from './trail-follower.js';
 export { verifyChain } from './verify.js';

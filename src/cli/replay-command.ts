@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { liveRecords, openAuditStore, parseTimeArg, recordsAfter, type AuditStore } from '../audit/index.js';
+import { liveRecords, mergedTrail, openAuditStore, parseTimeArg, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
 import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
 import {
@@ -125,7 +125,7 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
         try {
           const onProgress = (n: number): void => progress.update(n);
           const options = { policy: engine, session, ...(since ? { since } : {}), onProgress };
-          report = await replayRecords(recordsAfter(store, 0), options);
+          report = await replayRecords(mergedTrail(store), options);
         } finally {
           progress.stop();
         }
