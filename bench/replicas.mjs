@@ -92,13 +92,14 @@ function callRecord(audit, tag, i) {
 }
 
 /**
- * `--append <pgurl> <n> <inflight>`: opens the store, warms up, prints `ready`, waits for a line on
+ * `--append <pgurl> <n> <inflight> [chain]`: opens the store (appending to `chain`, as a replica
+ * with `audit.chain: instance` does, when given), warms up, prints `ready`, waits for a line on
  * stdin, makes n appends with `inflight` in flight, then prints one JSON line: acknowledged and
  * failed appends (warm-up included), the measured window, its latencies and its CPU time.
  */
-async function appendMain(url, n, inflight) {
+async function appendMain(url, n, inflight, chain) {
   const audit = await import(join(ROOT, 'dist/audit/index.js'));
-  const store = await audit.openAuditStore(url);
+  const store = await audit.openAuditStore(url, chain ? { chain } : {});
   const tag = `${process.pid}`;
   let [next, acked, failed] = [0, 0, 0];
   const latencies = [];
@@ -150,8 +151,8 @@ async function createDatabase(url, name) {
 }
 
 /** A writer child, tracked so that an interrupted run still kills it. */
-function spawnWriter(url, n, inflight, children) {
-  const child = spawn(process.execPath, [SELF, '--append', url, String(n), String(inflight)], {
+function spawnWriter(url, n, inflight, children, chain = '') {
+  const child = spawn(process.execPath, [SELF, '--append', url, String(n), String(inflight), chain], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.add(child);
@@ -165,50 +166,30 @@ function spawnWriter(url, n, inflight, children) {
   return { child, line, exited };
 }
 
-/** `warden audit verify`: whether the chain verified and how many records it holds. */
+/**
+ * `warden audit verify` on the whole store: whether every chain (and tie) verified, and how many
+ * records the chains hold together (one line per chain on a store of many chains).
+ */
 async function verify(url) {
   try {
     const { stdout } = await run(process.execPath, [CLI, 'audit', 'verify', '--store', url]);
-    const m = /^ok: (\d+) records verified/.exec(stdout);
-    return { ok: m !== null, records: m ? Number(m[1]) : NaN, text: stdout.trim() };
+    const counts = [...stdout.matchAll(/^(?:(?:shared )?chain "[^"]*": )?ok: (\d+) records verified/gm)];
+    const records = counts.reduce((s, m) => s + Number(m[1]), 0);
+    return { ok: counts.length > 0, records: counts.length > 0 ? records : NaN, text: stdout.trim() };
   } catch (err) {
     return { ok: false, records: NaN, text: `${err.stdout ?? ''}${err.stderr ?? ''}`.trim() || String(err) };
   }
 }
 
-/**
- * The store URL of each writer. `shared`: one chain for all. `per-writer`: each writer's chain in
- * its own schema of the same database (its own head row and seq, the same WAL and fsync): the
- * store as it is, standing in for the one chain per replica that `audit.chain: instance` would give.
- */
-async function writerUrls(url, processes, layout) {
-  if (layout === 'shared') return Array.from({ length: processes }, () => url);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (let k = 0; k < processes; k++) await client.query(`CREATE SCHEMA w${k}`);
-  } finally {
-    await client.end();
-  }
-  return Array.from({ length: processes }, (_, k) => {
-    const u = new URL(url);
-    u.searchParams.set('options', `-c search_path=w${k}`);
-    return u.toString();
-  });
-}
-
-/** Every chain verified, and the records they hold together. */
-async function verifyAll(urls) {
-  const checks = await Promise.all([...new Set(urls)].map(verify));
-  const failed = checks.find((c) => !c.ok);
-  return { ok: !failed, records: checks.reduce((s, c) => s + c.records, 0), text: (failed ?? checks[0]).text };
+/** The chain each writer appends to. `shared`: the one chain (''). `per-writer`: its own (`audit.chain: instance`). */
+function writerChains(processes, layout) {
+  return Array.from({ length: processes }, (_, k) => (layout === 'shared' ? '' : `w${k}`));
 }
 
 async function chainRow(server, processes, inflight, children, layout = 'shared') {
   const url = await createDatabase(server.url, `chain_${layout.replace('-', '_')}_${processes}x${inflight}`);
   const n = Math.ceil(ROW_APPENDS[inflight] / processes);
-  const urls = await writerUrls(url, processes, layout);
-  const writers = urls.map((u) => spawnWriter(u, n, inflight, children));
+  const writers = writerChains(processes, layout).map((chain) => spawnWriter(url, n, inflight, children, chain));
   for (const w of writers) if ((await w.line()) !== 'ready') throw new Error('writer did not get ready');
   const [pgCpu, busy] = [treeCpuSeconds(server.pid), machineBusySeconds()];
   for (const w of writers) w.child.stdin.end('go\n');
@@ -217,7 +198,7 @@ async function chainRow(server, processes, inflight, children, layout = 'shared'
   await Promise.all(writers.map((w) => w.exited));
   const secs = (Math.max(...results.map((r) => r.end)) - Math.min(...results.map((r) => r.start))) / 1000;
   const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const check = await verifyAll(urls);
+  const check = await verify(url);
   return {
     layout,
     processes,
@@ -625,8 +606,8 @@ function formatSharded(shared, sharded) {
     '',
     table(head, body),
     '',
-    "Each writer's chain is the store as it is in its own schema of the same database: its own head row",
-    'and seq, the same WAL. Ratios are against the shared-chain row with the same writers, measured just before.',
+    'Each writer appends to its own chain of the same store, as a replica with audit.chain: instance does: its own',
+    'audit_chains row and seq, the same WAL. Ratios are against the shared-chain row with the same writers, measured just before.',
   ].join('\n');
 }
 
@@ -636,7 +617,7 @@ export function formatReplicas({ chain, sharded, calls }) {
 }
 
 if (process.argv[1] === SELF && process.argv[2] === '--append') {
-  await appendMain(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
+  await appendMain(process.argv[3], Number(process.argv[4]), Number(process.argv[5]), process.argv[6] || '');
 } else if (process.argv[1] === SELF) {
   const i = process.argv.indexOf('--seconds');
   const chainsOnly = process.argv.includes('--chains-only');

@@ -28,7 +28,9 @@ export interface ArchiveHeader {
  * duplicate key, other whitespace or another member order is reported, not parsed two ways.
  */
 export function recordLine(record: AuditRecord): string {
-  const { seq, at, type, session_id, data, prev_hash, hash } = record;
+  const { chain, seq, at, type, session_id, data, prev_hash, hash } = record;
+  // The chain's name is part of the hash, so a record of a replica's chain carries it (first).
+  if (chain) return JSON.stringify({ chain, seq, at, type, session_id, data, prev_hash, hash });
   return JSON.stringify({ seq, at, type, session_id, data, prev_hash, hash });
 }
 

@@ -2,16 +2,18 @@ import type { KeyObject } from 'node:crypto';
 import { AuditError, describeError, Listeners } from '../common/index.js';
 import { hashRecord, normalizeTime, toCanonicalJson } from './hash.js';
 import type { AuditEvent } from './records.js';
-import { loadPrivateKey, signCheckpoint, type CheckpointKind } from './signing.js';
+import { loadPrivateKey, signCheckpoint, signTie, type CheckpointKind } from './signing.js';
 import type {
   AuditQuery,
   AuditRecord,
   AuditStoreOptions,
+  ChainHead,
   ChainPoint,
   ChainState,
   ChainStore,
   Checkpoint,
   StoredRow,
+  Tie,
 } from './types.js';
 
 /** Records between checkpoints when `checkpointEvery` is not set (also the verifier's tolerance). */
@@ -19,6 +21,8 @@ export const DEFAULT_CHECKPOINT_EVERY = 1000;
 
 /** A record ready to be written: `data` is its canonical JSON text. */
 export interface RowToWrite {
+  /** Set on every chain but `''` (the backend writes its own chain's name). */
+  chain?: string;
   seq: number;
   at: string;
   type: string;
@@ -42,6 +46,12 @@ export interface Batch {
 export interface Backend {
   readonly kind: 'sqlite' | 'postgres' | 'memory';
   readonly description: string;
+  /** The chain `commit`, `scan`, `state`, checkpoints, bases and `dropPrefix` are about. */
+  readonly chain: string;
+  /** Every chain, by name. */
+  chains(): Promise<ChainHead[]>;
+  /** This backend for another chain, sharing its connections: its close() releases nothing. */
+  forChain(chain: string): Backend;
   /**
    * In one transaction that excludes every other writer: read the head, call `build(head)`, write
    * its rows, checkpoints and new head. Resolves once the transaction is durable.
@@ -57,6 +67,10 @@ export interface Backend {
   addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null>;
   /** In one transaction: delete records and checkpoints up to `through`, move the base, store `base`. */
   dropPrefix(through: ChainPoint, expectedBase: ChainPoint, base: Checkpoint): Promise<number>;
+  /** Ties, oldest first. */
+  ties(): Promise<Tie[]>;
+  /** Reads every chain's head and stores `build(heads)` (backends holding one chain refuse). */
+  addTie(build: (heads: ChainHead[]) => Tie): Promise<Tie>;
   /** Stores `key` unless it is already there: true for the one caller that stored it. */
   claim(key: string, at: string): Promise<boolean>;
   close(): Promise<void>;
@@ -92,7 +106,7 @@ export function rowToRecord(row: StoredRow): AuditRecord {
       },
     );
   }
-  return {
+  const record: AuditRecord = {
     seq: Number(row.seq),
     at: String(row.at),
     type: String(row.type),
@@ -101,13 +115,64 @@ export function rowToRecord(row: StoredRow): AuditRecord {
     prev_hash: String(row.prev_hash),
     hash: String(row.hash),
   };
+  if (typeof row.chain === 'string' && row.chain !== '') record.chain = row.chain;
+  return record;
+}
+
+/** What a chain name may hold: a replica's `instance` (config/load.ts), or `''` for the shared chain. */
+const CHAIN_NAME = /^[A-Za-z0-9._-]{0,64}$/;
+
+/** Throws unless `chain` is a valid chain name (backends may then quote it without escaping). */
+export function checkChainName(chain: string): string {
+  if (typeof chain !== 'string' || !CHAIN_NAME.test(chain)) {
+    throw new AuditError(
+      'audit_store_options_invalid',
+      `audit chain name ${JSON.stringify(chain)} is invalid: use up to 64 letters, digits, dots, underscores or dashes`,
+    );
+  }
+  return chain;
+}
+
+/**
+ * For backends that hold one chain (`''`, SQLite and memory): `backend` itself for chain `''`,
+ * as a view whose close() releases nothing; any other chain is refused.
+ */
+export function singleChainView(backend: Backend, chain: string): Backend {
+  if (chain !== '') {
+    throw new AuditError(
+      'audit_store_options_invalid',
+      `the ${backend.kind} audit store ${backend.description} holds one chain (""), not "${chain}"; ` +
+        'only PostgreSQL stores hold one chain per replica',
+    );
+  }
+  const view = Object.create(backend) as Backend;
+  Object.defineProperty(view, 'close', { value: async () => {} });
+  return view;
+}
+
+/** For backends that hold one chain: ties have nothing to tie. */
+export function noTies(backend: Backend): Promise<Tie> {
+  return Promise.reject(
+    new AuditError(
+      'audit_chain_unsupported',
+      `the ${backend.kind} audit store ${backend.description} holds one chain, so there is nothing to tie; ` +
+        'ties join the chains of a PostgreSQL store (audit.chain: instance)',
+    ),
+  );
+}
+
+/** For backends that hold one chain: the chain `''` and where it starts and ends. */
+export async function singleChainHeads(backend: Backend): Promise<ChainHead[]> {
+  return [{ chain: '', ...(await backend.state()) }];
 }
 
 /** The one {@link ChainStore} implementation, over any {@link Backend}. */
 export class ChainedStore implements ChainStore {
   readonly kind: Backend['kind'];
   readonly description: string;
+  readonly chain: string;
   private readonly backend: Backend;
+  private readonly options: AuditStoreOptions;
   private readonly checkpointEvery: number;
   private readonly maxBatch: number;
   private readonly signingKey: KeyObject | undefined;
@@ -120,8 +185,10 @@ export class ChainedStore implements ChainStore {
 
   constructor(backend: Backend, options: AuditStoreOptions = {}) {
     this.backend = backend;
+    this.options = options;
     this.kind = backend.kind;
-    this.description = backend.description;
+    this.chain = backend.chain;
+    this.description = backend.chain === '' ? backend.description : `${backend.description} (chain ${backend.chain})`;
     const every = options.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY;
     if (!Number.isInteger(every) || every < 1) {
       throw new AuditError(
@@ -229,6 +296,7 @@ export class ChainedStore implements ChainStore {
             for (const { event } of batch) {
               const seq = prev.seq + 1;
               const fields = {
+                ...(this.chain === '' ? {} : { chain: this.chain }),
                 seq,
                 at: event.at,
                 type: event.type,
@@ -280,6 +348,15 @@ export class ChainedStore implements ChainStore {
     return rows.map(rowToRecord);
   }
 
+  chains(): Promise<ChainHead[]> {
+    return this.guard('list the chains of', () => this.backend.chains());
+  }
+
+  forChain(chain: string): ChainStore {
+    if (chain === this.chain && this.readOnly) return this;
+    return new ChainedStore(this.backend.forChain(checkChainName(chain)), { ...this.options, readOnly: true });
+  }
+
   async head(): Promise<ChainPoint | null> {
     const { head } = await this.state();
     return head.seq === 0 ? null : head;
@@ -310,6 +387,26 @@ export class ChainedStore implements ChainStore {
     );
   }
 
+  ties(): Promise<Tie[]> {
+    return this.guard('read ties from', () => this.backend.ties());
+  }
+
+  async tie(): Promise<Tie> {
+    if (this.readOnly)
+      throw new AuditError('audit_store_read_only', `the audit store ${this.description} was opened read-only`);
+    await this.settle();
+    return this.writeTie();
+  }
+
+  private writeTie(): Promise<Tie> {
+    return this.guard('write a tie to', () =>
+      this.backend.addTie((chains) => {
+        const heads = chains.map(({ chain, head }) => ({ chain, seq: head.seq, hash: head.hash }));
+        return signTie({ by: this.chain, at: new Date().toISOString(), heads }, this.signingKey);
+      }),
+    );
+  }
+
   dropPrefix(through: ChainPoint, expectedBase: ChainPoint): Promise<number> {
     if (this.readOnly)
       return Promise.reject(
@@ -331,6 +428,8 @@ export class ChainedStore implements ChainStore {
         await this.settle();
         if (!this.readOnly)
           await this.backend.addCheckpoint((head) => (head.seq === 0 ? null : this.makeCheckpoint(head)));
+        // A replica's own chain ends with a tie, so that the others' chains vouch for its last head.
+        if (!this.readOnly && this.chain !== '') await this.writeTie();
       } finally {
         await this.backend.close();
       }

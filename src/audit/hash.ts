@@ -6,6 +6,8 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** The fields a record's hash covers, in the shape that is canonicalised. */
 export interface HashedFields {
+  /** The chain the record is on; `''` (or absent) for the shared chain, whose hashes leave it out. */
+  chain?: string;
   seq: number;
   at: string;
   type: string;
@@ -58,14 +60,17 @@ export function sha256Hex(text: string): string {
 
 /**
  * A record's hash: SHA-256 over the RFC 8785 canonical JSON of
- * `{seq, at, type, session_id, data, prev_hash}`. `dataText`, when given, must be the canonical text
- * of `data` (it saves canonicalising data twice on the append path).
+ * `{seq, at, type, session_id, data, prev_hash}`, plus `chain` for every chain but `''` (so hashes
+ * written before chains existed stay valid, and a record cannot be moved to another chain unnoticed).
+ * `dataText`, when given, must be the canonical text of `data` (it saves canonicalising data twice
+ * on the append path).
  */
 export function hashRecord(fields: HashedFields, dataText?: string): string {
   const data = dataText ?? canonicalText(fields.data);
-  // Keys in RFC 8785 order (UTF-16 code-unit order): at, data, prev_hash, seq, session_id, type.
+  const chain = fields.chain ? `"chain":${canonicalText(fields.chain)},` : '';
+  // Keys in RFC 8785 order (UTF-16 code-unit order): at, chain, data, prev_hash, seq, session_id, type.
   const text =
-    `{"at":${canonicalText(fields.at)},"data":${data},"prev_hash":${canonicalText(fields.prev_hash)},` +
+    `{"at":${canonicalText(fields.at)},${chain}"data":${data},"prev_hash":${canonicalText(fields.prev_hash)},` +
     `"seq":${canonicalText(fields.seq)},"session_id":${canonicalText(fields.session_id)},"type":${canonicalText(fields.type)}}`;
   return sha256Hex(text);
 }

@@ -3,17 +3,21 @@ export type {
   AuditQuery,
   AuditStore,
   AuditStoreOptions,
+  ChainHead,
   ChainPoint,
   ChainState,
   ChainStore,
   Checkpoint,
   StoredRow,
+  Tie,
 } from './types.js';
 export { openAuditStore } from './open-store.js';
-export { recordsAfter, READ_PAGE } from './read-after.js';
+export { liveRecords, mergedTrail, recordsAfter, READ_PAGE, trailOrder } from './read-after.js';
 export { TrailFollower } from './trail-follower.js';
 export type { TrailConsumer, TrailStart } from './trail-follower.js';
 export { verifyChain } from './verify.js';
+export { verifyStore } from './verify-store.js';
+export type { StoreVerifyResult, TieFailure } from './verify-store.js';
 export type { BaseAttestation, TamperKind, VerifyOptions, VerifyResult } from './verify.js';
 export { createRedaction, createRedactor, applyMasks, parsePointer } from './redact.js';
 export type { RedactorOptions, Mask } from './redact.js';

@@ -1,23 +1,24 @@
 import { AuditError } from '../common/index.js';
-import type { Backend, Batch } from './chain-store.js';
+import { noTies, singleChainHeads, singleChainView, type Backend, type Batch } from './chain-store.js';
 import { GENESIS_HASH } from './hash.js';
-import type { AuditQuery, ChainPoint, ChainState, Checkpoint, StoredRow } from './types.js';
+import type { AuditQuery, ChainHead, ChainPoint, ChainState, Checkpoint, StoredRow, Tie } from './types.js';
 
 /** `memory:` — for tests and demos; nothing survives the process. */
 export class MemoryBackend implements Backend {
   readonly kind = 'memory' as const;
   readonly description = 'memory:';
+  readonly chain = '';
   /** Exposed so tests can tamper with it as an attacker would with a database. */
   rows: StoredRow[] = [];
   checkpointRows: Checkpoint[] = [];
   baseRows: Checkpoint[] = [];
-  chain: ChainState = { base: { seq: 0, hash: GENESIS_HASH }, head: { seq: 0, hash: GENESIS_HASH } };
+  ends: ChainState = { base: { seq: 0, hash: GENESIS_HASH }, head: { seq: 0, hash: GENESIS_HASH } };
 
   async commit(build: (head: ChainPoint) => Batch): Promise<void> {
-    const batch = build({ ...this.chain.head });
+    const batch = build({ ...this.ends.head });
     this.rows.push(...batch.rows.map((row) => ({ ...row })));
     for (const cp of batch.checkpoints) this.putCheckpoint(cp);
-    this.chain.head = { ...batch.head };
+    this.ends.head = { ...batch.head };
   }
 
   private putCheckpoint(cp: Checkpoint): boolean {
@@ -32,6 +33,8 @@ export class MemoryBackend implements Backend {
   }
 
   async read(query: AuditQuery): Promise<StoredRow[]> {
+    // One chain, '': a query for another finds nothing.
+    if (query.chain !== undefined && query.chain !== '') return [];
     const out = this.sorted().filter(
       (row) =>
         (query.sinceSeq === undefined || Number(row.seq) > query.sinceSeq) &&
@@ -42,6 +45,22 @@ export class MemoryBackend implements Backend {
     return (query.limit === undefined ? out : out.slice(0, query.limit)).map((row) => ({ ...row }));
   }
 
+  chains(): Promise<ChainHead[]> {
+    return singleChainHeads(this);
+  }
+
+  forChain(chain: string): Backend {
+    return singleChainView(this, chain);
+  }
+
+  async ties(): Promise<Tie[]> {
+    return [];
+  }
+
+  addTie(): Promise<Tie> {
+    return noTies(this);
+  }
+
   async scan(afterSeq: number, limit: number): Promise<StoredRow[]> {
     return this.sorted()
       .filter((row) => Number(row.seq) > afterSeq)
@@ -50,7 +69,7 @@ export class MemoryBackend implements Backend {
   }
 
   async state(): Promise<ChainState> {
-    return { base: { ...this.chain.base }, head: { ...this.chain.head } };
+    return { base: { ...this.ends.base }, head: { ...this.ends.head } };
   }
 
   async checkpoints(): Promise<Checkpoint[]> {
@@ -62,12 +81,12 @@ export class MemoryBackend implements Backend {
   }
 
   async addCheckpoint(build: (head: ChainPoint) => Checkpoint | null): Promise<Checkpoint | null> {
-    const cp = build({ ...this.chain.head });
+    const cp = build({ ...this.ends.head });
     return cp && this.putCheckpoint(cp) ? cp : null;
   }
 
   async dropPrefix(through: ChainPoint, expectedBase: ChainPoint, base: Checkpoint): Promise<number> {
-    if (this.chain.base.seq !== expectedBase.seq || this.chain.base.hash !== expectedBase.hash) {
+    if (this.ends.base.seq !== expectedBase.seq || this.ends.base.hash !== expectedBase.hash) {
       throw new AuditError(
         'audit_archive_conflict',
         'the chain base moved while archiving (another archiver ran); archive again',
@@ -76,7 +95,7 @@ export class MemoryBackend implements Backend {
     const before = this.rows.length;
     this.rows = this.rows.filter((row) => Number(row.seq) > through.seq);
     this.checkpointRows = this.checkpointRows.filter((cp) => cp.seq > through.seq);
-    this.chain.base = { ...through };
+    this.ends.base = { ...through };
     this.baseRows = [...this.baseRows.filter((cp) => cp.seq !== base.seq), { ...base }].sort((a, b) => a.seq - b.seq);
     return before - this.rows.length;
   }

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { AuditError } from '../common/index.js';
 import { canonicalText } from './hash.js';
-import type { Checkpoint } from './types.js';
+import type { Checkpoint, Tie } from './types.js';
 
 /**
  * What a signed statement says about record `seq`: `checkpoint`, "the record has this hash", or
@@ -85,6 +85,28 @@ export function checkpointSignatureValid(cp: Checkpoint, key: KeyObject, kind: C
   if (!cp.signature) return false;
   try {
     return verify(null, Buffer.from(checkpointMessage(cp, kind), 'utf8'), key, Buffer.from(cp.signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/** The exact bytes a tie's signature covers (UTF-8 of this canonical JSON). */
+export function tieMessage(tie: Pick<Tie, 'by' | 'at' | 'heads'>): string {
+  const heads = tie.heads.map(({ chain, seq, hash }) => ({ chain, seq, hash }));
+  return canonicalText({ type: 'warden.audit.tie', by: tie.by, at: tie.at, heads });
+}
+
+/** `tie` with its signature (or marked unsigned, without a key). */
+export function signTie(tie: Pick<Tie, 'by' | 'at' | 'heads'>, key: KeyObject | undefined): Tie {
+  if (!key) return { ...tie, key_id: null, signature: null };
+  const signature = sign(null, Buffer.from(tieMessage(tie), 'utf8'), key).toString('base64');
+  return { ...tie, key_id: keyId(key), signature };
+}
+
+export function tieSignatureValid(tie: Tie, key: KeyObject): boolean {
+  if (!tie.signature) return false;
+  try {
+    return verify(null, Buffer.from(tieMessage(tie), 'utf8'), key, Buffer.from(tie.signature, 'base64'));
   } catch {
     return false;
   }

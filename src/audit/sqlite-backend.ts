@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { AuditError, describeError } from '../common/index.js';
-import type { Backend, Batch } from './chain-store.js';
+import { noTies, singleChainHeads, singleChainView, type Backend, type Batch } from './chain-store.js';
 import { GENESIS_HASH } from './hash.js';
-import type { AuditQuery, ChainPoint, ChainState, Checkpoint, StoredRow } from './types.js';
+import type { AuditQuery, ChainHead, ChainPoint, ChainState, Checkpoint, StoredRow, Tie } from './types.js';
 
 /** Schema shared (in spirit) with PostgreSQL; documented in docs/audit.md. */
 const SCHEMA = `
@@ -73,6 +73,7 @@ export function sqlitePath(url: string): string {
 export class SqliteBackend implements Backend {
   readonly kind = 'sqlite' as const;
   readonly description: string;
+  readonly chain = '';
   private readonly db: BetterSqlite3.Database;
   private readonly stmt: {
     state: BetterSqlite3.Statement<[], StateRow>;
@@ -180,6 +181,8 @@ export class SqliteBackend implements Backend {
   async read(query: AuditQuery): Promise<StoredRow[]> {
     const where: string[] = [];
     const args: (string | number)[] = [];
+    // One chain, '': a query for another finds nothing.
+    if (query.chain !== undefined && query.chain !== '') return [];
     if (query.sinceSeq !== undefined) (where.push('seq > ?'), args.push(query.sinceSeq));
     if (query.session !== undefined) (where.push('session_id = ?'), args.push(query.session));
     if (query.since !== undefined) (where.push('at >= ?'), args.push(query.since));
@@ -193,6 +196,22 @@ export class SqliteBackend implements Backend {
     let stmt = this.reads.get(sql);
     if (!stmt) this.reads.set(sql, (stmt = this.db.prepare(sql)));
     return stmt.all(...args) as StoredRow[];
+  }
+
+  chains(): Promise<ChainHead[]> {
+    return singleChainHeads(this);
+  }
+
+  forChain(chain: string): Backend {
+    return singleChainView(this, chain);
+  }
+
+  async ties(): Promise<Tie[]> {
+    return [];
+  }
+
+  addTie(): Promise<Tie> {
+    return noTies(this);
   }
 
   async scan(afterSeq: number, limit: number): Promise<StoredRow[]> {

@@ -7,6 +7,11 @@ import type { AuditEvent } from './records.js';
  * `readRecord` (records.ts). See docs/audit.md for how `hash` is computed.
  */
 export interface AuditRecord {
+  /**
+   * The chain the record is on, named by the replica that wrote it (`audit.chain: instance`).
+   * Absent on the shared chain (`''`). `seq` counts within the chain.
+   */
+  chain?: string;
   seq: number;
   /** ISO 8601, UTC (`toISOString()`). */
   at: string;
@@ -17,9 +22,14 @@ export interface AuditRecord {
   hash: string;
 }
 
-/** Filter for {@link AuditStore.read}. Results are always in ascending `seq` order. */
+/**
+ * Filter for {@link AuditStore.read}. Results are in ascending `seq` order within each chain, the
+ * chains one after the other in name order.
+ */
 export interface AuditQuery {
-  /** Only records with `seq > sinceSeq` (exclusive, so a follower passes the last seq it saw). */
+  /** Only records of this chain (`''`: the shared chain). Default: every chain. */
+  chain?: string;
+  /** Only records with `seq > sinceSeq` (exclusive, so a follower passes the last seq it saw). Needs `chain` when the store has several. */
   sinceSeq?: number;
   session?: string;
   /** Only records with `at >= since` (ISO time, inclusive). */
@@ -35,13 +45,21 @@ export interface ChainPoint {
   hash: string;
 }
 
+/** One chain of a store and where it starts and ends (see {@link ChainState}). */
+export interface ChainHead extends ChainState {
+  /** `''` for the shared chain, else the name of the replica that writes it. */
+  chain: string;
+}
+
 /** The contract the proxy relies on. */
 export interface AuditStore {
   /** Appends one event (built with the constructors of records.ts). Resolves once durable (fsync'd / committed). */
   append(event: AuditEvent): Promise<AuditRecord>;
   read(query: AuditQuery): Promise<AuditRecord[]>;
-  /** The newest record's seq and hash, or null while the chain is empty. */
+  /** The newest record's seq and hash on this writer's chain, or null while it is empty. */
   head(): Promise<ChainPoint | null>;
+  /** Every chain the store holds, by name (a store that never had a record still lists chain `''`). */
+  chains(): Promise<ChainHead[]>;
   /** Writes a final checkpoint and releases the store. Appends after close reject. */
   close(): Promise<void>;
 }
@@ -61,6 +79,22 @@ export interface Checkpoint {
 }
 
 /**
+ * A tie: one replica's signed statement of the head of every chain it saw at `at`. A chain cut
+ * after a tie no longer holds the head the tie names, so no replica can drop the end of its chain
+ * unseen (docs/scaling.md). Written with `audit.chain: instance` every `audit.tieEveryMs` and at close.
+ */
+export interface Tie {
+  /** The chain of the replica that wrote it. */
+  by: string;
+  at: string;
+  /** Every chain's head, by chain name (seq 0: the chain was still empty). */
+  heads: { chain: string; seq: number; hash: string }[];
+  key_id?: string | null;
+  /** Base64 Ed25519 signature over the canonical JSON of {type: "warden.audit.tie", by, at, heads}. */
+  signature?: string | null;
+}
+
+/**
  * Where the live chain starts and ends. `base` is the last record moved to an archive (seq 0 and
  * 64 zeros when nothing was archived); `head` is the newest record (same as base when empty).
  */
@@ -74,6 +108,8 @@ export interface ChainState {
  * works on these so that a row whose JSON was damaged is reported, not thrown.
  */
 export interface StoredRow {
+  /** Absent in rows of stores with one chain. */
+  chain?: unknown;
   seq: unknown;
   at: unknown;
   type: unknown;
@@ -88,6 +124,10 @@ export interface ChainStore extends AuditStore {
   readonly kind: 'sqlite' | 'postgres' | 'memory';
   /** The store URL with any password removed, for messages. */
   readonly description: string;
+  /** The chain this store appends to and that the per-chain methods below (state, scan, …) are about. */
+  readonly chain: string;
+  /** The same store, read-only, for another of its chains (verification walks each one); close() releases nothing. */
+  forChain(chain: string): ChainStore;
   state(): Promise<ChainState>;
   checkpoints(): Promise<Checkpoint[]>;
   /**
@@ -101,6 +141,10 @@ export interface ChainStore extends AuditStore {
   scan(afterSeq: number, limit: number): Promise<StoredRow[]>;
   /** Writes a checkpoint for the current head now (no-op on an empty chain). */
   checkpoint(): Promise<Checkpoint | null>;
+  /** Ties, oldest first (none in a store that holds one chain). */
+  ties(): Promise<Tie[]>;
+  /** Writes a tie over every chain's head now (a store that holds one chain refuses). */
+  tie(): Promise<Tie>;
   /**
    * Calls `listener` with each record this store appended, once it is durable, in the trail's
    * order (the history read model follows the trail this way). Returns an unsubscribe function.
@@ -146,6 +190,11 @@ export interface AuditStoreOptions {
   synchronous?: 'full' | 'normal';
   /** PostgreSQL pool size (default 4). */
   poolSize?: number;
+  /**
+   * The chain to append to (`audit.chain: instance` passes the replica's name). Default `''`, the
+   * shared chain. Only PostgreSQL stores hold several chains.
+   */
+  chain?: string;
   /**
    * Open an existing store for reading only (the `warden audit` commands): nothing is created, a
    * missing SQLite file or missing tables is an error, appends reject and close writes no checkpoint.

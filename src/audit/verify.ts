@@ -73,6 +73,8 @@ export interface VerifyOptions {
 type Source = ChainStore | Iterable<AuditRecord | StoredRow> | AsyncIterable<AuditRecord | StoredRow> | null;
 
 interface Parsed {
+  /** The chain the row is on (`''`: the shared chain); its name is part of the hash. */
+  chain: string;
   seq: number | null;
   /** Set when the row cannot be trusted as stored: what is wrong, as the rest of "record N…". */
   malformed?: string;
@@ -165,6 +167,7 @@ function notCanonical(what: string, text: string, expected: string, form: string
 function parseRow(row: AuditRecord | StoredRow, line?: string): Parsed {
   const seq = parseSeq(row.seq);
   const base = {
+    chain: typeof row.chain === 'string' ? row.chain : '',
     seq,
     at: typeof row.at === 'string' ? row.at : '',
     type: typeof row.type === 'string' ? row.type : '',
@@ -195,6 +198,7 @@ function parseRow(row: AuditRecord | StoredRow, line?: string): Parsed {
   }
   if (line !== undefined) {
     const expected = recordLine({
+      ...(base.chain ? { chain: base.chain } : {}),
       seq,
       at: base.at,
       type: base.type as AuditRecord['type'],
@@ -229,7 +233,7 @@ function hashAs(r: Parsed, seq: number): boolean {
   if (r.malformed) return false;
   const ok =
     hashRecord(
-      { seq, at: r.at, type: r.type, session_id: r.session_id, data: null, prev_hash: r.prev_hash },
+      { chain: r.chain, seq, at: r.at, type: r.type, session_id: r.session_id, data: null, prev_hash: r.prev_hash },
       r.dataText,
     ) === r.hash;
   return ok;

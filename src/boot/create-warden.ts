@@ -59,8 +59,10 @@ export async function createWarden(
       synchronous: config.audit.synchronous,
       ...(config.audit.signingKey ? { signingKey: readFileSync(config.audit.signingKey, 'utf8') } : {}),
       redact: redaction.record,
+      ...(config.audit.chain === 'instance' ? { chain: config.instance } : {}),
     });
     const retention = config.audit.retention ? await startRetention(audit, config.audit.retention, logger) : null;
+    const ties = config.audit.chain === 'instance' ? startTies(audit, config.audit.tieEveryMs, logger) : null;
     // One follower reads the trail for every read model of it: each page read once, fed to all.
     const trail = new TrailFollower(audit, { onError: (message) => logger.error(message) });
     const unfollow = audit.onAppended((record) => trail.appended(record));
@@ -145,6 +147,7 @@ export async function createWarden(
       clearInterval(followPins);
       if (answers) clearInterval(answers);
       if (retention) clearInterval(retention);
+      if (ties) clearInterval(ties);
     };
     const parts = { config, logger, policy, audit, trail, decisionLog, pipeline, approvals, adminState };
     const warden = new Warden({
@@ -275,6 +278,19 @@ async function startRetention(
     );
   await archive();
   const timer = setInterval(() => void archive(), RETENTION_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
+// With one chain per replica: a signed tie over every chain's head now and then (the store writes one at close).
+function startTies(audit: ChainStore, everyMs: number, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    audit.tie().catch((err: unknown) => {
+      logger.error('could not write an audit tie over the chain heads; the next one is tried in audit.tieEveryMs', {
+        error: describeError(err),
+      });
+    });
+  }, everyMs);
   timer.unref();
   return timer;
 }

@@ -7,14 +7,17 @@ import {
   csvHeader,
   formatRecordLine,
   listArchives,
+  liveRecords,
   openAuditStore,
   parseTimeArg,
   recordLine,
   toCsvLine,
   verifyChain,
+  verifyStore,
   type AuditQuery,
   type AuditRecord,
   type ChainStore,
+  type VerifyOptions,
   type VerifyResult,
 } from '../audit/index.js';
 import { AuditError } from '../common/index.js';
@@ -228,14 +231,23 @@ export async function openStore(
   return openAuditStore(url, { readOnly: !writable, ...signing });
 }
 
-async function* pages(store: ChainStore, query: AuditQuery): AsyncGenerator<AuditRecord[]> {
-  let after = query.sinceSeq ?? 0;
-  for (;;) {
-    const page = await store.read({ ...query, sinceSeq: after, limit: PAGE });
-    if (page.length === 0) return;
-    yield page;
-    after = page[page.length - 1]!.seq;
-    if (page.length < PAGE) return;
+/**
+ * Pages of the records matching `query`, chain by chain, each past its cursor in `after` (0 when
+ * absent); `after` is moved along as pages are read, so a caller can poll again from where it was.
+ */
+async function* pages(
+  store: ChainStore,
+  query: AuditQuery,
+  after = new Map<string, number>(),
+): AsyncGenerator<AuditRecord[]> {
+  for (const { chain } of await store.chains()) {
+    for (;;) {
+      const page = await store.read({ ...query, chain, sinceSeq: after.get(chain) ?? 0, limit: PAGE });
+      if (page.length === 0) break;
+      yield page;
+      after.set(chain, page[page.length - 1]!.seq);
+      if (page.length < PAGE) break;
+    }
   }
 }
 
@@ -282,6 +294,10 @@ export async function auditVerify(opts: VerifyOpts, deps: AuditDeps): Promise<vo
   const store = storeGiven || given.length === 0 ? await openStore(opts, deps, false, resolved) : null;
   try {
     const keyed = publicKey ? { publicKey } : {};
+    if (store && (await holdsChains(store))) {
+      await verifyWhole(store, { archives, checkpointEvery: every, ...keyed }, opts, deps);
+      return;
+    }
     const total = store ? ((await store.head())?.seq ?? 0) : 0;
     const progress = await openProgress({
       label: 'verify',
@@ -308,6 +324,49 @@ export async function auditVerify(opts: VerifyOpts, deps: AuditDeps): Promise<vo
   }
 }
 
+/** Whether the store holds chains per replica (audit.chain: instance) or ties, so verify reports each chain. */
+async function holdsChains(store: ChainStore): Promise<boolean> {
+  const chains = await store.chains();
+  return chains.some(({ chain }) => chain !== '') || (await store.ties()).length > 0;
+}
+
+/** `warden audit verify` over a store of many chains: each chain's line, the ties' line, and the whole. */
+async function verifyWhole(
+  store: ChainStore,
+  options: VerifyOptions,
+  opts: VerifyOpts,
+  deps: AuditDeps,
+): Promise<void> {
+  const { io, setExit } = deps;
+  const whole = await verifyStore(store, options);
+  if (opts.json) io.out(JSON.stringify(whole) + '\n');
+  const name = (chain: string): string => (chain === '' ? 'shared chain ""' : `chain "${chain}"`);
+  for (const { chain, result } of whole.chains) {
+    if (result.ok) {
+      if (!opts.json)
+        io.out(
+          `${name(chain)}: ${okLine(result, !!options.publicKey, chain === '' ? (options.archives?.length ?? 0) : 0)}`,
+        );
+    } else {
+      io.err(`FAILED: ${name(chain)}: record ${result.seq} ${result.problem}: ${result.detail} [${result.source}]\n`);
+    }
+  }
+  const { count, signed, failure } = whole.ties;
+  if (failure) {
+    io.err(`FAILED: ${name(failure.chain)}: record ${failure.seq} ${failure.problem}: ${failure.detail} [ties]\n`);
+  } else if (!opts.json) {
+    io.out(`ties: ok: ${count} tie${count === 1 ? '' : 's'} checked${options.publicKey ? `, ${signed} signed` : ''}\n`);
+  }
+  const bad = whole.chains.filter(({ result }) => !result.ok).length;
+  if (whole.ok) {
+    if (!opts.json) io.out(`ok: the whole trail verifies (${whole.chains.length} chains, ${count} ties)\n`);
+  } else {
+    const tie = failure ? ', and a tie' : '';
+    io.err(`FAILED: the trail does not verify (${bad} of ${whole.chains.length} chains failed${tie})\n`);
+    setExit(1);
+  }
+}
+
 function registerExport(audit: Command, deps: AuditDeps): void {
   withStore(
     audit
@@ -330,14 +389,19 @@ export async function auditExport(opts: StoreSelection & ExportOpts, deps: Audit
     ...(opts.until ? { until: parseTimeArg(opts.until) } : {}),
   };
   const store = await openStore(opts, deps);
-  // Counted in positions of the chain (seq), so a filtered export moves along as it reads.
-  const total = (await store.head())?.seq ?? 0;
+  // Counted in positions of the chains (seq), so a filtered export moves along as it reads.
+  const chains = await store.chains();
+  const total = liveRecords(chains);
   const progress = await openProgress({ label: 'export', unit: 'records', total, enabled: opts.progress !== false });
   try {
     if (opts.format === 'csv') io.out(csvHeader());
+    // Where each chain's positions start in the total: the chains are read one after the other.
+    const offsets = new Map<string, number>();
+    chains.reduce((n, c) => (offsets.set(c.chain, n - c.base.seq), n + c.head.seq - c.base.seq), 0);
     for await (const page of pages(store, query)) {
       io.out(page.map((r) => (opts.format === 'csv' ? toCsvLine(r) : recordLine(r) + '\n')).join(''));
-      progress.update(page[page.length - 1]!.seq);
+      const last = page[page.length - 1]!;
+      progress.update((offsets.get(last.chain ?? '') ?? 0) + last.seq);
     }
   } finally {
     progress.stop();
@@ -381,22 +445,20 @@ export async function auditTail(opts: TailOpts, deps: AuditDeps): Promise<void> 
     io.out(opts.format === 'jsonl' ? JSON.stringify(r) + '\n' : formatRecordLine(r));
   const base: AuditQuery = opts.session ? { session: opts.session } : {};
   try {
-    let after = 0;
+    // One cursor per chain (a store written with audit.chain: instance holds one per replica).
+    const after = new Map<string, number>();
     if (!opts.fromStart) {
-      const head = (await store.head())?.seq ?? 0;
-      // Like tail(1): some recent context first. With --session, only what comes next.
+      const heads = new Map((await store.chains()).map(({ chain, head }) => [chain, head.seq]));
+      // Like tail(1): some recent context first (the last N of each chain). With --session, only what comes next.
       const back = opts.session ? 0 : Math.max(0, Math.floor(Number(opts.lines) || 0));
-      after = Math.max(0, head - back);
-      for await (const page of pages(store, { ...base, sinceSeq: after })) {
-        for (const r of page) if (r.seq <= head) show(r);
+      for (const [chain, head] of heads) after.set(chain, Math.max(0, head - back));
+      for await (const page of pages(store, base, after)) {
+        for (const r of page) if (r.seq <= (heads.get(r.chain ?? '') ?? 0)) show(r);
       }
-      after = head;
+      for (const [chain, head] of heads) after.set(chain, head);
     }
     while (!stop.signal.aborted && !signal?.aborted) {
-      for await (const page of pages(store, { ...base, sinceSeq: after })) {
-        page.forEach(show);
-        after = page[page.length - 1]!.seq;
-      }
+      for await (const page of pages(store, base, after)) page.forEach(show);
       try {
         await sleep(interval, undefined, { signal: stop.signal });
       } catch {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { openAuditStore, parseTimeArg, recordsAfter, type AuditStore } from '../audit/index.js';
+import { liveRecords, mergedTrail, openAuditStore, parseTimeArg, type AuditStore } from '../audit/index.js';
 import { PolicyError } from '../common/index.js';
 import { loadConfig, SESSION_DEFAULTS, type WardenConfig } from '../config/index.js';
 import {
@@ -119,13 +119,13 @@ export function registerReplayCommand(program: Command, io: Io, setExit: (code: 
       }
       let report: ReplayReport;
       try {
-        const head = (await store.head())?.seq ?? 0;
+        const total = liveRecords(await store.chains());
         const enabled = opts.progress !== false;
-        const progress = await openProgress({ label: 'replay', unit: 'records', total: head, enabled });
+        const progress = await openProgress({ label: 'replay', unit: 'records', total, enabled });
         try {
           const onProgress = (n: number): void => progress.update(n);
           const options = { policy: engine, session, ...(since ? { since } : {}), onProgress };
-          report = await replayRecords(recordsAfter(store, 0), options);
+          report = await replayRecords(mergedTrail(store), options);
         } finally {
           progress.stop();
         }

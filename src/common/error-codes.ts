@@ -129,6 +129,8 @@ export const WardenErrorCode = {
   AuditStoreMissing: 'audit_store_missing',
   /** An audit store option (checkpoint interval, synchronous mode) is out of range: correct it. */
   AuditStoreOptionsInvalid: 'audit_store_options_invalid',
+  /** One chain per replica (`audit.chain: instance`) on a store that holds one chain: use PostgreSQL, or `shared`. */
+  AuditChainUnsupported: 'audit_chain_unsupported',
   /** The audit store cannot be opened, written or is closed: check the database, its driver and access. */
   AuditStoreUnavailable: 'audit_store_unavailable',
   /** A write reached a store opened read-only: open it writable (a command that changes the trail). */

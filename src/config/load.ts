@@ -152,6 +152,8 @@ interface RawConfig {
     checkpointEvery?: number;
     signingKey?: string;
     retention?: { maxAgeDays?: number; archiveDir?: string };
+    chain?: 'shared' | 'instance';
+    tieEveryMs?: number;
   };
   approval?: { timeoutMs?: number; progressIntervalMs?: number; stateKey?: string; retryWithinMs?: number };
   decisionLogs?: {
@@ -374,6 +376,8 @@ function derive(raw: RawConfig, source: string): WardenConfig {
       checkpointEvery: audit.checkpointEvery ?? 100,
       signingKey: audit.signingKey === undefined ? undefined : abs(audit.signingKey),
       retention: deriveRetention(audit.retention, store, source, abs),
+      chain: deriveChain(audit, store, source),
+      tieEveryMs: audit.tieEveryMs ?? 10_000,
     }),
     approval: Object.freeze({
       timeoutMs: raw.approval?.timeoutMs ?? 300_000,
@@ -429,6 +433,27 @@ function deriveRetention(
     );
   }
   return Object.freeze({ maxAgeDays: retention.maxAgeDays, archiveDir });
+}
+
+/** `audit.chain`: `instance` needs a store that holds many chains, and retention archives one chain only. */
+function deriveChain(audit: NonNullable<RawConfig['audit']>, store: string, source: string): 'shared' | 'instance' {
+  const chain = audit.chain ?? 'shared';
+  if (chain === 'shared') return chain;
+  if (!store.startsWith('postgres://') && !store.startsWith('postgresql://')) {
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at audit.chain: "instance" (one hash chain per replica) needs a PostgreSQL ` +
+        `store, and audit.store is ${store.split(':')[0]}. Fix: set audit.store to postgres://…, or audit.chain: shared.`,
+    );
+  }
+  if (audit.retention !== undefined) {
+    throw new ConfigError(
+      'config_invalid',
+      `config error in ${source} at audit.retention: retention archives the shared chain only and cannot be ` +
+        'combined with audit.chain: instance yet. Fix: remove audit.retention, or set audit.chain: shared.',
+    );
+  }
+  return chain;
 }
 
 // policy.bundle (one local path or URL) or policy.bundles (OPA-style named bundles, services, keys).

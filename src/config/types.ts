@@ -208,6 +208,13 @@ export interface WardenConfig {
     readonly checkpointEvery: number;
     readonly signingKey: string | undefined;
     readonly retention: { readonly maxAgeDays: number; readonly archiveDir: string } | undefined;
+    /**
+     * `shared`: every replica appends to one hash chain. `instance`: each appends to its own chain,
+     * named by its `instance` (PostgreSQL only), tied to the others by signed ties (docs/scaling.md).
+     */
+    readonly chain: 'shared' | 'instance';
+    /** With `chain: instance`: how often a replica writes a tie over every chain's head (and at close). */
+    readonly tieEveryMs: number;
   };
   readonly approval: {
     readonly timeoutMs: number;

@@ -6,6 +6,7 @@ import {
   csvHeader,
   listArchives,
   parseTimeArg,
+  recordsAfter,
   toCsvLine,
   verifyChain,
   type AuditRecord,
@@ -625,20 +626,17 @@ async function readAll(
   query: { session?: string; since?: string; until?: string },
 ): Promise<AuditRecord[]> {
   const out: AuditRecord[] = [];
-  let after = 0;
-  for (;;) {
-    const page = await warden.audit.read({ ...query, sinceSeq: after, limit: REPORT_PAGE });
-    out.push(...page);
-    if (out.length > MAX_REPORT_RECORDS) {
+  for await (const record of recordsAfter(warden.audit, 0, query, REPORT_PAGE)) {
+    if (out.length === MAX_REPORT_RECORDS) {
       throw new HttpError(
         413,
         'range_too_large',
         `more than ${MAX_REPORT_RECORDS} records match; narrow the range (from, to) or use 'warden audit export'`,
       );
     }
-    if (page.length < REPORT_PAGE) return out;
-    after = page[page.length - 1]!.seq;
+    out.push(record);
   }
+  return out;
 }
 
 /** `verifyChain` over the trail, run again only when its head moved. */

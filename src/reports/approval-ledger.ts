@@ -6,7 +6,7 @@ import { AuditFold, type CallRow } from './fold.js';
 const MAX_CALLS = 20_000;
 
 export interface ApprovalLedgerOptions {
-  store: Pick<AuditStore, 'read' | 'head'>;
+  store: Pick<AuditStore, 'read' | 'chains'>;
   /** The process's one follower of `store` (without it, the ledger follows the store alone). */
   trail?: TrailFollower;
   /** How long an approval may be answered and spent after it was asked (`approval.retryWithinMs`). */

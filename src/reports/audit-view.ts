@@ -50,7 +50,7 @@ export class AuditView {
   private joined: Promise<unknown> | null = null;
 
   constructor(
-    store: Pick<AuditStore, 'read' | 'head'>,
+    store: Pick<AuditStore, 'read' | 'chains'>,
     options: { maxCalls?: number; maxSessions?: number; trail?: TrailFollower } = {},
   ) {
     this.trail = options.trail ?? new TrailFollower(store);

@@ -1,4 +1,4 @@
-import { TrailFollower, type AuditRecord, type AuditStore } from '../audit/index.js';
+import { TrailFollower, trailOrder, type AuditRecord, type AuditStore } from '../audit/index.js';
 import { describeError } from '../common/index.js';
 import type { EntrypointResult } from '../policy/index.js';
 import type { Principal } from '../config/index.js';
@@ -29,7 +29,7 @@ export interface HistoryServiceOptions {
     evaluateEntrypoint(name: string, input: unknown): Promise<EntrypointResult>;
   };
   /** The audit trail the read model is built from. */
-  store: Pick<AuditStore, 'read' | 'head'>;
+  store: Pick<AuditStore, 'read' | 'chains'>;
   /** The process's one follower of `store` (without it, the service follows the store alone). */
   trail?: TrailFollower;
   /** Read the store for records other processes appended before every lookup (a shared store). */
@@ -80,8 +80,8 @@ export class HistoryModel {
     this.index = new HistoryIndex(reads);
   }
 
-  /** A call that settled in the trail at `order` (its settling record's seq), made by `principal`. */
-  settle(call: CallRow, settled: Settlement, principal: Principal | null): void {
+  /** A call that settled in the trail at `order` (its settling record's `trailOrder`), made by `principal`. */
+  settle(call: CallRow, settled: Settlement, principal: Principal | null, order: string): void {
     const seq = (this.counts.get(call.session_id) ?? 0) + 1;
     this.counts.set(call.session_id, seq);
     const who = principal ?? UNKNOWN_PRINCIPAL;
@@ -101,7 +101,7 @@ export class HistoryModel {
       },
     );
     const keys = scopeKeys(call.session_id, who, call.trace_id, this.options.tenantClaim);
-    this.index.apply({ entry, keys, order: settled.seq });
+    this.index.apply({ entry, keys, order });
   }
 
   /** Whether the reads of the trail apply to calls named `name`. */
@@ -197,7 +197,7 @@ export class HistoryService {
       if (step.kind === 'call.settled') {
         const principal = model.fold.session(step.call.session_id)?.principal ?? null;
         try {
-          model.history?.settle(step.call, step.settled, principal);
+          model.history?.settle(step.call, step.settled, principal, trailOrder(record));
         } catch (err) {
           this.options.onError?.(`history entry of call ${step.call.call_id} not indexed: ${describeError(err)}`);
         }

@@ -1,4 +1,4 @@
-import type { AuditRecord, CallDecidedData } from '../audit/index.js';
+import { trailOrder, type AuditRecord, type CallDecidedData } from '../audit/index.js';
 import { ReportError } from '../common/index.js';
 import type { EntrypointResult, Evaluation, Reason } from '../policy/index.js';
 import type { Session, SessionOptions } from '../session/index.js';
@@ -142,7 +142,12 @@ export async function replayRecords(
           // What happened next is what the trail says, not what the new policy would have done.
           applyToSession(sessionOf(step.call), step);
           if (step.kind === 'call.settled')
-            history?.settle(step.call, step.settled, fold.session(step.call.session_id)?.principal ?? null);
+            history?.settle(
+              step.call,
+              step.settled,
+              fold.session(step.call.session_id)?.principal ?? null,
+              trailOrder(record),
+            );
           break;
         default:
           break;

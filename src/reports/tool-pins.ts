@@ -73,15 +73,16 @@ const FIELDS: readonly (keyof ToolDefinition)[] = ['name', 'description', 'input
 export class ToolPinLedger {
   private readonly pins = new Map<string, ToolPin>();
   private readonly seen = new Map<string, Map<string, RecordedDefinition>>();
-  private seq = 0;
+  /** The newest seq folded, per chain (one chain unless replicas each write their own). */
+  private readonly seqs = new Map<string, number>();
   private started = false;
   private syncing: Promise<void> | null = null;
 
-  constructor(private readonly store: Pick<AuditStore, 'read' | 'head'>) {}
+  constructor(private readonly store: Pick<AuditStore, 'read' | 'chains'>) {}
 
   /** Folds a record this process appended; one out of order waits for the next {@link sync}. */
   apply(record: AuditRecord): void {
-    if (this.started && record.seq === this.seq + 1) this.add(record);
+    if (this.started && record.seq === this.seqOf(record.chain ?? '') + 1) this.add(record);
   }
 
   /**
@@ -92,17 +93,22 @@ export class ToolPinLedger {
   sync(): Promise<void> {
     this.syncing ??= (async () => {
       try {
-        // Every tool record up to the head is read below, so the ledger is then at the head.
-        const head = (await this.store.head())?.seq ?? 0;
-        for await (const record of recordsAfter(this.store, this.seq, { session: '' }))
-          if (record.seq > this.seq) this.add(record);
-        this.seq = Math.max(this.seq, head);
+        // Every tool record up to each chain's head is read below, so the ledger is then at the heads.
+        for (const { chain, head } of await this.store.chains()) {
+          for await (const record of recordsAfter(this.store, this.seqOf(chain), { session: '', chain }))
+            if (record.seq > this.seqOf(chain)) this.add(record);
+          this.seqs.set(chain, Math.max(this.seqOf(chain), head.seq));
+        }
         this.started = true;
       } finally {
         this.syncing = null;
       }
     })();
     return this.syncing;
+  }
+
+  private seqOf(chain: string): number {
+    return this.seqs.get(chain) ?? 0;
   }
 
   get(server: string, tool: string): ToolPin | undefined {
@@ -120,7 +126,7 @@ export class ToolPinLedger {
   }
 
   private add(raw: AuditRecord): void {
-    this.seq = raw.seq;
+    this.seqs.set(raw.chain ?? '', raw.seq);
     const r = readRecord(raw);
     if (r.type === 'tool.pinned') this.offer(r.data, r.at, false);
     else if (r.type === 'tool.changed') this.offer(r.data, r.at, true);

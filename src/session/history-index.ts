@@ -50,8 +50,11 @@ export interface IndexedCall {
   /** The entry, without `scope` (each answer sets the scope it was drawn from). */
   readonly entry: HistoryEntry;
   readonly keys: ScopeKeys;
-  /** Its place in the trail (the seq of the record that settled it): the order of answers. */
-  readonly order: number;
+  /**
+   * Its place in the trail (of the record that settled it; `trailOrder` across the chains of
+   * replicas, which sorts as text): the order of answers. Unique per call.
+   */
+  readonly order: string;
 }
 
 /**
@@ -63,7 +66,7 @@ export interface IndexedCall {
  * @example
  * ```ts
  * const index = new HistoryIndex(reads);
- * index.apply({ entry, keys, order: record.seq });
+ * index.apply({ entry, keys, order: trailOrder(record) });
  * index.lookup(call.name, call.arguments, scopeKeys(session.id, session.principal, traceId(call.traceparent)));
  * ```
  */
@@ -124,7 +127,7 @@ export class HistoryIndex {
         found.push({ call, scope: read.scope });
       }
     });
-    found.sort((a, b) => a.call.order - b.call.order || scopeRank(a.scope) - scopeRank(b.scope));
+    found.sort((a, b) => compareOrder(a.call.order, b.call.order) || scopeRank(a.scope) - scopeRank(b.scope));
     return found.map(({ call, scope }) => ({ ...call.entry, scope }));
   }
 
@@ -213,6 +216,10 @@ function insertInOrder(bucket: IndexedCall[], call: IndexedCall): void {
   while (i > 0 && bucket[i - 1]!.order > call.order) i--;
   if (bucket[i - 1]?.order === call.order) return;
   bucket.splice(i, 0, call);
+}
+
+function compareOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function scopeRank(scope: HistoryScope): number {

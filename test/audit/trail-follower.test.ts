@@ -36,7 +36,7 @@ beforeEach(async () => {
   store = await openAuditStore('memory:');
   reads = [];
   errors = [];
-  const counted = { read: (q: AuditQuery) => (reads.push(q), store.read(q)), head: () => store.head() };
+  const counted = { read: (q: AuditQuery) => (reads.push(q), store.read(q)), chains: () => store.chains() };
   trail = new TrailFollower(counted, { onError: (message) => errors.push(message) });
 });
 afterEach(async () => {
@@ -53,14 +53,14 @@ describe('TrailFollower', () => {
     reads = [];
     // Three callers at once (a lookup, the ledger, the feed's timer) share one read.
     await Promise.all([trail.catchUp(), trail.catchUp(), trail.catchUp()]);
-    expect(reads).toEqual([{ sinceSeq: 0, limit: 2000 }]);
+    expect(reads).toEqual([{ chain: '', sinceSeq: 0, limit: 2000 }]);
     expect(a.got).toEqual([
       [1, false],
       [2, false],
       [3, false],
     ]);
     expect(b.got).toEqual(a.got);
-    expect(trail.seq).toBe(3);
+    expect(trail.seqs).toEqual(new Map([['', 3]]));
   });
 
   test("this process's appends are handed over at once; one out of order waits for a read, still flagged own", async () => {

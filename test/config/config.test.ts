@@ -174,6 +174,17 @@ describe('config', () => {
       /mcpServers\.a\.args: must be array/,
     ],
     [
+      'one chain per replica on SQLite',
+      'mcpServers: { a: { command: x } }\npolicy: { bundle: . }\naudit: { store: "sqlite:./a.db", chain: instance }',
+      /at audit\.chain: "instance" .* needs a PostgreSQL store, and audit\.store is sqlite\. Fix: .*audit\.chain: shared/,
+    ],
+    [
+      'one chain per replica with retention',
+      'mcpServers: { a: { command: x } }\npolicy: { bundle: . }\n' +
+        'audit: { store: "postgres://h/db", chain: instance, retention: { maxAgeDays: 9, archiveDir: /tmp/a } }',
+      /at audit\.retention: retention archives the shared chain only .* audit\.chain: instance/,
+    ],
+    [
       'a zero URI cap',
       'mcpServers: { a: { command: x } }\npolicy: { bundle: . }\nlimits: { maxUriLength: 0 }',
       /limits\.maxUriLength: must be >= 1/,

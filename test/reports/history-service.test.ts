@@ -133,9 +133,9 @@ describe('HistoryService: each declared read answers from its scope', () => {
   let shared: ChainStore;
   beforeAll(async () => {
     shared = await openAuditStore('memory:');
-    const counted: Pick<AuditStore, 'read' | 'head'> = {
+    const counted: Pick<AuditStore, 'read' | 'chains'> = {
       read: (query) => (reads++, shared.read(query)),
-      head: () => shared.head(),
+      chains: () => shared.chains(),
     };
     history = new HistoryService({ policy: declared, store: counted, resultMaxChars: RESULT_MAX_CHARS });
     expect(await history.lookup(session('s-1'), pending('deploy'))).toEqual([]);

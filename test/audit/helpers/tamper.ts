@@ -41,15 +41,21 @@ export function rawSqlite(path: string): RawDb {
   };
 }
 
+/**
+ * The cases are written against SQLite's tables; a PostgreSQL store (format 2) keeps each chain's
+ * ends in audit_chains, where its one chain ('') is the only row.
+ */
+const onChains = (sql: string): string => sql.replace(/\baudit_state\b/g, 'audit_chains');
+
 export async function rawPostgres(url: string): Promise<RawDb> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   return {
     async run(sql, params = []) {
-      await client.query(sql, params);
+      await client.query(onChains(sql), params);
     },
     async all(sql, params = []) {
-      return (await client.query(sql, params)).rows as Record<string, unknown>[];
+      return (await client.query(onChains(sql), params)).rows as Record<string, unknown>[];
     },
     async close() {
       await client.end();
